@@ -1,0 +1,136 @@
+/**
+ * @module cdr/fields
+ * The 83 documented Webex Calling CDR fields, in the spelling of Webex's
+ * specification, with the type the connector publishes them as. This list is
+ * the single source for the Avro schema (`schemas/cdr.avsc`) and the
+ * normaliser; a test keeps the three in agreement.
+ */
+
+/** How a field's value is parsed and which Avro type carries it. */
+export type FieldKind = 'string' | 'boolean' | 'long' | 'time';
+
+export type FieldSpec = {
+  /** Webex's spelling in the specification. */
+  readonly webex: string;
+  readonly kind: FieldKind;
+  /** Live data spelling where it differs from the specification. */
+  readonly live?: string;
+  readonly note?: string;
+};
+
+const spec = (
+  webex: string,
+  kind: FieldKind = 'string',
+  extra: { live?: string; note?: string } = {},
+): FieldSpec => ({ webex, kind, ...extra });
+
+export const FIELD_SPECS: readonly FieldSpec[] = [
+  spec('Answer indicator', 'string', { note: 'Yes / No / Yes-PostRedirection' }),
+  spec('Answer time', 'time'),
+  spec('Answered', 'boolean'),
+  spec('Answered Elsewhere', 'string', { live: 'Answered elsewhere' }),
+  spec('Authorization code'),
+  spec('Auto Attendant Key Pressed'),
+  spec('Call ID', 'string', { note: 'SIP call id, may be empty: never a key' }),
+  spec('Call outcome', 'string', { note: 'Success / Failure / Refusal' }),
+  spec('Call outcome reason'),
+  spec('Call Recording Platform Name'),
+  spec('Call Recording Result'),
+  spec('Call Recording Trigger'),
+  spec('Call transfer Time', 'time', { live: 'Call transfer time' }),
+  spec('Call type', 'string', { note: 'SIP_ENTERPRISE, SIP_NATIONAL, ...' }),
+  spec('Called line ID'),
+  spec('Called number', 'string', { note: 'personal data' }),
+  spec('Caller ID number', 'string', { note: 'personal data' }),
+  spec('Caller Reputation Score', 'string', { note: 'decimal as text' }),
+  spec('Caller Reputation Score Reason'),
+  spec('Caller Reputation Service Result'),
+  spec('Calling line ID'),
+  spec('Calling number', 'string', { note: 'personal data' }),
+  spec('Client type'),
+  spec('Client version'),
+  spec('Correlation ID', 'string', { note: 'ties the legs of one call together' }),
+  spec('Department ID'),
+  spec('Device MAC'),
+  spec('Device owner UUID'),
+  spec('Dialed digits', 'string', { note: 'personal data' }),
+  spec('Direction', 'string', { note: 'ORIGINATING / TERMINATING' }),
+  spec('Duration', 'long', { note: 'seconds' }),
+  spec('ELIN'),
+  spec('Emergency number source'),
+  spec('External caller ID number'),
+  spec('Final local SessionID'),
+  spec('Final remote SessionID'),
+  spec('Hold Duration', 'long', { live: 'Hold duration', note: 'seconds' }),
+  spec('Inbound trunk'),
+  spec('Interaction ID'),
+  spec('International country'),
+  spec('Local call ID'),
+  spec('Local SessionID'),
+  spec('Location'),
+  spec('Model'),
+  spec('Network call ID'),
+  spec('Org UUID', 'string', { note: 'customer org: the Kafka key' }),
+  spec('Original Called Party UUID', 'string', { live: 'Original called party UUID' }),
+  spec('Original reason'),
+  spec('OS type'),
+  spec('Outbound trunk'),
+  spec('PSTN Legal Entity', 'string', { live: 'PSTN legal entity' }),
+  spec('PSTN Provider ID', 'string', { live: 'PSTN provider ID' }),
+  spec('PSTN Vendor Name', 'string', { live: 'PSTN vendor name' }),
+  spec('PSTN Vendor Org ID', 'string', { live: 'PSTN vendor org ID' }),
+  spec('Public Called IP Address', 'string', { note: 'personal data' }),
+  spec('Public Calling IP Address', 'string', { note: 'personal data' }),
+  spec('Queue Type', 'string', { live: 'Queue type' }),
+  spec('Recall Type', 'string', { live: 'Recall type' }),
+  spec('Redirect reason'),
+  spec('Redirecting number', 'string', { note: 'personal data' }),
+  spec('Redirecting party UUID'),
+  spec('Related call ID'),
+  spec('Related reason'),
+  spec('Release time', 'time', { note: 'call end: reconciliation windows use it' }),
+  spec('Releasing party', 'string', { note: 'Local / Remote / Unknown' }),
+  spec('Remote call ID'),
+  spec('Remote SessionID'),
+  spec('Report ID', 'string', { note: 'unique record id: the dedup key' }),
+  spec('Report time', 'time', { note: 'when the record was created; orders versions' }),
+  spec('Ring duration', 'long', { note: 'seconds' }),
+  spec('Route group'),
+  spec('Route list calls overage', 'string', { note: 'integer as text' }),
+  spec('Site main number'),
+  spec('Site timezone', 'string', { note: 'offset in minutes as text, e.g. "-300"' }),
+  spec('Site UUID'),
+  spec('Start time', 'time'),
+  spec('Sub client type'),
+  spec('Transfer related call ID'),
+  spec('User', 'string', { note: 'display name, personal data' }),
+  spec('User number', 'string', { note: 'personal data' }),
+  spec('User type', 'string', { note: 'User, Place, VirtualLine, HuntGroup, ...' }),
+  spec('User UUID'),
+  spec('WxCC consult merge status'),
+];
+
+/** Avro field name: lower-cased, every run of non-alphanumerics turned into `_`. */
+export const toFieldName = (webex: string): string =>
+  webex
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+
+/** Key used to match incoming keys: case-, space-, underscore- and punctuation-insensitive. */
+export const toMatchKey = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+export type Field = FieldSpec & { readonly name: string; readonly matchKey: string };
+
+export const FIELDS: readonly Field[] = FIELD_SPECS.map((f) => ({
+  ...f,
+  name: toFieldName(f.webex),
+  matchKey: toMatchKey(f.webex),
+}));
+
+/** Lookup from match key (`reportid`) to field. */
+export const FIELDS_BY_MATCH_KEY: ReadonlyMap<string, Field> = new Map(
+  FIELDS.map((f) => [f.matchKey, f]),
+);
+
+export const FIELD_NAMES = FIELDS.map((f) => f.name);

@@ -1,0 +1,105 @@
+/**
+ * @module cdr/parse-value
+ * Turns one raw Webex value into the typed value of its field kind. A value
+ * that cannot be parsed comes back as `{ ok: false }` so the caller keeps its
+ * raw text; "" and "NA" mean "no value" for every kind.
+ */
+import type { FieldKind } from './fields.ts';
+
+export type Parsed = { ok: true; value: string | number | boolean | null } | { ok: false };
+
+const NOT_PARSED: Parsed = { ok: false };
+const NULL: Parsed = { ok: true, value: null };
+
+export const isNoValue = (v: unknown): boolean => v === null || v === '' || v === 'NA';
+
+// 2023-10-12T21:22:32.621Z, 2023-10-12 21:22:32.621 (UTC), optional offset.
+const TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * Parses both Webex time formats to epoch milliseconds. Text without a zone is
+ * UTC (the specification's examples are UTC). Returns null when the text is
+ * not a valid time, or when parsing would drop sub-millisecond digits.
+ */
+export const parseTime = (text: string): number | null => {
+  const m = TIME_RE.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m;
+  if (/[1-9]/.test(frac.slice(3))) return null;
+  const ms = Number(frac.slice(0, 3).padEnd(3, '0'));
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const check = new Date(local);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    check.getUTCSeconds() !== second
+  ) {
+    return null;
+  }
+  return local - zoneOffsetMinutes(zone) * 60_000;
+};
+
+const zoneOffsetMinutes = (zone: string): number => {
+  if (zone === 'Z' || zone === 'z') return 0;
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const digits = zone.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
+};
+
+const INTEGER_RE = /^[+-]?\d+(?:\.0*)?$/;
+
+const parseLong = (v: unknown): Parsed => {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? { ok: true, value: v } : NOT_PARSED;
+  if (typeof v !== 'string') return NOT_PARSED;
+  const t = v.trim();
+  if (!INTEGER_RE.test(t)) return NOT_PARSED;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? { ok: true, value: n } : NOT_PARSED;
+};
+
+const parseBoolean = (v: unknown): Parsed => {
+  if (typeof v === 'boolean') return { ok: true, value: v };
+  if (typeof v !== 'string') return NOT_PARSED;
+  const t = v.trim().toLowerCase();
+  if (t === 'true') return { ok: true, value: true };
+  if (t === 'false') return { ok: true, value: false };
+  return NOT_PARSED;
+};
+
+const parseTimeValue = (v: unknown): Parsed => {
+  if (typeof v !== 'string') return NOT_PARSED;
+  const ms = parseTime(v);
+  return ms === null ? NOT_PARSED : { ok: true, value: ms };
+};
+
+const parseString = (v: unknown): Parsed => {
+  if (typeof v === 'string') return { ok: true, value: v };
+  if (typeof v === 'number' || typeof v === 'boolean') return { ok: true, value: String(v) };
+  return NOT_PARSED;
+};
+
+const PARSERS: Record<FieldKind, (v: unknown) => Parsed> = {
+  string: parseString,
+  long: parseLong,
+  boolean: parseBoolean,
+  time: parseTimeValue,
+};
+
+export const parseValue = (kind: FieldKind, v: unknown): Parsed =>
+  isNoValue(v) ? NULL : PARSERS[kind](v);
+
+/** The text kept in `extra_fields` for a value: strings verbatim, anything else as JSON. */
+export const rawText = (v: unknown): string =>
+  typeof v === 'string' ? v : (JSON.stringify(v) ?? 'null');

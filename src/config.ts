@@ -1,0 +1,157 @@
+/**
+ * @module config
+ * The environment, parsed once with zod into typed configuration. Every
+ * problem is reported at once; the CLI prints them and exits with code 2.
+ * The variable names are the contract with deployments.
+ */
+import { z } from 'zod';
+import { FEEDS } from './cdr/normalise.ts';
+import type { LogLevel } from './log.ts';
+
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
+
+const bool = (fallback: boolean) => z.stringbool().default(fallback);
+const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-"');
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const kafkaEnv = z.object({
+  KAFKA_BROKERS: list.pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker must be host:port'))
+      .min(1, 'at least one broker (host:port)'),
+  ),
+  KAFKA_CLIENT_ID: z.string().min(1).default('webex-cdr-kafka'),
+  KAFKA_SSL: bool(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  SCHEMA_REGISTRY_URL: httpUrl,
+  SCHEMA_REGISTRY_USERNAME: z.string().optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  CDR_TOPIC: topicName.default('webex.calling.cdr'),
+  CDR_DLQ_TOPIC: topicName.optional(),
+  CDR_TOPIC_PARTITIONS: int(6),
+  CDR_TOPIC_REPLICATION_FACTOR: int(-1, -1, 32),
+  KAFKA_CREATE_TOPICS: bool(true),
+  CDR_FEED: z.enum(FEEDS, { message: `one of ${FEEDS.join(', ')} (the Partner Hub feed type)` }),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+const ingressEnv = kafkaEnv.extend({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  WEBHOOK_PATH: z.string().startsWith('/').default('/webhooks/cdr'),
+  WEBHOOK_SECRETS: list.default([]),
+  WEBHOOK_ACCEPT_SHA256: bool(false),
+  WEBHOOK_INSECURE_NO_SIGNATURE: bool(false),
+  WEBHOOK_CONTENT_TYPES: list.default(['application/json', 'application/*+json']),
+  MAX_BODY_BYTES: int(256 * 1024 * 1024),
+  MAX_DECODED_BYTES: int(256 * 1024 * 1024),
+  ACK_TIMEOUT_MS: int(10_000),
+  RETRY_AFTER_SECONDS: int(30),
+});
+
+export type KafkaEnv = z.infer<typeof kafkaEnv>;
+
+const toKafkaConfig = (e: KafkaEnv) => ({
+  brokers: e.KAFKA_BROKERS,
+  clientId: e.KAFKA_CLIENT_ID,
+  ssl: e.KAFKA_SSL,
+  sasl:
+    e.KAFKA_SASL_MECHANISM === undefined
+      ? undefined
+      : {
+          mechanism: e.KAFKA_SASL_MECHANISM,
+          username: e.KAFKA_SASL_USERNAME ?? '',
+          password: e.KAFKA_SASL_PASSWORD ?? '',
+        },
+  compression: e.KAFKA_COMPRESSION,
+  registry: {
+    url: e.SCHEMA_REGISTRY_URL,
+    username: e.SCHEMA_REGISTRY_USERNAME,
+    password: e.SCHEMA_REGISTRY_PASSWORD,
+  },
+  topic: e.CDR_TOPIC,
+  dlqTopic: e.CDR_DLQ_TOPIC ?? `${e.CDR_TOPIC}.dlq`,
+  createTopics: e.KAFKA_CREATE_TOPICS,
+  partitions: e.CDR_TOPIC_PARTITIONS,
+  replicationFactor: e.CDR_TOPIC_REPLICATION_FACTOR,
+  feed: e.CDR_FEED,
+  logLevel: e.LOG_LEVEL satisfies LogLevel,
+});
+
+export type KafkaConfig = ReturnType<typeof toKafkaConfig>;
+
+const toIngressConfig = (e: z.infer<typeof ingressEnv>) => ({
+  ...toKafkaConfig(e),
+  port: e.PORT,
+  host: e.HOST,
+  path: e.WEBHOOK_PATH,
+  secrets: e.WEBHOOK_SECRETS,
+  acceptSha256: e.WEBHOOK_ACCEPT_SHA256,
+  insecureNoSignature: e.WEBHOOK_INSECURE_NO_SIGNATURE,
+  contentTypes: e.WEBHOOK_CONTENT_TYPES,
+  maxBodyBytes: e.MAX_BODY_BYTES,
+  maxDecodedBytes: e.MAX_DECODED_BYTES,
+  ackTimeoutMs: e.ACK_TIMEOUT_MS,
+  retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+});
+
+export type IngressConfig = ReturnType<typeof toIngressConfig>;
+
+export type ConfigResult<T> = { ok: true; config: T } | { ok: false; problems: string[] };
+
+const problemsOf = (error: z.ZodError): string[] =>
+  error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+
+const parseWith = <S extends z.ZodType, T>(
+  schema: S,
+  to: (e: z.infer<S>) => T,
+  extra: (e: z.infer<S>) => string[],
+  env: NodeJS.ProcessEnv,
+): ConfigResult<T> => {
+  const parsed = schema.safeParse(emptyAsUnset(env));
+  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error) };
+  const problems = extra(parsed.data);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: to(parsed.data) };
+};
+
+// `FOO=` in a .env file means "not set", not "the empty string".
+const emptyAsUnset = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''),
+  );
+
+const kafkaProblems = (e: KafkaEnv): string[] =>
+  e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
+    ? ['KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD: required when KAFKA_SASL_MECHANISM is set']
+    : [];
+
+export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<IngressConfig> =>
+  parseWith(
+    ingressEnv,
+    toIngressConfig,
+    (e) => [
+      ...kafkaProblems(e),
+      ...(e.WEBHOOK_SECRETS.length === 0 && !e.WEBHOOK_INSECURE_NO_SIGNATURE
+        ? [
+            'WEBHOOK_SECRETS: required (comma-separated secrets); to run without signature checks set WEBHOOK_INSECURE_NO_SIGNATURE=true',
+          ]
+        : []),
+    ],
+    env,
+  );
+
+export { kafkaEnv, kafkaProblems, parseWith, toKafkaConfig };

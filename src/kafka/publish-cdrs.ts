@@ -1,0 +1,56 @@
+/**
+ * @module kafka/publish-cdrs
+ * The shared tail of both pipelines: encode every prepared record with the
+ * registered schema, route the ones that cannot be encoded to the dead-letter
+ * topic, and send everything (main and dead-letter) in one acknowledged
+ * operation under a deadline.
+ */
+import type { PreparedBatch } from '../cdr/batch.ts';
+import type { Ingest } from '../cdr/normalise.ts';
+import { CdrError, describe } from '../errors.ts';
+import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
+import type { CdrProducer, OutMessage } from './producer.ts';
+import type { Encoder } from './registry.ts';
+
+export type PublishCounts = { accepted: number; deadLettered: number; duplicatesInBatch: number };
+
+export type CdrPublisher = {
+  publish(batch: PreparedBatch, ingest: Ingest, deadlineMs: number): Promise<PublishCounts>;
+};
+
+export const createCdrPublisher = (deps: {
+  producer: CdrProducer;
+  encoder: () => Encoder | null;
+  topic: string;
+  dlqTopic: string;
+}): CdrPublisher => ({
+  async publish(batch, ingest, deadlineMs) {
+    const encoder = deps.encoder();
+    if (encoder === null) {
+      throw new CdrError('not_ready', 'the CDR schema is not registered yet');
+    }
+    const main: OutMessage[] = [];
+    const dead = [...batch.dead];
+    for (const cdr of batch.records) {
+      let value: Buffer;
+      try {
+        value = encoder.encode(cdr.record);
+      } catch (e) {
+        dead.push({
+          raw: cdr.record,
+          error: new CdrError('record_encode_failed', `Avro encoding failed: ${describe(e)}`),
+          index: -1,
+        });
+        continue;
+      }
+      main.push(toCdrMessage(cdr, value));
+    }
+    const dlq = dead.map((d) => toDeadLetterMessage(d, ingest));
+    const batches = [
+      ...(main.length > 0 ? [{ topic: deps.topic, messages: main }] : []),
+      ...(dlq.length > 0 ? [{ topic: deps.dlqTopic, messages: dlq }] : []),
+    ];
+    if (batches.length > 0) await deps.producer.send(batches, deadlineMs);
+    return { accepted: main.length, deadLettered: dlq.length, duplicatesInBatch: batch.duplicates };
+  },
+});

@@ -1,0 +1,29 @@
+/**
+ * @module kafka/topics
+ * Creates the connector's topics when they are missing (when allowed), with
+ * the configured partitions and replication factor (-1: broker default).
+ */
+import type { Kafka } from 'kafkajs';
+
+export type TopicSpec = { topic: string; partitions: number; replicationFactor: number };
+
+export const ensureTopics = async (kafka: Kafka, specs: TopicSpec[]): Promise<string[]> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length === 0) return [];
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: s.replicationFactor,
+      })),
+    });
+    return missing.map((s) => s.topic);
+  } finally {
+    await admin.disconnect();
+  }
+};
