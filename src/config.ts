@@ -8,14 +8,12 @@ import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
 import type { LogLevel } from './log.ts';
 
-const list = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
-  );
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== ''),
+);
 
 const bool = (fallback: boolean) => z.stringbool().default(fallback);
 const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
@@ -114,7 +112,10 @@ export type IngressConfig = ReturnType<typeof toIngressConfig>;
 export type ConfigResult<T> = { ok: true; config: T } | { ok: false; problems: string[] };
 
 const problemsOf = (error: z.ZodError): string[] =>
-  error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  error.issues.map((i) => {
+    const message = i.message.endsWith('received undefined') ? 'required, not set' : i.message;
+    return `${i.path.join('.') || '(environment)'}: ${message}`;
+  });
 
 const parseWith = <S extends z.ZodType, T>(
   schema: S,

@@ -61,7 +61,11 @@ export class CdrError extends Error {
   readonly status: number;
   readonly retriable: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retriable?: boolean }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; retriable?: boolean },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CdrError';
     this.code = code;

@@ -20,9 +20,19 @@ export const createLogger = (
   base: Record<string, unknown> = {},
 ): Logger => {
   const min = LEVELS[level] ?? LEVELS.info;
-  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+  const write = (
+    lvl: Exclude<LogLevel, 'silent'>,
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => {
     if (LEVELS[lvl] < min) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields });
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      level: lvl,
+      msg,
+      ...base,
+      ...fields,
+    });
     (lvl === 'error' || lvl === 'warn' ? process.stderr : process.stdout).write(`${line}\n`);
   };
   return {

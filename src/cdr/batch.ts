@@ -8,7 +8,11 @@
 import type { CdrError } from '../errors.ts';
 import { type Ingest, type NormalisedCdr, normalise } from './normalise.ts';
 
-export type DeadRecord = { readonly raw: unknown; readonly error: CdrError; readonly index: number };
+export type DeadRecord = {
+  readonly raw: unknown;
+  readonly error: CdrError;
+  readonly index: number;
+};
 
 export type PreparedBatch = {
   readonly records: NormalisedCdr[];

@@ -77,7 +77,10 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
     const value = raw[key];
     if (hasLoneSurrogate(key, value)) {
       return fail(
-        new CdrError('record_invalid_text', `key or value of "${safeKey(key)}" is not valid Unicode`),
+        new CdrError(
+          'record_invalid_text',
+          `key or value of "${safeKey(key)}" is not valid Unicode`,
+        ),
       );
     }
     const field = fieldForKey(key);

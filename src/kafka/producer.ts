@@ -8,7 +8,7 @@
  * Report ID makes a late duplicate harmless. Producer-fatal errors (sequence,
  * producer id, epoch) rebuild the producer.
  */
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { CdrError, describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -83,6 +83,8 @@ export const createCdrProducer = (
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2, as the Java client: the same org lands on the same partition for every producer
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     producer.on(producer.events.CONNECT, () => {
       connected = true;
@@ -139,7 +141,9 @@ export const createCdrProducer = (
       } catch (e) {
         if (e instanceof CdrError) {
           // keep the late outcome from surfacing as an unhandled rejection
-          sending.catch((late) => opts.logger.warn('late Kafka send failed', { error: describe(late) }));
+          sending.catch((late) =>
+            opts.logger.warn('late Kafka send failed', { error: describe(late) }),
+          );
           throw e;
         }
         const type = (e as { type?: string }).type;

@@ -11,7 +11,11 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { CdrError } from '../errors.ts';
 
-export type RegistryConfig = { url: string; username?: string | undefined; password?: string | undefined };
+export type RegistryConfig = {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+};
 
 /** Levels that already guarantee what BACKWARD guarantees. */
 const AT_LEAST_BACKWARD = new Set(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']);
@@ -76,7 +80,9 @@ export const ensureBackwardCompatibility = async (
   const path = `/config/${encodeURIComponent(subject)}`;
   const current = await registryFetch(c, path);
   const level =
-    current.status === 200 ? String((current.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '') : '';
+    current.status === 200
+      ? String((current.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '')
+      : '';
   if (current.status !== 200 && current.status !== 404) {
     throw new CdrError('registry_unavailable', `GET ${path} answered ${current.status}`);
   }
@@ -108,9 +114,13 @@ export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
           { subject, compatibility: compatibility as never },
         ));
       } catch (cause) {
-        throw new CdrError('registry_unavailable', `registering ${subject} failed: ${String(cause)}`, {
-          cause,
-        });
+        throw new CdrError(
+          'registry_unavailable',
+          `registering ${subject} failed: ${String(cause)}`,
+          {
+            cause,
+          },
+        );
       }
       const schema = await registry.getSchema(id);
       const header = Buffer.alloc(5);

@@ -14,9 +14,13 @@ export const runStack = async (args: string[]): Promise<number> => {
     case 'status': {
       const st = await status(s);
       for (const svc of st.services) {
-        console.log(`${svc.service.padEnd(9)} ${svc.ready ? 'ready' : svc.pid ? 'starting' : 'stopped'}${svc.pid ? ` (pid ${svc.pid})` : ''}`);
+        console.log(
+          `${svc.service.padEnd(9)} ${svc.ready ? 'ready' : svc.pid ? 'starting' : 'stopped'}${svc.pid ? ` (pid ${svc.pid})` : ''}`,
+        );
       }
-      console.log(`KAFKA_BROKERS=${st.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${st.SCHEMA_REGISTRY_URL}`);
+      console.log(
+        `KAFKA_BROKERS=${st.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${st.SCHEMA_REGISTRY_URL}`,
+      );
       return st.services.every((x) => x.ready) ? 0 : 1;
     }
     default:

@@ -105,7 +105,12 @@ const ready = (s: StackSettings, svc: Service): Promise<boolean> =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const waitFor = async (what: string, check: () => Promise<boolean>, child: ChildProcess, ms: number) => {
+const waitFor = async (
+  what: string,
+  check: () => Promise<boolean>,
+  child: ChildProcess,
+  ms: number,
+) => {
   const until = Date.now() + ms;
   let exited: number | null = null;
   child.once('exit', (code) => {
@@ -283,7 +288,12 @@ export const startRegistry = async (s: StackSettings = stackSettings()): Promise
     ],
     join(s.dir, 'registry'),
   );
-  await waitFor(`Apicurio Registry (see ${logFile(s, 'registry')})`, () => registryReady(s), child, 120_000);
+  await waitFor(
+    `Apicurio Registry (see ${logFile(s, 'registry')})`,
+    () => registryReady(s),
+    child,
+    120_000,
+  );
 };
 
 /** Sends a signal to a stack process by pid and waits for it to exit (for TERM/KILL). */
@@ -305,7 +315,10 @@ export const signalService = async (
 export const writeEnvFile = (s: StackSettings): string => {
   const file = join(s.dir, 'env');
   const env = stackEnv(s);
-  writeFileSync(file, `KAFKA_BROKERS=${env.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${env.SCHEMA_REGISTRY_URL}\n`);
+  writeFileSync(
+    file,
+    `KAFKA_BROKERS=${env.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${env.SCHEMA_REGISTRY_URL}\n`,
+  );
   return file;
 };
 
@@ -322,7 +335,10 @@ export const up = async (s: StackSettings = stackSettings()): Promise<StackEnv> 
 };
 
 export const down = async (s: StackSettings = stackSettings()): Promise<void> => {
-  await Promise.all([signalService('kafka', 'SIGTERM', s), signalService('registry', 'SIGTERM', s)]);
+  await Promise.all([
+    signalService('kafka', 'SIGTERM', s),
+    signalService('registry', 'SIGTERM', s),
+  ]);
   rmSync(join(s.dir, 'kafka', 'data'), { recursive: true, force: true });
   rmSync(join(s.dir, 'env'), { force: true });
   say('down: both stopped; broker data removed');

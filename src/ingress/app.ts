@@ -1,0 +1,128 @@
+/**
+ * @module ingress/app
+ * The HTTP face of the ingress, built from its dependencies (no globals):
+ *
+ *   POST {path}   verify -> read -> parse -> normalise -> encode -> produce
+ *   GET  /healthz process alive
+ *   GET  /readyz  producer connected and schema registered
+ *
+ * A delivery is answered 200 with counts only after Kafka acknowledged every
+ * record (main and dead-letter); errors map to HTTP in one place (`onError`).
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import type { PreparedBatch } from '../cdr/batch.ts';
+import { prepareBatch } from '../cdr/batch.ts';
+import type { Feed, Ingest } from '../cdr/normalise.ts';
+import { CdrError, type Result } from '../errors.ts';
+import type { PublishCounts } from '../kafka/publish-cdrs.ts';
+import type { Logger } from '../log.ts';
+import { contentTypeAllowed } from './content-type.ts';
+import { parseRecords } from './parse-body.ts';
+import { type BodyLimits, checkDeclaredLength, readBody, readEncoding } from './read-body.ts';
+import { readSignatureHeaders, type SignatureConfig, verifySignature } from './verify-signature.ts';
+
+export type IngressSettings = SignatureConfig &
+  BodyLimits & {
+    readonly path: string;
+    readonly feed: Feed;
+    readonly contentTypes: readonly string[];
+    readonly ackTimeoutMs: number;
+    readonly retryAfterSeconds: number;
+  };
+
+export type Readiness = () => { ready: boolean; checks: Record<string, boolean> };
+
+export type IngressDeps = {
+  readonly settings: IngressSettings;
+  readonly publish: (
+    batch: PreparedBatch,
+    ingest: Ingest,
+    deadlineMs: number,
+  ) => Promise<PublishCounts>;
+  readonly readiness: Readiness;
+  readonly logger: Logger;
+  readonly now?: () => number;
+};
+
+const unwrap = <T>(r: Result<T>): T => {
+  if (!r.ok) throw r.error;
+  return r.value;
+};
+
+export const createApp = (deps: IngressDeps) => {
+  const { settings, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', (c) => {
+    const r = deps.readiness();
+    return c.json(
+      { status: r.ready ? 'ready' : 'not ready', checks: r.checks },
+      r.ready ? 200 : 503,
+    );
+  });
+
+  app.post(settings.path, async (c) => {
+    const started = now();
+    const headers = c.req.raw.headers;
+    const claims = unwrap(readSignatureHeaders(headers, settings));
+    if (!contentTypeAllowed(headers.get('content-type'), settings.contentTypes)) {
+      throw new CdrError(
+        'content_type_unsupported',
+        `Content-Type must be one of ${settings.contentTypes.join(', ')}`,
+      );
+    }
+    const encoding = unwrap(readEncoding(headers));
+    unwrap(checkDeclaredLength(headers, settings));
+    const body = unwrap(await readBody(c.req.raw.body, encoding, settings));
+    if (claims.claims.length > 0) {
+      const bodies = body.decoded === null ? [body.wire] : [body.wire, [body.decoded]];
+      unwrap(verifySignature(claims, bodies, settings.secrets));
+    }
+    const raws = unwrap(parseRecords(body.decoded ?? Buffer.concat(body.wire, body.wireBytes)));
+
+    const deliveryId = randomUUID();
+    const ingest: Ingest = {
+      feed: settings.feed,
+      source: 'webhook',
+      received_at: started,
+      delivery_id: deliveryId,
+    };
+    const batch = prepareBatch(raws, ingest);
+    const remaining = Math.max(1, settings.ackTimeoutMs - (now() - started));
+    const counts = await deps.publish(batch, ingest, remaining);
+    logger.info('delivery published', {
+      deliveryId,
+      trackingId: headers.get('trackingid') ?? undefined,
+      bytes: body.wireBytes,
+      received: raws.length,
+      ...counts,
+      ms: now() - started,
+    });
+    return c.json({ deliveryId, received: raws.length, ...counts });
+  });
+
+  app.notFound((c) => c.json({ error: 'not_found', message: 'no such route' }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof CdrError) {
+      const level = err.status >= 500 ? 'warn' : 'info';
+      logger[level]('delivery refused', {
+        code: err.code,
+        status: err.status,
+        reason: err.message,
+      });
+      if (err.status === 503) c.header('Retry-After', String(settings.retryAfterSeconds));
+      return c.json({ error: err.code, message: err.message }, err.status as 400);
+    }
+    logger.error('unexpected error', { error: err instanceof Error ? err.message : String(err) });
+    return c.json({ error: 'internal', message: 'internal error' }, 500);
+  });
+
+  return app;
+};
+
+export type IngressApp = ReturnType<typeof createApp>;

@@ -1,0 +1,94 @@
+/**
+ * @module ingress/read-body
+ * Reads a request body under limits: a declared Content-Length over the limit
+ * is refused before a byte is read (413); an undeclared one is counted while
+ * it streams and cut off at the limit. `Content-Encoding: gzip` is decoded
+ * with its own limit on the decoded size (gzip bombs get 413).
+ */
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { CdrError, fail, ok, type Result } from '../errors.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+export type BodyLimits = { readonly maxBodyBytes: number; readonly maxDecodedBytes: number };
+
+export type Body = {
+  /** The bytes as received, in the chunks they arrived in. */
+  readonly wire: readonly Buffer[];
+  readonly wireBytes: number;
+  /** The decoded bytes when the body was gzip-encoded. */
+  readonly decoded: Buffer | null;
+};
+
+export type Encoding = 'identity' | 'gzip';
+
+export const readEncoding = (headers: Headers): Result<Encoding> => {
+  const raw = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (raw === 'identity' || raw === '') return ok('identity');
+  if (raw === 'gzip' || raw === 'x-gzip') return ok('gzip');
+  return fail(
+    new CdrError(
+      'content_encoding_unsupported',
+      `Content-Encoding "${raw.slice(0, 40)}" is not supported (use gzip or none)`,
+    ),
+  );
+};
+
+export const checkDeclaredLength = (headers: Headers, limits: BodyLimits): Result<void> => {
+  const declared = headers.get('content-length');
+  if (declared !== null && Number(declared) > limits.maxBodyBytes) {
+    return fail(tooLarge(limits.maxBodyBytes));
+  }
+  return ok(undefined);
+};
+
+const tooLarge = (limit: number) =>
+  new CdrError('body_too_large', `the body is larger than the limit of ${limit} bytes`);
+
+export const readBody = async (
+  stream: ReadableStream<Uint8Array> | null,
+  encoding: Encoding,
+  limits: BodyLimits,
+): Promise<Result<Body>> => {
+  const wire: Buffer[] = [];
+  let wireBytes = 0;
+  if (stream !== null) {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        wireBytes += value.byteLength;
+        if (wireBytes > limits.maxBodyBytes) {
+          await reader.cancel().catch(() => undefined);
+          return fail(tooLarge(limits.maxBodyBytes));
+        }
+        wire.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+    } catch (cause) {
+      return fail(
+        new CdrError('body_invalid_encoding', 'the request body could not be read', { cause }),
+      );
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  if (encoding === 'identity') return ok({ wire, wireBytes, decoded: null });
+  try {
+    const decoded = await gunzipAsync(Buffer.concat(wire, wireBytes), {
+      maxOutputLength: limits.maxDecodedBytes,
+    });
+    return ok({ wire, wireBytes, decoded });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      return fail(
+        new CdrError(
+          'body_too_large',
+          `the decoded body is larger than the limit of ${limits.maxDecodedBytes} bytes`,
+        ),
+      );
+    }
+    return fail(new CdrError('body_invalid_encoding', 'the body is not valid gzip'));
+  }
+};

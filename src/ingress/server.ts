@@ -1,0 +1,60 @@
+/**
+ * @module ingress/server
+ * Runs the ingress: wires configuration into the sink and the Hono app and
+ * serves it with @hono/node-server. On SIGTERM/SIGINT it stops accepting,
+ * lets deliveries in flight finish, then disconnects from Kafka.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { IngressConfig } from '../config.ts';
+import { createCdrSink } from '../kafka/cdr-sink.ts';
+import type { Logger } from '../log.ts';
+import { createApp } from './app.ts';
+
+export type RunningIngress = {
+  readonly port: number;
+  readonly url: string;
+  readonly started: Promise<void>;
+  close(): Promise<void>;
+};
+
+export const startIngress = async (
+  config: IngressConfig,
+  logger: Logger,
+): Promise<RunningIngress> => {
+  if (config.secrets.length === 0) {
+    logger.warn(
+      'WEBHOOK_INSECURE_NO_SIGNATURE is set and no WEBHOOK_SECRETS: deliveries are NOT authenticated',
+    );
+  }
+  const sink = createCdrSink(config, logger);
+  const app = createApp({
+    settings: config,
+    publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
+    readiness: sink.readiness,
+    logger,
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s),
+    );
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host}:${port}`;
+  logger.info('ingress listening', {
+    url: `${url}${config.path}`,
+    topic: config.topic,
+    dlqTopic: config.dlqTopic,
+    feed: config.feed,
+    secrets: config.secrets.length,
+  });
+  return {
+    port,
+    url,
+    started: sink.started,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sink.close();
+    },
+  };
+};

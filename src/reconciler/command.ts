@@ -1,0 +1,4 @@
+export const runReconcileCommand = async (_args: string[]): Promise<number> => {
+  console.error('reconcile: not implemented yet');
+  return 1;
+};

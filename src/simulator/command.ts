@@ -1,0 +1,4 @@
+export const runSimulateCommand = async (_args: string[]): Promise<number> => {
+  console.error('simulate: not implemented yet');
+  return 1;
+};
