@@ -1,0 +1,114 @@
+/**
+ * @module reconciler/plan
+ * Which windows to ask Webex about. The reconciliation APIs accept a window of
+ * at most 60 minutes that ends at least 5 minutes ago and starts no earlier
+ * than the retention (48 h, configurable up to 30 days). `planWindows` cuts
+ * the allowed range [now - lookback, now - settle] (optionally narrowed to
+ * [from, to]) into hour-aligned windows [start, end): the first may start
+ * mid-hour, the last may end mid-hour, none is empty, oldest first.
+ */
+import { CdrError } from '../errors.ts';
+
+/** Epoch milliseconds, half-open: [start, end). */
+export type Window = { start: number; end: number };
+
+export type PlanOptions = {
+  /** Epoch ms; the instant the plan is made for. */
+  now: number;
+  /** How far back to reconcile. Default 48 h, at most 30 days. */
+  lookbackMs?: number;
+  /** How long to leave recent calls alone. Default 15 min, never below 5 min. */
+  settleMs?: number;
+  /** Narrow the range (epoch ms); clipped to [now - lookback, now - settle]. */
+  from?: number;
+  to?: number;
+};
+
+export const HOUR_MS = 3_600_000;
+export const MAX_WINDOW_MS = HOUR_MS;
+export const DEFAULT_LOOKBACK_MS = 48 * HOUR_MS;
+export const MAX_LOOKBACK_MS = 30 * 24 * HOUR_MS;
+export const DEFAULT_SETTLE_MS = 15 * 60_000;
+/** Webex refuses windows that end less than 5 minutes ago. */
+export const MIN_SETTLE_MS = 5 * 60_000;
+
+const requireFinite = (name: string, value: number): void => {
+  if (!Number.isFinite(value))
+    throw new RangeError(`${name} must be a finite number, got ${value}`);
+};
+
+/**
+ * The windows to reconcile, oldest first. A lookback above 30 days is cut to
+ * 30 days and a settle time below 5 minutes is raised to 5 minutes: both only
+ * ever narrow the range to what Webex accepts. Returns [] when nothing is left.
+ */
+export const planWindows = (options: PlanOptions): Window[] => {
+  const { now, from, to } = options;
+  const lookbackMs = options.lookbackMs ?? DEFAULT_LOOKBACK_MS;
+  const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+  requireFinite('now', now);
+  requireFinite('lookbackMs', lookbackMs);
+  requireFinite('settleMs', settleMs);
+  if (from !== undefined) requireFinite('from', from);
+  if (to !== undefined) requireFinite('to', to);
+  if (lookbackMs <= 0) throw new RangeError(`lookbackMs must be positive, got ${lookbackMs}`);
+  if (settleMs < 0) throw new RangeError(`settleMs must not be negative, got ${settleMs}`);
+
+  const lo = Math.max(now - Math.min(lookbackMs, MAX_LOOKBACK_MS), from ?? -Infinity);
+  const hi = Math.min(now - Math.max(settleMs, MIN_SETTLE_MS), to ?? Infinity);
+
+  const windows: Window[] = [];
+  for (let start = lo; start < hi; ) {
+    const nextHour = Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS;
+    const end = Math.min(nextHour, hi);
+    windows.push({ start, end });
+    start = end;
+  }
+  return windows;
+};
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC, the format of `startTime`/`endTime`. */
+export const formatWebexTime = (ms: number): string => {
+  const date = new Date(ms);
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime()) || year < 0 || year > 9999) {
+    throw new RangeError(`not a representable time: ${ms}`);
+  }
+  return date.toISOString();
+};
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: HOUR_MS, d: 24 * HOUR_MS } as const;
+const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
+const PART = /(\d+)(ms|s|m|h|d)/g;
+
+/**
+ * A duration for configuration: `500ms`, `90s`, `15m`, `12h`, `30d`, or a
+ * combination from largest to smallest unit (`1h30m`). Whole numbers only; a
+ * bare number is refused (its unit would be a guess).
+ */
+export const parseDuration = (text: string): number => {
+  const input = text.trim().toLowerCase();
+  if (!DURATION.test(input)) {
+    throw new CdrError(
+      'config_invalid',
+      `invalid duration "${text}": expected a whole number with a unit (ms, s, m, h, d), e.g. 15m, 12h, 30d, 1h30m`,
+    );
+  }
+  let total = 0;
+  let lastUnitMs = Infinity;
+  for (const [, amount, unit] of input.matchAll(PART)) {
+    const unitMs = UNIT_MS[unit as keyof typeof UNIT_MS];
+    if (unitMs >= lastUnitMs) {
+      throw new CdrError(
+        'config_invalid',
+        `invalid duration "${text}": units must go from largest to smallest, each once`,
+      );
+    }
+    lastUnitMs = unitMs;
+    total += Number(amount) * unitMs;
+  }
+  if (!Number.isSafeInteger(total)) {
+    throw new CdrError('config_invalid', `invalid duration "${text}": too large`);
+  }
+  return total;
+};

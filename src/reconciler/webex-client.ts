@@ -1,0 +1,764 @@
+/**
+ * @module reconciler/webex-client
+ * The two partner reconciliation APIs of Webex Calling, with the partner
+ * access token:
+ * - `countByOrg(window)`: `GET /v1/partners/cdrcountbyorg`, every page, as
+ *   `{ orgId, count }` per customer org;
+ * - `recordsByOrg(orgId, window)`: `GET /v1/partners/cdrsbyorg`, following
+ *   `Link: <...>; rel="next"` on the same origin only, as raw records.
+ *
+ * Every body is checked with zod. 429 waits `Retry-After`; 5xx, network
+ * errors and timeouts are retried with full-jitter exponential back-off; other
+ * statuses (including 451, the region redirect) fail at once with a
+ * `webex_http` CdrError naming the status and Webex's `trackingId`. A 401
+ * renews the token once (re-reads the token file, or refreshes the OAuth
+ * token). The token only ever goes to `baseUrl`'s origin and is never logged.
+ *
+ * Unknowns (domain notes section 4): the pagination header names of
+ * `cdrcountbyorg` are matched tolerantly (`parsePagination`), logged at debug,
+ * and a warning is logged when pagination-looking headers are not understood.
+ */
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { z } from 'zod';
+import { CdrError, describe, isCdrError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { formatWebexTime, MAX_WINDOW_MS, type Window } from './plan.ts';
+
+export const DEFAULT_BASE_URL = 'https://analytics.webexapis.com';
+export const DEFAULT_TOKEN_URL = 'https://webexapis.com/v1/access_token';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_ATTEMPTS = 6;
+export const DEFAULT_MAX_BACKOFF_MS = 60_000;
+export const DEFAULT_MAX_PAGES = 500;
+/** `cdrcountbyorg` pages hold up to this many orgs. */
+export const COUNT_PAGE_SIZE = 200;
+const BACKOFF_BASE_MS = 500;
+const DEFAULT_RETRY_AFTER_MS = 60_000;
+/** Refresh an OAuth token this long before it expires (at most half its lifetime). */
+const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+const ERROR_DETAIL_MAX_CHARS = 300;
+
+export type WebexAuth =
+  | { kind: 'static'; token: string }
+  /** The file holds the access token; it is re-read once when a request gets 401. */
+  | { kind: 'file'; path: string }
+  | {
+      kind: 'oauth';
+      clientId: string;
+      clientSecret: string;
+      refreshToken: string;
+      tokenUrl?: string;
+    };
+
+export type WebexClientConfig = {
+  baseUrl?: string;
+  auth: WebexAuth;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  maxBackoffMs?: number;
+  /** Client-side pacing: at least this long between the starts of two API requests. */
+  minIntervalMs?: number;
+  /** Upper bound on pages followed for one call (both APIs). */
+  maxPages?: number;
+  /** Told the new refresh token when Webex rotates it (to persist it). */
+  onRefreshTokenRotated?: (refreshToken: string) => void;
+  logger: Logger;
+};
+
+export type WebexClientDeps = {
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** In [0, 1): the jitter of the back-off. */
+  random?: () => number;
+  now?: () => number;
+};
+
+export type WebexClientStats = {
+  /** API requests sent (each attempt and each page counts; token requests do not). */
+  requests: number;
+  /** Attempts repeated after a 429, a 5xx, a network error or a timeout. */
+  retries: number;
+  /** 429 answers received. */
+  throttled: number;
+  /** Tokens obtained or re-read after the first (OAuth refreshes, token file re-reads). */
+  tokenRenewals: number;
+};
+
+const orgCountSchema = z.object({
+  orgId: z.string().min(1),
+  count: z.number().int().nonnegative(),
+});
+const countPageSchema = z.object({ cdr_counts: z.array(orgCountSchema) });
+const recordsPageSchema = z.union([
+  z.array(z.unknown()),
+  z.object({ items: z.array(z.unknown()) }).transform((body) => body.items),
+]);
+const tokenResponseSchema = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.coerce.number().positive(),
+  refresh_token: z.string().min(1).optional(),
+});
+const webexErrorSchema = z.object({
+  message: z.string().optional(),
+  trackingId: z.string().optional(),
+  error: z.string().optional(),
+  error_description: z.string().optional(),
+  errors: z.array(z.object({ description: z.string().optional() })).optional(),
+});
+
+export type OrgCount = z.infer<typeof orgCountSchema>;
+
+export type WebexClient = {
+  countByOrg(window: Window): Promise<OrgCount[]>;
+  recordsByOrg(orgId: string, window: Window): Promise<unknown[]>;
+  stats(): WebexClientStats;
+};
+
+// ---------------------------------------------------------------------------
+// Header parsing (exported for tests)
+
+export type Pagination = {
+  pageCount?: number;
+  totalOrgs?: number;
+  currentPage?: number;
+  /** Header names that look like pagination but were not understood. */
+  unrecognised: string[];
+};
+
+const normaliseHeaderName = (name: string): string =>
+  name
+    .toLowerCase()
+    .replace(/^x[-_]/, '')
+    .replace(/[-_]/g, '');
+
+const PAGE_COUNT_NAMES = new Set([
+  'pagecount',
+  'pagescount',
+  'totalpages',
+  'totalpagecount',
+  'pagestotal',
+  'numberofpages',
+  'numpages',
+  'pages',
+]);
+const TOTAL_ORGS_NAMES = new Set([
+  'totalorgcount',
+  'totalorgscount',
+  'totalorgs',
+  'totalorganizations',
+  'totalorganisations',
+  'totalorganizationcount',
+  'totalorganisationcount',
+  'orgcount',
+  'orgscount',
+  'organizationcount',
+  'totalcount',
+  'totalitems',
+  'totalresults',
+  'total',
+]);
+const CURRENT_PAGE_NAMES = new Set(['currentpage', 'page', 'pagenumber', 'pagenum', 'curpage']);
+const PAGINATION_HINT = /page|total|count|org|next|link/;
+
+/**
+ * Reads the page count, total orgs and current page of a `cdrcountbyorg`
+ * response from headers whose names are not public: compared
+ * case-insensitively, ignoring a leading `x-` and every `-` and `_`
+ * (`X-Page-Count`, `Total-Pages`, `numberOfPages`, `X-Total-Org-Count`, ...).
+ */
+export const parsePagination = (
+  headers: Headers | Iterable<[string, string]> | Record<string, string>,
+): Pagination => {
+  const entries =
+    headers instanceof Headers || Symbol.iterator in headers
+      ? [...(headers as Iterable<[string, string]>)]
+      : Object.entries(headers);
+  const result: Pagination = { unrecognised: [] };
+  for (const [name, value] of entries) {
+    const key = normaliseHeaderName(name);
+    const trimmed = value.trim();
+    const n = /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
+    const field = PAGE_COUNT_NAMES.has(key)
+      ? 'pageCount'
+      : TOTAL_ORGS_NAMES.has(key)
+        ? 'totalOrgs'
+        : CURRENT_PAGE_NAMES.has(key)
+          ? 'currentPage'
+          : undefined;
+    if (field !== undefined && n !== undefined && Number.isSafeInteger(n)) {
+      result[field] = n;
+    } else if (PAGINATION_HINT.test(key)) {
+      result.unrecognised.push(name);
+    }
+  }
+  return result;
+};
+
+/** The `rel="next"` target of a `Link` header, or undefined. */
+export const parseNextLink = (link: string | null | undefined): string | undefined => {
+  if (!link) return undefined;
+  for (const match of link.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const [, target, params = ''] = match;
+    for (const param of params.split(';')) {
+      const rel = /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param);
+      if (rel?.[1]?.toLowerCase().split(/\s+/).includes('next')) return target;
+    }
+  }
+  return undefined;
+};
+
+/**
+ * How long a 429 asks us to wait: `Retry-After` in seconds or as an HTTP date;
+ * 60 s when missing or unreadable.
+ */
+export const parseRetryAfter = (value: string | null | undefined, now: number): number => {
+  const text = value?.trim() ?? '';
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  if (text !== '' && !Number.isNaN(date)) return Math.max(0, date - now);
+  return DEFAULT_RETRY_AFTER_MS;
+};
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+type TokenSource = {
+  get(): Promise<string>;
+  /** After a 401 with `rejected`: true when a different token is now worth a try. */
+  renew(rejected: string): Promise<boolean>;
+};
+
+const createTokenSource = (
+  auth: WebexAuth,
+  ctx: {
+    fetch: typeof fetch;
+    now: () => number;
+    timeoutMs: number;
+    logger: Logger;
+    stats: WebexClientStats;
+    onRefreshTokenRotated?: (refreshToken: string) => void;
+  },
+): TokenSource => {
+  switch (auth.kind) {
+    case 'static':
+      return { get: async () => auth.token, renew: async () => false };
+    case 'file': {
+      let current: Promise<string> | undefined;
+      const read = async (): Promise<string> => {
+        let text: string;
+        try {
+          text = await readFile(auth.path, 'utf8');
+        } catch (e) {
+          throw new CdrError(
+            'config_invalid',
+            `cannot read Webex token file ${auth.path}: ${describe(e)}`,
+          );
+        }
+        const token = text.trim().replace(/^Bearer\s+/i, '');
+        if (token === '')
+          throw new CdrError('config_invalid', `Webex token file ${auth.path} is empty`);
+        return token;
+      };
+      const start = (): Promise<string> => {
+        const p = read();
+        current = p;
+        p.catch(() => {
+          if (current === p) current = undefined;
+        });
+        return p;
+      };
+      return {
+        get: () => current ?? start(),
+        renew: async (rejected) => {
+          ctx.stats.tokenRenewals++;
+          const token = await start();
+          if (token === rejected) {
+            ctx.logger.warn('webex token file still holds the rejected token', { path: auth.path });
+          }
+          return token !== rejected;
+        },
+      };
+    }
+    case 'oauth': {
+      const tokenUrl = auth.tokenUrl ?? DEFAULT_TOKEN_URL;
+      let refreshToken = auth.refreshToken;
+      let token: { value: string; refreshAt: number } | undefined;
+      let inflight: Promise<string> | undefined;
+
+      const refresh = async (): Promise<string> => {
+        const body = new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: auth.clientId,
+          client_secret: auth.clientSecret,
+          refresh_token: refreshToken,
+        });
+        let res: Response;
+        let text: string;
+        try {
+          res = await ctx.fetch(tokenUrl, {
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/x-www-form-urlencoded',
+              Accept: 'application/json',
+            },
+            body,
+            redirect: 'manual',
+            signal: AbortSignal.timeout(ctx.timeoutMs),
+          });
+          text = await res.text();
+        } catch (e) {
+          throw new CdrError(
+            'webex_http',
+            `Webex OAuth token refresh failed: ${describeFetchError(e, ctx.timeoutMs)}`,
+            {
+              cause: e,
+            },
+          );
+        }
+        if (!res.ok) {
+          throw new CdrError(
+            'webex_http',
+            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}`,
+            { retriable: res.status === 429 || res.status >= 500 },
+          );
+        }
+        const parsed = tokenResponseSchema.safeParse(parseJson(text));
+        if (!parsed.success) {
+          throw new CdrError(
+            'webex_invalid_response',
+            `Webex OAuth token response: ${describeIssues(parsed.error)}`,
+          );
+        }
+        const { access_token, expires_in, refresh_token } = parsed.data;
+        const lifetimeMs = expires_in * 1000;
+        token = {
+          value: access_token,
+          refreshAt: ctx.now() + lifetimeMs - Math.min(TOKEN_REFRESH_MARGIN_MS, lifetimeMs / 2),
+        };
+        if (refresh_token !== undefined && refresh_token !== refreshToken) {
+          refreshToken = refresh_token;
+          ctx.logger.info('webex oauth refresh token rotated');
+          ctx.onRefreshTokenRotated?.(refresh_token);
+        }
+        ctx.logger.debug('webex oauth access token obtained', { expiresInS: expires_in });
+        return access_token;
+      };
+      const refreshOnce = (): Promise<string> => {
+        inflight ??= refresh().finally(() => {
+          inflight = undefined;
+        });
+        return inflight;
+      };
+      return {
+        get: async () => {
+          if (inflight !== undefined) return inflight;
+          if (token !== undefined && ctx.now() < token.refreshAt) return token.value;
+          if (token !== undefined) ctx.stats.tokenRenewals++;
+          return refreshOnce();
+        },
+        renew: async (rejected) => {
+          if (inflight === undefined && token !== undefined && token.value !== rejected)
+            return true;
+          if (inflight === undefined) ctx.stats.tokenRenewals++;
+          await refreshOnce();
+          return true;
+        },
+      };
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/** `fetch failed` says little: add the cause (`ECONNREFUSED`, ...) and name timeouts. */
+const describeFetchError = (e: unknown, timeoutMs: number): string => {
+  if (e instanceof Error && e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  const cause =
+    e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const detail =
+    typeof cause?.code === 'string'
+      ? cause.code
+      : typeof cause?.message === 'string'
+        ? cause.message
+        : '';
+  return detail === '' ? describe(e) : `${describe(e)} (${detail})`;
+};
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+const describeIssues = (error: z.ZodError): string =>
+  error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
+    .join('; ');
+
+const clip = (s: string): string =>
+  s.length > ERROR_DETAIL_MAX_CHARS ? `${s.slice(0, ERROR_DETAIL_MAX_CHARS)}...` : s;
+
+/** `: <message> (trackingId ...)` from a Webex error body or headers; never the request. */
+const errorDetail = (text: string, headers: Headers): string => {
+  const parsed = webexErrorSchema.safeParse(parseJson(text));
+  const body = parsed.success ? parsed.data : {};
+  const message =
+    body.message ??
+    body.errors?.find((e) => e.description)?.description ??
+    [body.error, body.error_description].filter(Boolean).join(': ');
+  const trackingId = body.trackingId ?? headers.get('trackingid') ?? undefined;
+  return `${message ? `: ${clip(message)}` : ''}${trackingId ? ` (trackingId ${clip(trackingId)})` : ''}`;
+};
+
+const loggableHeaders = (headers: Headers): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [name, value] of headers) if (name !== 'set-cookie') out[name] = value;
+  return out;
+};
+
+const checkWindow = (window: Window): void => {
+  const { start, end } = window;
+  if (
+    !Number.isFinite(start) ||
+    !Number.isFinite(end) ||
+    end <= start ||
+    end - start > MAX_WINDOW_MS
+  ) {
+    throw new RangeError(
+      `Webex windows must be non-empty and at most 60 minutes: [${start}, ${end})`,
+    );
+  }
+};
+
+const intAtLeast = (name: string, value: number, min: number): number => {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new CdrError(
+      'config_invalid',
+      `Webex client: ${name} must be an integer >= ${min}, got ${value}`,
+    );
+  }
+  return value;
+};
+
+type Reply = { status: number; headers: Headers; text: string; url: URL };
+
+// ---------------------------------------------------------------------------
+
+export const createWebexClient = (
+  config: WebexClientConfig,
+  deps: WebexClientDeps = {},
+): WebexClient => {
+  const doFetch = deps.fetch ?? globalThis.fetch;
+  const sleep = deps.sleep ?? ((ms: number) => delay(ms));
+  const random = deps.random ?? Math.random;
+  const now = deps.now ?? Date.now;
+  const logger = config.logger;
+
+  let base: URL;
+  try {
+    base = new URL(config.baseUrl ?? DEFAULT_BASE_URL);
+  } catch {
+    throw new CdrError('config_invalid', `Webex client: baseUrl is not a URL: ${config.baseUrl}`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new CdrError('config_invalid', `Webex client: baseUrl must be http(s): ${base.href}`);
+  }
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const timeoutMs = intAtLeast('timeoutMs', config.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);
+  const maxAttempts = intAtLeast('maxAttempts', config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 1);
+  const maxBackoffMs = intAtLeast('maxBackoffMs', config.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS, 0);
+  const minIntervalMs = intAtLeast('minIntervalMs', config.minIntervalMs ?? 0, 0);
+  const maxPages = intAtLeast('maxPages', config.maxPages ?? DEFAULT_MAX_PAGES, 1);
+
+  const counters: WebexClientStats = { requests: 0, retries: 0, throttled: 0, tokenRenewals: 0 };
+  const tokens = createTokenSource(config.auth, {
+    fetch: doFetch,
+    now,
+    timeoutMs,
+    logger,
+    stats: counters,
+    ...(config.onRefreshTokenRotated
+      ? { onRefreshTokenRotated: config.onRefreshTokenRotated }
+      : {}),
+  });
+
+  let nextSlot = 0;
+  /** Reserves the next request slot synchronously, so concurrent callers queue up. */
+  const pace = async (): Promise<void> => {
+    if (minIntervalMs === 0) return;
+    const t = now();
+    const slot = Math.max(t, nextSlot);
+    nextSlot = slot + minIntervalMs;
+    if (slot > t) await sleep(slot - t);
+  };
+
+  const backoff = (attempt: number): number =>
+    Math.floor(random() * Math.min(maxBackoffMs, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+
+  const apiUrl = (path: string, query: Record<string, string>): URL => {
+    const url = new URL(base.origin);
+    url.pathname = `${basePath}${path}`;
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url;
+  };
+
+  /** One GET with retries; resolves with a 2xx reply (body read), rejects with a CdrError. */
+  const get = async (url: URL, what: string): Promise<Reply> => {
+    if (url.origin !== base.origin) {
+      // Guard for every caller: the bearer token only goes to baseUrl's origin.
+      throw new CdrError(
+        'webex_invalid_response',
+        `${what}: refusing to send the token to ${url.origin}`,
+      );
+    }
+    let renewed = false;
+    for (let attempt = 1; ; attempt++) {
+      await pace();
+      let token: string;
+      try {
+        token = await tokens.get();
+      } catch (e) {
+        if (!isCdrError(e) || !e.retriable || attempt >= maxAttempts) throw e;
+        const waitMs = backoff(attempt);
+        logger.warn('webex token unavailable, retrying', {
+          what,
+          reason: e.message,
+          attempt,
+          waitMs,
+        });
+        counters.retries++;
+        await sleep(waitMs);
+        continue;
+      }
+      counters.requests++;
+      let reply: Reply;
+      try {
+        const res = await doFetch(url, {
+          method: 'GET',
+          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        reply = { status: res.status, headers: res.headers, text: await res.text(), url };
+      } catch (e) {
+        const reason = describeFetchError(e, timeoutMs);
+        if (attempt >= maxAttempts) {
+          throw new CdrError(
+            'webex_http',
+            `${what}: ${reason} (gave up after ${attempt} attempts)`,
+            {
+              cause: e,
+            },
+          );
+        }
+        const waitMs = backoff(attempt);
+        logger.warn('webex request failed, retrying', { what, reason, attempt, waitMs });
+        counters.retries++;
+        await sleep(waitMs);
+        continue;
+      }
+      const { status, headers } = reply;
+      if (status >= 200 && status < 300) return reply;
+
+      if (status === 401 && !renewed) {
+        renewed = true;
+        if (await tokens.renew(token)) {
+          logger.info('webex token rejected (401), retrying with a renewed token', { what });
+          attempt--;
+          continue;
+        }
+      }
+      if (status === 429 || status >= 500) {
+        if (status === 429) counters.throttled++;
+        if (attempt >= maxAttempts) {
+          throw new CdrError(
+            'webex_http',
+            `${what}: HTTP ${status}${errorDetail(reply.text, headers)} (gave up after ${attempt} attempts)`,
+          );
+        }
+        const waitMs =
+          status === 429
+            ? Math.min(maxBackoffMs, parseRetryAfter(headers.get('retry-after'), now()))
+            : backoff(attempt);
+        const fields = { what, status, attempt, waitMs };
+        if (status === 429) logger.info('webex request throttled, waiting', fields);
+        else logger.warn('webex request failed, retrying', fields);
+        counters.retries++;
+        await sleep(waitMs);
+        continue;
+      }
+      const hint =
+        status === 401
+          ? ' (token rejected)'
+          : status === 451
+            ? ' (region redirect: this partner is served by another Webex region; set the base URL to it)'
+            : status >= 300 && status < 400
+              ? ` (redirect to ${headers.get('location') ?? '?'} not followed; set the base URL to it)`
+              : '';
+      throw new CdrError(
+        'webex_http',
+        `${what}: HTTP ${status}${errorDetail(reply.text, headers)}${hint}`,
+        { retriable: false },
+      );
+    }
+  };
+
+  const parseBody = <T>(schema: z.ZodType<T>, reply: Reply, what: string, empty: T): T => {
+    if (reply.text.trim() === '') {
+      logger.debug('webex answered an empty body', { what, status: reply.status });
+      return empty;
+    }
+    const json = parseJson(reply.text);
+    if (json === undefined) {
+      throw new CdrError('webex_invalid_response', `${what}: body is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new CdrError(
+        'webex_invalid_response',
+        `${what}: unexpected body: ${describeIssues(parsed.error)}`,
+      );
+    }
+    return parsed.data;
+  };
+
+  let warnedUnrecognised = false;
+
+  const countByOrg = async (window: Window): Promise<OrgCount[]> => {
+    checkWindow(window);
+    const query = {
+      startTime: formatWebexTime(window.start),
+      endTime: formatWebexTime(window.end),
+    };
+    const byOrg = new Map<string, OrgCount>();
+    let totalOrgs: number | undefined;
+    let pages = 0;
+    for (let page = 1; ; page++) {
+      const url = apiUrl(
+        '/v1/partners/cdrcountbyorg',
+        page === 1 ? query : { ...query, page: String(page) },
+      );
+      const what = `cdrcountbyorg ${query.startTime} page ${page}`;
+      const reply = await get(url, what);
+      pages = page;
+      const pagination = parsePagination(reply.headers);
+      logger.debug('webex cdrcountbyorg page', {
+        page,
+        headers: loggableHeaders(reply.headers),
+        pagination,
+      });
+      if (pagination.unrecognised.length > 0 && !warnedUnrecognised) {
+        warnedUnrecognised = true;
+        logger.warn('webex cdrcountbyorg: pagination-looking headers not recognised', {
+          headers: pagination.unrecognised,
+        });
+      }
+      if (pagination.currentPage !== undefined && pagination.currentPage !== page) {
+        logger.warn('webex cdrcountbyorg: current page header disagrees with the page asked for', {
+          asked: page,
+          header: pagination.currentPage,
+        });
+      }
+      totalOrgs = pagination.totalOrgs ?? totalOrgs;
+      const counts = parseBody(countPageSchema, reply, what, { cdr_counts: [] }).cdr_counts;
+      let added = 0;
+      for (const c of counts) {
+        if (byOrg.has(c.orgId)) continue;
+        byOrg.set(c.orgId, c);
+        added++;
+      }
+
+      const pageCount =
+        pagination.pageCount ??
+        (totalOrgs !== undefined ? Math.ceil(totalOrgs / COUNT_PAGE_SIZE) : undefined);
+      if (counts.length === 0) break;
+      if (added === 0) {
+        logger.warn('webex cdrcountbyorg: page repeated orgs already seen; stopping', { page });
+        break;
+      }
+      if (pageCount !== undefined && page >= pageCount) break;
+      if (counts.length < COUNT_PAGE_SIZE) {
+        // Short page: the last one, unless the headers say there are more.
+        if (pageCount === undefined) break;
+        logger.warn('webex cdrcountbyorg: short page but the headers announce more pages', {
+          page,
+          orgs: counts.length,
+          pageCount,
+        });
+      }
+      if (page >= maxPages) {
+        logger.warn('webex cdrcountbyorg: page limit reached, orgs beyond it are not checked', {
+          maxPages,
+        });
+        break;
+      }
+    }
+    if (totalOrgs !== undefined && totalOrgs !== byOrg.size) {
+      logger.warn('webex cdrcountbyorg: total orgs header differs from the orgs collected', {
+        window: query,
+        totalOrgs,
+        collected: byOrg.size,
+        pages,
+      });
+    }
+    return [...byOrg.values()];
+  };
+
+  const recordsByOrg = async (orgId: string, window: Window): Promise<unknown[]> => {
+    checkWindow(window);
+    const startTime = formatWebexTime(window.start);
+    let url: URL | undefined = apiUrl('/v1/partners/cdrsbyorg', {
+      orgId,
+      startTime,
+      endTime: formatWebexTime(window.end),
+    });
+    const seen = new Set<string>();
+    const items: unknown[] = [];
+    for (let page = 1; url !== undefined; page++) {
+      if (page > maxPages) {
+        throw new CdrError(
+          'webex_invalid_response',
+          `cdrsbyorg ${orgId} ${startTime}: more than ${maxPages} pages`,
+        );
+      }
+      seen.add(url.href);
+      const what = `cdrsbyorg ${orgId} ${startTime} page ${page}`;
+      const reply = await get(url, what);
+      for (const item of parseBody(recordsPageSchema, reply, what, [])) items.push(item);
+
+      const next = parseNextLink(reply.headers.get('link'));
+      if (next === undefined) break;
+      let nextUrl: URL;
+      try {
+        nextUrl = new URL(next, reply.url);
+      } catch {
+        throw new CdrError('webex_invalid_response', `${what}: Link next is not a URL`);
+      }
+      if (nextUrl.origin !== base.origin) {
+        throw new CdrError(
+          'webex_invalid_response',
+          `${what}: Link next points to another origin (${nextUrl.origin}); not followed`,
+        );
+      }
+      if (seen.has(nextUrl.href)) {
+        throw new CdrError(
+          'webex_invalid_response',
+          `${what}: Link next repeats a page already read`,
+        );
+      }
+      url = nextUrl;
+    }
+    return items;
+  };
+
+  return {
+    countByOrg,
+    recordsByOrg,
+    stats: () => ({ ...counters }),
+  };
+};

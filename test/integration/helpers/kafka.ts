@@ -1,0 +1,101 @@
+/** Reading back what the connector wrote, with a real kafkajs consumer. */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+
+export type ReadMessage = {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  timestamp: number;
+};
+
+export const uniqueTopic = (prefix: string) => `test.${prefix}.${randomUUID().slice(0, 8)}`;
+
+const client = (brokers: string[]) =>
+  new Kafka({ clientId: 'webex-cdr-kafka-test', brokers, logLevel: logLevel.NOTHING });
+
+/** Total records on a topic (0 when it does not exist). */
+export const topicSize = async (brokers: string[], topic: string): Promise<number> => {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+/**
+ * Reads a topic from the beginning to its end: waits (up to the timeout) until
+ * it holds at least `atLeast` records, then reads every record up to the end
+ * offsets of that moment, duplicates included.
+ */
+export const readTopic = async (
+  brokers: string[],
+  topic: string,
+  atLeast: number,
+  timeoutMs = 30_000,
+): Promise<ReadMessage[]> => {
+  const until = Date.now() + timeoutMs;
+  while ((await topicSize(brokers, topic)) < atLeast && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const kafka = client(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<number, bigint>();
+  try {
+    for (const o of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(o.high) > BigInt(o.low)) ends.set(o.partition, BigInt(o.high));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const got: ReadMessage[] = [];
+  if (ends.size === 0) return got;
+  const consumer = kafka.consumer({ groupId: `test-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await consumer.run({
+      eachMessage: async ({ topic: t, partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) {
+          if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v.toString() : String(v);
+        }
+        got.push({
+          topic: t,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value ?? Buffer.alloc(0),
+          headers,
+          timestamp: Number(message.timestamp),
+        });
+        const end = ends.get(partition);
+        if (end !== undefined && BigInt(message.offset) + 1n >= end) ends.delete(partition);
+        if (ends.size === 0) done();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      reached,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(1000, until - Date.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+};
