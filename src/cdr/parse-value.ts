@@ -13,9 +13,10 @@ const NULL: Parsed = { ok: true, value: null };
 
 export const isNoValue = (v: unknown): boolean => v === null || v === '' || v === 'NA';
 
-// 2023-10-12T21:22:32.621Z, 2023-10-12 21:22:32.621 (UTC), optional offset.
+// 2023-10-12T21:22:32.621Z, 2023-10-12 21:22:32.621 (UTC), optional offset
+// (hours 00-23, minutes 00-59: anything else is not a time and keeps its text).
 const TIME_RE =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$/;
 
 /**
  * Parses both Webex time formats to epoch milliseconds. Text without a zone is
