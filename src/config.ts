@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
 import type { LogLevel } from './log.ts';
+import { parseDuration } from './reconciler/plan.ts';
 
 const list = z.string().transform((s) =>
   s
@@ -61,6 +62,43 @@ const ingressEnv = kafkaEnv.extend({
   RETRY_AFTER_SECONDS: int(30),
 });
 
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        return parseDuration(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+        return z.NEVER;
+      }
+    });
+
+const reconcilerEnv = kafkaEnv.extend({
+  WEBEX_API_BASE_URL: httpUrl.default('https://analytics.webexapis.com'),
+  WEBEX_ACCESS_TOKEN: z.string().optional(),
+  WEBEX_ACCESS_TOKEN_FILE: z.string().optional(),
+  WEBEX_CLIENT_ID: z.string().optional(),
+  WEBEX_CLIENT_SECRET: z.string().optional(),
+  WEBEX_REFRESH_TOKEN: z.string().optional(),
+  WEBEX_TOKEN_URL: httpUrl.default('https://webexapis.com/v1/access_token'),
+  WEBEX_MIN_REQUEST_INTERVAL: duration('0ms'),
+  WEBEX_TIMEOUT: duration('30s'),
+  RECONCILE_INTERVAL: duration('12h'),
+  RECONCILE_LOOKBACK: duration('48h').pipe(
+    z
+      .number()
+      .max(30 * 24 * 3_600_000, 'at most 30d (720h)')
+      .min(3_600_000, 'at least 1h'),
+  ),
+  RECONCILE_SETTLE: duration('15m').pipe(z.number().min(5 * 60_000, 'at least 5m')),
+  RECONCILE_TOPIC: topicName.optional(),
+  RECONCILE_MAX_IDS_PER_PASS: int(2_000_000),
+  RECONCILE_CLOCK_SKEW: duration('5m'),
+  PUBLISH_TIMEOUT: duration('60s'),
+});
+
 export type KafkaEnv = z.infer<typeof kafkaEnv>;
 
 const toKafkaConfig = (e: KafkaEnv) => ({
@@ -109,6 +147,40 @@ const toIngressConfig = (e: z.infer<typeof ingressEnv>) => ({
 
 export type IngressConfig = ReturnType<typeof toIngressConfig>;
 
+const toReconcilerConfig = (e: z.infer<typeof reconcilerEnv>) => {
+  const base = toKafkaConfig(e);
+  const auth =
+    e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && e.WEBEX_REFRESH_TOKEN
+      ? ({
+          kind: 'oauth',
+          clientId: e.WEBEX_CLIENT_ID,
+          clientSecret: e.WEBEX_CLIENT_SECRET,
+          refreshToken: e.WEBEX_REFRESH_TOKEN,
+          tokenUrl: e.WEBEX_TOKEN_URL,
+        } as const)
+      : e.WEBEX_ACCESS_TOKEN_FILE
+        ? ({ kind: 'file', path: e.WEBEX_ACCESS_TOKEN_FILE } as const)
+        : ({ kind: 'static', token: e.WEBEX_ACCESS_TOKEN ?? '' } as const);
+  return {
+    ...base,
+    webex: {
+      baseUrl: e.WEBEX_API_BASE_URL,
+      auth,
+      minIntervalMs: e.WEBEX_MIN_REQUEST_INTERVAL,
+      timeoutMs: e.WEBEX_TIMEOUT,
+    },
+    intervalMs: e.RECONCILE_INTERVAL,
+    lookbackMs: e.RECONCILE_LOOKBACK,
+    settleMs: e.RECONCILE_SETTLE,
+    auditTopic: e.RECONCILE_TOPIC ?? `${e.CDR_TOPIC}.reconciliation`,
+    maxIdsPerPass: e.RECONCILE_MAX_IDS_PER_PASS,
+    clockSkewMs: e.RECONCILE_CLOCK_SKEW,
+    publishTimeoutMs: e.PUBLISH_TIMEOUT,
+  };
+};
+
+export type ReconcilerConfig = ReturnType<typeof toReconcilerConfig>;
+
 export type ConfigResult<T> = { ok: true; config: T } | { ok: false; problems: string[] };
 
 const problemsOf = (error: z.ZodError): string[] =>
@@ -155,4 +227,23 @@ export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<Ingress
     env,
   );
 
-export { kafkaEnv, kafkaProblems, parseWith, toKafkaConfig };
+export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<ReconcilerConfig> =>
+  parseWith(
+    reconcilerEnv,
+    toReconcilerConfig,
+    (e) => [
+      ...kafkaProblems(e),
+      ...(e.WEBEX_ACCESS_TOKEN || e.WEBEX_ACCESS_TOKEN_FILE
+        ? []
+        : e.WEBEX_CLIENT_ID || e.WEBEX_CLIENT_SECRET || e.WEBEX_REFRESH_TOKEN
+          ? e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && e.WEBEX_REFRESH_TOKEN
+            ? []
+            : [
+                'WEBEX_CLIENT_ID/WEBEX_CLIENT_SECRET/WEBEX_REFRESH_TOKEN: all three are needed for the OAuth refresh flow',
+              ]
+          : [
+              'WEBEX_ACCESS_TOKEN: required (or WEBEX_ACCESS_TOKEN_FILE, or WEBEX_CLIENT_ID + WEBEX_CLIENT_SECRET + WEBEX_REFRESH_TOKEN)',
+            ]),
+    ],
+    env,
+  );

@@ -159,7 +159,7 @@ const TOTAL_ORGS_NAMES = new Set([
   'total',
 ]);
 const CURRENT_PAGE_NAMES = new Set(['currentpage', 'page', 'pagenumber', 'pagenum', 'curpage']);
-const PAGINATION_HINT = /page|total|count|org|next|link/;
+const PAGINATION_HINT = /page|pagina|total|count|org|next|link|cursor|offset/;
 
 /**
  * Reads the page count, total orgs and current page of a `cdrcountbyorg`

@@ -1,0 +1,46 @@
+/**
+ * @module reconciler/report
+ * The audit trail of a run: one JSON record per window and org that needed
+ * attention on `<topic>.reconciliation` (key = org, so one org's history stays
+ * in order), and a terminal summary for operators.
+ */
+import type { CdrProducer } from '../kafka/producer.ts';
+import type { OrgResult, RunSummary } from './reconcile.ts';
+
+export const createAuditWriter =
+  (producer: CdrProducer, topic: string, timeoutMs: number) =>
+  async (results: OrgResult[]): Promise<void> => {
+    const messages = results.map((r) => ({
+      key: r.orgId,
+      value: Buffer.from(JSON.stringify(r)),
+      headers: { 'cdr-run-id': r.runId, 'cdr-window-start': r.windowStart },
+    }));
+    await producer.send([{ topic, messages }], timeoutMs);
+  };
+
+export const formatSummary = (s: RunSummary): string => {
+  const lines = [
+    `run ${s.runId}${s.aborted ? ' (stopped early)' : ''}`,
+    'window (UTC)                       orgs    webex    topic backfill  missing  surplus errors',
+  ];
+  for (const w of s.windows) {
+    lines.push(
+      [
+        `${w.start.slice(0, 16)}..${w.end.slice(11, 16)}`.padEnd(32),
+        String(w.orgs).padStart(6),
+        String(w.webexTotal).padStart(8),
+        String(w.topicTotal).padStart(8),
+        String(w.backfilled).padStart(8),
+        String(w.stillMissing).padStart(8),
+        String(w.surplus).padStart(8),
+        String(w.errors.length).padStart(6),
+      ].join(' '),
+    );
+    for (const e of w.errors.slice(0, 5)) lines.push(`    ! ${e}`);
+  }
+  const t = s.totals;
+  lines.push(
+    `total: ${t.windows} windows, Webex ${t.webex}, on topic before ${t.topicBefore}, backfilled ${t.backfilled}, dead-lettered ${t.deadLettered}, still missing ${t.stillMissing}, surplus ${t.surplus}, errors ${t.errors}`,
+  );
+  return `${lines.join('\n')}\n`;
+};

@@ -1,0 +1,772 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type CdrError, isCdrError } from '../../../src/errors.ts';
+import type { Logger } from '../../../src/log.ts';
+import type { Window } from '../../../src/reconciler/plan.ts';
+import {
+  createWebexClient,
+  parseNextLink,
+  parsePagination,
+  parseRetryAfter,
+  type WebexClientConfig,
+} from '../../../src/reconciler/webex-client.ts';
+
+// ---------------------------------------------------------------------------
+// Fakes
+
+type Call = {
+  url: URL;
+  method: string;
+  headers: Headers;
+  body: string | undefined;
+  signal: unknown;
+};
+type Handler = (req: Call, n: number) => Response | Promise<Response>;
+
+const fakeFetch = (handler: Handler) => {
+  const calls: Call[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const call: Call = {
+      url: new URL(String(input)),
+      method: init?.method ?? 'GET',
+      headers: new Headers(init?.headers),
+      body: init?.body === undefined || init.body === null ? undefined : String(init.body),
+      signal: init?.signal,
+    };
+    calls.push(call);
+    return handler(call, calls.length);
+  };
+  return { fetch, calls };
+};
+
+type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
+const recordingLogger = () => {
+  const lines: LogLine[] = [];
+  const make = (): Logger => ({
+    debug: (msg, fields) => lines.push({ level: 'debug', msg, fields }),
+    info: (msg, fields) => lines.push({ level: 'info', msg, fields }),
+    warn: (msg, fields) => lines.push({ level: 'warn', msg, fields }),
+    error: (msg, fields) => lines.push({ level: 'error', msg, fields }),
+    child: () => make(),
+  });
+  return { logger: make(), lines, warnings: () => lines.filter((l) => l.level === 'warn') };
+};
+
+const START = Date.parse('2024-05-10T10:00:00.000Z');
+const WINDOW: Window = { start: START, end: START + 3_600_000 };
+const BASE = 'https://analytics.webexapis.com';
+const TOKEN = 'static-token-abc123';
+
+/** A client over a fake fetch, a fake clock that sleeps advance, and a fixed random. */
+const setup = (handler: Handler, config: Partial<WebexClientConfig> = {}, random = 0.5) => {
+  const { fetch, calls } = fakeFetch(handler);
+  const log = recordingLogger();
+  const sleeps: number[] = [];
+  let clock = Date.parse('2024-05-11T00:00:00.000Z');
+  const client = createWebexClient(
+    { auth: { kind: 'static', token: TOKEN }, logger: log.logger, ...config },
+    {
+      fetch,
+      random: () => random,
+      now: () => clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+      },
+    },
+  );
+  return {
+    client,
+    calls,
+    sleeps,
+    log,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+  };
+};
+
+const json = (body: unknown, init: ResponseInit = {}) =>
+  new Response(JSON.stringify(body), {
+    ...init,
+    headers: { 'Content-Type': 'application/json', ...(init.headers as Record<string, string>) },
+  });
+
+const orgs = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ orgId: `org-${from + i}`, count: from + i }));
+
+const pageOf = (call: Call) => Number(call.url.searchParams.get('page') ?? '1');
+
+/** Serves `total` orgs 200 per page, with the given headers per page. */
+const countServer =
+  (total: number, headers: (page: number) => Record<string, string> = () => ({})): Handler =>
+  (call) => {
+    const page = pageOf(call);
+    const from = (page - 1) * 200;
+    return json(
+      { cdr_counts: orgs(from, Math.max(0, Math.min(200, total - from))) },
+      { headers: headers(page) },
+    );
+  };
+
+const rejectsWith = async (
+  promise: Promise<unknown>,
+  code: string,
+  check: (e: CdrError) => void = () => {},
+) => {
+  await assert.rejects(promise, (e) => {
+    assert.ok(isCdrError(e), `expected a CdrError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    check(e);
+    return true;
+  });
+};
+
+// ---------------------------------------------------------------------------
+
+describe('webex client: requests', () => {
+  it('sends the bearer token, Accept and the window in Webex format, with a timeout', async () => {
+    const { client, calls } = setup(() => json({ cdr_counts: [{ orgId: 'o1', count: 3 }] }));
+    assert.deepEqual(await client.countByOrg(WINDOW), [{ orgId: 'o1', count: 3 }]);
+    assert.equal(calls.length, 1);
+    const [call] = calls;
+    assert.ok(call);
+    assert.equal(call.method, 'GET');
+    assert.equal(call.url.origin + call.url.pathname, `${BASE}/v1/partners/cdrcountbyorg`);
+    assert.equal(call.url.searchParams.get('startTime'), '2024-05-10T10:00:00.000Z');
+    assert.equal(call.url.searchParams.get('endTime'), '2024-05-10T11:00:00.000Z');
+    assert.equal(call.url.searchParams.has('page'), false);
+    assert.equal(call.headers.get('authorization'), `Bearer ${TOKEN}`);
+    assert.equal(call.headers.get('accept'), 'application/json');
+    assert.ok(call.signal instanceof AbortSignal);
+  });
+
+  it('keeps a path prefix of baseUrl and refuses windows Webex would refuse', async () => {
+    const { client, calls } = setup(() => json({ items: [] }), {
+      baseUrl: 'http://localhost:9999/webex/',
+    });
+    await client.recordsByOrg('org 1', WINDOW);
+    assert.equal(calls[0]?.url.pathname, '/webex/v1/partners/cdrsbyorg');
+    assert.equal(calls[0]?.url.searchParams.get('orgId'), 'org 1');
+    await assert.rejects(client.countByOrg({ start: START, end: START + 3_600_001 }), RangeError);
+    await assert.rejects(client.countByOrg({ start: START, end: START }), RangeError);
+  });
+
+  it('refuses an invalid configuration', () => {
+    const { logger } = recordingLogger();
+    const auth = { kind: 'static', token: 't' } as const;
+    for (const bad of [
+      { baseUrl: 'not a url' },
+      { baseUrl: 'ftp://example.com' },
+      { maxAttempts: 0 },
+      { timeoutMs: 1.5 },
+    ]) {
+      assert.throws(
+        () => createWebexClient({ auth, logger, ...bad }),
+        (e) => isCdrError(e) && e.code === 'config_invalid',
+      );
+    }
+  });
+
+  it('paces requests when minIntervalMs is set', async () => {
+    const { client, sleeps, calls } = setup(countServer(450), { minIntervalMs: 60_000 });
+    assert.equal((await client.countByOrg(WINDOW)).length, 450);
+    assert.equal(calls.length, 3);
+    assert.deepEqual(sleeps, [60_000, 60_000]);
+  });
+});
+
+describe('webex client: cdrcountbyorg pagination', () => {
+  const spellings: Record<string, (page: number) => Record<string, string>> = {
+    'X-Page-Count / X-Total-Org-Count / X-Current-Page': (p) => ({
+      'X-Page-Count': '2',
+      'X-Total-Org-Count': '283',
+      'X-Current-Page': String(p),
+    }),
+    'Total-Pages / Total-Orgs / Current-Page': (p) => ({
+      'Total-Pages': '2',
+      'Total-Orgs': '283',
+      'Current-Page': String(p),
+    }),
+    'numberOfPages / totalOrganizations / page': (p) => ({
+      numberOfPages: '2',
+      totalOrganizations: '283',
+      page: String(p),
+    }),
+    'pages / x_total_org_count': () => ({ pages: '2', x_total_org_count: '283' }),
+    'total orgs only': () => ({ 'X-Total-Orgs': '283' }),
+    'no headers at all': () => ({}),
+  };
+  for (const [name, headers] of Object.entries(spellings)) {
+    it(`fetches 283 orgs in 2 pages (${name})`, async () => {
+      const { client, calls, log } = setup(countServer(283, headers));
+      const result = await client.countByOrg(WINDOW);
+      assert.equal(result.length, 283);
+      assert.deepEqual(result.at(-1), { orgId: 'org-282', count: 282 });
+      assert.deepEqual(
+        calls.map((c) => c.url.searchParams.get('page')),
+        [null, '2'],
+      );
+      assert.deepEqual(log.warnings(), []);
+      const debug = log.lines.filter((l) => l.msg === 'webex cdrcountbyorg page');
+      assert.equal(debug.length, 2, 'headers of every page are logged at debug');
+    });
+  }
+
+  it('parses header names tolerantly', () => {
+    assert.deepEqual(
+      parsePagination(
+        new Headers({ 'X-PAGE-COUNT': '4', 'x-total-org-count': '700', 'X-Current-Page': '1' }),
+      ),
+      { pageCount: 4, totalOrgs: 700, currentPage: 1, unrecognised: [] },
+    );
+    assert.deepEqual(parsePagination({ total_pages: '3', TotalOrganisations: '401' }), {
+      pageCount: 3,
+      totalOrgs: 401,
+      unrecognised: [],
+    });
+    assert.deepEqual(
+      parsePagination({
+        'Content-Type': 'application/json',
+        TrackingID: 'x',
+        'X-Page-Cursor': 'abc',
+      }),
+      { unrecognised: ['X-Page-Cursor'] },
+    );
+    assert.deepEqual(parsePagination({ 'X-Page-Count': 'two' }), {
+      unrecognised: ['X-Page-Count'],
+    });
+  });
+
+  it('follows the page count while pages are full', async () => {
+    const { client, calls } = setup(countServer(600, () => ({ 'X-Page-Count': '3' })));
+    assert.equal((await client.countByOrg(WINDOW)).length, 600);
+    assert.equal(calls.length, 3);
+  });
+
+  it('stops on a short page or an empty page when no page count is given', async () => {
+    const short = setup(countServer(150));
+    assert.equal((await short.client.countByOrg(WINDOW)).length, 150);
+    assert.equal(short.calls.length, 1);
+
+    const exact = setup(countServer(400));
+    assert.equal((await exact.client.countByOrg(WINDOW)).length, 400);
+    assert.equal(exact.calls.length, 3, 'two full pages, then an empty one');
+
+    const none = setup(countServer(0));
+    assert.deepEqual(await none.client.countByOrg(WINDOW), []);
+    assert.equal(none.calls.length, 1);
+  });
+
+  it('stops when a page only repeats orgs (page parameter ignored)', async () => {
+    const { client, calls, log } = setup(() => json({ cdr_counts: orgs(0, 200) }));
+    assert.equal((await client.countByOrg(WINDOW)).length, 200);
+    assert.equal(calls.length, 2);
+    assert.equal(log.warnings().length, 1);
+  });
+
+  it('warns once about pagination-looking headers it does not understand', async () => {
+    const { client, log } = setup(
+      countServer(283, (p) => ({ 'X-Pagination-Cursor': `c${p}`, 'X-Next-Token': 'n' })),
+    );
+    assert.equal((await client.countByOrg(WINDOW)).length, 283);
+    await client.countByOrg(WINDOW);
+    const warnings = log.warnings();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]?.msg ?? '', /not recognised/);
+    assert.deepEqual(warnings[0]?.fields?.headers, ['x-next-token', 'x-pagination-cursor']);
+    const debug = log.lines.find((l) => l.msg === 'webex cdrcountbyorg page');
+    const headers = (debug?.fields?.headers ?? {}) as Record<string, string>;
+    assert.equal(headers['x-pagination-cursor'], 'c1');
+  });
+
+  it('warns when the total orgs header differs from what was collected', async () => {
+    const { client, log } = setup(
+      countServer(150, () => ({ 'X-Total-Org-Count': '150', 'X-Page-Count': '1' })),
+    );
+    await client.countByOrg(WINDOW);
+    assert.deepEqual(log.warnings(), []);
+
+    const off = setup(
+      countServer(150, () => ({ 'X-Total-Org-Count': '151', 'X-Page-Count': '1' })),
+    );
+    assert.equal((await off.client.countByOrg(WINDOW)).length, 150);
+    assert.equal(off.log.warnings().length, 1);
+    assert.equal(off.log.warnings()[0]?.fields?.totalOrgs, 151);
+  });
+
+  it('stops at maxPages with a warning', async () => {
+    const { client, calls, log } = setup(countServer(10_000), { maxPages: 3 });
+    assert.equal((await client.countByOrg(WINDOW)).length, 600);
+    assert.equal(calls.length, 3);
+    assert.ok(log.warnings().some((w) => /page limit/.test(w.msg)));
+  });
+
+  it('rejects a malformed body with a clear error', async () => {
+    const bad = setup(() => json({ cdr_counts: [{ orgId: 'o1', count: '12' }] }));
+    await rejectsWith(bad.client.countByOrg(WINDOW), 'webex_invalid_response', (e) => {
+      assert.match(e.message, /cdrcountbyorg/);
+      assert.match(e.message, /cdr_counts\.0\.count/);
+      assert.equal(e.retriable, false);
+    });
+
+    const missing = setup(() => json({ counts: [] }));
+    await rejectsWith(missing.client.countByOrg(WINDOW), 'webex_invalid_response', (e) =>
+      assert.match(e.message, /cdr_counts/),
+    );
+    const negative = setup(() => json({ cdr_counts: [{ orgId: 'o1', count: -1 }] }));
+    await rejectsWith(negative.client.countByOrg(WINDOW), 'webex_invalid_response');
+    const html = setup(() => new Response('<html>oops</html>'));
+    await rejectsWith(html.client.countByOrg(WINDOW), 'webex_invalid_response', (e) =>
+      assert.match(e.message, /not JSON/),
+    );
+  });
+
+  it('tolerates extra keys in the body', async () => {
+    const { client } = setup(() =>
+      json({ cdr_counts: [{ orgId: 'o1', count: 1, orgName: 'Acme' }], totalPages: 1 }),
+    );
+    assert.deepEqual(await client.countByOrg(WINDOW), [{ orgId: 'o1', count: 1 }]);
+  });
+});
+
+describe('webex client: retries', () => {
+  it('honours Retry-After on 429 (seconds and HTTP date)', async () => {
+    const { client, sleeps, calls, log } = setup((_, n) =>
+      n === 1
+        ? json({ message: 'slow down' }, { status: 429, headers: { 'Retry-After': '7' } })
+        : json({ cdr_counts: [] }),
+    );
+    await client.countByOrg(WINDOW);
+    assert.deepEqual(sleeps, [7_000]);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(client.stats(), { requests: 2, retries: 1, throttled: 1, tokenRenewals: 0 });
+    assert.ok(log.lines.some((l) => l.msg.includes('throttled')));
+
+    const dated = setup((_, n) =>
+      n === 1
+        ? new Response('', {
+            status: 429,
+            headers: { 'Retry-After': 'Sat, 11 May 2024 00:00:42 GMT' },
+          })
+        : json({ cdr_counts: [] }),
+    );
+    await dated.client.countByOrg(WINDOW);
+    assert.deepEqual(dated.sleeps, [42_000]);
+  });
+
+  it('waits 60 s on 429 without Retry-After, capped by maxBackoffMs', async () => {
+    const plain = setup((_, n) =>
+      n === 1 ? new Response('', { status: 429 }) : json({ items: [] }),
+    );
+    await plain.client.recordsByOrg('o1', WINDOW);
+    assert.deepEqual(plain.sleeps, [60_000]);
+
+    const capped = setup(
+      (_, n) =>
+        n === 1
+          ? new Response('', { status: 429, headers: { 'Retry-After': '3600' } })
+          : json({ items: [] }),
+      { maxBackoffMs: 10_000 },
+    );
+    await capped.client.recordsByOrg('o1', WINDOW);
+    assert.deepEqual(capped.sleeps, [10_000]);
+  });
+
+  it('retries 5xx with full-jitter exponential back-off, capped, and gives up after maxAttempts', async () => {
+    const { client, sleeps, calls } = setup(
+      () => json({ message: 'down', trackingId: 'T-503' }, { status: 503 }),
+      { maxAttempts: 6, maxBackoffMs: 5_000 },
+      0.5,
+    );
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /503/);
+      assert.match(e.message, /T-503/);
+      assert.match(e.message, /6 attempts/);
+      assert.equal(e.retriable, true);
+    });
+    assert.equal(calls.length, 6);
+    // random 0.5 x min(cap, 500 * 2^(attempt-1))
+    assert.deepEqual(sleeps, [250, 500, 1_000, 2_000, 2_500]);
+    assert.deepEqual(client.stats(), { requests: 6, retries: 5, throttled: 0, tokenRenewals: 0 });
+  });
+
+  it('draws the back-off from [0, cap) with the random source', async () => {
+    const zero = setup(
+      (_, n) => (n < 3 ? new Response('', { status: 502 }) : json({ items: [] })),
+      {},
+      0,
+    );
+    await zero.client.recordsByOrg('o', WINDOW);
+    assert.deepEqual(zero.sleeps, [0, 0]);
+    const high = setup(
+      (_, n) => (n < 3 ? new Response('', { status: 504 }) : json({ items: [] })),
+      {},
+      0.999,
+    );
+    await high.client.recordsByOrg('o', WINDOW);
+    assert.deepEqual(high.sleeps, [499, 999]);
+  });
+
+  it('retries network errors and timeouts', async () => {
+    const { client, calls, sleeps } = setup((_, n) => {
+      if (n === 1) throw new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
+      if (n === 2) throw new DOMException('The operation timed out', 'TimeoutError');
+      return json({ items: [{ 'Report ID': 'r1' }] });
+    });
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ 'Report ID': 'r1' }]);
+    assert.equal(calls.length, 3);
+    assert.equal(sleeps.length, 2);
+
+    const dead = setup(
+      () => {
+        throw new DOMException('The operation timed out', 'TimeoutError');
+      },
+      { maxAttempts: 2, timeoutMs: 1_234 },
+    );
+    await rejectsWith(dead.client.recordsByOrg('o1', WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /timed out after 1234 ms/),
+    );
+    assert.equal(dead.calls.length, 2);
+  });
+
+  for (const status of [400, 403, 404, 451]) {
+    it(`fails at once on ${status}, with Webex's message and trackingId but never the token`, async () => {
+      const { client, calls, sleeps } = setup(() =>
+        json(
+          { message: `Webex says ${status}`, trackingId: `ROUTER_${status}`, errors: [] },
+          { status },
+        ),
+      );
+      await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+        assert.match(e.message, new RegExp(`HTTP ${status}`));
+        assert.match(e.message, new RegExp(`Webex says ${status}`));
+        assert.match(e.message, new RegExp(`ROUTER_${status}`));
+        assert.ok(!e.message.includes(TOKEN));
+        assert.equal(e.retriable, false);
+        if (status === 451) assert.match(e.message, /region/);
+      });
+      assert.equal(calls.length, 1);
+      assert.deepEqual(sleeps, []);
+    });
+  }
+
+  it('takes the trackingId from the header when the body has none', async () => {
+    const { client } = setup(
+      () => new Response('bad', { status: 400, headers: { TrackingID: 'HDR_1' } }),
+    );
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /HDR_1/),
+    );
+  });
+
+  it('does not follow redirects (the token must stay on baseUrl)', async () => {
+    const { client, calls } = setup(
+      () => new Response('', { status: 302, headers: { Location: 'https://evil.example/x' } }),
+    );
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /302.*not followed/),
+    );
+    assert.equal(calls.length, 1);
+  });
+
+  it('fails at once on 401 with a static token', async () => {
+    const { client, calls } = setup(() => json({ message: 'unauthorized' }, { status: 401 }));
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /401/);
+      assert.ok(!e.message.includes(TOKEN));
+    });
+    assert.equal(calls.length, 1);
+  });
+});
+
+describe('webex client: cdrsbyorg', () => {
+  it('returns raw items from {items} and bare arrays, following Link next on the same origin', async () => {
+    const { client, calls } = setup((call) => {
+      const cursor = call.url.searchParams.get('cursor');
+      if (cursor === null) {
+        return json(
+          { items: [{ 'Report ID': 'a' }, { 'Report ID': 'b' }], extra: true },
+          { headers: { Link: '</v1/partners/cdrsbyorg?orgId=o1&cursor=2>; rel="next"' } },
+        );
+      }
+      if (cursor === '2') {
+        return json([{ 'Report ID': 'c' }], {
+          headers: {
+            Link: `<${BASE}/v1/partners/cdrsbyorg?orgId=o1&cursor=3>; rel=next, <${BASE}/first>; rel="first"`,
+          },
+        });
+      }
+      return json({ items: [{ 'Report ID': 'd', odd: 1 }] });
+    });
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [
+      { 'Report ID': 'a' },
+      { 'Report ID': 'b' },
+      { 'Report ID': 'c' },
+      { 'Report ID': 'd', odd: 1 },
+    ]);
+    assert.equal(calls.length, 3);
+    assert.equal(calls[0]?.url.searchParams.get('startTime'), '2024-05-10T10:00:00.000Z');
+    for (const call of calls) {
+      assert.equal(call.url.origin, BASE);
+      assert.equal(call.headers.get('authorization'), `Bearer ${TOKEN}`);
+    }
+  });
+
+  it('refuses a Link next on another host and never sends the token there', async () => {
+    for (const foreign of [
+      'https://evil.example.com/v1/partners/cdrsbyorg?page=2',
+      'http://analytics.webexapis.com/v1/partners/cdrsbyorg?page=2',
+      'https://analytics.webexapis.com:8443/v1/partners/cdrsbyorg?page=2',
+    ]) {
+      const { client, calls } = setup(() =>
+        json({ items: [{ id: 1 }] }, { headers: { Link: `<${foreign}>; rel="next"` } }),
+      );
+      await rejectsWith(client.recordsByOrg('o1', WINDOW), 'webex_invalid_response', (e) =>
+        assert.match(e.message, /another origin/),
+      );
+      assert.equal(calls.length, 1, foreign);
+      assert.ok(calls.every((c) => c.url.origin === BASE));
+    }
+  });
+
+  it('refuses a Link loop and a body of the wrong shape', async () => {
+    const loop = setup(() =>
+      json({ items: [] }, { headers: { Link: '</v1/partners/cdrsbyorg?cursor=x>; rel="next"' } }),
+    );
+    await rejectsWith(loop.client.recordsByOrg('o1', WINDOW), 'webex_invalid_response', (e) =>
+      assert.match(e.message, /repeats/),
+    );
+    assert.equal(loop.calls.length, 2);
+
+    const wrong = setup(() => json({ records: [] }));
+    await rejectsWith(wrong.client.recordsByOrg('o1', WINDOW), 'webex_invalid_response');
+  });
+
+  it('treats an empty body as no records', async () => {
+    const { client } = setup(() => new Response(null, { status: 204 }));
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), []);
+  });
+
+  it('parses Link headers', () => {
+    assert.equal(parseNextLink('<https://a/b?c=1>; rel="next"'), 'https://a/b?c=1');
+    assert.equal(
+      parseNextLink('<https://a/p>; rel="prev", <https://a/n>; rel=next'),
+      'https://a/n',
+    );
+    assert.equal(parseNextLink('<https://a/n>; title="x"; rel="next last"'), 'https://a/n');
+    assert.equal(parseNextLink('<https://a/p>; rel="prev"'), undefined);
+    assert.equal(parseNextLink(null), undefined);
+    assert.equal(parseNextLink('garbage'), undefined);
+  });
+
+  it('parses Retry-After', () => {
+    const now = Date.parse('2024-05-11T00:00:00.000Z');
+    assert.equal(parseRetryAfter('5', now), 5_000);
+    assert.equal(parseRetryAfter(' 0 ', now), 0);
+    assert.equal(parseRetryAfter('Sat, 11 May 2024 00:01:00 GMT', now), 60_000);
+    assert.equal(parseRetryAfter('Fri, 10 May 2024 00:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfter(null, now), 60_000);
+    assert.equal(parseRetryAfter('soon', now), 60_000);
+  });
+});
+
+describe('webex client: OAuth', () => {
+  const TOKEN_URL = 'https://webexapis.com/v1/access_token';
+  const oauth = {
+    kind: 'oauth',
+    clientId: 'cid',
+    clientSecret: 'csecret',
+    refreshToken: 'refresh-1',
+  } as const;
+
+  /** Token endpoint issuing access-N; the API accepts only the newest token. */
+  const server = (opts: { rotate?: boolean; expiresIn?: number } = {}) => {
+    let issued = 0;
+    const handler: Handler = (call) => {
+      if (call.url.href === TOKEN_URL) {
+        issued++;
+        return json({
+          access_token: `access-${issued}`,
+          expires_in: opts.expiresIn ?? 3600,
+          token_type: 'Bearer',
+          ...(opts.rotate ? { refresh_token: `refresh-${issued + 1}` } : {}),
+        });
+      }
+      if (call.headers.get('authorization') !== `Bearer access-${issued}`) {
+        return json({ message: 'expired' }, { status: 401 });
+      }
+      return json({ cdr_counts: [] });
+    };
+    return { handler, revoke: () => issued++ };
+  };
+
+  it('obtains a token with the refresh-token grant and reuses it until near expiry', async () => {
+    const { handler } = server();
+    const { client, calls, advance } = setup(handler, { auth: oauth });
+    await client.countByOrg(WINDOW);
+    await client.countByOrg(WINDOW);
+    assert.equal(calls.length, 3);
+    const [tokenCall, api] = calls;
+    assert.equal(tokenCall?.url.href, TOKEN_URL);
+    assert.equal(tokenCall?.method, 'POST');
+    assert.equal(tokenCall?.headers.get('content-type'), 'application/x-www-form-urlencoded');
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(tokenCall?.body)), {
+      grant_type: 'refresh_token',
+      client_id: 'cid',
+      client_secret: 'csecret',
+      refresh_token: 'refresh-1',
+    });
+    assert.equal(api?.headers.get('authorization'), 'Bearer access-1');
+
+    advance(3600_000 - 5 * 60_000); // inside the refresh margin
+    await client.countByOrg(WINDOW);
+    assert.equal(calls.length, 5);
+    assert.equal(calls[3]?.url.href, TOKEN_URL);
+    assert.equal(calls[4]?.headers.get('authorization'), 'Bearer access-2');
+    assert.equal(client.stats().tokenRenewals, 1);
+  });
+
+  it('refreshes after a 401 once, and keeps a rotated refresh token', async () => {
+    const { handler, revoke } = server({ rotate: true });
+    const rotated: string[] = [];
+    const { client, calls } = setup(handler, {
+      auth: { ...oauth, tokenUrl: TOKEN_URL },
+      onRefreshTokenRotated: (t) => rotated.push(t),
+    });
+    await client.countByOrg(WINDOW);
+    revoke(); // the API no longer accepts access-1
+    await client.countByOrg(WINDOW);
+    const tokenCalls = calls.filter((c) => c.url.href === TOKEN_URL);
+    assert.equal(tokenCalls.length, 2);
+    assert.equal(new URLSearchParams(tokenCalls[1]?.body).get('refresh_token'), 'refresh-2');
+    assert.deepEqual(rotated, ['refresh-2', 'refresh-4']);
+    assert.deepEqual(
+      calls.map((c) => (c.url.href === TOKEN_URL ? 'token' : c.headers.get('authorization'))),
+      ['token', 'Bearer access-1', 'Bearer access-1', 'token', 'Bearer access-3'],
+    );
+  });
+
+  it('gives up when the API still answers 401 after the refresh', async () => {
+    const { client, calls } = setup(
+      (call) =>
+        call.url.href === TOKEN_URL
+          ? json({ access_token: 'a', expires_in: 3600 })
+          : new Response('', { status: 401 }),
+      { auth: oauth },
+    );
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /401/);
+      assert.equal(e.retriable, false);
+    });
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      ['https://webexapis.com', BASE, 'https://webexapis.com', BASE],
+    );
+  });
+
+  it('shares one refresh between concurrent requests', async () => {
+    const { handler } = server();
+    const { client, calls } = setup(handler, { auth: oauth });
+    await Promise.all([
+      client.countByOrg(WINDOW),
+      client.recordsByOrg('o', WINDOW).catch(() => []),
+    ]);
+    assert.equal(calls.filter((c) => c.url.href === TOKEN_URL).length, 1);
+  });
+
+  it('reports a refused refresh token and a malformed token response clearly, without secrets', async () => {
+    const refused = setup(
+      () =>
+        json(
+          { error: 'invalid_grant', error_description: 'refresh token expired' },
+          { status: 400 },
+        ),
+      { auth: oauth },
+    );
+    await rejectsWith(refused.client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /OAuth.*400.*invalid_grant/);
+      assert.ok(!e.message.includes('csecret') && !e.message.includes('refresh-1'));
+      assert.equal(e.retriable, false);
+    });
+    assert.equal(refused.calls.length, 1);
+
+    const malformed = setup(() => json({ token: 'x' }), { auth: oauth });
+    await rejectsWith(malformed.client.countByOrg(WINDOW), 'webex_invalid_response', (e) =>
+      assert.match(e.message, /access_token/),
+    );
+  });
+
+  it('retries a token endpoint that answers 5xx', async () => {
+    const { handler } = server();
+    const { client, calls } = setup(
+      (call, n) => (n === 1 ? new Response('', { status: 503 }) : handler(call, n)),
+      { auth: oauth },
+    );
+    await client.countByOrg(WINDOW);
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      ['https://webexapis.com', 'https://webexapis.com', BASE],
+    );
+  });
+});
+
+describe('webex client: token file', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'webex-token-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the token from the file and re-reads it once after a 401', async () => {
+    const path = join(dir, 'token');
+    await writeFile(path, 'file-token-1\n');
+    let accepted = 'file-token-1';
+    const { client, calls } = setup(
+      (call) =>
+        call.headers.get('authorization') === `Bearer ${accepted}`
+          ? json({ cdr_counts: [] })
+          : new Response('', { status: 401 }),
+      { auth: { kind: 'file', path } },
+    );
+    await client.countByOrg(WINDOW);
+    assert.equal(calls[0]?.headers.get('authorization'), 'Bearer file-token-1');
+
+    accepted = 'file-token-2';
+    await writeFile(path, 'file-token-2');
+    await client.countByOrg(WINDOW);
+    assert.deepEqual(
+      calls.map((c) => c.headers.get('authorization')),
+      ['Bearer file-token-1', 'Bearer file-token-1', 'Bearer file-token-2'],
+    );
+    assert.equal(client.stats().tokenRenewals, 1);
+
+    accepted = 'nobody';
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /401/);
+      assert.ok(!e.message.includes('file-token'));
+    });
+    assert.equal(calls.length, 4, 'unchanged file: no second attempt');
+  });
+
+  it('reports a missing or empty token file as a configuration problem', async () => {
+    const missing = setup(() => json({ cdr_counts: [] }), {
+      auth: { kind: 'file', path: join(dir, 'nope') },
+    });
+    await rejectsWith(missing.client.countByOrg(WINDOW), 'config_invalid');
+    const emptyPath = join(dir, 'empty');
+    await writeFile(emptyPath, '  \n');
+    const empty = setup(() => json({ cdr_counts: [] }), {
+      auth: { kind: 'file', path: emptyPath },
+    });
+    await rejectsWith(empty.client.countByOrg(WINDOW), 'config_invalid', (e) =>
+      assert.match(e.message, /empty/),
+    );
+    assert.equal(empty.calls.length, 0);
+  });
+});
