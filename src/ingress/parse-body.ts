@@ -24,7 +24,9 @@ export const decodeJson = (bytes: Buffer): Result<unknown> => {
   try {
     return ok(JSON.parse(text));
   } catch (e) {
-    const detail = e instanceof Error ? e.message.slice(0, 200) : 'syntax error';
+    // V8 quotes part of the text in some messages: keep only the ones that do not.
+    const detail =
+      e instanceof Error && !e.message.includes('"') ? e.message.slice(0, 200) : 'syntax error';
     return fail(new CdrError('body_invalid_json', `the body is not valid JSON: ${detail}`));
   }
 };

@@ -55,6 +55,10 @@ const splitmix32 = (seed: number) => {
   };
 };
 
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) =>
+  i.toString(16).padStart(2, '0'),
+);
+
 export const createRandom = (seed: Seed): Random => {
   const seed32 = hashSeed(seed);
   const init = splitmix32(seed32);
@@ -81,8 +85,15 @@ export const createRandom = (seed: Seed): Random => {
 
   const hex = (length: number): string => {
     let out = '';
-    while (out.length < length) out += uint32().toString(16).padStart(8, '0');
-    return out.slice(0, length);
+    while (out.length < length) {
+      const x = uint32();
+      out +=
+        (HEX_BYTES[x >>> 24] ?? '') +
+        (HEX_BYTES[(x >>> 16) & 255] ?? '') +
+        (HEX_BYTES[(x >>> 8) & 255] ?? '') +
+        (HEX_BYTES[x & 255] ?? '');
+    }
+    return out.length === length ? out : out.slice(0, length);
   };
 
   const random: Random = {

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createLedger } from '../../../src/reconciler/topic-ledger.ts';
+
+const H = 3_600_000;
+const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
+const windows = [
+  { start: T0, end: T0 + H },
+  { start: T0 + H, end: T0 + 2 * H },
+  { start: T0 + 2 * H, end: T0 + 2 * H + 30 * 60_000 },
+];
+const rec = (id: string | undefined, org: string | null, callEnd: number | string | undefined) => ({
+  key: org,
+  headers: {
+    ...(id === undefined ? {} : { 'cdr-report-id': id }),
+    ...(callEnd === undefined
+      ? {}
+      : {
+          'cdr-call-end': typeof callEnd === 'number' ? new Date(callEnd).toISOString() : callEnd,
+        }),
+  },
+});
+
+describe('topic ledger', () => {
+  test('counts distinct Report IDs per window and org, by cdr-call-end', () => {
+    const l = createLedger(windows);
+    l.observe(rec('a', 'o1', T0 + 5));
+    l.observe(rec('a', 'o1', T0 + 5)); // duplicate on the topic
+    l.observe(rec('b', 'o1', T0 + H - 1));
+    l.observe(rec('c', 'o2', T0 + H)); // boundary: belongs to the second window
+    l.observe(rec('d', 'o1', T0 + 2 * H + 29 * 60_000));
+    assert.equal(l.distinct(0, 'o1'), 2);
+    assert.equal(l.distinct(0, 'o2'), 0);
+    assert.equal(l.distinct(1, 'o2'), 1);
+    assert.equal(l.distinct(2, 'o1'), 1);
+    assert.deepEqual(l.orgs(0), ['o1']);
+    assert.equal(l.stats().records, 5);
+    assert.equal(l.stats().distinct, 4);
+  });
+
+  test('records outside the windows or without a call end are known by id but not counted', () => {
+    const l = createLedger(windows);
+    l.observe(rec('early', 'o1', T0 - 1));
+    l.observe(rec('late', 'o1', T0 + 3 * H));
+    l.observe(rec('noend', 'o1', undefined));
+    l.observe(rec('badend', 'o1', 'yesterday'));
+    l.observe(rec(undefined, 'o1', T0 + 5));
+    for (const id of ['early', 'late', 'noend', 'badend']) assert.ok(l.has(id), id);
+    assert.equal(l.distinct(0, 'o1'), 0);
+    assert.deepEqual(l.stats(), { records: 5, distinct: 4, withoutId: 1, outsideWindows: 4 });
+  });
+
+  test('add() records what the reconciler published, in the window of its call end', () => {
+    const l = createLedger(windows);
+    l.add(T0 + H + 10, 'o3', 'x');
+    assert.equal(l.distinct(1, 'o3'), 1);
+    assert.ok(l.has('x'));
+    assert.equal(l.windowOf(T0 - 1), -1);
+    assert.equal(l.windowOf(T0 + 2 * H + 30 * 60_000), -1);
+    assert.equal(l.windowOf(T0 + 2 * H), 2);
+  });
+});
