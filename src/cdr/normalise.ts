@@ -9,7 +9,7 @@
  * `Org UUID` cannot be published and comes back as an error.
  */
 import { CdrError, fail, ok, type Result } from '../errors.ts';
-import { FIELDS, FIELDS_BY_MATCH_KEY, type Field, toMatchKey } from './fields.ts';
+import { FIELD_NAMES, FIELDS, FIELDS_BY_MATCH_KEY, toMatchKey } from './fields.ts';
 import { parseValue, rawText } from './parse-value.ts';
 
 export const FEEDS = ['analytics', 'billing'] as const;
@@ -43,24 +43,51 @@ export type NormalisedCdr = {
   readonly record: CdrRecord;
 };
 
-const EMPTY_FIELDS: Readonly<Record<string, null>> = Object.fromEntries(
-  FIELDS.map((f) => [f.name, null]),
-);
+const FIELD_COUNT = FIELDS.length;
+const REPORT_ID = FIELDS.findIndex((f) => f.name === 'report_id');
+const ORG_UUID = FIELDS.findIndex((f) => f.name === 'org_uuid');
+const RELEASE_TIME = FIELDS.findIndex((f) => f.name === 'release_time');
+const REPORT_TIME = FIELDS.findIndex((f) => f.name === 'report_time');
 
-// Raw key -> field. Live data repeats a small set of spellings, so the regex in
-// toMatchKey runs once per spelling, not once per key per record.
+// Raw key -> field index (-1: unknown). Live data repeats a small set of
+// spellings, so the regex in toMatchKey runs once per spelling, not once per
+// key per record. Only well-formed keys are cached.
 const KEY_CACHE_LIMIT = 4096;
-const keyCache = new Map<string, Field | null>();
-const fieldForKey = (key: string): Field | null => {
+const keyCache = new Map<string, number>();
+const fieldIndexForKey = (key: string): number => {
   const hit = keyCache.get(key);
   if (hit !== undefined) return hit;
-  const field = FIELDS_BY_MATCH_KEY.get(toMatchKey(key)) ?? null;
-  if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(key, field);
-  return field;
+  const field = FIELDS_BY_MATCH_KEY.get(toMatchKey(key));
+  const index = field === undefined ? -1 : FIELDS.indexOf(field);
+  if (keyCache.size < KEY_CACHE_LIMIT && key.isWellFormed()) keyCache.set(key, index);
+  return index;
 };
 
+/**
+ * Builds the record as one object literal of a fixed shape (fast to create,
+ * fast to encode). Generated once from the field list; names are validated
+ * identifiers from fields.ts, never input.
+ */
+const buildRecord = ((): ((
+  values: FieldValue[],
+  extra: Record<string, string>,
+  ingest: Ingest,
+) => CdrRecord) => {
+  const props = FIELD_NAMES.map((name, i) => {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`bad field name ${name}`);
+    return `${name}: v[${i}]`;
+  });
+  return new Function(
+    'v',
+    'extra_fields',
+    'ingest',
+    `return { ${props.join(', ')}, extra_fields, ingest };`,
+  ) as never;
+})();
+
 const hasLoneSurrogate = (key: string, value: unknown): boolean =>
-  !key.isWellFormed() || (typeof value === 'string' && !value.isWellFormed());
+  (typeof value === 'string' && !value.isWellFormed()) ||
+  (!keyCache.has(key) && !key.isWellFormed());
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,8 +96,7 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
   if (!isPlainObject(raw)) {
     return fail(new CdrError('record_not_object', 'a CDR must be a JSON object'));
   }
-  const fields: Record<string, FieldValue> = { ...EMPTY_FIELDS };
-  const assigned = new Set<string>();
+  const values: FieldValue[] = new Array(FIELD_COUNT).fill(null);
   const extra: Record<string, string> = Object.create(null);
 
   for (const key of Object.keys(raw)) {
@@ -83,43 +109,38 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
         ),
       );
     }
-    const field = fieldForKey(key);
-    if (field === null || assigned.has(field.name)) {
+    const index = fieldIndexForKey(key);
+    // A second spelling of a field that already has a value is kept verbatim.
+    const field = index < 0 || values[index] !== null ? undefined : FIELDS[index];
+    const parsed = field === undefined ? undefined : parseValue(field.kind, value);
+    if (parsed === undefined || !parsed.ok) {
       const text = textOf(value);
       if (text === null) return fail(tooDeep(key));
       extra[key] = text;
       continue;
     }
-    const parsed = parseValue(field.kind, value);
-    if (!parsed.ok) {
-      const text = textOf(value);
-      if (text === null) return fail(tooDeep(key));
-      extra[key] = text;
-      continue;
-    }
-    // An empty spelling ("" / "NA") must not hide a later spelling with a value.
-    if (parsed.value === null) continue;
-    fields[field.name] = parsed.value;
-    assigned.add(field.name);
+    // An empty spelling ("" / "NA") leaves the field open for a later spelling with a value.
+    values[index] = parsed.value;
   }
 
-  const reportId = fields.report_id;
+  const reportId = values[REPORT_ID];
   if (typeof reportId !== 'string' || reportId.trim() === '') {
     return fail(new CdrError('record_missing_report_id', 'the CDR has no "Report ID"'));
   }
-  const orgId = fields.org_uuid;
+  const orgId = values[ORG_UUID];
   if (typeof orgId !== 'string' || orgId.trim() === '') {
     return fail(new CdrError('record_missing_org_uuid', 'the CDR has no "Org UUID"'));
   }
-  const release = fields.release_time;
-  const report = fields.report_time;
+  const release = values[RELEASE_TIME];
+  const report = values[REPORT_TIME];
   const reportTime = typeof report === 'number' ? report : null;
+  const record = buildRecord(values, extra, ingest);
   return ok({
     reportId,
     orgId,
     callEnd: typeof release === 'number' ? release : reportTime,
     reportTime,
-    record: { ...fields, extra_fields: extra, ingest },
+    record,
   });
 };
 

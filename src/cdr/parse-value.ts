@@ -24,33 +24,41 @@ const TIME_RE =
  * not a valid time, or when parsing would drop sub-millisecond digits.
  */
 export const parseTime = (text: string): number | null => {
-  const m = TIME_RE.exec(text.trim());
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m;
-  if (/[1-9]/.test(frac.slice(3))) return null;
-  const ms = Number(frac.slice(0, 3).padEnd(3, '0'));
-  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  const check = new Date(local);
+  const m = TIME_RE.exec(text.length > 40 ? '' : text.trim());
+  if (m === null) return null;
+  const frac = m[7] ?? '';
+  if (frac.length > 3 && /[1-9]/.test(frac.slice(3))) return null;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
   if (
-    check.getUTCFullYear() !== year ||
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    check.getUTCHours() !== hour ||
-    check.getUTCMinutes() !== minute ||
-    check.getUTCSeconds() !== second
+    year < 1000 || // not a Webex time; also spares Date.UTC's 0-99 => 1900-1999 rule
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth(year, month) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
   ) {
     return null;
   }
-  return local - zoneOffsetMinutes(zone) * 60_000;
+  const ms = frac === '' ? 0 : Number(frac.length >= 3 ? frac.slice(0, 3) : frac.padEnd(3, '0'));
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return utc - zoneOffsetMinutes(m[8] ?? 'Z') * 60_000;
 };
+
+const daysInMonth = (year: number, month: number): number =>
+  month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+      ? 29
+      : 28
+    : month === 4 || month === 6 || month === 9 || month === 11
+      ? 30
+      : 31;
 
 const zoneOffsetMinutes = (zone: string): number => {
   if (zone === 'Z' || zone === 'z') return 0;

@@ -251,7 +251,10 @@ const reconcileWindow = async (
         // Webex's records for this org and window that are now on the topic, wherever
         // our cdr-call-end placed them; what Webex counted but did not return stays missing.
         const present = batch.records.filter((r) => ledger.has(r.reportId)).length;
-        result.stillMissing = Math.max(0, webexCount - Math.max(present, topicCount + counts.accepted));
+        result.stillMissing = Math.max(
+          0,
+          webexCount - Math.max(present, topicCount + counts.accepted),
+        );
       } catch (e) {
         result.errors.push(describe(e));
         result.stillMissing = webexCount - topicCount;

@@ -55,48 +55,51 @@ const int = (name: string, min: number, max: number) =>
     .min(min, `--${name} must be at least ${min}`)
     .max(max, `--${name} must be at most ${max}`);
 
-const ArgsSchema = z
-  .object({
-    url: z
-      .url({ protocol: /^https?$/, error: '--url must be an http:// or https:// URL' })
-      .optional(),
-    secret: z.string().min(1, '--secret must not be empty').optional(),
-    seed: z.string().min(1, '--seed must not be empty').default('1'),
-    orgs: int('orgs', 1, 100_000).default(25),
-    hours: z.coerce
-      .number({ error: '--hours must be a number' })
-      .gt(0, '--hours must be more than 0')
-      .max(48, '--hours must be at most 48 (the partner API keeps 48 hours)')
-      .default(6),
-    'calls-per-hour': z.coerce
-      .number({ error: '--calls-per-hour must be a number' })
-      .min(0, '--calls-per-hour must not be negative')
-      .max(100_000, '--calls-per-hour must be at most 100000')
-      .default(20),
-    drop: rate('drop'),
-    repeat: rate('repeat'),
-    late: rate('late'),
-    speedup: z.coerce
-      .number({ error: '--speedup must be a number' })
-      .gt(0, '--speedup must be more than 0')
-      .optional(),
-    fast: z.boolean().default(false),
-    retries: int('retries', 0, 20).default(2),
-    'api-port': int('api-port', 0, 65_535).optional(),
-    'api-token': z.string().min(1, '--api-token must not be empty').default('simulator'),
-    'api-rate': int('api-rate', 1, 1_000_000).optional(),
-  })
-  .superRefine((a, ctx) => {
-    if (a.url !== undefined && a.secret === undefined) {
-      ctx.addIssue({ code: 'custom', message: '--secret is required with --url' });
-    }
-    if (a.url === undefined && a['api-port'] === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'nothing to do: give --url and/or --api-port' });
-    }
-    if (a.fast && a.speedup !== undefined) {
-      ctx.addIssue({ code: 'custom', message: '--speedup and --fast exclude each other' });
-    }
-  });
+const ArgsSchema = z.object({
+  url: z
+    .url({ protocol: /^https?$/, error: '--url must be an http:// or https:// URL' })
+    .optional(),
+  secret: z.string().min(1, '--secret must not be empty').optional(),
+  seed: z.string().min(1, '--seed must not be empty').default('1'),
+  orgs: int('orgs', 1, 100_000).default(25),
+  hours: z.coerce
+    .number({ error: '--hours must be a number' })
+    .gt(0, '--hours must be more than 0')
+    .max(48, '--hours must be at most 48 (the partner API keeps 48 hours)')
+    .default(6),
+  'calls-per-hour': z.coerce
+    .number({ error: '--calls-per-hour must be a number' })
+    .min(0, '--calls-per-hour must not be negative')
+    .max(100_000, '--calls-per-hour must be at most 100000')
+    .default(20),
+  drop: rate('drop'),
+  repeat: rate('repeat'),
+  late: rate('late'),
+  speedup: z.coerce
+    .number({ error: '--speedup must be a number' })
+    .gt(0, '--speedup must be more than 0')
+    .optional(),
+  fast: z.boolean().default(false),
+  retries: int('retries', 0, 20).default(2),
+  'api-port': int('api-port', 0, 65_535).optional(),
+  'api-token': z.string().min(1, '--api-token must not be empty').default('simulator'),
+  'api-rate': int('api-rate', 1, 1_000_000).optional(),
+});
+
+/** Rules across options, checked on the raw words so they show beside per-option problems. */
+const crossProblems = (v: Record<string, string | boolean | undefined>): string[] => {
+  const problems: string[] = [];
+  if (v.url !== undefined && v.secret === undefined) {
+    problems.push('--secret is required with --url');
+  }
+  if (v.url === undefined && v['api-port'] === undefined) {
+    problems.push('nothing to do: give --url and/or --api-port');
+  }
+  if (v.fast === true && v.speedup !== undefined) {
+    problems.push('--speedup and --fast exclude each other');
+  }
+  return problems;
+};
 
 export type SimulateSettings = z.infer<typeof ArgsSchema>;
 
@@ -135,7 +138,11 @@ export const parseSimulateArgs = (args: readonly string[]): ParsedArgs => {
   const { help, ...rest } = values;
   if (help === true) return { ok: true, help: true };
   const parsed = ArgsSchema.safeParse(rest);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => i.message) };
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => i.message)),
+    ...crossProblems(rest),
+  ];
+  if (!parsed.success || problems.length > 0) return { ok: false, problems };
   return { ok: true, help: false, settings: parsed.data };
 };
 
@@ -159,7 +166,7 @@ export const runSimulateCommand = async (
   if (!parsed.ok) {
     err('simulate: invalid arguments:');
     for (const p of parsed.problems) err(`  - ${p}`);
-    err(`\n${USAGE}`);
+    err('run "webex-cdr-kafka simulate --help" for the options');
     return EXIT_BAD_ARGS;
   }
   if (parsed.help) {
@@ -217,9 +224,9 @@ export const runSimulateCommand = async (
       if (started === undefined) return 1;
       server = started;
       const bound = (server.address() as AddressInfo).port;
-      const tokenNote = s['api-token'] === 'simulator' ? ' (token "simulator")' : '';
+      const token = s['api-token'] === 'simulator' ? 'simulator' : '<--api-token>';
       out(
-        `simulate: partner API at http://127.0.0.1:${bound}/v1/partners (Authorization: Bearer <--api-token>${tokenNote})`,
+        `simulate: partner API at http://127.0.0.1:${bound}/v1/partners (Authorization: Bearer ${token})`,
       );
     }
 
@@ -261,7 +268,10 @@ export const runSimulateCommand = async (
     deps.signal?.removeEventListener('abort', onSignal);
     const srv = server;
     if (srv !== undefined) {
-      await new Promise<void>((resolve) => srv.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        srv.close(() => resolve());
+        if ('closeAllConnections' in srv) srv.closeAllConnections();
+      });
     }
   }
 };

@@ -164,179 +164,40 @@ const DIALLING: Record<string, { cc: string; digits: number }> = {
 };
 const INTERNATIONAL = ['GB', 'DE', 'SE', 'US', 'FR', 'ES', 'IN'] as const;
 
-const FIRST_NAMES = [
-  'Kari',
-  'Ola',
-  'Ingrid',
-  'Lars',
-  'Sofie',
-  'Magnus',
-  'Nora',
-  'Henrik',
-  'Emma',
-  'Jonas',
-  'Maja',
-  'Erik',
-  'Sara',
-  'Anders',
-  'Ida',
-  'Mohammed',
-  'Priya',
-  'James',
-  'Olivia',
-  'Lukas',
-  'Chen',
-  'Aisha',
-  'Mateo',
-  'Hanna',
-  'Omar',
-  'Elin',
-  'Noah',
-  'Freya',
-  'Ravi',
-  'Zofia',
-] as const;
-const LAST_NAMES = [
-  'Nordmann',
-  'Hansen',
-  'Johansen',
-  'Olsen',
-  'Larsen',
-  'Andersen',
-  'Pedersen',
-  'Nilsen',
-  'Berg',
-  'Haugen',
-  'Smith',
-  'Khan',
-  'Patel',
-  'Schmidt',
-  'Garcia',
-  'Lindqvist',
-  'Novak',
-  'Okafor',
-  'Tanaka',
-  'Dubois',
-  'Rossi',
-  'Kowalski',
-  'Svensson',
-  'Jensen',
-  'Murphy',
-] as const;
+const FIRST_NAMES: readonly string[] = [
+  'Kari Ola Ingrid Lars Sofie Magnus Nora Henrik Emma Jonas Maja Erik Sara Anders Ida',
+  'Mohammed Priya James Olivia Lukas Chen Aisha Mateo Hanna Omar Elin Noah Freya Ravi Zofia',
+]
+  .join(' ')
+  .split(' ');
+const LAST_NAMES: readonly string[] = [
+  'Nordmann Hansen Johansen Olsen Larsen Andersen Pedersen Nilsen Berg Haugen Smith Khan',
+  'Patel Schmidt Garcia Lindqvist Novak Okafor Tanaka Dubois Rossi Kowalski Svensson Jensen',
+]
+  .join(' ')
+  .split(' ');
 
 type DeviceTemplate = Omit<SimulatedDevice, 'mac'> & { hasMac: boolean };
-const DEVICES: readonly (readonly [DeviceTemplate, number])[] = [
-  [
-    {
-      clientType: 'SIP',
-      subClientType: '',
-      model: 'DMS Cisco 8865',
-      clientVersion: 'sip88xx.14-2-1-0001-14',
-      osType: 'NA',
-      hasMac: true,
-    },
-    20,
-  ],
-  [
-    {
-      clientType: 'SIP',
-      subClientType: '',
-      model: 'DMS Cisco 8851',
-      clientVersion: 'sip88xx.14-1-1-0001-125',
-      osType: 'NA',
-      hasMac: true,
-    },
-    12,
-  ],
-  [
-    {
-      clientType: 'SIP',
-      subClientType: '',
-      model: 'Poly VVX 450',
-      clientVersion: '6.4.3.5156',
-      osType: 'NA',
-      hasMac: true,
-    },
-    5,
-  ],
-  [
-    {
-      clientType: 'SIP',
-      subClientType: '',
-      model: 'Yealink T54W',
-      clientVersion: '96.86.0.30',
-      osType: 'NA',
-      hasMac: true,
-    },
-    5,
-  ],
-  [
-    {
-      clientType: 'WXC_CLIENT',
-      subClientType: '',
-      model: 'Webex Desktop',
-      clientVersion: '44.10.0.31012',
-      osType: 'windows',
-      hasMac: false,
-    },
-    25,
-  ],
-  [
-    {
-      clientType: 'WXC_CLIENT',
-      subClientType: '',
-      model: 'Webex Desktop',
-      clientVersion: '44.10.0.31012',
-      osType: 'mac',
-      hasMac: false,
-    },
-    12,
-  ],
-  [
-    {
-      clientType: 'WXC_CLIENT',
-      subClientType: 'MOBILE_NETWORK',
-      model: 'Webex Mobile',
-      clientVersion: '44.9.1.30809',
-      osType: 'ios',
-      hasMac: false,
-    },
-    8,
-  ],
-  [
-    {
-      clientType: 'WXC_CLIENT',
-      subClientType: '',
-      model: 'Webex Mobile',
-      clientVersion: '44.9.1.30809',
-      osType: 'android',
-      hasMac: false,
-    },
-    6,
-  ],
-  [
-    {
-      clientType: 'TEAMS_WXC_CLIENT',
-      subClientType: '',
-      model: 'Microsoft Teams',
-      clientVersion: '1.6.00.27573',
-      osType: 'windows',
-      hasMac: false,
-    },
-    4,
-  ],
-  [
-    {
-      clientType: 'WXC_DEVICE',
-      subClientType: '',
-      model: 'Cisco Desk Pro',
-      clientVersion: 'RoomOS 11.14.2.3',
-      osType: 'NA',
-      hasMac: true,
-    },
-    3,
-  ],
+type DeviceRow = readonly [string, string, string, string, string, boolean];
+// client type, sub client type, model, client version, OS type, has a MAC; weight
+const DEVICE_ROWS: readonly (readonly [DeviceRow, number])[] = [
+  [['SIP', '', 'DMS Cisco 8865', 'sip88xx.14-2-1-0001-14', 'NA', true], 20],
+  [['SIP', '', 'DMS Cisco 8851', 'sip88xx.14-1-1-0001-125', 'NA', true], 12],
+  [['SIP', '', 'Poly VVX 450', '6.4.3.5156', 'NA', true], 5],
+  [['SIP', '', 'Yealink T54W', '96.86.0.30', 'NA', true], 5],
+  [['WXC_CLIENT', '', 'Webex Desktop', '44.10.0.31012', 'windows', false], 25],
+  [['WXC_CLIENT', '', 'Webex Desktop', '44.10.0.31012', 'mac', false], 12],
+  [['WXC_CLIENT', 'MOBILE_NETWORK', 'Webex Mobile', '44.9.1.30809', 'ios', false], 8],
+  [['WXC_CLIENT', '', 'Webex Mobile', '44.9.1.30809', 'android', false], 6],
+  [['TEAMS_WXC_CLIENT', '', 'Microsoft Teams', '1.6.00.27573', 'windows', false], 4],
+  [['WXC_DEVICE', '', 'Cisco Desk Pro', 'RoomOS 11.14.2.3', 'NA', true], 3],
 ];
+const DEVICES: readonly (readonly [DeviceTemplate, number])[] = DEVICE_ROWS.map(
+  ([[clientType, subClientType, model, clientVersion, osType, hasMac], weight]) => [
+    { clientType, subClientType, model, clientVersion, osType, hasMac },
+    weight,
+  ],
+);
 
 const PSTN_VENDORS = [
   { vendorName: 'Cisco Calling Plan', legalEntity: 'Cisco Systems Norway AS', premises: false },
@@ -930,11 +791,8 @@ const planCall = (rng: Random, org: SimulatedOrg, end: number): CallPlan => {
   }
 };
 
-const extraKeys = (
-  rng: Random,
-  org: SimulatedOrg,
-  leg: Leg,
-): Record<string, string | number> | null => {
+/** Some of the keys Webex sends beyond the specification (at least one). */
+const extraKeys = (rng: Random, org: SimulatedOrg, leg: Leg): Record<string, string> => {
   const extra: Record<string, string> = {};
   for (const key of EXTRA_KEYS) {
     if (!rng.chance(0.5)) continue;

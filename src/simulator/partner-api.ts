@@ -98,13 +98,13 @@ const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TIME_FORMAT = 'YYYY-MM-DDTHH:MM:SS.mmmZ';
 
 const timeParam = (name: string) =>
-  z
-    .string({ error: `${name} is required` })
-    .regex(TIME_RE, `${name} must be formatted as ${TIME_FORMAT}`)
-    .refine((s) => {
-      const ms = Date.parse(s);
-      return Number.isFinite(ms) && new Date(ms).toISOString() === s;
-    }, `${name} is not a valid time`);
+  z.string({ error: `${name} is required` }).superRefine((s, ctx) => {
+    if (!TIME_RE.test(s)) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be formatted as ${TIME_FORMAT}` });
+    } else if (new Date(Date.parse(s)).toISOString() !== s) {
+      ctx.addIssue({ code: 'custom', message: `${name} is not a valid time` });
+    }
+  });
 
 const windowQuery = z.object({ startTime: timeParam('startTime'), endTime: timeParam('endTime') });
 const countsQuery = windowQuery.extend({
@@ -134,7 +134,9 @@ const errorBody = (descriptions: readonly string[], trackingId: string): WebexEr
 });
 
 const formatMinutes = (ms: number) =>
-  ms % HOUR_MS === 0 ? `${ms / HOUR_MS} hours` : `${Math.round(ms / 60_000)} minutes`;
+  ms >= 2 * HOUR_MS && ms % HOUR_MS === 0
+    ? `${ms / HOUR_MS} hours`
+    : `${Math.round(ms / 60_000)} minutes`;
 
 export const createPartnerApi = (opts: PartnerApiOptions): PartnerApi => {
   const now = opts.now ?? Date.now;

@@ -101,15 +101,28 @@ const checkRate = (name: string, v: number | undefined): number => {
 export const tickOf = (callEnd: number): number =>
   Math.floor(callEnd / TICK_MS) * TICK_MS + 2 * TICK_MS;
 
+type Faults = { dropRate: number; repeatRate: number; lateRate: number; maxLateTicks: number };
+
+const checkFaults = (opts: WorldOptions): Faults => {
+  const maxLateTicks = opts.maxLateTicks ?? 6;
+  if (!(Number.isInteger(maxLateTicks) && maxLateTicks >= 1)) {
+    throw new RangeError(`maxLateTicks must be a positive integer, got ${opts.maxLateTicks}`);
+  }
+  return {
+    dropRate: checkRate('dropRate', opts.dropRate),
+    repeatRate: checkRate('repeatRate', opts.repeatRate),
+    lateRate: checkRate('lateRate', opts.lateRate),
+    maxLateTicks,
+  };
+};
+
 const planDeliveries = (
-  opts: WorldOptions,
+  seed: WorldOptions['seed'],
+  faults: Faults,
   records: readonly SimulatedCdr[],
 ): readonly Delivery[] => {
-  const dropRate = checkRate('dropRate', opts.dropRate);
-  const repeatRate = checkRate('repeatRate', opts.repeatRate);
-  const lateRate = checkRate('lateRate', opts.lateRate);
-  const maxLate = opts.maxLateTicks ?? 6;
-  const root = createRandom(opts.seed).fork('delivery-plan');
+  const { dropRate, repeatRate, lateRate, maxLateTicks: maxLate } = faults;
+  const root = createRandom(seed).fork('delivery-plan');
   const lateRng = root.fork('late');
   const dropRng = root.fork('drop');
   const repeatRng = root.fork('repeat');
@@ -155,6 +168,7 @@ const planDeliveries = (
 
 export const createWebexWorld = (opts: WorldOptions): WebexWorld => {
   if (!(opts.endMs > opts.startMs)) throw new RangeError('endMs must be after startMs');
+  const faults = checkFaults(opts);
   const generator: CdrGenerator = createCdrGenerator(opts);
   const records = generator.generate(opts.startMs, opts.endMs);
   const byOrg = new Map<string, SimulatedCdr[]>(generator.orgs.map((o) => [o.orgId, []]));
@@ -169,7 +183,7 @@ export const createWebexWorld = (opts: WorldOptions): WebexWorld => {
     orgs: generator.orgs,
     records,
     deliveries() {
-      plan ??= planDeliveries(opts, records);
+      plan ??= planDeliveries(opts.seed, faults, records);
       return plan;
     },
     countsByOrg(startMs, endMs) {

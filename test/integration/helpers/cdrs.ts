@@ -5,7 +5,7 @@ import { sign } from '../../../src/ingress/verify-signature.ts';
 export const rawCdr = (i: number, org: string, extra: Record<string, unknown> = {}) => {
   const end = Date.UTC(2026, 10, 23, 10, 0, 0) + i * 1000;
   return {
-    'Report ID': randomUUID(),
+    'Report ID': randomUUID() as string,
     'Org UUID': org,
     'Correlation ID': `corr-${Math.floor(i / 2)}`,
     'Call ID': i % 5 === 0 ? '' : `SSE${i}@10.0.0.1`,

@@ -8,7 +8,10 @@ const version = (reportId: string, reportTime: string | null, user: string) =>
 
 describe('prepareBatch', () => {
   it('normalises every good record, in order', () => {
-    const batch = prepareBatch([minimalRawCdr('a'), minimalRawCdr('b'), minimalRawCdr('c')], INGEST);
+    const batch = prepareBatch(
+      [minimalRawCdr('a'), minimalRawCdr('b'), minimalRawCdr('c')],
+      INGEST,
+    );
     assert.deepEqual(
       batch.records.map((r) => r.reportId),
       ['a', 'b', 'c'],
@@ -50,7 +53,10 @@ describe('prepareBatch', () => {
 
   it('keeps the later version on a tie, and a timed version over an untimed one', () => {
     const tie = prepareBatch(
-      [version('d', '2023-10-12T21:00:00Z', 'first'), version('d', '2023-10-12T21:00:00Z', 'second')],
+      [
+        version('d', '2023-10-12T21:00:00Z', 'first'),
+        version('d', '2023-10-12T21:00:00Z', 'second'),
+      ],
       INGEST,
     );
     assert.equal(tie.records[0]?.record.user, 'second');

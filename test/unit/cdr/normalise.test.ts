@@ -375,7 +375,10 @@ describe('normalise: unknown keys', () => {
     );
     const record = normaliseOk(raw).record;
     assert.equal(Object.hasOwn(record.extra_fields, '__proto__'), true);
-    assert.equal(record.extra_fields.__proto__, '{"polluted":"yes"}');
+    assert.equal(
+      Object.getOwnPropertyDescriptor(record.extra_fields, '__proto__')?.value,
+      '{"polluted":"yes"}',
+    );
     assert.equal(record.extra_fields.constructor, 'c');
     assert.equal(record.extra_fields.toString, 't');
     assert.equal(Object.getPrototypeOf(record), Object.prototype);

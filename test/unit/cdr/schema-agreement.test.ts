@@ -17,7 +17,13 @@ const fieldType = (name: string): unknown => {
   return f.type;
 };
 
-const TIME_FIELDS = ['answer_time', 'call_transfer_time', 'release_time', 'report_time', 'start_time'];
+const TIME_FIELDS = [
+  'answer_time',
+  'call_transfer_time',
+  'release_time',
+  'report_time',
+  'start_time',
+];
 const LONG_FIELDS = ['duration', 'hold_duration', 'ring_duration'];
 const BOOLEAN_FIELDS = ['answered'];
 
@@ -79,7 +85,10 @@ describe('schemas/cdr.avsc', () => {
 
   it('types time, boolean and long fields; everything else is a string', () => {
     for (const name of TIME_FIELDS) {
-      assert.deepEqual(fieldType(name), ['null', { type: 'long', logicalType: 'timestamp-millis' }]);
+      assert.deepEqual(fieldType(name), [
+        'null',
+        { type: 'long', logicalType: 'timestamp-millis' },
+      ]);
     }
     for (const name of LONG_FIELDS) assert.deepEqual(fieldType(name), ['null', 'long'], name);
     for (const name of BOOLEAN_FIELDS) assert.deepEqual(fieldType(name), ['null', 'boolean']);
@@ -120,10 +129,13 @@ describe('a normalised record and the Avro schema', () => {
     for (const f of FIELDS) assert.notEqual(record[f.name], null, f.name);
     for (const f of FIELDS) assert.equal(decoded[f.name], record[f.name], f.name);
     assert.deepEqual({ ...(decoded.extra_fields as object) }, { ...record.extra_fields });
-    assert.deepEqual(record.extra_fields, {
-      'Transfer type': 'BLIND',
-      'Answer reason': '{"code":1}',
-    });
+    assert.deepEqual(
+      { ...record.extra_fields },
+      {
+        'Transfer type': 'BLIND',
+        'Answer reason': '{"code":1}',
+      },
+    );
     assert.deepEqual({ ...(decoded.ingest as object) }, { ...INGEST });
   });
 

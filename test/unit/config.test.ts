@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type IngressConfig, parseIngressConfig } from '../../src/config.ts';
+
+const BASE = {
+  KAFKA_BROKERS: 'localhost:9092',
+  SCHEMA_REGISTRY_URL: 'http://localhost:8081',
+  CDR_FEED: 'analytics',
+  WEBHOOK_SECRETS: 'secret-1',
+};
+
+const config = (env: NodeJS.ProcessEnv): IngressConfig => {
+  const r = parseIngressConfig(env);
+  if (!r.ok) assert.fail(`expected a config, got: ${r.problems.join('; ')}`);
+  return r.config;
+};
+
+const problems = (env: NodeJS.ProcessEnv): string[] => {
+  const r = parseIngressConfig(env);
+  if (r.ok) assert.fail('expected problems');
+  return r.problems;
+};
+
+const mentions = (list: string[], name: string) =>
+  list.some((p) => p.startsWith(`${name}:`) || p.startsWith(`${name}.`));
+
+describe('parseIngressConfig', () => {
+  it('applies the defaults', () => {
+    const c = config(BASE);
+    assert.equal(c.topic, 'webex.calling.cdr');
+    assert.equal(c.dlqTopic, 'webex.calling.cdr.dlq');
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.path, '/webhooks/cdr');
+    assert.equal(c.feed, 'analytics');
+    assert.equal(c.acceptSha256, false);
+    assert.equal(c.insecureNoSignature, false);
+    assert.deepEqual(c.contentTypes, ['application/json', 'application/*+json']);
+    assert.equal(c.maxBodyBytes, 256 * 1024 * 1024);
+    assert.equal(c.maxDecodedBytes, 256 * 1024 * 1024);
+    assert.equal(c.ackTimeoutMs, 10_000);
+    assert.equal(c.retryAfterSeconds, 30);
+    assert.deepEqual(c.brokers, ['localhost:9092']);
+  });
+
+  it('derives the dead-letter topic from CDR_TOPIC unless CDR_DLQ_TOPIC is set', () => {
+    assert.equal(config({ ...BASE, CDR_TOPIC: 'cdrs' }).dlqTopic, 'cdrs.dlq');
+    assert.equal(config({ ...BASE, CDR_TOPIC: 'cdrs', CDR_DLQ_TOPIC: 'dead' }).dlqTopic, 'dead');
+  });
+
+  it('splits WEBHOOK_SECRETS on commas, trimming and dropping empties', () => {
+    assert.deepEqual(config({ ...BASE, WEBHOOK_SECRETS: ' s1 , s2,,s3 ' }).secrets, [
+      's1',
+      's2',
+      's3',
+    ]);
+    assert.deepEqual(config(BASE).secrets, ['secret-1']);
+  });
+
+  it('splits KAFKA_BROKERS on commas', () => {
+    assert.deepEqual(config({ ...BASE, KAFKA_BROKERS: 'a:9092, b:9093' }).brokers, [
+      'a:9092',
+      'b:9093',
+    ]);
+  });
+
+  it('reads numbers and booleans', () => {
+    const c = config({
+      ...BASE,
+      PORT: '9000',
+      WEBHOOK_ACCEPT_SHA256: 'true',
+      MAX_BODY_BYTES: '1024',
+      CDR_FEED: 'billing',
+    });
+    assert.equal(c.port, 9000);
+    assert.equal(c.acceptSha256, true);
+    assert.equal(c.maxBodyBytes, 1024);
+    assert.equal(c.feed, 'billing');
+  });
+
+  it('treats an empty variable as unset', () => {
+    const c = config({ ...BASE, PORT: '', CDR_TOPIC: '' });
+    assert.equal(c.port, 8080);
+    assert.equal(c.topic, 'webex.calling.cdr');
+  });
+
+  it('requires secrets unless WEBHOOK_INSECURE_NO_SIGNATURE is set', () => {
+    const { WEBHOOK_SECRETS: _, ...noSecrets } = BASE;
+    assert.ok(mentions(problems(noSecrets), 'WEBHOOK_SECRETS'));
+    assert.ok(mentions(problems({ ...noSecrets, WEBHOOK_SECRETS: ' , ' }), 'WEBHOOK_SECRETS'));
+    assert.ok(
+      mentions(
+        problems({ ...noSecrets, WEBHOOK_INSECURE_NO_SIGNATURE: 'false' }),
+        'WEBHOOK_SECRETS',
+      ),
+    );
+    const insecure = config({ ...noSecrets, WEBHOOK_INSECURE_NO_SIGNATURE: 'true' });
+    assert.deepEqual(insecure.secrets, []);
+    assert.equal(insecure.insecureNoSignature, true);
+  });
+
+  it('lists every problem at once', () => {
+    const list = problems({
+      KAFKA_BROKERS: 'no-port',
+      SCHEMA_REGISTRY_URL: 'ftp://registry',
+      CDR_FEED: 'both',
+      PORT: '70000',
+      CDR_TOPIC: 'bad topic!',
+      WEBHOOK_PATH: 'no-slash',
+      WEBHOOK_ACCEPT_SHA256: 'maybe',
+      ACK_TIMEOUT_MS: '0',
+      WEBHOOK_SECRETS: 's',
+    });
+    for (const name of [
+      'KAFKA_BROKERS',
+      'SCHEMA_REGISTRY_URL',
+      'CDR_FEED',
+      'PORT',
+      'CDR_TOPIC',
+      'WEBHOOK_PATH',
+      'WEBHOOK_ACCEPT_SHA256',
+      'ACK_TIMEOUT_MS',
+    ]) {
+      assert.ok(mentions(list, name), `${name} missing from ${JSON.stringify(list)}`);
+    }
+  });
+
+  it('names every missing required variable', () => {
+    const list = problems({ WEBHOOK_SECRETS: 's' });
+    for (const name of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CDR_FEED']) {
+      assert.ok(mentions(list, name), `${name} missing from ${JSON.stringify(list)}`);
+    }
+  });
+
+  it('requires SASL credentials with a SASL mechanism', () => {
+    const list = problems({ ...BASE, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' });
+    assert.ok(list.some((p) => p.includes('KAFKA_SASL_PASSWORD')));
+    const ok = config({
+      ...BASE,
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+    });
+    assert.deepEqual(ok.sasl, { mechanism: 'plain', username: 'u', password: 'p' });
+  });
+
+  it('never puts a secret value into a problem', () => {
+    const list = problems({ ...BASE, WEBHOOK_SECRETS: 'very-secret-value', PORT: 'x' });
+    assert.equal(JSON.stringify(list).includes('very-secret-value'), false);
+  });
+});

@@ -1,0 +1,544 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { PreparedBatch } from '../../../src/cdr/batch.ts';
+import type { Ingest } from '../../../src/cdr/normalise.ts';
+import { CdrError } from '../../../src/errors.ts';
+import { createApp, type IngressSettings } from '../../../src/ingress/app.ts';
+import { sign } from '../../../src/ingress/verify-signature.ts';
+import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
+import type { Logger } from '../../../src/log.ts';
+import { fullRawCdr, minimalRawCdr } from '../fixtures.ts';
+
+const SECRET = 'partner-hub-secret';
+const PATH = '/webhooks/cdr';
+const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
+const MARKER = 'PAYLOAD-MARKER-4711';
+
+const SETTINGS: IngressSettings = {
+  secrets: [SECRET],
+  acceptSha256: false,
+  insecureNoSignature: false,
+  maxBodyBytes: 64 * 1024,
+  maxDecodedBytes: 256 * 1024,
+  path: PATH,
+  feed: 'billing',
+  contentTypes: ['application/json', 'application/*+json'],
+  ackTimeoutMs: 5000,
+  retryAfterSeconds: 17,
+};
+
+type PublishCall = { batch: PreparedBatch; ingest: Ingest; deadlineMs: number };
+type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
+
+const createHarness = (
+  opts: { settings?: Partial<IngressSettings>; publishError?: unknown; ready?: boolean } = {},
+) => {
+  const calls: PublishCall[] = [];
+  const logs: LogLine[] = [];
+  const log =
+    (level: string) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      logs.push({ level, msg, fields });
+    };
+  const logger: Logger = {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
+  const app = createApp({
+    settings: { ...SETTINGS, ...opts.settings },
+    publish: async (batch, ingest, deadlineMs): Promise<PublishCounts> => {
+      calls.push({ batch, ingest, deadlineMs });
+      if (opts.publishError !== undefined) throw opts.publishError;
+      return {
+        accepted: batch.records.length,
+        deadLettered: batch.dead.length,
+        duplicatesInBatch: batch.duplicates,
+      };
+    },
+    readiness: () => ({
+      ready: opts.ready ?? true,
+      checks: { producer: opts.ready ?? true, schema: true },
+    }),
+    logger,
+    now: () => NOW,
+  });
+  return { app, calls, logs };
+};
+
+type App = ReturnType<typeof createHarness>['app'];
+
+const bytes = (body: string | Uint8Array): Uint8Array<ArrayBuffer> =>
+  typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
+
+/** POSTs a body signed with SECRET (unless headers override), as application/json. */
+const post = (app: App, body: string | Uint8Array, headers: Record<string, string> = {}) => {
+  const b = bytes(body);
+  return app.request(PATH, {
+    method: 'POST',
+    body: b,
+    headers: {
+      'content-type': 'application/json',
+      'x-spark-signature': sign(Buffer.from(b), SECRET),
+      ...headers,
+    },
+  });
+};
+
+/** A request body stream that records whether anyone pulled from it. */
+const watchedStream = (chunks: readonly Uint8Array[]) => {
+  const state = { pulls: 0 };
+  let i = 0;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        state.pulls += 1;
+        const next = chunks[i++];
+        if (next === undefined) controller.close();
+        else controller.enqueue(next);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, state };
+};
+
+const postStream = (
+  app: App,
+  stream: ReadableStream<Uint8Array>,
+  headers: Record<string, string>,
+) =>
+  app.request(
+    new Request(`http://localhost${PATH}`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+      headers,
+    }),
+  );
+
+type Answer = { status: number; json: Record<string, unknown>; text: string; headers: Headers };
+const answer = async (res: Response | Promise<Response>): Promise<Answer> => {
+  const r = await res;
+  const text = await r.text();
+  return { status: r.status, json: JSON.parse(text), text, headers: r.headers };
+};
+
+const items = (...records: unknown[]) => JSON.stringify({ items: records });
+
+describe('POST webhook: accepted deliveries', () => {
+  it('answers 200 with counts after publishing the normalised records', async () => {
+    const h = createHarness();
+    const body = items(
+      fullRawCdr({ 'Report ID': 'r-1', Duration: '61' }),
+      minimalRawCdr('r-2', { Answered: 'false', 'Start time': '2023-10-12 21:22:32.621' }),
+    );
+    const res = await answer(post(h.app, body));
+    assert.equal(res.status, 200);
+    assert.equal(typeof res.json.deliveryId, 'string');
+    assert.deepEqual(
+      { ...res.json, deliveryId: 'x' },
+      { deliveryId: 'x', received: 2, accepted: 2, deadLettered: 0, duplicatesInBatch: 0 },
+    );
+    assert.equal(h.calls.length, 1);
+    const call = h.calls[0];
+    assert.ok(call !== undefined);
+    assert.deepEqual(
+      call.batch.records.map((r) => r.reportId),
+      ['r-1', 'r-2'],
+    );
+    const [first, second] = call.batch.records;
+    assert.equal(first?.record.duration, 61);
+    assert.equal(first?.record.answered, true);
+    assert.equal(second?.record.answered, false);
+    assert.equal(second?.record.start_time, Date.UTC(2023, 9, 12, 21, 22, 32, 621));
+    assert.deepEqual(call.ingest, {
+      feed: 'billing',
+      source: 'webhook',
+      received_at: NOW,
+      delivery_id: res.json.deliveryId,
+    });
+    assert.equal(second?.record.ingest, call.ingest);
+    assert.ok(call.deadlineMs > 0 && call.deadlineMs <= SETTINGS.ackTimeoutMs);
+  });
+
+  it('gives every delivery its own id', async () => {
+    const h = createHarness();
+    const a = await answer(post(h.app, items(minimalRawCdr('a'))));
+    const b = await answer(post(h.app, items(minimalRawCdr('a'))));
+    assert.notEqual(a.json.deliveryId, b.json.deliveryId);
+  });
+
+  it('accepts each documented wrapper', async () => {
+    const one = minimalRawCdr('r');
+    for (const body of [
+      JSON.stringify([one]),
+      JSON.stringify({ items: [one] }),
+      JSON.stringify({ data: { items: [one] } }),
+      JSON.stringify({ body: { items: [one] } }),
+    ]) {
+      const h = createHarness();
+      const res = await answer(post(h.app, body));
+      assert.equal(res.status, 200, body);
+      assert.equal(h.calls[0]?.batch.records[0]?.reportId, 'r');
+    }
+  });
+
+  it('accepts Content-Type with parameters and +json media types', async () => {
+    for (const type of [
+      'application/json; charset=utf-8',
+      'Application/JSON',
+      'application/vnd.webex.cdr+json',
+    ]) {
+      const h = createHarness();
+      const res = await post(h.app, items(minimalRawCdr('r')), { 'content-type': type });
+      assert.equal(res.status, 200, type);
+    }
+  });
+
+  it('accepts an empty delivery and publishes nothing into it', async () => {
+    const h = createHarness();
+    const res = await answer(post(h.app, '{"items":[]}'));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.received, 0);
+    assert.equal(h.calls[0]?.batch.records.length, 0);
+  });
+
+  it('accepts gzip signed over the wire bytes or over the decoded bytes', async () => {
+    const json = Buffer.from(items(minimalRawCdr('gz')));
+    const gz = gzipSync(json);
+    for (const signed of [gz, json]) {
+      const h = createHarness();
+      const res = await post(h.app, gz, {
+        'content-encoding': 'gzip',
+        'x-spark-signature': sign(signed, SECRET),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(h.calls[0]?.batch.records[0]?.reportId, 'gz');
+    }
+  });
+
+  it('accepts an unsigned delivery in insecure mode', async () => {
+    const h = createHarness({ settings: { secrets: [], insecureNoSignature: true } });
+    const res = await h.app.request(PATH, {
+      method: 'POST',
+      body: items(minimalRawCdr('r')),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(h.calls.length, 1);
+  });
+
+  it('publishes the good records of a batch and dead-letters the poison one', async () => {
+    const h = createHarness();
+    const poison = { 'Org UUID': 'org-1', User: MARKER };
+    const res = await answer(
+      post(h.app, items(minimalRawCdr('good-1'), poison, 'not an object', minimalRawCdr('good-2'))),
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.json.accepted, 2);
+    assert.equal(res.json.deadLettered, 2);
+    const batch = h.calls[0]?.batch;
+    assert.deepEqual(
+      batch?.records.map((r) => r.reportId),
+      ['good-1', 'good-2'],
+    );
+    assert.deepEqual(
+      batch?.dead.map((d) => [d.index, d.error.code]),
+      [
+        [1, 'record_missing_report_id'],
+        [2, 'record_not_object'],
+      ],
+    );
+    assert.deepEqual(batch?.dead[0]?.raw, poison);
+  });
+
+  it('dead-letters a record nested too deeply instead of crashing', async () => {
+    const h = createHarness({ settings: { maxBodyBytes: 1024 * 1024 } });
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const body = `{"items":[{"Report ID":"d","Org UUID":"o","x":${deep}},{"Report ID":"ok","Org UUID":"o"}]}`;
+    const res = await answer(post(h.app, body));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.accepted, 1);
+    assert.equal(res.json.deadLettered, 1);
+    assert.equal(h.calls[0]?.batch.dead[0]?.error.code, 'record_invalid_text');
+  });
+
+  it('dead-letters a record with a lone surrogate', async () => {
+    const h = createHarness();
+    const body = '{"items":[{"Report ID":"s","Org UUID":"o","User":"\\ud800"}]}';
+    const res = await answer(post(h.app, body));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.deadLettered, 1);
+    assert.equal(h.calls[0]?.batch.dead[0]?.error.code, 'record_invalid_text');
+  });
+
+  it('publishes a Report ID once per batch, the latest Report time winning', async () => {
+    const h = createHarness();
+    const body = items(
+      minimalRawCdr('dup', { 'Report time': '2023-10-12T21:30:00Z', User: 'newer' }),
+      minimalRawCdr('dup', { 'Report time': '2023-10-12T21:00:00Z', User: 'older' }),
+      minimalRawCdr('other'),
+    );
+    const res = await answer(post(h.app, body));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.received, 3);
+    assert.equal(res.json.accepted, 2);
+    assert.equal(res.json.duplicatesInBatch, 1);
+    const records = h.calls[0]?.batch.records ?? [];
+    assert.equal(records.filter((r) => r.reportId === 'dup').length, 1);
+    assert.equal(records.find((r) => r.reportId === 'dup')?.record.user, 'newer');
+  });
+
+  it('takes 100 000 records in one delivery', async () => {
+    const raws = Array.from({ length: 100_000 }, (_, i) => ({
+      'Report ID': `r-${i}`,
+      'Org UUID': `o-${i % 7}`,
+    }));
+    const h = createHarness({ settings: { maxBodyBytes: 16 * 1024 * 1024 } });
+    const res = await answer(post(h.app, JSON.stringify({ items: raws })));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.accepted, 100_000);
+    assert.equal(h.calls[0]?.batch.records.length, 100_000);
+  });
+});
+
+describe('POST webhook: refused deliveries', () => {
+  it('answers 401 for a missing signature without reading the body', async () => {
+    const h = createHarness();
+    const { stream, state } = watchedStream([bytes(items(minimalRawCdr('r')))]);
+    const res = await answer(postStream(h.app, stream, { 'content-type': 'application/json' }));
+    assert.equal(res.status, 401);
+    assert.equal(res.json.error, 'signature_missing');
+    assert.equal(state.pulls, 0);
+    assert.equal(h.calls.length, 0);
+  });
+
+  it('answers 401 for a malformed signature without reading the body', async () => {
+    const h = createHarness();
+    const { stream, state } = watchedStream([bytes(items(minimalRawCdr('r')))]);
+    const res = await answer(
+      postStream(h.app, stream, {
+        'content-type': 'application/json',
+        'x-spark-signature': 'A'.repeat(40),
+      }),
+    );
+    assert.equal(res.status, 401);
+    assert.equal(res.json.error, 'signature_invalid');
+    assert.equal(state.pulls, 0);
+  });
+
+  it('answers 401 for forged signatures and never publishes', async () => {
+    const body = items(minimalRawCdr('r', { User: MARKER }));
+    const reserialised = JSON.stringify(JSON.parse(body), null, 1);
+    for (const signature of [
+      sign(body, 'wrong-secret'),
+      sign(reserialised, SECRET),
+      sign(`${body}\n`, SECRET),
+      sign(body, SECRET).toUpperCase(),
+      sign(body, SECRET).slice(1),
+      sign(body, SECRET, 'sha256'),
+    ]) {
+      const h = createHarness();
+      const res = await answer(post(h.app, body, { 'x-spark-signature': signature }));
+      assert.equal(res.status, 401, signature);
+      assert.equal(res.json.error, 'signature_invalid');
+      assert.equal(h.calls.length, 0);
+      assert.equal(res.text.includes(MARKER), false);
+      assert.equal(res.text.includes(signature), false);
+    }
+  });
+
+  it('answers 401 when the signed body changed by one byte', async () => {
+    const h = createHarness();
+    const body = items(minimalRawCdr('r-1'));
+    const res = await post(h.app, body.replace('r-1', 'r-2'), {
+      'x-spark-signature': sign(body, SECRET),
+    });
+    assert.equal(res.status, 401);
+    assert.equal(h.calls.length, 0);
+  });
+
+  it('answers 415 for a wrong or missing Content-Type', async () => {
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/jsonx',
+      null,
+    ]) {
+      const h = createHarness();
+      const body = bytes(items(minimalRawCdr('r')));
+      const headers: Record<string, string> = {
+        'x-spark-signature': sign(Buffer.from(body), SECRET),
+      };
+      if (type !== null) headers['content-type'] = type;
+      const res = await answer(h.app.request(PATH, { method: 'POST', body, headers }));
+      assert.equal(res.status, 415, String(type));
+      assert.equal(res.json.error, 'content_type_unsupported');
+      assert.equal(h.calls.length, 0);
+    }
+  });
+
+  it('answers 415 for an unsupported Content-Encoding', async () => {
+    const h = createHarness();
+    const res = await answer(post(h.app, items(minimalRawCdr('r')), { 'content-encoding': 'br' }));
+    assert.equal(res.status, 415);
+    assert.equal(res.json.error, 'content_encoding_unsupported');
+  });
+
+  it('answers 413 for a declared Content-Length over the limit without reading the body', async () => {
+    const h = createHarness({ settings: { maxBodyBytes: 100 } });
+    const body = bytes(items(minimalRawCdr('r', { User: 'x'.repeat(200) })));
+    const { stream, state } = watchedStream([body]);
+    const res = await answer(
+      postStream(h.app, stream, {
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+        'x-spark-signature': sign(Buffer.from(body), SECRET),
+      }),
+    );
+    assert.equal(res.status, 413);
+    assert.equal(res.json.error, 'body_too_large');
+    assert.equal(state.pulls, 0, 'the body must not be read');
+    assert.equal(h.calls.length, 0);
+  });
+
+  it('answers 413 for an undeclared body that streams past the limit', async () => {
+    const h = createHarness({ settings: { maxBodyBytes: 1000 } });
+    const chunk = bytes(' '.repeat(400));
+    const { stream, state } = watchedStream(Array.from({ length: 50 }, () => chunk));
+    const res = await answer(
+      postStream(h.app, stream, {
+        'content-type': 'application/json',
+        'x-spark-signature': '0'.repeat(40),
+      }),
+    );
+    assert.equal(res.status, 413);
+    assert.ok(state.pulls < 10, `pulled ${state.pulls} chunks`);
+    assert.equal(h.calls.length, 0);
+  });
+
+  it('answers 413 for a gzip bomb', async () => {
+    const h = createHarness();
+    const bomb = gzipSync(Buffer.from(`{"items":[],"pad":"${' '.repeat(4 * 1024 * 1024)}"}`));
+    assert.ok(bomb.length < SETTINGS.maxBodyBytes);
+    const res = await answer(post(h.app, bomb, { 'content-encoding': 'gzip' }));
+    assert.equal(res.status, 413);
+    assert.equal(res.json.error, 'body_too_large');
+    assert.equal(h.calls.length, 0);
+  });
+
+  it('answers 400 for bodies that are not UTF-8 JSON, without the payload', async () => {
+    const cases: [string, Uint8Array][] = [
+      ['truncated', bytes(`{"items":[{"User":"${MARKER}"`)],
+      ['trailing garbage', bytes(`{"items":[]} ${MARKER}`)],
+      ['NaN', bytes(`{"items":[{"User":"${MARKER}","Duration":NaN}]}`)],
+      ['BOM', bytes(`\ufeff{"items":[{"User":"${MARKER}"}]}`)],
+      [
+        'invalid UTF-8',
+        Buffer.concat([bytes(`{"items":["${MARKER}`), Buffer.from([0xff]), bytes('"]}')]),
+      ],
+      ['empty', new Uint8Array(0)],
+      ['invalid gzip', bytes(`not gzip ${MARKER}`)],
+    ];
+    for (const [name, body] of cases) {
+      const h = createHarness();
+      const headers: Record<string, string> =
+        name === 'invalid gzip' ? { 'content-encoding': 'gzip' } : {};
+      const res = await answer(post(h.app, body, headers));
+      assert.equal(res.status, 400, name);
+      assert.match(String(res.json.error), /^body_invalid_(json|encoding)$/, name);
+      assert.equal(res.text.includes(MARKER), false, `${name}: ${res.text}`);
+      assert.equal(h.calls.length, 0, name);
+    }
+  });
+
+  it('answers 422 when the body holds no records array', async () => {
+    for (const body of [
+      '{}',
+      `{"records":[{"User":"${MARKER}"}]}`,
+      '{"data":[]}',
+      '"items"',
+      'null',
+    ]) {
+      const h = createHarness();
+      const res = await answer(post(h.app, body));
+      assert.equal(res.status, 422, body);
+      assert.equal(res.json.error, 'body_no_records');
+      assert.equal(res.text.includes(MARKER), false);
+      assert.equal(h.calls.length, 0);
+    }
+  });
+
+  it('answers 404 for other paths and methods', async () => {
+    const h = createHarness();
+    assert.equal((await h.app.request('/webhooks/other', { method: 'POST' })).status, 404);
+    assert.equal((await h.app.request(PATH)).status, 404);
+  });
+});
+
+describe('POST webhook: Kafka not answering', () => {
+  for (const code of [
+    'kafka_timeout',
+    'kafka_failed',
+    'not_ready',
+    'registry_unavailable',
+  ] as const) {
+    it(`answers 503 with Retry-After when publish fails with ${code}`, async () => {
+      const h = createHarness({ publishError: new CdrError(code, `simulated ${code}`) });
+      const res = await answer(post(h.app, items(minimalRawCdr('r', { User: MARKER }))));
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '17');
+      assert.equal(res.json.error, code);
+      assert.equal(res.text.includes(MARKER), false);
+      assert.equal(h.calls.length, 1);
+    });
+  }
+
+  it('never answers 2xx when publish throws something unexpected', async () => {
+    const h = createHarness({ publishError: new TypeError(`boom ${MARKER}`) });
+    const res = await answer(post(h.app, items(minimalRawCdr('r'))));
+    assert.equal(res.status, 500);
+    assert.deepEqual(res.json, { error: 'internal', message: 'internal error' });
+  });
+});
+
+describe('logging', () => {
+  it('logs one line per delivery, without payload or signature', async () => {
+    const h = createHarness();
+    const body = items(minimalRawCdr('r', { User: MARKER }), minimalRawCdr('s'));
+    const signature = sign(body, SECRET);
+    assert.equal((await post(h.app, body)).status, 200);
+    await post(h.app, `${body} ${MARKER}`);
+    await post(h.app, body, { 'x-spark-signature': sign(body, 'wrong') });
+    assert.equal(h.logs.filter((l) => l.msg === 'delivery published').length, 1);
+    const all = JSON.stringify(h.logs);
+    assert.equal(all.includes(MARKER), false, all);
+    assert.equal(all.includes(signature), false);
+    assert.equal(all.includes(SECRET), false);
+  });
+});
+
+describe('health endpoints', () => {
+  it('answers /healthz 200', async () => {
+    const h = createHarness({ ready: false });
+    const res = await answer(h.app.request('/healthz'));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.status, 'ok');
+  });
+
+  it('answers /readyz 200 when ready and 503 when not', async () => {
+    const ready = await answer(createHarness({ ready: true }).app.request('/readyz'));
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.json, { status: 'ready', checks: { producer: true, schema: true } });
+    const notReady = await answer(createHarness({ ready: false }).app.request('/readyz'));
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(notReady.json, {
+      status: 'not ready',
+      checks: { producer: false, schema: true },
+    });
+  });
+});

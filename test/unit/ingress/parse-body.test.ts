@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CdrError, ErrorCode } from '../../../src/errors.ts';
+import { decodeJson, parseRecords } from '../../../src/ingress/parse-body.ts';
+
+const MARKER = 'PAYLOAD-MARKER-4711';
+
+const records = (body: string | Buffer): unknown[] => {
+  const r = parseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+  if (!r.ok) assert.fail(`expected records, got ${r.error.code}: ${r.error.message}`);
+  return r.value;
+};
+
+const refusal = (body: string | Buffer): CdrError => {
+  const r = parseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+  if (r.ok) assert.fail('expected a refusal');
+  return r.error;
+};
+const code = (body: string | Buffer): ErrorCode => refusal(body).code;
+
+const ONE = { 'Report ID': 'r-1', 'Org UUID': 'o-1' };
+
+describe('parseRecords: accepted shapes', () => {
+  it('accepts {"items": [...]}', () => {
+    assert.deepEqual(records(JSON.stringify({ items: [ONE] })), [ONE]);
+  });
+
+  it('accepts a bare array', () => {
+    assert.deepEqual(records(JSON.stringify([ONE, ONE])), [ONE, ONE]);
+  });
+
+  it('accepts {"data": {"items": [...]}} and {"body": {"items": [...]}}', () => {
+    assert.deepEqual(records(JSON.stringify({ data: { items: [ONE] } })), [ONE]);
+    assert.deepEqual(records(JSON.stringify({ body: { items: [ONE] }, id: 'x' })), [ONE]);
+  });
+
+  it('accepts an empty items array (a delivery without calls)', () => {
+    assert.deepEqual(records('{"items":[]}'), []);
+  });
+
+  it('returns non-object items as they are (the normaliser dead-letters them)', () => {
+    assert.deepEqual(records('{"items":[1,"x",null]}'), [1, 'x', null]);
+  });
+
+  it('accepts leading and trailing whitespace', () => {
+    assert.deepEqual(records(' \r\n{"items":[]}\n'), []);
+  });
+
+  it('accepts a deeply nested value without crashing', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    assert.equal(records(`{"items":[{"x":${deep}}]}`).length, 1);
+  });
+});
+
+describe('parseRecords: refused shapes', () => {
+  it('refuses any other shape with body_no_records (422)', () => {
+    for (const body of [
+      '{}',
+      '{"items":{}}',
+      '{"items":"[]"}',
+      '{"Items":[]}',
+      '{"data":[]}',
+      '{"data":{"items":{}}}',
+      '{"body":"{\\"items\\":[]}"}',
+      '{"payload":{"items":[]}}',
+      '{"data":{"data":{"items":[]}}}',
+      '"text"',
+      '42',
+      'null',
+      'true',
+    ]) {
+      const e = refusal(body);
+      assert.equal(e.code, 'body_no_records', body);
+      assert.equal(e.status, 422);
+    }
+  });
+
+  it('does not follow a __proto__ key to find items', () => {
+    assert.equal(code('{"__proto__":{"items":[{"Report ID":"r"}]}}'), 'body_no_records');
+    assert.equal(Object.hasOwn(Object.prototype, 'items'), false);
+  });
+});
+
+describe('parseRecords: bytes that are not UTF-8 JSON', () => {
+  it('refuses a byte order mark', () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"items":[]}')]);
+    assert.equal(code(bom), 'body_invalid_encoding');
+  });
+
+  it('refuses invalid UTF-8', () => {
+    for (const bytes of [
+      [0xff],
+      [0xc3, 0x28],
+      [0xc0, 0xaf], // overlong "/"
+      [0xed, 0xa0, 0x80], // an encoded surrogate
+      [0xe2, 0x82], // truncated sequence
+    ]) {
+      const body = Buffer.concat([
+        Buffer.from('{"items":[{"User":"'),
+        Buffer.from(bytes),
+        Buffer.from('"}]}'),
+      ]);
+      const e = refusal(body);
+      assert.equal(e.code, 'body_invalid_encoding', JSON.stringify(bytes));
+      assert.equal(e.status, 400);
+    }
+  });
+
+  it('refuses UTF-16', () => {
+    assert.equal(code(Buffer.from('{"items":[]}', 'utf16le')), 'body_invalid_json');
+  });
+
+  it('refuses invalid JSON with body_invalid_json (400)', () => {
+    for (const body of [
+      '',
+      '   ',
+      '{"items":[',
+      '{"items":[{"Report ID":"r"',
+      '{"items":[]} garbage',
+      '{"items":[]}{"items":[]}',
+      '{"items":[NaN]}',
+      '{"items":[Infinity]}',
+      "{'items':[]}",
+      '{"items":[1,]}',
+      '{items:[]}',
+      '{"items":["\u0001"]}',
+    ]) {
+      const e = refusal(body);
+      assert.equal(e.code, 'body_invalid_json', JSON.stringify(body));
+      assert.equal(e.status, 400);
+    }
+  });
+
+  it('never puts the payload into the error message', () => {
+    for (const body of [
+      `{"items":[{"Report ID":"${MARKER}", NaN}]}`,
+      `{"${MARKER}": NaN}`,
+      `{"items":[{"User":"${MARKER}"}]} ${MARKER}`,
+      `{"items":[{"User":"${MARKER}"`,
+      `[${MARKER}]`,
+      `${MARKER}`,
+      `{"items":{"x":"${MARKER}"}}`,
+    ]) {
+      const e = refusal(body);
+      assert.equal(e.message.includes(MARKER), false, e.message);
+      assert.equal(e.message.includes('4711'), false, e.message);
+    }
+  });
+
+  it('keeps the position of the syntax error when the message allows it', () => {
+    assert.match(refusal('{"items":[]} x').message, /position 13/);
+  });
+
+  it('keeps a lone surrogate escape as text for the normaliser to refuse', () => {
+    const [first] = records('{"items":[{"User":"\\ud800"}]}') as [{ User: string }];
+    assert.equal(first.User.isWellFormed(), false);
+  });
+});
+
+describe('decodeJson', () => {
+  it('parses duplicate keys with the last value (JSON.parse semantics)', () => {
+    const r = decodeJson(Buffer.from('{"a":1,"a":2}'));
+    assert.deepEqual(r, { ok: true, value: { a: 2 } });
+  });
+});
