@@ -192,14 +192,22 @@ const problemsOf = (error: z.ZodError): string[] =>
 const parseWith = <S extends z.ZodType, T>(
   schema: S,
   to: (e: z.infer<S>) => T,
-  extra: (e: z.infer<S>) => string[],
+  extra: (e: RawEnv) => string[],
   env: NodeJS.ProcessEnv,
 ): ConfigResult<T> => {
-  const parsed = schema.safeParse(emptyAsUnset(env));
-  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error) };
-  const problems = extra(parsed.data);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: to(parsed.data) };
+  const raw = emptyAsUnset(env);
+  const parsed = schema.safeParse(raw);
+  // Cross-variable rules run on the raw values, so every problem is listed at once.
+  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...extra(raw)];
+  return problems.length > 0 || !parsed.success
+    ? { ok: false, problems }
+    : { ok: true, config: to(parsed.data) };
 };
+
+type RawEnv = Record<string, string>;
+
+const isTrue = (v: string | undefined): boolean =>
+  v !== undefined && ['true', '1', 'yes', 'on', 'y', 'enabled'].includes(v.trim().toLowerCase());
 
 // `FOO=` in a .env file means "not set", not "the empty string".
 const emptyAsUnset = (env: NodeJS.ProcessEnv): Record<string, string> =>
@@ -207,7 +215,7 @@ const emptyAsUnset = (env: NodeJS.ProcessEnv): Record<string, string> =>
     Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''),
   );
 
-const kafkaProblems = (e: KafkaEnv): string[] =>
+const kafkaProblems = (e: RawEnv): string[] =>
   e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
     ? ['KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD: required when KAFKA_SASL_MECHANISM is set']
     : [];
@@ -218,7 +226,8 @@ export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<Ingress
     toIngressConfig,
     (e) => [
       ...kafkaProblems(e),
-      ...(e.WEBHOOK_SECRETS.length === 0 && !e.WEBHOOK_INSECURE_NO_SIGNATURE
+      ...((e.WEBHOOK_SECRETS ?? '').replaceAll(',', '').trim() === '' &&
+      !isTrue(e.WEBHOOK_INSECURE_NO_SIGNATURE)
         ? [
             'WEBHOOK_SECRETS: required (comma-separated secrets); to run without signature checks set WEBHOOK_INSECURE_NO_SIGNATURE=true',
           ]

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type IngressConfig, parseIngressConfig } from '../../src/config.ts';
+import { type IngressConfig, parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
 
 const BASE = {
   KAFKA_BROKERS: 'localhost:9092',
@@ -147,5 +147,67 @@ describe('parseIngressConfig', () => {
   it('never puts a secret value into a problem', () => {
     const list = problems({ ...BASE, WEBHOOK_SECRETS: 'very-secret-value', PORT: 'x' });
     assert.equal(JSON.stringify(list).includes('very-secret-value'), false);
+  });
+
+  it('lists cross-variable problems together with the others (empty environment)', () => {
+    const list = problems({});
+    for (const name of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CDR_FEED', 'WEBHOOK_SECRETS']) {
+      assert.ok(
+        list.some((p) => p.startsWith(name)),
+        `${name} in ${JSON.stringify(list)}`,
+      );
+    }
+  });
+});
+
+describe('parseReconcilerConfig', () => {
+  const env = {
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081',
+    CDR_FEED: 'billing',
+  };
+
+  it('has the documented defaults', () => {
+    const r = parseReconcilerConfig({ ...env, WEBEX_ACCESS_TOKEN: 't' });
+    assert.ok(r.ok);
+    assert.equal(r.config.webex.baseUrl, 'https://analytics.webexapis.com');
+    assert.equal(r.config.intervalMs, 12 * 3_600_000);
+    assert.equal(r.config.lookbackMs, 48 * 3_600_000);
+    assert.equal(r.config.settleMs, 15 * 60_000);
+    assert.equal(r.config.auditTopic, 'webex.calling.cdr.reconciliation');
+    assert.deepEqual(r.config.webex.auth, { kind: 'static', token: 't' });
+  });
+
+  it('picks the OAuth refresh flow when its three variables are set', () => {
+    const r = parseReconcilerConfig({
+      ...env,
+      WEBEX_CLIENT_ID: 'id',
+      WEBEX_CLIENT_SECRET: 'secret',
+      WEBEX_REFRESH_TOKEN: 'refresh',
+    });
+    assert.ok(r.ok);
+    assert.equal(r.config.webex.auth.kind, 'oauth');
+  });
+
+  it('lists every problem: no token, lookback over 30 days, settle under 5 minutes, bad duration', () => {
+    const r = parseReconcilerConfig({
+      ...env,
+      RECONCILE_LOOKBACK: '31d',
+      RECONCILE_SETTLE: '1m',
+      RECONCILE_INTERVAL: 'soon',
+    });
+    assert.equal(r.ok, false);
+    const list = r.ok ? [] : r.problems;
+    for (const name of [
+      'RECONCILE_LOOKBACK',
+      'RECONCILE_SETTLE',
+      'RECONCILE_INTERVAL',
+      'WEBEX_ACCESS_TOKEN',
+    ]) {
+      assert.ok(
+        list.some((p) => p.startsWith(name)),
+        `${name} in ${JSON.stringify(list)}`,
+      );
+    }
   });
 });
