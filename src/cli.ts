@@ -7,6 +7,7 @@
  *   webex-cdr-kafka reconcile [--once]   the reconciler
  *   webex-cdr-kafka simulate ...         the Webex stand-in
  *   webex-cdr-kafka stack up|down|status the local Kafka + registry
+ *   webex-cdr-kafka tail                 prints a topic's records as JSON lines
  *   webex-cdr-kafka schema               prints the Avro contract
  *
  * Invalid configuration lists every problem and exits with code 2.
@@ -23,6 +24,8 @@ commands:
   reconcile [--once ...]  backfill records the webhook missed (see README)
   simulate ...            run the Webex stand-in (see README)
   stack up|down|status    local Kafka + schema registry for development and tests
+  tail [--topic T] [--since 1h] [--limit N]
+                          print a topic's records as JSON lines (Avro decoded)
   schema                  print the Avro schema of the CDR topic
 `;
 
@@ -75,6 +78,10 @@ export const main = async (argv: string[]): Promise<number> => {
     case 'stack': {
       const { runStack } = await import('./stack/cli.ts');
       return runStack(rest);
+    }
+    case 'tail': {
+      const { runTailCommand } = await import('./tail.ts');
+      return runTailCommand(rest);
     }
     case 'schema':
       process.stdout.write(readCdrSchema().text);

@@ -256,3 +256,12 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
     ],
     env,
   );
+
+/** Kafka and registry settings alone, for tools that only read topics (CDR_FEED unused there). */
+export const parseKafkaConfig = (env: NodeJS.ProcessEnv): ConfigResult<KafkaConfig> =>
+  parseWith(
+    kafkaEnv.extend({ CDR_FEED: z.enum(FEEDS).default('analytics') }),
+    toKafkaConfig,
+    kafkaProblems,
+    env,
+  );

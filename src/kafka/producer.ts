@@ -48,7 +48,8 @@ export const chunkMessages = (batches: TopicMessages[]): TopicMessages[][] => {
   for (const { topic, messages } of batches) {
     let slot: TopicMessages | undefined;
     for (const m of messages) {
-      const size = m.value.length + (m.key?.length ?? 0) + 64;
+      let size = m.value.length + (m.key?.length ?? 0) + 64;
+      for (const h in m.headers) size += h.length + (m.headers[h]?.length ?? 0) + 8;
       if (count > 0 && (bytes + size > CHUNK_BYTES || count >= CHUNK_MESSAGES)) {
         chunks.push(current);
         current = [];

@@ -1,9 +1,10 @@
 /**
  * @module kafka/read-range
- * Reads the keys and headers of a topic from the offsets at a timestamp up to
- * the end offsets of the moment the read starts (a snapshot: records produced
- * meanwhile are not waited for). Values are never decoded. Used by the
- * reconciler, for which the topic itself is the ledger.
+ * Reads a topic from the offsets at a timestamp up to the end offsets of the
+ * moment the read starts (a snapshot: records produced meanwhile are not
+ * waited for). Values are handed over as bytes, never decoded here. Used by
+ * the reconciler, for which the topic's keys and headers are the ledger, and
+ * by `webex-cdr-kafka tail`.
  *
  * kafkajs only consumes through a consumer group: this one joins a group of
  * its own, seeks, never commits, and leaves when every partition is read.
@@ -17,6 +18,8 @@ export type KeyAndHeaders = {
   readonly key: string | null;
   readonly headers: Readonly<Record<string, string>>;
   readonly timestamp: number;
+  /** The raw value (not decoded: callers that only count ignore it). */
+  readonly value: Buffer | null;
 };
 
 export type RangeStats = { partitions: number; records: number; ms: number };
@@ -95,6 +98,7 @@ export const readTopicRange = async (
             key: m.key === null ? null : m.key.toString('utf8'),
             headers,
             timestamp: Number(m.timestamp),
+            value: m.value,
           });
           records += 1;
         }
