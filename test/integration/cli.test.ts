@@ -1,0 +1,205 @@
+/**
+ * The command line as deployments use it: `webex-cdr-kafka ingress` configured
+ * only by the environment contract, answering a signed delivery and stopping
+ * cleanly on SIGTERM; `reconcile --once` against the Webex stand-in, exit code
+ * 0 when nothing is left missing and 1 when Webex could not be asked.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { createPartnerApi } from '../../src/simulator/partner-api.ts';
+import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
+import { createWebexWorld } from '../../src/simulator/world.ts';
+import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { topicSize, uniqueTopic } from './helpers/kafka.ts';
+import { getStack, type TestStack } from './helpers/stack.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const H = 3_600_000;
+
+let stack: TestStack;
+before(async () => {
+  stack = await getStack();
+});
+after(async () => {
+  await stack.close();
+});
+
+const run = (args: string[], env: Record<string, string>) => {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=TimeoutNegativeWarning', CLI, ...args],
+    {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { child, exited, out: () => stdout, err: () => stderr };
+};
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = serve({ fetch: () => new Response(), port: 0, hostname: '127.0.0.1' }, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+const until = async (check: () => Promise<boolean>, ms: number) => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('condition not met in time');
+};
+
+describe('webex-cdr-kafka command line', () => {
+  test('ingress from the environment: ready, 200 for a signed delivery, clean exit on SIGTERM', async () => {
+    const topic = uniqueTopic('cli');
+    const port = await freePort();
+    const p = run(['ingress'], {
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      CDR_TOPIC: topic,
+      WEBHOOK_SECRETS: 'old-secret,new-secret',
+      CDR_FEED: 'billing',
+      PORT: String(port),
+    });
+    let child: ChildProcess | null = p.child;
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await until(
+        () =>
+          fetch(`${base}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+      );
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], 'new-secret');
+      const res = await fetch(`${base}/webhooks/cdr`, {
+        method: 'POST',
+        body: d.body,
+        headers: d.headers,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await topicSize(stack.brokers, topic), 2);
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
+      child = null;
+      assert.match(p.out(), /"msg":"ingress listening"/);
+      assert.match(p.out(), /"feed":"billing"/);
+      assert.doesNotMatch(p.out() + p.err(), /new-secret|old-secret/, 'secrets never logged');
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  });
+
+  test('invalid configuration: every problem listed, exit code 2', async () => {
+    const p = run(['ingress'], { PORT: 'eighty' });
+    assert.equal(await p.exited, 2);
+    for (const name of [
+      'KAFKA_BROKERS',
+      'SCHEMA_REGISTRY_URL',
+      'CDR_FEED',
+      'PORT',
+      'WEBHOOK_SECRETS',
+    ]) {
+      assert.match(p.err(), new RegExp(name));
+    }
+  });
+
+  test('reconcile --once: exit 0 when the topic is whole, 1 when Webex cannot be asked', async () => {
+    const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
+    const world = createWebexWorld({
+      seed: 'cli',
+      orgs: 5,
+      callsPerHour: 4,
+      startMs: endMs - H,
+      endMs,
+      dropRate: 0.3,
+    });
+    const topic = uniqueTopic('cli-reconcile');
+    const ingressPort = await freePort();
+    const env = {
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      CDR_TOPIC: topic,
+      CDR_FEED: 'analytics',
+    };
+    const ingress = run(['ingress'], { ...env, WEBHOOK_SECRETS: 's', PORT: String(ingressPort) });
+    const api = createPartnerApi({ world, tokens: ['good'] });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const base = `http://127.0.0.1:${ingressPort}`;
+      await until(
+        () =>
+          fetch(`${base}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+      );
+      const sent = await createWebhookSender({ url: `${base}/webhooks/cdr`, secret: 's' }).send(
+        world.deliveries(),
+      );
+      assert.ok(sent.dropped > 0);
+      const range = [
+        '--once',
+        '--from',
+        new Date(endMs - H).toISOString(),
+        '--to',
+        new Date(endMs).toISOString(),
+      ];
+
+      const denied = run(['reconcile', ...range], {
+        ...env,
+        WEBEX_API_BASE_URL: apiUrl,
+        WEBEX_ACCESS_TOKEN: 'bad',
+      });
+      assert.equal(await denied.exited, 1);
+      assert.match(denied.out(), /errors [1-9]/);
+
+      const ok = run(['reconcile', ...range], {
+        ...env,
+        WEBEX_API_BASE_URL: apiUrl,
+        WEBEX_ACCESS_TOKEN: 'good',
+      });
+      assert.equal(await ok.exited, 0, ok.err());
+      assert.match(ok.out(), /still missing 0/);
+      assert.match(ok.out(), /backfilled [1-9]/);
+      assert.ok((await topicSize(stack.brokers, topic)) >= world.records.length);
+
+      const again = run(['reconcile', ...range], {
+        ...env,
+        WEBEX_API_BASE_URL: apiUrl,
+        WEBEX_ACCESS_TOKEN: 'good',
+      });
+      assert.equal(await again.exited, 0);
+      assert.match(again.out(), /backfilled 0,/);
+    } finally {
+      ingress.child.kill('SIGTERM');
+      await ingress.exited;
+      server.close();
+    }
+  });
+});
