@@ -100,11 +100,11 @@ export const main = async (argv: string[]): Promise<number> => {
 };
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  // Everything was closed in order; exit even if a client library leaves a
+  // socket or timer behind (kafkajs can, after a failed first connect).
+  (code) => process.exit(code),
   (e: unknown) => {
     console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -5,6 +5,7 @@
  *   POST {path}   verify -> read -> parse -> normalise -> encode -> produce
  *   GET  /healthz process alive
  *   GET  /readyz  producer connected and schema registered
+ *   GET  /metrics counters in the Prometheus text format
  *
  * A delivery is answered 200 with counts only after Kafka acknowledged every
  * record (main and dead-letter); errors map to HTTP in one place (`onError`).
@@ -17,6 +18,7 @@ import type { Feed, Ingest } from '../cdr/normalise.ts';
 import { CdrError, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
 import { contentTypeAllowed } from './content-type.ts';
 import { parseRecords } from './parse-body.ts';
 import {
@@ -53,6 +55,7 @@ export type IngressDeps = {
   ) => Promise<PublishCounts>;
   readonly readiness: Readiness;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   readonly now?: () => number;
 };
 
@@ -78,7 +81,19 @@ const verifyAndPrepare = (
 export const createApp = (deps: IngressDeps) => {
   const { settings, logger } = deps;
   const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createMetrics();
   const app = new Hono();
+
+  // Every answer of the webhook route is counted, whatever ended it.
+  app.use(settings.path, async (c, next) => {
+    const started = now();
+    await next();
+    metrics.delivery(c.res.status, (now() - started) / 1000);
+  });
+
+  app.get('/metrics', (c) =>
+    c.text(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
+  );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -118,6 +133,9 @@ export const createApp = (deps: IngressDeps) => {
     const preparedAt = now();
     const remaining = Math.max(1, settings.ackTimeoutMs - (preparedAt - started));
     const counts = await deps.publish(batch, ingest, remaining);
+    metrics.records('accepted', counts.accepted);
+    metrics.records('dead_lettered', counts.deadLettered);
+    metrics.records('duplicate', counts.duplicatesInBatch);
     logger.info('delivery published', {
       deliveryId,
       trackingId: headers.get('trackingid') ?? undefined,

@@ -22,9 +22,14 @@ export const createKafka = (config: KafkaConnection, logger: Logger): Kafka =>
       () =>
       ({ level, log }) => {
         const { message, ...rest } = log;
-        const fields = { component: 'kafkajs', ...pickLoggable(rest) };
-        if (level === logLevel.ERROR) logger.error(message, fields);
-        else logger.warn(message, fields);
+        // kafkajs logs every retried protocol or connection error as ERROR; the
+        // connector reports outcomes itself (503, not ready, run errors), so these
+        // are warnings: the client is still retrying.
+        logger.warn(message, {
+          component: 'kafkajs',
+          kafkajsLevel: level === logLevel.ERROR ? 'error' : 'warn',
+          ...pickLoggable(rest),
+        });
       },
   });
 

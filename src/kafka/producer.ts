@@ -97,9 +97,16 @@ export const createCdrProducer = (
   build();
 
   const connect = (): Promise<void> => {
-    connecting ??= producer.connect().finally(() => {
-      connecting = null;
-    });
+    connecting ??= producer
+      .connect()
+      .catch(async (e: unknown) => {
+        // a failed connect can leave sockets open: close them before the next try
+        await producer.disconnect().catch(() => undefined);
+        throw e;
+      })
+      .finally(() => {
+        connecting = null;
+      });
     return connecting;
   };
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { serve } from '@hono/node-server';
 import { parseReconcilerConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
@@ -78,7 +78,7 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
     );
 
     // 2. One reconcile run against the stand-in
-    const parsed = parseReconcilerConfig({
+    const env = {
       KAFKA_BROKERS: stack.brokers.join(','),
       SCHEMA_REGISTRY_URL: stack.registryUrl,
       CDR_FEED: 'analytics',
@@ -86,7 +86,8 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
       WEBEX_API_BASE_URL: apiUrl,
       WEBEX_ACCESS_TOKEN: TOKEN,
       WEBEX_MIN_REQUEST_INTERVAL: `${Math.ceil(RATE.perMs / RATE.requests) + 5}ms`,
-    });
+    };
+    const parsed = parseReconcilerConfig(env);
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
     const reconciler = createReconciler(
       parsed.config,
@@ -154,6 +155,41 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
       assert.equal(second.totals.stillMissing, 0);
       const final = await readTopic(stack.brokers, topic, afterRun.length);
       assert.equal(final.length, afterRun.length, 'the second run published nothing');
+      // 4. As a service: first run at start, then every interval; one run at a time; clean stop
+      const events: { msg: string; fields: Record<string, unknown> }[] = [];
+      const capture: Logger = {
+        debug: () => undefined,
+        info: (msg, fields = {}) => events.push({ msg, fields }),
+        warn: (msg, fields = {}) => events.push({ msg, fields }),
+        error: (msg, fields = {}) => events.push({ msg, fields }),
+        child: () => capture,
+      };
+      const serviceConfig = parseReconcilerConfig({
+        ...env,
+        RECONCILE_INTERVAL: '1s',
+        RECONCILE_LOOKBACK: '6h',
+      });
+      assert.ok(serviceConfig.ok);
+      const service = createReconciler(serviceConfig.config, capture);
+      const runsFinished = () => events.filter((e) => e.msg === 'reconciliation run finished');
+      try {
+        service.schedule();
+        await assert.rejects(service.runOnce(windows), /already in progress/);
+        const deadline = Date.now() + 120_000;
+        while (runsFinished().length < 2 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.ok(runsFinished().length >= 2, 'a first run at start and a scheduled one');
+        for (const e of runsFinished()) {
+          assert.equal(e.fields.backfilled, 0);
+          assert.equal(e.fields.stillMissing, 0);
+        }
+      } finally {
+        await service.stop();
+      }
+      const after = runsFinished().length;
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(runsFinished().length, after, 'no run after stop()');
     } finally {
       await reconciler.stop();
     }

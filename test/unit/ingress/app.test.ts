@@ -542,3 +542,22 @@ describe('health endpoints', () => {
     });
   });
 });
+
+describe('GET /metrics', () => {
+  it('counts deliveries by status and records by outcome, in the Prometheus text format', async () => {
+    const { app } = createHarness();
+    const good = fullRawCdr({ 'Report ID': 'm-1' });
+    await post(app, items(good, good, fullRawCdr({ 'Report ID': 'm-2' }), { 'Org UUID': 'x' }));
+    await post(app, items(good), { 'x-spark-signature': '0'.repeat(40) });
+    const res = await app.request('/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await res.text();
+    assert.match(text, /^webex_cdr_deliveries_total\{status="200"\} 1$/m);
+    assert.match(text, /^webex_cdr_deliveries_total\{status="401"\} 1$/m);
+    assert.match(text, /^webex_cdr_records_total\{outcome="accepted"\} 2$/m);
+    assert.match(text, /^webex_cdr_records_total\{outcome="dead_lettered"\} 1$/m);
+    assert.match(text, /^webex_cdr_records_total\{outcome="duplicate"\} 1$/m);
+    assert.match(text, /^webex_cdr_delivery_seconds_count 2$/m);
+  });
+});
