@@ -19,6 +19,8 @@ export type TestStack = {
   brokers: string[];
   registryUrl: string;
   stopBroker(): Promise<void>;
+  /** A hard crash (SIGKILL); startBroker() brings it back on the same data. */
+  killBroker(): Promise<void>;
   startBroker(): Promise<void>;
   close(): Promise<void>;
 };
@@ -38,6 +40,7 @@ const local = async (): Promise<TestStack> => {
     brokers: [env.KAFKA_BROKERS],
     registryUrl: env.SCHEMA_REGISTRY_URL,
     stopBroker: () => signalService('kafka', 'SIGTERM', s),
+    killBroker: () => signalService('kafka', 'SIGKILL', s),
     startBroker: () => startKafka(s),
     close: async () => undefined, // the stack outlives the test process
   };
@@ -99,6 +102,11 @@ const containers = async (): Promise<TestStack> => {
     startBroker: async () => {
       const client = await getContainerRuntimeClient();
       await client.container.getById(kafka.getId()).unpause();
+    },
+    // a container cannot be SIGKILLed and resumed with its data here: pause stands in
+    killBroker: async () => {
+      const client = await getContainerRuntimeClient();
+      await client.container.getById(kafka.getId()).pause();
     },
     close: async () => {
       await registry.stop();
