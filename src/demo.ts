@@ -9,11 +9,10 @@
  *   5. what is on the topic now, and one record decoded through the registry
  * The stack keeps running afterwards (`npm run stack -- down` stops it).
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { parseIngressConfig, parseReconcilerConfig } from './config.ts';
 import { startIngress } from './ingress/server.ts';
 import { sign } from './ingress/verify-signature.ts';
+import { listen } from './listen.ts';
 import { createLogger } from './log.ts';
 import { formatSummary } from './reconciler/report.ts';
 import { createReconciler } from './reconciler/service.ts';
@@ -49,7 +48,7 @@ const main = async () => {
   step(3, 'Webex stand-in: 2 hours of deliveries for 8 orgs, 25 % lost, 10 % repeated');
   const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
   const world = createWebexWorld({
-    seed: `demo-${endMs}`,
+    seed: `demo-${Date.now()}`, // new records every run
     orgs: 8,
     callsPerHour: 6,
     startMs: endMs - 2 * H,
@@ -74,10 +73,8 @@ const main = async () => {
 
   step(4, 'reconciler: compare Webex counts per org and hour with the topic, backfill the gap');
   const api = createPartnerApi({ world, tokens: ['demo-token'] });
-  const apiServer = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+  const apiServer = await listen(api.fetch, { port: 0 });
+  const apiUrl = apiServer.url;
   const reconcilerConfig = parseReconcilerConfig({
     ...env,
     WEBEX_API_BASE_URL: apiUrl,
@@ -90,7 +87,7 @@ const main = async () => {
   );
   process.stdout.write(formatSummary(summary));
   await reconciler.stop();
-  apiServer.close();
+  await apiServer.close();
   await ingress.close();
 
   step(5, `what is on ${topic} now (records of this demo)`);

@@ -4,10 +4,9 @@
  * serves it with @hono/node-server. On SIGTERM/SIGINT it stops accepting,
  * lets deliveries in flight finish, then disconnects from Kafka.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import type { IngressConfig } from '../config.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
+import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createApp } from './app.ts';
 
@@ -34,13 +33,8 @@ export const startIngress = async (
     readiness: sink.readiness,
     logger,
   });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s),
-    );
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host}:${port}`;
+  const server = await listen(app.fetch, { port: config.port, hostname: config.host });
+  const { port, url } = server;
   logger.info('ingress listening', {
     url: `${url}${config.path}`,
     topic: config.topic,
@@ -53,7 +47,7 @@ export const startIngress = async (
     url,
     started: sink.started,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await sink.close();
     },
   };

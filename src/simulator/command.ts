@@ -7,10 +7,9 @@
  * arguments: every problem printed at once, exit code 2. Exit code 1 when a
  * delivery was not answered 2xx, else 0.
  */
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
 import { z } from 'zod';
+import { type Listening, listen } from '../listen.ts';
 import { createPartnerApi } from './partner-api.ts';
 import { createWebhookSender } from './webhook-sender.ts';
 import { createWebexWorld } from './world.ts';
@@ -185,7 +184,7 @@ export const runSimulateCommand = async (
     if (stop.signal.aborted) resolve();
     stop.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  let server: ReturnType<typeof serve> | undefined;
+  let server: Listening | undefined;
 
   try {
     const t0 = now();
@@ -214,16 +213,13 @@ export const runSimulateCommand = async (
           : { rateLimit: { requests: s['api-rate'], perMs: 60_000 } }),
       });
       const port = s['api-port'];
-      const started = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-        const srv = serve({ fetch: api.fetch, port, hostname: '127.0.0.1' }, () => resolve(srv));
-        srv.once('error', reject);
-      }).catch((e: unknown) => {
+      const started = await listen(api.fetch, { port }).catch((e: unknown) => {
         err(`simulate: cannot serve the partner API on 127.0.0.1:${port}: ${String(e)}`);
         return undefined;
       });
       if (started === undefined) return 1;
       server = started;
-      const bound = (server.address() as AddressInfo).port;
+      const bound = server.port;
       const token = s['api-token'] === 'simulator' ? 'simulator' : '<--api-token>';
       out(
         `simulate: partner API at http://127.0.0.1:${bound}/v1/partners (Authorization: Bearer ${token})`,
@@ -266,12 +262,6 @@ export const runSimulateCommand = async (
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     deps.signal?.removeEventListener('abort', onSignal);
-    const srv = server;
-    if (srv !== undefined) {
-      await new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        if ('closeAllConnections' in srv) srv.closeAllConnections();
-      });
-    }
+    await server?.close(true);
   }
 };

@@ -11,18 +11,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { parseReconcilerConfig } from '../../src/config.ts';
+import { listen } from '../../src/listen.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
+import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -36,29 +36,6 @@ before(async () => {
 after(async () => {
   await stack.close();
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = serve({ fetch: () => new Response(), port: 0, hostname: '127.0.0.1' }, () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-const waitReady = async (url: string) => {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('ingress not ready');
-};
 
 test('ingress and broker crashes: nothing acknowledged is lost, nothing Webex has stays unseen', {
   timeout: 600_000,
@@ -145,13 +122,11 @@ test('ingress and broker crashes: nothing acknowledged is lost, nothing Webex ha
 
     // The reconciler fills what Webex never delivered.
     const api = createPartnerApi({ world, tokens: ['t'] });
-    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
+    const server = await listen(api.fetch, { port: 0 });
     try {
       const parsed = parseReconcilerConfig({
         ...env,
-        WEBEX_API_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        WEBEX_API_BASE_URL: server.url,
         WEBEX_ACCESS_TOKEN: 't',
       });
       assert.ok(parsed.ok);
@@ -163,7 +138,7 @@ test('ingress and broker crashes: nothing acknowledged is lost, nothing Webex ha
         await reconciler.stop();
       }
     } finally {
-      server.close();
+      await server.close();
     }
     const webexIds = world.records
       .filter((r) => r.callEnd >= startMs && r.callEnd < endMs)

@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
+import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
+import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -51,23 +51,6 @@ const run = (args: string[], env: Record<string, string>) => {
   return { child, exited, out: () => stdout, err: () => stderr };
 };
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = serve({ fetch: () => new Response(), port: 0, hostname: '127.0.0.1' }, () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-const until = async (check: () => Promise<boolean>, ms: number) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('condition not met in time');
-};
-
 describe('webex-cdr-kafka command line', () => {
   test('ingress from the environment: ready, 200 for a signed delivery, clean exit on SIGTERM', async () => {
     const topic = uniqueTopic('cli');
@@ -83,14 +66,7 @@ describe('webex-cdr-kafka command line', () => {
     let child: ChildProcess | null = p.child;
     try {
       const base = `http://127.0.0.1:${port}`;
-      await until(
-        () =>
-          fetch(`${base}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        60_000,
-      );
+      await waitReady(base);
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], 'new-secret');
       const res = await fetch(`${base}/webhooks/cdr`, {
@@ -145,20 +121,11 @@ describe('webex-cdr-kafka command line', () => {
     };
     const ingress = run(['ingress'], { ...env, WEBHOOK_SECRETS: 's', PORT: String(ingressPort) });
     const api = createPartnerApi({ world, tokens: ['good'] });
-    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await listen(api.fetch, { port: 0 });
+    const apiUrl = server.url;
     try {
       const base = `http://127.0.0.1:${ingressPort}`;
-      await until(
-        () =>
-          fetch(`${base}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        60_000,
-      );
+      await waitReady(base);
       const sent = await createWebhookSender({ url: `${base}/webhooks/cdr`, secret: 's' }).send(
         world.deliveries(),
       );
@@ -199,7 +166,7 @@ describe('webex-cdr-kafka command line', () => {
     } finally {
       ingress.child.kill('SIGTERM');
       await ingress.exited;
-      server.close();
+      await server.close();
     }
   });
 });

@@ -9,10 +9,9 @@
  * nothing.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import { parseReconcilerConfig } from '../../src/config.ts';
+import { listen } from '../../src/listen.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
@@ -55,10 +54,8 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
   const topic = uniqueTopic('reconcile');
   const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
   const api = createPartnerApi({ world, tokens: [TOKEN], rateLimit: RATE });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listen(api.fetch, { port: 0 });
+  const apiUrl = server.url;
 
   try {
     // 1. Webex's webhook, with its faults, into the real ingress
@@ -194,7 +191,7 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
       await reconciler.stop();
     }
   } finally {
-    server.close();
+    await server.close();
     await ingress.close();
   }
 });

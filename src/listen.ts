@@ -1,0 +1,40 @@
+/**
+ * @module listen
+ * Serves a fetch handler (a Hono app) with @hono/node-server and resolves once
+ * it listens, with the bound port (port 0 picks a free one) and a close().
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+
+export type Listening = {
+  readonly port: number;
+  /** `http://host:port`, no trailing slash. */
+  readonly url: string;
+  /** Stops accepting and waits for open requests; `force` also cuts open connections. */
+  close(force?: boolean): Promise<void>;
+};
+
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+export const listen = (
+  fetch: FetchHandler,
+  opts: { port: number; hostname?: string },
+): Promise<Listening> => {
+  const hostname = opts.hostname ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port: opts.port, hostname }, () => {
+      server.off('error', reject);
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        port,
+        url: `http://${hostname}:${port}`,
+        close: (force = false) =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            if (force && 'closeAllConnections' in server) server.closeAllConnections();
+          }),
+      });
+    });
+    server.once('error', reject);
+  });
+};
