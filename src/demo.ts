@@ -34,7 +34,9 @@ const main = async () => {
     `KAFKA_BROKERS=${stack.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${stack.SCHEMA_REGISTRY_URL}`,
   );
 
-  const topic = process.env.CDR_TOPIC ?? 'webex.calling.cdr';
+  // A topic of its own per run, so earlier runs (other orgs) do not show up as surplus.
+  const runStamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const topic = process.env.CDR_TOPIC ?? `webex.calling.cdr.demo-${runStamp}`;
   const env = { ...process.env, ...stack, CDR_TOPIC: topic, CDR_FEED: 'analytics' };
   step(2, `ingress: POST /webhooks/cdr -> topic ${topic}`);
   const ingressConfig = parseIngressConfig({ ...env, WEBHOOK_SECRETS: SECRET, PORT: '0' });
