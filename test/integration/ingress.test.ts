@@ -204,4 +204,33 @@ describe('ingress on the real stack', () => {
       await ingress.close();
     }
   });
+
+  test('registry not answering at start: not ready and 503, then 200 once it answers', async () => {
+    const topic = uniqueTopic('registry');
+    await stack.pauseRegistry();
+    let ingress: Awaited<ReturnType<typeof startTestIngress>> | undefined;
+    try {
+      ingress = await startTestIngress(
+        stack,
+        { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET, ACK_TIMEOUT_MS: '2000' },
+        { waitReady: false },
+      );
+      const ready = await fetch(`${ingress.url}/readyz`);
+      assert.equal(ready.status, 503);
+      const body = (await ready.json()) as { checks: Record<string, boolean> };
+      assert.equal(body.checks.schemaRegistered, false);
+      const delivery = signedDelivery([rawCdr(1, 'org-r')], SECRET);
+      const refused = await post(ingress.webhookUrl, delivery);
+      assert.equal(refused.status, 503);
+      assert.ok(refused.headers.get('retry-after'));
+      await stack.resumeRegistry();
+      await ingress.started;
+      const accepted = await post(ingress.webhookUrl, delivery);
+      assert.equal(accepted.status, 200);
+      assert.equal(await topicSize(stack.brokers, topic), 1);
+    } finally {
+      await stack.resumeRegistry();
+      await ingress?.close();
+    }
+  });
 });

@@ -21,6 +21,9 @@ export type TestStack = {
   stopBroker(): Promise<void>;
   /** A hard crash (SIGKILL); startBroker() brings it back on the same data. */
   killBroker(): Promise<void>;
+  /** The registry stops answering (SIGSTOP / container pause), keeping its state. */
+  pauseRegistry(): Promise<void>;
+  resumeRegistry(): Promise<void>;
   startBroker(): Promise<void>;
   close(): Promise<void>;
 };
@@ -41,6 +44,8 @@ const local = async (): Promise<TestStack> => {
     registryUrl: env.SCHEMA_REGISTRY_URL,
     stopBroker: () => signalService('kafka', 'SIGTERM', s),
     killBroker: () => signalService('kafka', 'SIGKILL', s),
+    pauseRegistry: () => signalService('registry', 'SIGSTOP', s),
+    resumeRegistry: () => signalService('registry', 'SIGCONT', s),
     startBroker: () => startKafka(s),
     close: async () => undefined, // the stack outlives the test process
   };
@@ -107,6 +112,14 @@ const containers = async (): Promise<TestStack> => {
     killBroker: async () => {
       const client = await getContainerRuntimeClient();
       await client.container.getById(kafka.getId()).pause();
+    },
+    pauseRegistry: async () => {
+      const client = await getContainerRuntimeClient();
+      await client.container.getById(registry.getId()).pause();
+    },
+    resumeRegistry: async () => {
+      const client = await getContainerRuntimeClient();
+      await client.container.getById(registry.getId()).unpause();
     },
     close: async () => {
       await registry.stop();
