@@ -5,6 +5,7 @@
  * duplicates dropped. Within a batch a Report ID is published once: the
  * version with the latest `Report time` wins (the later one on a tie).
  */
+import { setImmediate } from 'node:timers/promises';
 import type { CdrError } from '../errors.ts';
 import { type Ingest, type NormalisedCdr, normalise } from './normalise.ts';
 
@@ -20,26 +21,53 @@ export type PreparedBatch = {
   readonly duplicates: number;
 };
 
-export const prepareBatch = (raws: readonly unknown[], ingest: Ingest): PreparedBatch => {
+const createBatchBuilder = (ingest: Ingest) => {
   const byReportId = new Map<string, NormalisedCdr>();
   const dead: DeadRecord[] = [];
   let duplicates = 0;
-  raws.forEach((raw, index) => {
-    const result = normalise(raw, ingest);
-    if (!result.ok) {
-      dead.push({ raw, error: result.error, index });
-      return;
-    }
-    const cdr = result.value;
-    const seen = byReportId.get(cdr.reportId);
-    if (seen === undefined) {
-      byReportId.set(cdr.reportId, cdr);
-      return;
-    }
-    duplicates += 1;
-    if ((cdr.reportTime ?? -Infinity) >= (seen.reportTime ?? -Infinity)) {
-      byReportId.set(cdr.reportId, cdr);
-    }
-  });
-  return { records: [...byReportId.values()], dead, duplicates };
+  return {
+    add(raw: unknown, index: number) {
+      const result = normalise(raw, ingest);
+      if (!result.ok) {
+        dead.push({ raw, error: result.error, index });
+        return;
+      }
+      const cdr = result.value;
+      const seen = byReportId.get(cdr.reportId);
+      if (seen === undefined) {
+        byReportId.set(cdr.reportId, cdr);
+        return;
+      }
+      duplicates += 1;
+      if ((cdr.reportTime ?? -Infinity) >= (seen.reportTime ?? -Infinity)) {
+        byReportId.set(cdr.reportId, cdr);
+      }
+    },
+    result: (): PreparedBatch => ({ records: [...byReportId.values()], dead, duplicates }),
+  };
+};
+
+export const prepareBatch = (raws: readonly unknown[], ingest: Ingest): PreparedBatch => {
+  const builder = createBatchBuilder(ingest);
+  raws.forEach((raw, index) => builder.add(raw, index));
+  return builder.result();
+};
+
+/** Records between two yields to the event loop in the async forms. */
+export const YIELD_EVERY = 2000;
+
+/**
+ * The same, yielding to the event loop every few thousand records, so a very
+ * large delivery does not stall health checks and other requests.
+ */
+export const prepareBatchYielding = async (
+  raws: readonly unknown[],
+  ingest: Ingest,
+): Promise<PreparedBatch> => {
+  const builder = createBatchBuilder(ingest);
+  for (let i = 0; i < raws.length; i++) {
+    builder.add(raws[i], i);
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
+  }
+  return builder.result();
 };

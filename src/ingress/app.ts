@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { PreparedBatch } from '../cdr/batch.ts';
-import { prepareBatch } from '../cdr/batch.ts';
+import { prepareBatchYielding } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import { CdrError, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
@@ -64,18 +64,18 @@ const unwrap = <T>(r: Result<T>): T => {
   return r.value;
 };
 
-const verifyAndPrepare = (
+const verifyAndPrepare = async (
   claims: SignatureClaims,
   body: Body,
   secrets: readonly string[],
   ingest: Ingest,
-): { batch: PreparedBatch; received: number } => {
+): Promise<{ batch: PreparedBatch; received: number }> => {
   if (claims.claims.length > 0) {
     const bodies = body.decoded === null ? [body.wire] : [body.wire, [body.decoded]];
     unwrap(verifySignature(claims, bodies, secrets));
   }
   const raws = unwrap(parseRecords(body.decoded ?? Buffer.concat(body.wire, body.wireBytes)));
-  return { batch: prepareBatch(raws, ingest), received: raws.length };
+  return { batch: await prepareBatchYielding(raws, ingest), received: raws.length };
 };
 
 export const createApp = (deps: IngressDeps) => {
@@ -129,7 +129,7 @@ export const createApp = (deps: IngressDeps) => {
     };
     // Only the prepared batch outlives this call: the body and the parsed JSON
     // (together several times the body size) become garbage before publishing.
-    const { batch, received } = verifyAndPrepare(claims, body, settings.secrets, ingest);
+    const { batch, received } = await verifyAndPrepare(claims, body, settings.secrets, ingest);
     const preparedAt = now();
     const remaining = Math.max(1, settings.ackTimeoutMs - (preparedAt - started));
     const counts = await deps.publish(batch, ingest, remaining);

@@ -5,7 +5,8 @@
  * topic, and send everything (main and dead-letter) in one acknowledged
  * operation under a deadline.
  */
-import type { PreparedBatch } from '../cdr/batch.ts';
+import { setImmediate } from 'node:timers/promises';
+import { type PreparedBatch, YIELD_EVERY } from '../cdr/batch.ts';
 import type { Ingest } from '../cdr/normalise.ts';
 import { CdrError, describe } from '../errors.ts';
 import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
@@ -31,7 +32,8 @@ export const createCdrPublisher = (deps: {
     }
     const main: OutMessage[] = [];
     const dead = [...batch.dead];
-    for (const cdr of batch.records) {
+    for (const [i, cdr] of batch.records.entries()) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
       let value: Buffer;
       try {
         value = encoder.encode(cdr.record);

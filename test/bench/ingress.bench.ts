@@ -5,6 +5,8 @@
  * and checks them against the targets:
  *   - acknowledged (every record on Kafka) within 60 s
  *   - the ingress process' peak RSS under 2 GiB
+ *   - GET /healthz, polled during the delivery, never slower than 5 s (the
+ *     event loop is not stalled for long: a liveness probe would not fail)
  * Also times the in-process stages (parse, normalise, encode) for 100 000 records.
  *
  *   npm run bench            (BENCH_RECORDS=20000 npm run bench for a quick look)
@@ -25,6 +27,7 @@ import { fullRawCdr } from '../unit/fixtures.ts';
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
 const TARGET_ACK_MS = 60_000;
 const TARGET_RSS_BYTES = 2 * 1024 ** 3;
+const TARGET_HEALTH_MS = 5000;
 const SECRET = 'bench-secret';
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -107,6 +110,16 @@ const main = async () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     const rssBefore = peakRss(child.pid ?? 0);
+    let polling = true;
+    let slowestHealth = 0;
+    const poll = (async () => {
+      while (polling) {
+        const h0 = Date.now();
+        await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        slowestHealth = Math.max(slowestHealth, Date.now() - h0);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     t = process.hrtime.bigint();
     const res = await fetch(`http://127.0.0.1:${port}/webhooks/cdr`, {
       method: 'POST',
@@ -115,18 +128,24 @@ const main = async () => {
     });
     const answer = await res.text();
     const ackMs = ms(t);
+    polling = false;
+    await poll;
     const rss = peakRss(child.pid ?? 0);
     const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
     console.log(`HTTP ${res.status} ${answer}`);
     console.log(
       `end to end: ${ackMs.toFixed(0)} ms to 200 (${Math.round(RECORDS / (ackMs / 1000))} records/s, ${mb(body.length / (ackMs / 1000))}/s); ` +
-        `records on topic ${onTopic}; ingress peak RSS ${mb(rss)} (idle ${mb(rssBefore)})`,
+        `records on topic ${onTopic}; ingress peak RSS ${mb(rss)} (idle ${mb(rssBefore)}); slowest /healthz meanwhile ${slowestHealth} ms`,
     );
     const checks = [
       ['HTTP 200', res.status === 200],
       [`every record on the topic (${onTopic}/${RECORDS})`, onTopic === RECORDS],
       [`acknowledged within ${TARGET_ACK_MS / 1000} s`, ackMs < TARGET_ACK_MS],
       [`peak RSS under ${mb(TARGET_RSS_BYTES)}`, rss < TARGET_RSS_BYTES],
+      [
+        `/healthz answered within ${TARGET_HEALTH_MS} ms throughout`,
+        slowestHealth < TARGET_HEALTH_MS,
+      ],
     ] as const;
     for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
     process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { prepareBatch } from '../../../src/cdr/batch.ts';
-import { INGEST, minimalRawCdr } from '../fixtures.ts';
+import { prepareBatch, prepareBatchYielding, YIELD_EVERY } from '../../../src/cdr/batch.ts';
+import { fullRawCdr, INGEST, minimalRawCdr } from '../fixtures.ts';
 
 const version = (reportId: string, reportTime: string | null, user: string) =>
   minimalRawCdr(reportId, { 'Report time': reportTime, User: user });
@@ -91,5 +91,33 @@ describe('prepareBatch', () => {
     );
     assert.equal(batch.records.length, 1);
     assert.equal(batch.duplicates, 1);
+  });
+});
+
+describe('prepareBatchYielding', () => {
+  it('gives the same batch as prepareBatch and lets other work run meanwhile', async () => {
+    const raws = Array.from({ length: YIELD_EVERY * 3 + 7 }, (_, i) =>
+      i % 1000 === 0
+        ? { 'Org UUID': 'no-report-id' }
+        : fullRawCdr({ 'Report ID': `y-${i % 4000}`, 'Org UUID': `org-${i % 9}` }),
+    );
+    let ranMeanwhile = 0;
+    const tick = setInterval(() => {
+      ranMeanwhile += 1;
+    }, 0);
+    const yielding = await prepareBatchYielding(raws, INGEST);
+    clearInterval(tick);
+    const plain = prepareBatch(raws, INGEST);
+    assert.deepEqual(
+      yielding.records.map((r) => r.record),
+      plain.records.map((r) => r.record),
+    );
+    assert.deepEqual(
+      yielding.dead.map((d) => [d.index, d.error.code]),
+      plain.dead.map((d) => [d.index, d.error.code]),
+    );
+    assert.equal(yielding.duplicates, plain.duplicates);
+    assert.ok(plain.duplicates > 0 && plain.dead.length > 0);
+    assert.ok(ranMeanwhile > 0, 'a timer ran while the batch was prepared');
   });
 });
