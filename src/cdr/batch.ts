@@ -49,7 +49,7 @@ const createBatchBuilder = (ingest: Ingest) => {
 
 export const prepareBatch = (raws: readonly unknown[], ingest: Ingest): PreparedBatch => {
   const builder = createBatchBuilder(ingest);
-  raws.forEach((raw, index) => builder.add(raw, index));
+  for (let i = 0; i < raws.length; i++) builder.add(raws[i], i);
   return builder.result();
 };
 
