@@ -24,7 +24,10 @@ import { parseRecords } from './parse-body.ts';
 import {
   type Body,
   type BodyLimits,
+  type ByteBudget,
   checkDeclaredLength,
+  decodeBody,
+  type Encoding,
   readBody,
   readEncoding,
 } from './read-body.ts';
@@ -40,7 +43,9 @@ export type IngressSettings = SignatureConfig &
     readonly path: string;
     readonly feed: Feed;
     readonly contentTypes: readonly string[];
+    /** Longest Kafka may take to acknowledge one chunk of a delivery. */
     readonly ackTimeoutMs: number;
+    readonly signatureOverDecoded: boolean;
     readonly retryAfterSeconds: number;
   };
 
@@ -56,6 +61,8 @@ export type IngressDeps = {
   readonly readiness: Readiness;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Caps the body bytes held by all deliveries in flight (503 beyond it). */
+  readonly budget?: ByteBudget;
   readonly now?: () => number;
 };
 
@@ -64,17 +71,31 @@ const unwrap = <T>(r: Result<T>): T => {
   return r.value;
 };
 
-const verifyAndPrepare = async (
+/**
+ * Signature first, over the bytes received; only then is a gzip body decoded.
+ * With `signatureOverDecoded` a gzip body whose wire bytes do not match may
+ * match over its decoded bytes (Webex does not say which it signs).
+ */
+const verifyAndDecode = async (
   claims: SignatureClaims,
   body: Body,
-  secrets: readonly string[],
+  encoding: Encoding,
+  settings: IngressSettings,
+): Promise<Buffer> => {
+  if (claims.claims.length === 0) return unwrap(await decodeBody(body, encoding, settings));
+  const overWire = verifySignature(claims, [body.wire], settings.secrets);
+  if (overWire.ok) return unwrap(await decodeBody(body, encoding, settings));
+  if (encoding !== 'gzip' || !settings.signatureOverDecoded) throw overWire.error;
+  const decoded = unwrap(await decodeBody(body, encoding, settings));
+  unwrap(verifySignature(claims, [[decoded]], settings.secrets));
+  return decoded;
+};
+
+const parseAndPrepare = async (
+  bytes: Buffer,
   ingest: Ingest,
 ): Promise<{ batch: PreparedBatch; received: number }> => {
-  if (claims.claims.length > 0) {
-    const bodies = body.decoded === null ? [body.wire] : [body.wire, [body.decoded]];
-    unwrap(verifySignature(claims, bodies, secrets));
-  }
-  const raws = unwrap(parseRecords(body.decoded ?? Buffer.concat(body.wire, body.wireBytes)));
+  const raws = unwrap(parseRecords(bytes));
   return { batch: await prepareBatchYielding(raws, ingest), received: raws.length };
 };
 
@@ -117,36 +138,47 @@ export const createApp = (deps: IngressDeps) => {
     }
     const encoding = unwrap(readEncoding(headers));
     unwrap(checkDeclaredLength(headers, settings));
-    const body = unwrap(await readBody(c.req.raw.body, encoding, settings));
-    const readAt = now();
-    const bytes = body.wireBytes;
-    const deliveryId = randomUUID();
-    const ingest: Ingest = {
-      feed: settings.feed,
-      source: 'webhook',
-      received_at: started,
-      delivery_id: deliveryId,
-    };
-    // Only the prepared batch outlives this call: the body and the parsed JSON
-    // (together several times the body size) become garbage before publishing.
-    const { batch, received } = await verifyAndPrepare(claims, body, settings.secrets, ingest);
-    const preparedAt = now();
-    const remaining = Math.max(1, settings.ackTimeoutMs - (preparedAt - started));
-    const counts = await deps.publish(batch, ingest, remaining);
-    metrics.records('accepted', counts.accepted);
-    metrics.records('dead_lettered', counts.deadLettered);
-    metrics.records('duplicate', counts.duplicatesInBatch);
-    logger.info('delivery published', {
-      deliveryId,
-      trackingId: headers.get('trackingid') ?? undefined,
-      bytes,
-      received,
-      ...counts,
-      ms: now() - started,
-      readMs: readAt - started,
-      prepareMs: preparedAt - readAt,
-    });
-    return c.json({ deliveryId, received, ...counts });
+    let reserved = 0;
+    try {
+      const body = unwrap(
+        await readBody(c.req.raw.body, settings, deps.budget, (n) => {
+          reserved += n;
+        }),
+      );
+      const readAt = now();
+      const bytes = body.wireBytes;
+      const deliveryId = randomUUID();
+      const ingest: Ingest = {
+        feed: settings.feed,
+        source: 'webhook',
+        received_at: started,
+        delivery_id: deliveryId,
+      };
+      // Only the prepared batch outlives these calls: the body and the parsed JSON
+      // (together several times the body size) become garbage before publishing.
+      const decoded = await verifyAndDecode(claims, body, encoding, settings);
+      const { batch, received } = await parseAndPrepare(decoded, ingest);
+      deps.budget?.release(reserved);
+      reserved = 0;
+      const preparedAt = now();
+      const counts = await deps.publish(batch, ingest, settings.ackTimeoutMs);
+      metrics.records('accepted', counts.accepted);
+      metrics.records('dead_lettered', counts.deadLettered);
+      metrics.records('duplicate', counts.duplicatesInBatch);
+      logger.info('delivery published', {
+        deliveryId,
+        trackingId: headers.get('trackingid') ?? undefined,
+        bytes,
+        received,
+        ...counts,
+        ms: now() - started,
+        readMs: readAt - started,
+        prepareMs: preparedAt - readAt,
+      });
+      return c.json({ deliveryId, received, ...counts });
+    } finally {
+      deps.budget?.release(reserved);
+    }
   });
 
   app.notFound((c) => c.json({ error: 'not_found', message: 'no such route' }, 404));

@@ -17,8 +17,24 @@ export type Body = {
   /** The bytes as received, in the chunks they arrived in. */
   readonly wire: readonly Buffer[];
   readonly wireBytes: number;
-  /** The decoded bytes when the body was gzip-encoded. */
-  readonly decoded: Buffer | null;
+};
+
+/** Bytes held by all requests in flight; a request that would pass the cap is refused. */
+export type ByteBudget = { reserve(bytes: number): boolean; release(bytes: number): void };
+
+export const createByteBudget = (cap: number): ByteBudget & { held(): number } => {
+  let held = 0;
+  return {
+    reserve(bytes) {
+      if (held + bytes > cap) return false;
+      held += bytes;
+      return true;
+    },
+    release(bytes) {
+      held -= bytes;
+    },
+    held: () => held,
+  };
 };
 
 export type Encoding = 'identity' | 'gzip';
@@ -46,40 +62,62 @@ export const checkDeclaredLength = (headers: Headers, limits: BodyLimits): Resul
 const tooLarge = (limit: number) =>
   new CdrError('body_too_large', `the body is larger than the limit of ${limit} bytes`);
 
+/**
+ * Reads the raw body. Every chunk is reserved in `budget` first (the caller
+ * releases `wireBytes` when the request ends, also on failure: see the
+ * `reserved` count in the result or error path); the stream is cancelled at
+ * the first chunk past a limit.
+ */
 export const readBody = async (
   stream: ReadableStream<Uint8Array> | null,
-  encoding: Encoding,
   limits: BodyLimits,
+  budget?: ByteBudget,
+  onReserved?: (bytes: number) => void,
 ): Promise<Result<Body>> => {
   const wire: Buffer[] = [];
   let wireBytes = 0;
-  if (stream !== null) {
-    const reader = stream.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        wireBytes += value.byteLength;
-        if (wireBytes > limits.maxBodyBytes) {
-          await reader.cancel().catch(() => undefined);
-          return fail(tooLarge(limits.maxBodyBytes));
-        }
-        wire.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      }
-    } catch (cause) {
-      return fail(
-        new CdrError('body_invalid_encoding', 'the request body could not be read', { cause }),
-      );
-    } finally {
-      reader.releaseLock();
-    }
-  }
-  if (encoding === 'identity') return ok({ wire, wireBytes, decoded: null });
+  if (stream === null) return ok({ wire, wireBytes });
+  const reader = stream.getReader();
   try {
-    const decoded = await gunzipAsync(Buffer.concat(wire, wireBytes), {
-      maxOutputLength: limits.maxDecodedBytes,
-    });
-    return ok({ wire, wireBytes, decoded });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      wireBytes += value.byteLength;
+      if (wireBytes > limits.maxBodyBytes) {
+        await reader.cancel().catch(() => undefined);
+        return fail(tooLarge(limits.maxBodyBytes));
+      }
+      if (budget !== undefined) {
+        if (!budget.reserve(value.byteLength)) {
+          await reader.cancel().catch(() => undefined);
+          return fail(
+            new CdrError('ingress_busy', 'too many bytes of deliveries in flight; retry later'),
+          );
+        }
+        onReserved?.(value.byteLength);
+      }
+      wire.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  } catch (cause) {
+    return fail(
+      new CdrError('body_invalid_encoding', 'the request body could not be read', { cause }),
+    );
+  } finally {
+    reader.releaseLock();
+  }
+  return ok({ wire, wireBytes });
+};
+
+/** The body's bytes after Content-Encoding: as is, or gunzipped under maxDecodedBytes. */
+export const decodeBody = async (
+  body: Body,
+  encoding: Encoding,
+  limits: BodyLimits,
+): Promise<Result<Buffer>> => {
+  const bytes = Buffer.concat(body.wire, body.wireBytes);
+  if (encoding === 'identity') return ok(bytes);
+  try {
+    return ok(await gunzipAsync(bytes, { maxOutputLength: limits.maxDecodedBytes }));
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       return fail(

@@ -9,6 +9,7 @@ import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createApp } from './app.ts';
+import { createByteBudget } from './read-body.ts';
 
 export type RunningIngress = {
   readonly port: number;
@@ -32,6 +33,7 @@ export const startIngress = async (
     publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
     readiness: sink.readiness,
     logger,
+    budget: createByteBudget(config.maxInflightBytes),
   });
   const server = await listen(app.fetch, { port: config.port, hostname: config.host });
   const { port, url } = server;

@@ -2,11 +2,12 @@
  * @module kafka/producer
  * The one producer of a process: idempotent, acks=-1, one request in flight
  * per broker, compression as configured. `send` resolves only once Kafka has
- * acknowledged every message, and rejects with a retriable `CdrError` when that
- * has not happened by the deadline. kafkajs retries an idempotent send forever,
- * so the deadline is ours: the caller answers 503 and the sender retries; the
- * Report ID makes a late duplicate harmless. Producer-fatal errors (sequence,
- * producer id, epoch) rebuild the producer.
+ * acknowledged every message, and rejects with a retriable `CdrError` when one
+ * chunk is not acknowledged within the deadline. kafkajs retries an idempotent
+ * send forever, so the deadline is ours: the caller answers 503 and the sender
+ * retries; the Report ID makes a late duplicate harmless. What kafkajs still
+ * holds of given-up sends is counted and capped (memory during an outage).
+ * Producer-fatal errors (sequence, producer id, epoch) rebuild the producer.
  */
 import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { CdrError, describe } from '../errors.ts';
@@ -22,8 +23,12 @@ export type TopicMessages = { topic: string; messages: OutMessage[] };
 
 export type CdrProducer = {
   connect(): Promise<void>;
-  /** Resolves when every message is acknowledged; rejects at the deadline. */
-  send(batches: TopicMessages[], deadlineMs: number): Promise<void>;
+  /**
+   * Resolves when every message is acknowledged. Rejects (kafka_timeout) when
+   * one chunk is not acknowledged within `stallMs`, or at once while too many
+   * bytes of earlier, given-up sends are still pending.
+   */
+  send(batches: TopicMessages[], stallMs: number): Promise<void>;
   isConnected(): boolean;
   disconnect(): Promise<void>;
 };
@@ -70,38 +75,69 @@ export const chunkMessages = (batches: TopicMessages[]): TopicMessages[][] => {
   return chunks;
 };
 
+const messageBytes = (chunk: TopicMessages[]): number =>
+  chunk.reduce((n, t) => n + t.messages.reduce((m, x) => m + x.value.length, 0), 0);
+
+/** Rejects with kafka_timeout when `work` has not settled within `ms`; `work` goes on. */
+const withDeadline = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new CdrError('kafka_timeout', `Kafka did not ${what} within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
 export const createCdrProducer = (
   kafka: Kafka,
-  opts: { compression: 'none' | 'gzip'; logger: Logger },
+  opts: {
+    compression: 'none' | 'gzip';
+    logger: Logger;
+    /** Bytes of given-up sends kafkajs may still be retrying, above which sends are refused at once. */
+    maxAbandonedBytes?: number;
+  },
 ): CdrProducer => {
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  const maxAbandonedBytes = opts.maxAbandonedBytes ?? 512 * 1024 * 1024;
   let producer: Producer;
   let connected = false;
   let connecting: Promise<void> | null = null;
+  let abandonedBytes = 0;
 
   const build = () => {
-    producer = kafka.producer({
+    const p = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2, as the Java client: the same org lands on the same partition for every producer
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    producer.on(producer.events.CONNECT, () => {
-      connected = true;
+    // events of a replaced producer must not change the state of the current one
+    p.on(p.events.CONNECT, () => {
+      if (producer === p) connected = true;
     });
-    producer.on(producer.events.DISCONNECT, () => {
-      connected = false;
+    p.on(p.events.DISCONNECT, () => {
+      if (producer === p) connected = false;
     });
+    producer = p;
   };
   build();
 
   const connect = (): Promise<void> => {
-    connecting ??= producer
+    const p = producer;
+    connecting ??= p
       .connect()
       .catch(async (e: unknown) => {
         // a failed connect can leave sockets open: close them before the next try
-        await producer.disconnect().catch(() => undefined);
+        await p.disconnect().catch(() => undefined);
         throw e;
       })
       .finally(() => {
@@ -114,52 +150,56 @@ export const createCdrProducer = (
     opts.logger.warn('rebuilding Kafka producer after a producer-fatal error', { reason });
     const old = producer;
     connected = false;
+    connecting = null;
     build();
     await old.disconnect().catch(() => undefined);
+    // reconnect now: readiness must not wait for the next delivery
+    connect().catch((e: unknown) =>
+      opts.logger.warn('reconnecting the rebuilt producer failed', { error: describe(e) }),
+    );
   };
 
-  const sendAll = async (batches: TopicMessages[]) => {
-    if (!connected) await connect();
-    for (const chunk of chunkMessages(batches)) {
-      await producer.sendBatch({
-        acks: -1,
-        compression,
-        topicMessages: chunk.map((t) => ({ topic: t.topic, messages: t.messages as Message[] })),
-      });
+  const sendChunk = async (chunk: TopicMessages[], stallMs: number) => {
+    const p = producer;
+    const sending = p.sendBatch({
+      acks: -1,
+      compression,
+      topicMessages: chunk.map((t) => ({ topic: t.topic, messages: t.messages as Message[] })),
+    });
+    try {
+      await withDeadline(sending, stallMs, 'acknowledge');
+    } catch (e) {
+      if (e instanceof CdrError) {
+        // kafkajs keeps retrying an idempotent send: count what it still holds
+        const size = messageBytes(chunk);
+        abandonedBytes += size;
+        sending
+          .catch((late) => opts.logger.warn('late Kafka send failed', { error: describe(late) }))
+          .finally(() => {
+            abandonedBytes -= size;
+          });
+        throw e;
+      }
+      const type = (e as { type?: string }).type;
+      if (type !== undefined && FATAL_TYPES.has(type) && producer === p) await rebuild(type);
+      throw new CdrError('kafka_failed', `Kafka send failed: ${describe(e)}`, { cause: e });
     }
   };
 
   return {
     connect,
     isConnected: () => connected,
-    async send(batches, deadlineMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new CdrError('kafka_timeout', `Kafka did not acknowledge within ${deadlineMs} ms`),
-            ),
-          deadlineMs,
+    async send(batches, stallMs) {
+      if (abandonedBytes > maxAbandonedBytes) {
+        throw new CdrError(
+          'kafka_timeout',
+          `Kafka is not keeping up: ${Math.round(abandonedBytes / 2 ** 20)} MiB of earlier sends are still unacknowledged`,
         );
-      });
-      const sending = sendAll(batches);
-      try {
-        await Promise.race([sending, deadline]);
-      } catch (e) {
-        if (e instanceof CdrError) {
-          // keep the late outcome from surfacing as an unhandled rejection
-          sending.catch((late) =>
-            opts.logger.warn('late Kafka send failed', { error: describe(late) }),
-          );
-          throw e;
-        }
-        const type = (e as { type?: string }).type;
-        if (type !== undefined && FATAL_TYPES.has(type)) await rebuild(type);
-        throw new CdrError('kafka_failed', `Kafka send failed: ${describe(e)}`, { cause: e });
-      } finally {
-        clearTimeout(timer);
       }
+      if (!connected) await withDeadline(connect(), stallMs, 'accept a connection');
+      // The deadline is per chunk: a large delivery may take longer in all, as long
+      // as Kafka keeps acknowledging. After a missed deadline nothing more is sent.
+      for (const chunk of chunkMessages(batches)) await sendChunk(chunk, stallMs);
     },
     async disconnect() {
       await producer.disconnect();

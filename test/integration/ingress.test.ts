@@ -233,4 +233,28 @@ describe('ingress on the real stack', () => {
       await ingress?.close();
     }
   });
+
+  test('the deadline is per acknowledgement: a delivery longer than it in all still gets 200', async () => {
+    const topic = uniqueTopic('large');
+    const deadline = 1000;
+    const ingress = await startTestIngress(stack, {
+      CDR_TOPIC: topic,
+      WEBHOOK_SECRETS: SECRET,
+      ACK_TIMEOUT_MS: String(deadline),
+    });
+    try {
+      const items = Array.from({ length: 40_000 }, (_, i) => rawCdr(i, `org-${i % 50}`));
+      const t0 = Date.now();
+      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      const elapsed = Date.now() - t0;
+      assert.equal(res.status, 200);
+      assert.ok(
+        elapsed > deadline,
+        `the scenario needs a delivery slower than ${deadline} ms (took ${elapsed})`,
+      );
+      assert.equal(await topicSize(stack.brokers, topic), items.length);
+    } finally {
+      await ingress.close();
+    }
+  });
 });

@@ -24,6 +24,7 @@ const SETTINGS: IngressSettings = {
   path: PATH,
   feed: 'billing',
   contentTypes: ['application/json', 'application/*+json'],
+  signatureOverDecoded: false,
   ackTimeoutMs: 5000,
   retryAfterSeconds: 17,
 };
@@ -207,18 +208,41 @@ describe('POST webhook: accepted deliveries', () => {
     assert.equal(h.calls[0]?.batch.records.length, 0);
   });
 
-  it('accepts gzip signed over the wire bytes or over the decoded bytes', async () => {
+  it('accepts gzip signed over the wire bytes; over the decoded bytes only when configured', async () => {
     const json = Buffer.from(items(minimalRawCdr('gz')));
     const gz = gzipSync(json);
-    for (const signed of [gz, json]) {
-      const h = createHarness();
-      const res = await post(h.app, gz, {
-        'content-encoding': 'gzip',
-        'x-spark-signature': sign(signed, SECRET),
-      });
-      assert.equal(res.status, 200);
-      assert.equal(h.calls[0]?.batch.records[0]?.reportId, 'gz');
-    }
+    const wire = createHarness();
+    const overWire = await post(wire.app, gz, {
+      'content-encoding': 'gzip',
+      'x-spark-signature': sign(gz, SECRET),
+    });
+    assert.equal(overWire.status, 200);
+    assert.equal(wire.calls[0]?.batch.records[0]?.reportId, 'gz');
+
+    const strict = createHarness();
+    const refused = await post(strict.app, gz, {
+      'content-encoding': 'gzip',
+      'x-spark-signature': sign(json, SECRET),
+    });
+    assert.equal(refused.status, 401, 'decoded-bytes signatures are off by default');
+    assert.equal(strict.calls.length, 0);
+
+    const tolerant = createHarness({ settings: { signatureOverDecoded: true } });
+    const overDecoded = await post(tolerant.app, gz, {
+      'content-encoding': 'gzip',
+      'x-spark-signature': sign(json, SECRET),
+    });
+    assert.equal(overDecoded.status, 200);
+    assert.equal(tolerant.calls[0]?.batch.records[0]?.reportId, 'gz');
+  });
+
+  it('never decodes a gzip body whose signature does not match (unless decoded signatures are on)', async () => {
+    const h = createHarness();
+    const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024));
+    const res = await answer(
+      post(h.app, bomb, { 'content-encoding': 'gzip', 'x-spark-signature': '0'.repeat(40) }),
+    );
+    assert.equal(res.status, 401, 'refused for the signature, not 413 for the decoded size');
   });
 
   it('accepts an unsigned delivery in insecure mode', async () => {

@@ -7,6 +7,8 @@ import {
   type Body,
   type BodyLimits,
   checkDeclaredLength,
+  createByteBudget,
+  decodeBody,
   readBody,
   readEncoding,
 } from '../../../src/ingress/read-body.ts';
@@ -81,31 +83,35 @@ describe('checkDeclaredLength', () => {
   });
 });
 
+const readGzip = async (stream: ReadableStream<Uint8Array>, limits: typeof LIMITS) => {
+  const body = await readBody(stream, limits);
+  return body.ok ? decodeBody(body.value, 'gzip', limits) : body;
+};
+
 describe('readBody', () => {
   it('returns the bytes as received', async () => {
     const { stream } = streamOf([Buffer.from('{"items"'), Buffer.from(':[]}')]);
-    const body = okBody(await readBody(stream, 'identity', LIMITS));
+    const body = okBody(await readBody(stream, LIMITS));
     assert.equal(Buffer.concat(body.wire).toString(), '{"items":[]}');
     assert.equal(body.wireBytes, 12);
-    assert.equal(body.decoded, null);
   });
 
   it('reads an absent body as empty', async () => {
-    const body = okBody(await readBody(null, 'identity', LIMITS));
+    const body = okBody(await readBody(null, LIMITS));
     assert.equal(body.wireBytes, 0);
     assert.deepEqual(body.wire, []);
   });
 
   it('accepts a body of exactly the limit', async () => {
     const { stream } = streamOf([Buffer.alloc(1000), Buffer.alloc(24)]);
-    const body = okBody(await readBody(stream, 'identity', LIMITS));
+    const body = okBody(await readBody(stream, LIMITS));
     assert.equal(body.wireBytes, 1024);
   });
 
   it('cuts a streaming body off at the limit and cancels the stream', async () => {
     const chunks = Array.from({ length: 10 }, () => Buffer.alloc(300, 0x20));
     const { stream, state } = streamOf(chunks);
-    assert.equal(errCode(await readBody(stream, 'identity', LIMITS)), 'body_too_large');
+    assert.equal(errCode(await readBody(stream, LIMITS)), 'body_too_large');
     assert.equal(state.cancelled, true);
     assert.ok(state.pulls <= 4, `read ${state.pulls} chunks, the limit is passed at the 4th`);
   });
@@ -119,17 +125,19 @@ describe('readBody', () => {
         sent = true;
       },
     });
-    assert.equal(errCode(await readBody(stream, 'identity', LIMITS)), 'body_invalid_encoding');
+    assert.equal(errCode(await readBody(stream, LIMITS)), 'body_invalid_encoding');
   });
 
   it('decodes gzip and keeps the wire bytes', async () => {
     const json = Buffer.from(JSON.stringify({ items: [{ 'Report ID': 'r' }] }));
     const gz = gzipSync(json);
     const { stream } = streamOf([gz.subarray(0, 7), gz.subarray(7)]);
-    const body = okBody(await readBody(stream, 'gzip', LIMITS));
-    assert.deepEqual(body.decoded, json);
+    const body = okBody(await readBody(stream, LIMITS));
     assert.deepEqual(Buffer.concat(body.wire), gz);
     assert.equal(body.wireBytes, gz.length);
+    const decoded = await decodeBody(body, 'gzip', LIMITS);
+    assert.ok(decoded.ok);
+    assert.deepEqual(decoded.value, json);
   });
 
   it('refuses a gzip bomb over maxDecodedBytes', async () => {
@@ -137,7 +145,7 @@ describe('readBody', () => {
     assert.ok(bomb.length < LIMITS.maxBodyBytes * 20);
     const limits = { maxBodyBytes: bomb.length, maxDecodedBytes: 64 * 1024 };
     const { stream } = streamOf([bomb]);
-    const r = await readBody(stream, 'gzip', limits);
+    const r = await readGzip(stream, limits);
     assert.equal(errCode(r), 'body_too_large');
     assert.ok(!r.ok && r.error.status === 413);
   });
@@ -145,14 +153,37 @@ describe('readBody', () => {
   it('applies the wire limit to gzip bodies too', async () => {
     const gz = gzipSync(randomBytes(4096));
     const { stream } = streamOf([gz]);
-    assert.equal(errCode(await readBody(stream, 'gzip', LIMITS)), 'body_too_large');
+    assert.equal(errCode(await readGzip(stream, LIMITS)), 'body_too_large');
   });
 
   it('refuses bytes that are not gzip, and truncated gzip', async () => {
     const gz = gzipSync(Buffer.from('{"items":[]}'));
     for (const bad of [Buffer.from('{"items":[]}'), gz.subarray(0, gz.length - 5)]) {
       const { stream } = streamOf([bad]);
-      assert.equal(errCode(await readBody(stream, 'gzip', LIMITS)), 'body_invalid_encoding');
+      assert.equal(errCode(await readGzip(stream, LIMITS)), 'body_invalid_encoding');
     }
+  });
+});
+
+describe('readBody with a byte budget', () => {
+  it('reserves every chunk and refuses (503 ingress_busy) when the budget is spent', async () => {
+    const budget = createByteBudget(700);
+    let reserved = 0;
+    const first = streamOf([Buffer.alloc(300), Buffer.alloc(300)]);
+    const one = await readBody(first.stream, LIMITS, budget, (n) => {
+      reserved += n;
+    });
+    assert.ok(one.ok);
+    assert.equal(budget.held(), 600);
+    const second = streamOf([Buffer.alloc(50), Buffer.alloc(300)]);
+    const two = await readBody(second.stream, LIMITS, budget, (n) => {
+      reserved += n;
+    });
+    assert.equal(errCode(two), 'ingress_busy');
+    assert.ok(!two.ok && two.error.status === 503);
+    assert.equal(second.state.cancelled, true);
+    assert.equal(budget.held(), 650);
+    budget.release(reserved);
+    assert.equal(budget.held(), 0);
   });
 });
