@@ -6,6 +6,7 @@
  * so a process can start before Kafka or the registry and report not-ready
  * meanwhile.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
 import type { KafkaConfig } from '../config.ts';
 import { describe } from '../errors.ts';
@@ -14,7 +15,7 @@ import { createKafka } from './client.ts';
 import { type CdrProducer, createCdrProducer } from './producer.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
 import { createRegistryClient, type Encoder, type RegistryClient } from './registry.ts';
-import { ensureTopics, type TopicSpec } from './topics.ts';
+import { ensureTopics, missingTopics, type TopicSpec } from './topics.ts';
 
 export type CdrSink = {
   readonly kafka: ReturnType<typeof createKafka>;
@@ -22,7 +23,7 @@ export type CdrSink = {
   readonly registry: RegistryClient;
   readonly publisher: CdrPublisher;
   readonly subject: string;
-  /** Resolves once topics, schema and producer are ready (retrying meanwhile). */
+  /** Resolves once topics, schema and producer are ready (retrying meanwhile); rejects after close(). */
   readonly started: Promise<void>;
   readiness(): { ready: boolean; checks: Record<string, boolean> };
   encoder(): Encoder | null;
@@ -39,8 +40,8 @@ export const createCdrSink = (
   const registry = createRegistryClient(config.registry);
   const subject = `${config.topic}-value`;
   let encoder: Encoder | null = null;
-  let topicsReady = !config.createTopics;
-  let stopped = false;
+  let topicsReady = false;
+  const stopping = new AbortController();
 
   const topics: TopicSpec[] = [config.topic, config.dlqTopic, ...extraTopics].map((topic) => ({
     topic,
@@ -50,8 +51,15 @@ export const createCdrSink = (
 
   const attempt = async () => {
     if (!topicsReady) {
-      const created = await ensureTopics(kafka, topics);
-      if (created.length > 0) logger.info('created topics', { topics: created });
+      if (config.createTopics) {
+        const created = await ensureTopics(kafka, topics);
+        if (created.length > 0) logger.info('created topics', { topics: created });
+      } else {
+        const missing = await missingTopics(kafka, topics);
+        if (missing.length > 0) {
+          throw new Error(`topics missing (KAFKA_CREATE_TOPICS=false): ${missing.join(', ')}`);
+        }
+      }
       topicsReady = true;
     }
     if (encoder === null) {
@@ -61,16 +69,22 @@ export const createCdrSink = (
     if (!producer.isConnected()) await producer.connect();
   };
 
+  // Retries until ready; close() ends it at once (the promise then rejects).
+  const aborted = new Promise<never>((_, reject) => {
+    stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
   const started = (async () => {
     let delay = 250;
     for (;;) {
+      stopping.signal.throwIfAborted();
       try {
-        await attempt();
+        await Promise.race([attempt(), aborted]);
         return;
       } catch (e) {
-        if (stopped) throw e;
+        stopping.signal.throwIfAborted();
         logger.warn('not ready yet, retrying', { error: describe(e), retryInMs: delay });
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay, undefined, { signal: stopping.signal });
         delay = Math.min(delay * 2, 10_000);
       }
     }
@@ -101,7 +115,7 @@ export const createCdrSink = (
       return { ready: Object.values(checks).every(Boolean), checks };
     },
     async close() {
-      stopped = true;
+      stopping.abort(new Error('stopped'));
       await producer.disconnect().catch(() => undefined);
     },
   };

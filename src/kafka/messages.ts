@@ -7,10 +7,13 @@
  * unknown), `cdr-source`, `cdr-feed`, `cdr-delivery-id`.
  *
  * Dead-letter topic: key = Org UUID when the record has one; value = JSON
- * `{ code, reason, deliveryId, feed, source, receivedAt, raw }` with `raw` the
- * record's JSON text as received; headers `cdr-dlq-code`, `cdr-dlq-reason`,
+ * `{ code, reason, deliveryId, feed, source, receivedAt, index, raw }` with
+ * `raw` the record re-serialised as JSON (`JSON.stringify` of what was parsed;
+ * cut at 512 KiB with `rawTruncated`); headers `cdr-dlq-code`,
+ * `cdr-dlq-reason`, `cdr-raw-sha256` (of the whole raw text),
  * `cdr-delivery-id`, `cdr-source`, `cdr-feed`.
  */
+import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
 import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
 import type { OutMessage } from './producer.ts';
@@ -24,7 +27,15 @@ export const HEADER = {
   deliveryId: 'cdr-delivery-id',
   dlqCode: 'cdr-dlq-code',
   dlqReason: 'cdr-dlq-reason',
+  rawSha256: 'cdr-raw-sha256',
 } as const;
+
+/** Raw text kept in a dead letter, so it stays under the broker's message size limit. */
+export const MAX_DLQ_RAW_CHARS = 512 * 1024;
+
+/** SHA-256 (hex) of a dead record's raw JSON text: lets a reader skip letters it already has. */
+export const rawSha256 = (rawText: string): string =>
+  createHash('sha256').update(rawText).digest('hex');
 
 const iso = (ms: number | null): string | undefined =>
   ms === null ? undefined : new Date(ms).toISOString();
@@ -62,6 +73,8 @@ const orgOf = (raw: unknown): string | null => {
 };
 
 export const toDeadLetterMessage = (dead: DeadRecord, ingest: Ingest): OutMessage => {
+  const raw = rawJson(dead.raw);
+  const truncated = raw.length > MAX_DLQ_RAW_CHARS;
   const value = {
     code: dead.error.code,
     reason: dead.error.message,
@@ -70,7 +83,8 @@ export const toDeadLetterMessage = (dead: DeadRecord, ingest: Ingest): OutMessag
     source: ingest.source,
     receivedAt: new Date(ingest.received_at).toISOString(),
     index: dead.index,
-    raw: rawJson(dead.raw),
+    raw: truncated ? raw.slice(0, MAX_DLQ_RAW_CHARS) : raw,
+    ...(truncated ? { rawTruncated: true, rawLength: raw.length } : {}),
   };
   return {
     key: orgOf(dead.raw),
@@ -78,6 +92,7 @@ export const toDeadLetterMessage = (dead: DeadRecord, ingest: Ingest): OutMessag
     headers: {
       [HEADER.dlqCode]: dead.error.code,
       [HEADER.dlqReason]: dead.error.message,
+      [HEADER.rawSha256]: rawSha256(raw),
       [HEADER.deliveryId]: ingest.delivery_id,
       [HEADER.source]: ingest.source,
       [HEADER.feed]: ingest.feed,

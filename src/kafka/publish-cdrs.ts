@@ -13,6 +13,9 @@ import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
 import type { CdrProducer, OutMessage } from './producer.ts';
 import type { Encoder } from './registry.ts';
 
+/** An encoded CDR larger than this is dead-lettered (the broker's default limit is 1 MiB). */
+export const MAX_RECORD_BYTES = 900 * 1024;
+
 export type PublishCounts = { accepted: number; deadLettered: number; duplicatesInBatch: number };
 
 export type CdrPublisher = {
@@ -41,6 +44,18 @@ export const createCdrPublisher = (deps: {
         dead.push({
           raw: cdr.record,
           error: new CdrError('record_encode_failed', `Avro encoding failed: ${describe(e)}`),
+          index: -1,
+        });
+        continue;
+      }
+      if (value.length > MAX_RECORD_BYTES) {
+        // one record over the broker's limit would fail the whole delivery forever
+        dead.push({
+          raw: cdr.record,
+          error: new CdrError(
+            'record_encode_failed',
+            `the encoded record is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit`,
+          ),
           index: -1,
         });
         continue;

@@ -35,6 +35,19 @@ export type RegistryClient = {
   decode(buffer: Buffer): Promise<unknown>;
 };
 
+/** The URL without user:password, for messages and logs. */
+export const redact = (url: string): string => {
+  try {
+    const u = new URL(url);
+    if (u.username === '' && u.password === '') return url;
+    u.username = '';
+    u.password = '';
+    return u.href;
+  } catch {
+    return '(invalid URL)';
+  }
+};
+
 const headersFor = (c: RegistryConfig): Record<string, string> => {
   const h: Record<string, string> = { Accept: 'application/vnd.schemaregistry.v1+json' };
   if (c.username !== undefined) {
@@ -58,9 +71,13 @@ const registryFetch = async (
       signal: AbortSignal.timeout(10_000),
     });
   } catch (cause) {
-    throw new CdrError('registry_unavailable', `schema registry not reachable at ${c.url}`, {
-      cause,
-    });
+    throw new CdrError(
+      'registry_unavailable',
+      `schema registry not reachable at ${redact(c.url)}`,
+      {
+        cause,
+      },
+    );
   }
   const text = await res.text();
   let body: unknown = text;

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
 import { normalise } from '../../src/cdr/normalise.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
@@ -253,6 +254,62 @@ describe('ingress on the real stack', () => {
         `the scenario needs a delivery slower than ${deadline} ms (took ${elapsed})`,
       );
       assert.equal(await topicSize(stack.brokers, topic), items.length);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  test('with KAFKA_CREATE_TOPICS=false a missing topic keeps the ingress not ready', async () => {
+    const topic = uniqueTopic('nocreate');
+    const ingress = await startTestIngress(
+      stack,
+      { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET, KAFKA_CREATE_TOPICS: 'false' },
+      { waitReady: false },
+    );
+    const admin = new Kafka({
+      clientId: 'test',
+      brokers: stack.brokers,
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const notReady = await fetch(`${ingress.url}/readyz`);
+      assert.equal(notReady.status, 503);
+      assert.equal(
+        ((await notReady.json()) as { checks: { topics: boolean } }).checks.topics,
+        false,
+      );
+      assert.equal((await admin.listTopics()).includes(topic), false, 'nothing was created');
+      await admin.createTopics({
+        topics: [{ topic }, { topic: `${topic}.dlq` }],
+        waitForLeaders: true,
+      });
+      await ingress.started;
+      assert.equal((await fetch(`${ingress.url}/readyz`)).status, 200);
+    } finally {
+      await admin.disconnect();
+      await ingress.close();
+    }
+  });
+
+  test('a record too large for the broker is dead-lettered (cut), its neighbours publish', async () => {
+    const topic = uniqueTopic('oversized');
+    const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
+    try {
+      const huge = rawCdr(1, 'org-big', { 'Unknown blob': 'y'.repeat(1_200_000) });
+      const items = [rawCdr(0, 'org-a'), huge, rawCdr(2, 'org-a')];
+      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      assert.equal(res.status, 200);
+      const answer = (await res.json()) as Record<string, unknown>;
+      assert.equal(answer.accepted, 2);
+      assert.equal(answer.deadLettered, 1);
+      const [letter] = await readTopic(stack.brokers, `${topic}.dlq`, 1);
+      assert.ok(letter);
+      const body = JSON.parse(letter.value.toString());
+      assert.equal(body.code, 'record_encode_failed');
+      assert.equal(body.rawTruncated, true);
+      assert.equal(letter.key, 'org-big');
     } finally {
       await ingress.close();
     }

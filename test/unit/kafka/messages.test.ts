@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { CdrError } from '../../../src/errors.ts';
+import { MAX_DLQ_RAW_CHARS, toDeadLetterMessage } from '../../../src/kafka/messages.ts';
+import { INGEST } from '../fixtures.ts';
+
+const letter = (raw: unknown) =>
+  toDeadLetterMessage(
+    {
+      raw,
+      error: new CdrError('record_missing_report_id', 'the CDR has no "Report ID"'),
+      index: 3,
+    },
+    INGEST,
+  );
+
+describe('dead letters', () => {
+  it('carry the raw JSON, the reason, the delivery and a hash of the raw text', () => {
+    const raw = { 'Org UUID': 'org-9', Duration: '7' };
+    const m = letter(raw);
+    assert.equal(m.key, 'org-9');
+    const value = JSON.parse(m.value.toString());
+    assert.deepEqual(JSON.parse(value.raw), raw);
+    assert.equal(value.code, 'record_missing_report_id');
+    assert.equal(value.deliveryId, INGEST.delivery_id);
+    assert.equal(value.index, 3);
+    assert.equal(value.rawTruncated, undefined);
+    assert.equal(
+      m.headers['cdr-raw-sha256'],
+      createHash('sha256').update(JSON.stringify(raw)).digest('hex'),
+    );
+    assert.equal(m.headers['cdr-dlq-code'], 'record_missing_report_id');
+  });
+
+  it('cut a huge raw record so the letter stays under the broker limit; the hash covers all of it', () => {
+    const raw = { 'Org UUID': 'org-9', blob: 'x'.repeat(2 * MAX_DLQ_RAW_CHARS) };
+    const m = letter(raw);
+    assert.ok(m.value.length < 1024 * 1024);
+    const value = JSON.parse(m.value.toString());
+    assert.equal(value.rawTruncated, true);
+    assert.equal(value.rawLength, JSON.stringify(raw).length);
+    assert.equal(value.raw.length, MAX_DLQ_RAW_CHARS);
+    assert.equal(
+      m.headers['cdr-raw-sha256'],
+      createHash('sha256').update(JSON.stringify(raw)).digest('hex'),
+    );
+  });
+
+  it('have no key when the record has no org', () => {
+    assert.equal(letter('not an object').key, null);
+    assert.equal(letter({ Duration: 1 }).key, null);
+  });
+});
