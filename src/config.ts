@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
-import type { LogLevel } from './log.ts';
+import { type LogLevel, silentLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
+import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
+import { createWebexClient } from './reconciler/webex-client.ts';
 
 const list = z.string().transform((s) =>
   s
@@ -77,6 +79,16 @@ const duration = (fallback: string) =>
       }
     });
 
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** A duration within [min, max]; the bounds are named in the problem as written. */
+const durationWithin = (fallback: string, min: [number, string], max: [number, string]) =>
+  duration(fallback).pipe(
+    z.number().min(min[0], `at least ${min[1]}`).max(max[0], `at most ${max[1]}`),
+  );
+
 const reconcilerEnv = kafkaEnv.extend({
   WEBEX_API_BASE_URL: httpUrl.default('https://analytics.webexapis.com'),
   WEBEX_ACCESS_TOKEN: z.string().optional(),
@@ -84,21 +96,18 @@ const reconcilerEnv = kafkaEnv.extend({
   WEBEX_CLIENT_ID: z.string().optional(),
   WEBEX_CLIENT_SECRET: z.string().optional(),
   WEBEX_REFRESH_TOKEN: z.string().optional(),
+  WEBEX_REFRESH_TOKEN_FILE: z.string().optional(),
   WEBEX_TOKEN_URL: httpUrl.default('https://webexapis.com/v1/access_token'),
-  WEBEX_MIN_REQUEST_INTERVAL: duration('0ms'),
-  WEBEX_TIMEOUT: duration('30s'),
-  RECONCILE_INTERVAL: duration('12h'),
-  RECONCILE_LOOKBACK: duration('48h').pipe(
-    z
-      .number()
-      .max(30 * 24 * 3_600_000, 'at most 30d (720h)')
-      .min(3_600_000, 'at least 1h'),
-  ),
-  RECONCILE_SETTLE: duration('15m').pipe(z.number().min(5 * 60_000, 'at least 5m')),
+  WEBEX_MIN_REQUEST_INTERVAL: durationWithin('0ms', [0, '0ms'], [HOUR, '1h']),
+  WEBEX_TIMEOUT: durationWithin('30s', [SECOND, '1s'], [10 * MINUTE, '10m']),
+  // Node cannot wait longer than 2^31 - 1 ms (about 24.8 days): longer timers fire after 1 ms.
+  RECONCILE_INTERVAL: durationWithin('12h', [MINUTE, '1m'], [24 * DAY, '24d']),
+  RECONCILE_LOOKBACK: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d (720h)']),
+  RECONCILE_SETTLE: duration('15m').pipe(z.number().min(5 * MINUTE, 'at least 5m')),
   RECONCILE_TOPIC: topicName.optional(),
-  RECONCILE_MAX_IDS_PER_PASS: int(2_000_000),
+  RECONCILE_WINDOWS_PER_PASS: int(49),
   RECONCILE_CLOCK_SKEW: duration('5m'),
-  PUBLISH_TIMEOUT: duration('60s'),
+  PUBLISH_TIMEOUT: durationWithin('60s', [SECOND, '1s'], [HOUR, '1h']),
 });
 
 export type KafkaEnv = z.infer<typeof kafkaEnv>;
@@ -151,15 +160,20 @@ const toIngressConfig = (e: z.infer<typeof ingressEnv>) => ({
 
 export type IngressConfig = ReturnType<typeof toIngressConfig>;
 
-const toReconcilerConfig = (e: z.infer<typeof reconcilerEnv>) => {
+/** `refreshTokenFromFile`: the content of WEBEX_REFRESH_TOKEN_FILE, read at start. */
+const toReconcilerConfig = (
+  e: z.infer<typeof reconcilerEnv>,
+  refreshTokenFromFile: string | undefined,
+) => {
   const base = toKafkaConfig(e);
+  const refreshToken = refreshTokenFromFile ?? e.WEBEX_REFRESH_TOKEN;
   const auth =
-    e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && e.WEBEX_REFRESH_TOKEN
+    e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && refreshToken
       ? ({
           kind: 'oauth',
           clientId: e.WEBEX_CLIENT_ID,
           clientSecret: e.WEBEX_CLIENT_SECRET,
-          refreshToken: e.WEBEX_REFRESH_TOKEN,
+          refreshToken,
           tokenUrl: e.WEBEX_TOKEN_URL,
         } as const)
       : e.WEBEX_ACCESS_TOKEN_FILE
@@ -173,11 +187,13 @@ const toReconcilerConfig = (e: z.infer<typeof reconcilerEnv>) => {
       minIntervalMs: e.WEBEX_MIN_REQUEST_INTERVAL,
       timeoutMs: e.WEBEX_TIMEOUT,
     },
+    /** Where a rotated OAuth refresh token is written back (only with the OAuth flow). */
+    refreshTokenFile: auth.kind === 'oauth' ? e.WEBEX_REFRESH_TOKEN_FILE : undefined,
     intervalMs: e.RECONCILE_INTERVAL,
     lookbackMs: e.RECONCILE_LOOKBACK,
     settleMs: e.RECONCILE_SETTLE,
     auditTopic: e.RECONCILE_TOPIC ?? `${e.CDR_TOPIC}.reconciliation`,
-    maxIdsPerPass: e.RECONCILE_MAX_IDS_PER_PASS,
+    windowsPerPass: e.RECONCILE_WINDOWS_PER_PASS,
     clockSkewMs: e.RECONCILE_CLOCK_SKEW,
     publishTimeoutMs: e.PUBLISH_TIMEOUT,
   };
@@ -240,26 +256,53 @@ export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<Ingress
     env,
   );
 
-export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<ReconcilerConfig> =>
-  parseWith(
+const webexAuthProblems = (e: RawEnv): string[] => {
+  const refresh = e.WEBEX_REFRESH_TOKEN ?? e.WEBEX_REFRESH_TOKEN_FILE;
+  const problems =
+    e.WEBEX_REFRESH_TOKEN && e.WEBEX_REFRESH_TOKEN_FILE
+      ? ['WEBEX_REFRESH_TOKEN/WEBEX_REFRESH_TOKEN_FILE: set one of them, not both']
+      : [];
+  if (e.WEBEX_ACCESS_TOKEN || e.WEBEX_ACCESS_TOKEN_FILE) return problems;
+  if (e.WEBEX_CLIENT_ID || e.WEBEX_CLIENT_SECRET || refresh) {
+    return e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && refresh
+      ? problems
+      : [
+          ...problems,
+          'WEBEX_CLIENT_ID/WEBEX_CLIENT_SECRET/WEBEX_REFRESH_TOKEN: all three are needed for the OAuth refresh flow (the refresh token or WEBEX_REFRESH_TOKEN_FILE)',
+        ];
+  }
+  return [
+    'WEBEX_ACCESS_TOKEN: required (or WEBEX_ACCESS_TOKEN_FILE, or WEBEX_CLIENT_ID + WEBEX_CLIENT_SECRET + WEBEX_REFRESH_TOKEN or WEBEX_REFRESH_TOKEN_FILE)',
+  ];
+};
+
+export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<ReconcilerConfig> => {
+  const file = emptyAsUnset(env).WEBEX_REFRESH_TOKEN_FILE;
+  const fromFile = file === undefined ? undefined : readRefreshTokenFile(file);
+  const parsed = parseWith(
     reconcilerEnv,
-    toReconcilerConfig,
+    (e) => toReconcilerConfig(e, fromFile?.ok ? fromFile.token : undefined),
     (e) => [
       ...kafkaProblems(e),
-      ...(e.WEBEX_ACCESS_TOKEN || e.WEBEX_ACCESS_TOKEN_FILE
+      ...webexAuthProblems(e),
+      ...(fromFile?.ok === false ? [`WEBEX_REFRESH_TOKEN_FILE: ${fromFile.problem}`] : []),
+      ...(e.RECONCILE_MAX_IDS_PER_PASS === undefined
         ? []
-        : e.WEBEX_CLIENT_ID || e.WEBEX_CLIENT_SECRET || e.WEBEX_REFRESH_TOKEN
-          ? e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && e.WEBEX_REFRESH_TOKEN
-            ? []
-            : [
-                'WEBEX_CLIENT_ID/WEBEX_CLIENT_SECRET/WEBEX_REFRESH_TOKEN: all three are needed for the OAuth refresh flow',
-              ]
-          : [
-              'WEBEX_ACCESS_TOKEN: required (or WEBEX_ACCESS_TOKEN_FILE, or WEBEX_CLIENT_ID + WEBEX_CLIENT_SECRET + WEBEX_REFRESH_TOKEN)',
-            ]),
+        : [
+            'RECONCILE_MAX_IDS_PER_PASS: no longer used; the ledger is bounded by RECONCILE_WINDOWS_PER_PASS (windows per topic read)',
+          ]),
     ],
     env,
   );
+  if (!parsed.ok) return parsed;
+  // Whatever the Webex client would refuse at start is a configuration problem too.
+  try {
+    createWebexClient({ ...parsed.config.webex, logger: silentLogger });
+  } catch (e) {
+    return { ok: false, problems: [e instanceof Error ? e.message : String(e)] };
+  }
+  return parsed;
+};
 
 /** Kafka and registry settings alone, for tools that only read topics (CDR_FEED unused there). */
 export const parseKafkaConfig = (env: NodeJS.ProcessEnv): ConfigResult<KafkaConfig> =>

@@ -7,7 +7,7 @@
  */
 import { setImmediate } from 'node:timers/promises';
 import { type PreparedBatch, YIELD_EVERY } from '../cdr/batch.ts';
-import type { Ingest } from '../cdr/normalise.ts';
+import type { CdrRecord, Ingest } from '../cdr/normalise.ts';
 import { CdrError, describe } from '../errors.ts';
 import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
 import type { CdrProducer, OutMessage } from './producer.ts';
@@ -15,6 +15,16 @@ import type { Encoder } from './registry.ts';
 
 /** An encoded CDR larger than this is dead-lettered (the broker's default limit is 1 MiB). */
 export const MAX_RECORD_BYTES = 900 * 1024;
+
+/**
+ * A dead letter of a normalised record leaves out `ingest` (delivery id, receipt
+ * time), so the same record always gives the same letter and hash: the
+ * reconciler can tell it has dead-lettered it before.
+ */
+const withoutIngest = (record: CdrRecord): Omit<CdrRecord, 'ingest'> => {
+  const { ingest: _ingest, ...rest } = record;
+  return rest;
+};
 
 export type PublishCounts = { accepted: number; deadLettered: number; duplicatesInBatch: number };
 
@@ -42,7 +52,7 @@ export const createCdrPublisher = (deps: {
         value = encoder.encode(cdr.record);
       } catch (e) {
         dead.push({
-          raw: cdr.record,
+          raw: withoutIngest(cdr.record),
           error: new CdrError('record_encode_failed', `Avro encoding failed: ${describe(e)}`),
           index: -1,
         });
@@ -51,7 +61,7 @@ export const createCdrPublisher = (deps: {
       if (value.length > MAX_RECORD_BYTES) {
         // one record over the broker's limit would fail the whole delivery forever
         dead.push({
-          raw: cdr.record,
+          raw: withoutIngest(cdr.record),
           error: new CdrError(
             'record_encode_failed',
             `the encoded record is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit`,

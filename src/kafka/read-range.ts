@@ -7,7 +7,8 @@
  * by `webex-cdr-kafka tail`.
  *
  * kafkajs only consumes through a consumer group: this one joins a group of
- * its own, seeks, never commits, and leaves when every partition is read.
+ * its own, seeks, never commits, and leaves when every partition is read, or
+ * at once when `signal` aborts (rejecting with its reason).
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -39,8 +40,11 @@ export const readTopicRange = async (
     onRecord: (r: KeyAndHeaders) => void;
     /** Give up when no record arrives for this long while partitions remain unread. */
     stallMs?: number;
+    signal?: AbortSignal;
   },
 ): Promise<RangeStats> => {
+  const { signal } = opts;
+  signal?.throwIfAborted();
   const started = Date.now();
   const admin = kafka.admin();
   await admin.connect();
@@ -65,6 +69,7 @@ export const readTopicRange = async (
   }
   const partitions = remaining.size;
   if (partitions === 0) return { partitions: 0, records: 0, ms: Date.now() - started };
+  signal?.throwIfAborted();
 
   const consumer = kafka.consumer({
     groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
@@ -114,10 +119,16 @@ export const readTopicRange = async (
       consumer.seek({ topic: opts.topic, partition, offset });
     const stallMs = opts.stallMs ?? 60_000;
     await new Promise<void>((resolve, reject) => {
+      const done = (error?: unknown) => {
+        clearInterval(watchdog);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () => done(signal?.reason ?? new Error('aborted'));
       const watchdog = setInterval(() => {
         if (Date.now() - lastProgress > stallMs) {
-          clearInterval(watchdog);
-          reject(
+          done(
             new CdrError(
               'kafka_timeout',
               `reading ${opts.topic} stalled: ${remaining.size} partition(s) unread after ${stallMs} ms`,
@@ -125,10 +136,9 @@ export const readTopicRange = async (
           );
         }
       }, 500);
-      finished.then(() => {
-        clearInterval(watchdog);
-        resolve();
-      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      finished.then(() => done());
     });
   } finally {
     await consumer.disconnect();

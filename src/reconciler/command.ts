@@ -2,14 +2,19 @@
  * @module reconciler/command
  * `webex-cdr-kafka reconcile`: the long-running service (first run at start,
  * then every RECONCILE_INTERVAL), or `--once [--from ISO] [--to ISO]` for
- * operators: progress on a terminal, a summary, exit code 0 only if nothing
- * is left missing and nothing failed.
+ * operators: progress on a terminal, a summary (always, even when stopped or
+ * failed), exit code 0 only if nothing is left missing and nothing failed.
+ * A range outside what Webex can be asked about now is a configuration
+ * problem (exit 2), never clipped silently.
  */
 import { parseArgs } from 'node:util';
 import { parseReconcilerConfig } from '../config.ts';
+import { describe } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import { plannableRange, type Window } from './plan.ts';
+import { failedRun, type RunSummary } from './reconcile.ts';
 import { formatSummary } from './report.ts';
-import { createReconciler } from './service.ts';
+import { createReconciler, type Reconciler } from './service.ts';
 
 const EXIT_CONFIG = 2;
 
@@ -17,6 +22,31 @@ const parseTime = (flag: string, v: string | undefined): number | undefined | st
   if (v === undefined) return undefined;
   const ms = Date.parse(v);
   return Number.isNaN(ms) ? `--${flag}: not an ISO 8601 time: "${v}"` : ms;
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Problems with --from/--to against the range a run may ask Webex about now. */
+export const rangeProblems = (
+  range: { from?: number | undefined; to?: number | undefined },
+  allowed: { from: number; to: number },
+): string[] => {
+  const problems: string[] = [];
+  const span = `[${iso(allowed.from)}, ${iso(allowed.to)}] (now - RECONCILE_LOOKBACK + 10m .. now - RECONCILE_SETTLE)`;
+  for (const flag of ['from', 'to'] as const) {
+    const t = range[flag];
+    if (t !== undefined && (t < allowed.from || t > allowed.to)) {
+      problems.push(
+        `--${flag}: ${iso(t)} is outside the range Webex can be asked about now: ${span}`,
+      );
+    }
+  }
+  const from = range.from ?? allowed.from;
+  const to = range.to ?? allowed.to;
+  if (problems.length === 0 && from >= to) {
+    problems.push(`--from/--to: --from (${iso(from)}) must be before --to (${iso(to)})`);
+  }
+  return problems;
 };
 
 export const runReconcileCommand = async (args: string[]): Promise<number> => {
@@ -40,6 +70,14 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   }
   const parsed = parseReconcilerConfig(process.env);
   if (!parsed.ok) problems.push(...parsed.problems);
+  const now = Date.now();
+  const range = {
+    from: typeof from === 'number' ? from : undefined,
+    to: typeof to === 'number' ? to : undefined,
+  };
+  if (parsed.ok && flags.once) {
+    problems.push(...rangeProblems(range, plannableRange({ now, ...parsed.config })));
+  }
   if (problems.length > 0 || !parsed.ok) {
     console.error('invalid configuration:');
     for (const p of problems) console.error(`  - ${p}`);
@@ -47,11 +85,18 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   }
   const config = parsed.config;
   const logger = createLogger(config.logLevel, { service: 'reconciler' });
-  const reconciler = createReconciler(config, logger);
+  let reconciler: Reconciler;
+  try {
+    reconciler = createReconciler(config, logger);
+  } catch (e) {
+    console.error('invalid configuration:');
+    console.error(`  - ${describe(e)}`);
+    return EXIT_CONFIG;
+  }
 
   const stopOnSignal = new Promise<void>((resolve) => {
     const stop = () => {
-      logger.info('stop requested: finishing the current org, then stopping');
+      logger.info('stop requested: stopping after the current step');
       resolve();
     };
     process.once('SIGTERM', stop);
@@ -65,25 +110,28 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
     return 0;
   }
 
-  const windows = reconciler.plan({
-    ...(typeof from === 'number' ? { from } : {}),
-    ...(typeof to === 'number' ? { to } : {}),
+  const windows: Window[] = reconciler.plan({
+    now,
+    ...(range.from === undefined ? {} : { from: range.from }),
+    ...(range.to === undefined ? {} : { to: range.to }),
   });
-  if (windows.length === 0) {
-    console.error('nothing to reconcile: the range is outside [now - lookback, now - settle]');
-    await reconciler.stop();
-    return 1;
-  }
   const tty = process.stderr.isTTY === true;
   void stopOnSignal.then(() => reconciler.stop());
-  const summary = await reconciler.runOnce(windows, (p) => {
-    if (tty) {
-      process.stderr.write(`\rwindow ${p.window}/${p.windows}  org ${p.org}/${p.orgs}   `);
-    }
-  });
-  if (tty) process.stderr.write('\n');
+  let summary: RunSummary;
+  try {
+    summary = await reconciler.runOnce(windows, (p) => {
+      if (tty) {
+        process.stderr.write(`\rwindow ${p.window}/${p.windows}  org ${p.org}/${p.orgs}   `);
+      }
+    });
+  } catch (e) {
+    logger.error('reconciliation run failed', { error: describe(e) });
+    summary = failedRun(windows, `run failed: ${describe(e)}`);
+  } finally {
+    if (tty) process.stderr.write('\n');
+    await reconciler.stop();
+  }
   process.stdout.write(formatSummary(summary));
-  await reconciler.stop();
   const clean =
     summary.totals.stillMissing === 0 && summary.totals.errors === 0 && !summary.aborted;
   return clean ? 0 : 1;

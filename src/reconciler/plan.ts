@@ -67,6 +67,31 @@ export const planWindows = (options: PlanOptions): Window[] => {
   return windows;
 };
 
+/** A run leaves the oldest minutes of the look-back out, so no request is older than Webex allows when it goes out. */
+export const LOOKBACK_MARGIN_MS = 10 * 60_000;
+
+/**
+ * The range a run started at `now` covers: [now - (lookback - 10 min), now -
+ * settle], with the lookback capped at 30 days (and never under 1 h) and the
+ * settle time raised to 5 minutes, like `planWindows`.
+ */
+export const plannableRange = (o: {
+  now: number;
+  lookbackMs: number;
+  settleMs: number;
+}): { from: number; to: number } => ({
+  from: o.now - Math.max(HOUR_MS, Math.min(o.lookbackMs, MAX_LOOKBACK_MS) - LOOKBACK_MARGIN_MS),
+  to: o.now - Math.max(o.settleMs, MIN_SETTLE_MS),
+});
+
+/**
+ * Whether Webex still accepts requests for `window` at `now`: it starts no
+ * earlier than now - lookback (the configured retention) and ends at least 5
+ * minutes ago.
+ */
+export const isWindowAlive = (window: Window, o: { now: number; lookbackMs: number }): boolean =>
+  window.start >= o.now - o.lookbackMs && window.end <= o.now - MIN_SETTLE_MS;
+
 /** `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC, the format of `startTime`/`endTime`. */
 export const formatWebexTime = (ms: number): string => {
   const date = new Date(ms);

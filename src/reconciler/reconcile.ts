@@ -1,15 +1,30 @@
 /**
  * @module reconciler/reconcile
- * One reconciliation run:
+ * One reconciliation run. The windows go in passes of at most
+ * `windowsPerPass`, oldest first; per pass:
  *
- *   plan windows -> count (Webex, per org) -> read the topic (ledger) -> diff
- *   -> fetch (cdrsbyorg, only where Webex has more) -> normalise -> encode -> produce
+ *   read the topic once (ledger) -> for each window, oldest first:
+ *     count (cdrcountbyorg, every page) -> diff -> fetch (cdrsbyorg, only
+ *     where Webex has more) -> normalise -> encode -> produce -> audit
+ *
+ * A window is counted and backfilled before the next one is touched, so no
+ * window waits behind the others' Webex requests; before every Webex request
+ * the window is checked to be still inside [now - lookback, now - 5 min], and
+ * a window that aged out is skipped and reported as an error.
  *
  * Only records whose Report ID is not on the topic are published, with
  * `ingest.source = reconciler`, through the same normaliser, schema and
- * producer as the ingress. More on the topic than Webex reports is reported,
- * never deleted. Every window and org that needed attention gets one audit
- * result; every window one log line; the run ends with totals.
+ * producer as the ingress. Records that cannot be published go to the
+ * dead-letter topic once: those whose raw hash is there already are not sent
+ * again (they stay counted as missing). More on the topic than Webex reports
+ * is reported, never deleted.
+ *
+ * Failures stay where they happen: a failed topic read fails its pass's
+ * windows, a failed count its window, a failed fetch or publish its org; each
+ * is in the summary and the audit (org `*` for a whole window), and the run
+ * goes on. An abort ends the run between any two steps. Every window and org
+ * that needed attention gets one audit result; every window one log line; the
+ * run ends with totals.
  */
 import { randomUUID } from 'node:crypto';
 import { prepareBatch } from '../cdr/batch.ts';
@@ -17,19 +32,24 @@ import type { Feed, Ingest } from '../cdr/normalise.ts';
 import { describe } from '../errors.ts';
 import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
-import type { Window } from './plan.ts';
+import { rawHash } from './dead-letters.ts';
+import { isWindowAlive, type Window } from './plan.ts';
 import { createLedger, type Ledger } from './topic-ledger.ts';
-import type { WebexClient } from './webex-client.ts';
+import type { RequestOptions, WebexClient } from './webex-client.ts';
 
 export type OrgResult = {
   runId: string;
   windowStart: string;
   windowEnd: string;
+  /** The customer org, or `*` when the window as a whole could not be compared. */
   orgId: string;
   webexCount: number;
   topicCount: number;
   backfilled: number;
+  /** Sent to the dead-letter topic by this run. */
   deadLettered: number;
+  /** Webex records that cannot be published (dead-lettered now or by an earlier run). */
+  unpublishable: number;
   stillMissing: number;
   surplus: number;
   errors: string[];
@@ -43,6 +63,7 @@ export type WindowSummary = {
   topicTotal: number;
   backfilled: number;
   deadLettered: number;
+  unpublishable: number;
   stillMissing: number;
   surplus: number;
   errors: string[];
@@ -57,6 +78,7 @@ export type RunSummary = {
     topicBefore: number;
     backfilled: number;
     deadLettered: number;
+    unpublishable: number;
     stillMissing: number;
     surplus: number;
     errors: number;
@@ -68,156 +90,308 @@ export type Progress = { window: number; windows: number; org: number; orgs: num
 
 export type ReconcileDeps = {
   webex: Pick<WebexClient, 'countByOrg' | 'recordsByOrg'>;
-  /** Feeds every record on the topic from `fromTimestamp` on into the ledger. */
-  readTopic(fromTimestamp: number, ledger: Ledger): Promise<unknown>;
+  /** Feeds every record on the CDR topic from `fromTimestamp` to its end into the ledger. */
+  readTopic(fromTimestamp: number, ledger: Ledger, signal?: AbortSignal): Promise<unknown>;
+  /** The `cdr-raw-sha256` headers on the dead-letter topic from `fromTimestamp` to its end. */
+  readDeadLetterHashes(fromTimestamp: number, signal?: AbortSignal): Promise<Set<string>>;
   publisher: CdrPublisher;
   writeAudit(results: OrgResult[]): Promise<void>;
   feed: Feed;
   logger: Logger;
   publishTimeoutMs: number;
-  /** Upper bound of Webex-counted records held in one ledger pass (memory bound). */
-  maxIdsPerPass: number;
+  /** Windows per pass: each pass reads the topic once and holds one ledger (the memory bound). */
+  windowsPerPass: number;
   /** Produce timestamps may trail call ends by clock skew: read this much earlier. */
   clockSkewMs: number;
+  /** Webex's retention as configured: a window starting before now - lookback is skipped. */
+  lookbackMs: number;
   now?: () => number;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 };
 
+export const WINDOW_AGED_OUT = 'window aged out before it could be reconciled';
+
+/** Thrown before a Webex request for a window Webex no longer serves. */
+export class WindowAgedOutError extends Error {
+  constructor() {
+    super(WINDOW_AGED_OUT);
+    this.name = 'WindowAgedOutError';
+  }
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
-type Counted = { window: Window; index: number; counts: Map<string, number>; error?: string };
-
-/** Groups windows so that each pass holds at most `max` Webex-counted records (at least one window). */
-export const groupPasses = (counted: Counted[], max: number): Counted[][] => {
-  const passes: Counted[][] = [];
-  let current: Counted[] = [];
-  let sum = 0;
-  for (const c of counted) {
-    const n = [...c.counts.values()].reduce((a, b) => a + b, 0);
-    if (current.length > 0 && sum + n > max) {
-      passes.push(current);
-      current = [];
-      sum = 0;
-    }
-    current.push(c);
-    sum += n;
-  }
-  if (current.length > 0) passes.push(current);
+/** Consecutive groups of at most `size` windows (at least one each), oldest first. */
+export const splitPasses = (windows: readonly Window[], size: number): Window[][] => {
+  const n = Math.max(1, Math.floor(size));
+  const passes: Window[][] = [];
+  for (let i = 0; i < windows.length; i += n) passes.push(windows.slice(i, i + n));
   return passes;
 };
 
-export const reconcile = async (deps: ReconcileDeps, windows: Window[]): Promise<RunSummary> => {
-  const now = deps.now ?? Date.now;
-  const runId = randomUUID();
-  const log = deps.logger.child({ runId });
-  const summaries: WindowSummary[] = [];
+/** Settles with `work`, or rejects with the abort reason as soon as `signal` aborts. */
+const raceAbort = <T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+  if (signal === undefined) return work;
+  work.catch(() => undefined); // the loser of the race must not go unhandled
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+};
+
+const emptyWindowSummary = (window: Window): WindowSummary => ({
+  start: iso(window.start),
+  end: iso(window.end),
+  orgs: 0,
+  webexTotal: 0,
+  topicTotal: 0,
+  backfilled: 0,
+  deadLettered: 0,
+  unpublishable: 0,
+  stillMissing: 0,
+  surplus: 0,
+  errors: [],
+});
+
+/** Totals over the windows reported; `planned` is the number of windows asked for. */
+export const summariseRun = (
+  runId: string,
+  windows: WindowSummary[],
+  planned: number,
+  aborted: boolean,
+): RunSummary => {
   const totals = {
-    windows: windows.length,
+    windows: planned,
     webex: 0,
     topicBefore: 0,
     backfilled: 0,
     deadLettered: 0,
+    unpublishable: 0,
     stillMissing: 0,
     surplus: 0,
     errors: 0,
   };
-  const aborted = () => deps.signal?.aborted === true;
-
-  // 1. Webex's counts for every window (one cdrcountbyorg pass each, all pages).
-  const counted: Counted[] = [];
-  for (const [index, window] of windows.entries()) {
-    if (aborted()) break;
-    try {
-      const list = await deps.webex.countByOrg(window);
-      const counts = new Map<string, number>();
-      for (const c of list) counts.set(c.orgId, (counts.get(c.orgId) ?? 0) + c.count);
-      counted.push({ window, index, counts });
-    } catch (e) {
-      counted.push({ window, index, counts: new Map(), error: `cdrcountbyorg: ${describe(e)}` });
-    }
+  for (const w of windows) {
+    totals.webex += w.webexTotal;
+    totals.topicBefore += w.topicTotal;
+    totals.backfilled += w.backfilled;
+    totals.deadLettered += w.deadLettered;
+    totals.unpublishable += w.unpublishable;
+    totals.stillMissing += w.stillMissing;
+    totals.surplus += w.surplus;
+    totals.errors += w.errors.length;
   }
+  return { runId, windows, totals, aborted };
+};
 
-  // 2. Per pass: read the topic once, then diff and backfill window by window.
-  for (const pass of groupPasses(counted, deps.maxIdsPerPass)) {
-    if (aborted()) break;
-    const passWindows = pass.map((c) => c.window);
-    const ledger = createLedger(passWindows);
-    const first = passWindows[0] as Window;
-    await deps.readTopic(first.start - deps.clockSkewMs, ledger);
+/** A run that could not start or ended with an exception: every window carries `error`. */
+export const failedRun = (windows: readonly Window[], error: string): RunSummary =>
+  summariseRun(
+    randomUUID(),
+    windows.map((w) => ({ ...emptyWindowSummary(w), errors: [error] })),
+    windows.length,
+    false,
+  );
 
-    for (const [passIndex, c] of pass.entries()) {
-      if (aborted()) break;
-      const summary = await reconcileWindow(
-        deps,
-        log,
-        ledger,
-        passIndex,
-        c,
-        runId,
-        windows.length,
-        now,
-      );
-      summaries.push(summary);
-      totals.webex += summary.webexTotal;
-      totals.topicBefore += summary.topicTotal;
-      totals.backfilled += summary.backfilled;
-      totals.deadLettered += summary.deadLettered;
-      totals.stillMissing += summary.stillMissing;
-      totals.surplus += summary.surplus;
-      totals.errors += summary.errors.length;
-    }
-    const s = ledger.stats();
-    log.debug('ledger pass done', { windows: pass.length, ...s });
+type Run = {
+  deps: ReconcileDeps;
+  runId: string;
+  log: Logger;
+  now: () => number;
+  windowCount: number;
+  aborted(): boolean;
+};
+
+export const reconcile = async (deps: ReconcileDeps, windows: Window[]): Promise<RunSummary> => {
+  const runId = randomUUID();
+  const run: Run = {
+    deps,
+    runId,
+    log: deps.logger.child({ runId }),
+    now: deps.now ?? Date.now,
+    windowCount: windows.length,
+    aborted: () => deps.signal?.aborted === true,
+  };
+  const summaries: WindowSummary[] = [];
+  let index = 0;
+  for (const pass of splitPasses(windows, deps.windowsPerPass)) {
+    if (run.aborted()) break;
+    summaries.push(...(await reconcilePass(run, pass, index)));
+    index += pass.length;
   }
-  const result = { runId, windows: summaries, totals, aborted: aborted() };
-  log.info('reconciliation run finished', { ...totals, aborted: result.aborted });
+  const result = summariseRun(runId, summaries, windows.length, run.aborted());
+  run.log.info('reconciliation run finished', { ...result.totals, aborted: result.aborted });
   return result;
 };
 
-const reconcileWindow = async (
-  deps: ReconcileDeps,
-  log: Logger,
-  ledger: Ledger,
-  passIndex: number,
-  c: Counted,
-  runId: string,
-  windowCount: number,
-  now: () => number,
-): Promise<WindowSummary> => {
-  const { window } = c;
-  const summary: WindowSummary = {
-    start: iso(window.start),
-    end: iso(window.end),
-    orgs: 0,
-    webexTotal: 0,
-    topicTotal: 0,
-    backfilled: 0,
-    deadLettered: 0,
-    stillMissing: 0,
-    surplus: 0,
-    errors: c.error === undefined ? [] : [c.error],
+/** The audit result for a window that could not be compared org by org. */
+const wholeWindowResult = (run: Run, s: WindowSummary): OrgResult => ({
+  runId: run.runId,
+  windowStart: s.start,
+  windowEnd: s.end,
+  orgId: '*',
+  webexCount: s.webexTotal,
+  topicCount: s.topicTotal,
+  backfilled: 0,
+  deadLettered: 0,
+  unpublishable: 0,
+  stillMissing: 0,
+  surplus: 0,
+  errors: [...s.errors],
+});
+
+/** Writes the results of one or more windows in one send; a failure is an error of each. */
+const audit = async (run: Run, summaries: WindowSummary[], results: OrgResult[]): Promise<void> => {
+  if (results.length === 0) return;
+  if (run.aborted()) {
+    run.log.info('run stopped: audit not written', { windows: summaries.map((s) => s.start) });
+    return;
+  }
+  try {
+    await raceAbort(run.deps.writeAudit(results), run.deps.signal);
+  } catch (e) {
+    if (run.aborted()) return;
+    for (const s of summaries) s.errors.push(`audit: ${describe(e)}`);
+  }
+};
+
+const logWindow = (run: Run, s: WindowSummary): void => {
+  run.log.info('window reconciled', {
+    window: `${s.start}/${s.end}`,
+    orgs: s.orgs,
+    webex: s.webexTotal,
+    topic: s.topicTotal,
+    backfilled: s.backfilled,
+    deadLettered: s.deadLettered,
+    unpublishable: s.unpublishable,
+    stillMissing: s.stillMissing,
+    surplus: s.surplus,
+    errors: s.errors.length,
+    ...(run.aborted() ? { aborted: true } : {}),
+  });
+};
+
+type Pass = {
+  ledger: Ledger;
+  /** The dead-letter hashes from the pass's start on, read once, when first needed. */
+  deadLetterHashes(): Promise<Set<string>>;
+};
+
+const reconcilePass = async (
+  run: Run,
+  windows: Window[],
+  firstIndex: number,
+): Promise<WindowSummary[]> => {
+  const { deps } = run;
+  const from = (windows[0] as Window).start - deps.clockSkewMs;
+  const ledger = createLedger(windows);
+  try {
+    await raceAbort(deps.readTopic(from, ledger, deps.signal), deps.signal);
+  } catch (e) {
+    if (run.aborted()) return [];
+    const error = `topic read: ${describe(e)}`;
+    run.log.error('reading the topic failed: the windows of this pass are skipped', {
+      from: iso(from),
+      windows: windows.length,
+      error,
+    });
+    // One send for the pass: if Kafka is down, one deadline passes, not one per window.
+    const summaries = windows.map((w) => ({ ...emptyWindowSummary(w), errors: [error] }));
+    await audit(
+      run,
+      summaries,
+      summaries.map((s) => wholeWindowResult(run, s)),
+    );
+    for (const s of summaries) logWindow(run, s);
+    return summaries;
+  }
+  run.log.debug('topic read for a pass', { from: iso(from), windows: windows.length });
+
+  let dlq: Promise<Set<string>> | undefined;
+  const pass: Pass = {
+    ledger,
+    deadLetterHashes: () => {
+      dlq ??= raceAbort(deps.readDeadLetterHashes(from, deps.signal), deps.signal);
+      return dlq;
+    },
   };
-  const orgs = [...new Set([...c.counts.keys(), ...ledger.orgs(passIndex)])].sort();
+  const summaries: WindowSummary[] = [];
+  for (const [slot, window] of windows.entries()) {
+    if (run.aborted()) break;
+    const s = await reconcileWindow(run, pass, window, slot, firstIndex + slot);
+    if (s !== undefined) summaries.push(s);
+  }
+  run.log.debug('ledger pass done', { windows: windows.length, ...ledger.stats() });
+  return summaries;
+};
+
+/** Undefined when the run was stopped before the window was counted. */
+const reconcileWindow = async (
+  run: Run,
+  pass: Pass,
+  window: Window,
+  slot: number,
+  index: number,
+): Promise<WindowSummary | undefined> => {
+  const { deps } = run;
+  const { ledger } = pass;
+  const summary = emptyWindowSummary(window);
+  const guard = () => {
+    if (!isWindowAlive(window, { now: run.now(), lookbackMs: deps.lookbackMs })) {
+      throw new WindowAgedOutError();
+    }
+  };
+  const request: RequestOptions = { signal: deps.signal, beforeRequest: guard };
+
+  const counts = new Map<string, number>();
+  try {
+    guard();
+    for (const c of await deps.webex.countByOrg(window, request)) {
+      counts.set(c.orgId, (counts.get(c.orgId) ?? 0) + c.count);
+    }
+  } catch (e) {
+    if (run.aborted()) return undefined;
+    const orgs = ledger.orgs(slot);
+    summary.orgs = orgs.length;
+    for (const org of orgs) summary.topicTotal += ledger.distinct(slot, org);
+    summary.errors.push(
+      e instanceof WindowAgedOutError ? e.message : `cdrcountbyorg: ${describe(e)}`,
+    );
+    await audit(run, [summary], [wholeWindowResult(run, summary)]);
+    logWindow(run, summary);
+    return summary;
+  }
+
+  const orgs = [...new Set([...counts.keys(), ...ledger.orgs(slot)])].sort();
   summary.orgs = orgs.length;
   const results: OrgResult[] = [];
-
   for (const [orgIndex, orgId] of orgs.entries()) {
-    if (deps.signal?.aborted) break;
+    if (run.aborted()) break;
     deps.onProgress?.({
-      window: c.index + 1,
-      windows: windowCount,
+      window: index + 1,
+      windows: run.windowCount,
       org: orgIndex + 1,
       orgs: orgs.length,
     });
-    const webexCount = c.counts.get(orgId) ?? 0;
-    const topicCount = ledger.distinct(passIndex, orgId);
+    const webexCount = counts.get(orgId) ?? 0;
+    const topicCount = ledger.distinct(slot, orgId);
     summary.webexTotal += webexCount;
     summary.topicTotal += topicCount;
-    if (c.error !== undefined) continue; // counts unknown: nothing to compare
     if (webexCount === topicCount) continue;
     const result: OrgResult = {
-      runId,
+      runId: run.runId,
       windowStart: summary.start,
       windowEnd: summary.end,
       orgId,
@@ -225,64 +399,96 @@ const reconcileWindow = async (
       topicCount,
       backfilled: 0,
       deadLettered: 0,
+      unpublishable: 0,
       stillMissing: 0,
       surplus: Math.max(0, topicCount - webexCount),
       errors: [],
     };
     if (webexCount > topicCount) {
       try {
-        const raws = await deps.webex.recordsByOrg(orgId, window);
-        const ingest: Ingest = {
-          feed: deps.feed,
-          source: 'reconciler',
-          received_at: now(),
-          delivery_id: runId,
-        };
-        const batch = prepareBatch(raws, ingest);
-        const missing = batch.records.filter((r) => !ledger.has(r.reportId));
-        const counts = await deps.publisher.publish(
-          { records: missing, dead: batch.dead, duplicates: batch.duplicates },
-          ingest,
-          deps.publishTimeoutMs,
-        );
-        for (const r of missing) ledger.add(r.callEnd, r.orgId, r.reportId);
-        result.backfilled = counts.accepted;
-        result.deadLettered = counts.deadLettered;
-        // Webex's records for this org and window that are now on the topic, wherever
-        // our cdr-call-end placed them; what Webex counted but did not return stays missing.
-        const present = batch.records.filter((r) => ledger.has(r.reportId)).length;
-        result.stillMissing = Math.max(
-          0,
-          webexCount - Math.max(present, topicCount + counts.accepted),
-        );
+        guard();
+        await backfill(run, pass, window, result, request);
       } catch (e) {
+        if (run.aborted()) break;
         result.errors.push(describe(e));
         result.stillMissing = webexCount - topicCount;
       }
     }
     summary.backfilled += result.backfilled;
     summary.deadLettered += result.deadLettered;
+    summary.unpublishable += result.unpublishable;
     summary.stillMissing += result.stillMissing;
     summary.surplus += result.surplus;
     summary.errors.push(...result.errors.map((e) => `${orgId}: ${e}`));
     results.push(result);
   }
-  if (results.length > 0) {
-    try {
-      await deps.writeAudit(results);
-    } catch (e) {
-      summary.errors.push(`audit: ${describe(e)}`);
-    }
-  }
-  log.info('window reconciled', {
-    window: `${summary.start}/${summary.end}`,
-    orgs: summary.orgs,
-    webex: summary.webexTotal,
-    topic: summary.topicTotal,
-    backfilled: summary.backfilled,
-    stillMissing: summary.stillMissing,
-    surplus: summary.surplus,
-    errors: summary.errors.length,
-  });
+  await audit(run, [summary], results);
+  logWindow(run, summary);
   return summary;
+};
+
+/** Fetches one org's records for the window and publishes those not on the topic yet. */
+const backfill = async (
+  run: Run,
+  pass: Pass,
+  window: Window,
+  result: OrgResult,
+  request: RequestOptions,
+): Promise<void> => {
+  const { deps } = run;
+  const { ledger } = pass;
+  const raws = await deps.webex.recordsByOrg(result.orgId, window, request);
+  const ingest: Ingest = {
+    feed: deps.feed,
+    source: 'reconciler',
+    received_at: run.now(),
+    delivery_id: run.runId,
+  };
+  const batch = prepareBatch(raws, ingest);
+  const missing = batch.records.filter((r) => !ledger.has(r.reportId));
+
+  // Unpublishable records go to the dead-letter topic once, not on every run.
+  let dead = batch.dead;
+  let known = new Set<string>();
+  const hashes = dead.map((d) => rawHash(d.raw));
+  if (dead.length > 0) {
+    try {
+      known = await pass.deadLetterHashes();
+    } catch (e) {
+      if (run.aborted()) throw e;
+      // Not knowing what is there already, send them (a duplicate beats a loss).
+      result.errors.push(`dead-letter topic read: ${describe(e)}`);
+    }
+    const fresh = new Set<string>();
+    dead = dead.filter((_, i) => {
+      const h = hashes[i] as string;
+      if (known.has(h) || fresh.has(h)) return false;
+      fresh.add(h);
+      return true;
+    });
+  }
+
+  const counts = await raceAbort(
+    deps.publisher.publish(
+      { records: missing, dead, duplicates: batch.duplicates },
+      ingest,
+      deps.publishTimeoutMs,
+    ),
+    deps.signal,
+  );
+  // Marked even if Avro encoding failed (then dead-lettered): not tried again in this pass.
+  for (const r of missing) ledger.add(r.callEnd, r.orgId, r.reportId);
+  for (const h of hashes) known.add(h);
+  result.backfilled = counts.accepted;
+  result.deadLettered = counts.deadLettered;
+  // Records that failed Avro encoding are dead-lettered by the publisher itself.
+  result.unpublishable = batch.dead.length + Math.max(0, counts.deadLettered - dead.length);
+  // Webex's records for this org and window now on the topic, wherever our
+  // cdr-call-end placed them; what Webex counted but did not return, or what
+  // cannot be published, stays missing.
+  const present = batch.records.length - missing.length + counts.accepted;
+  result.stillMissing = Math.max(
+    0,
+    result.webexCount - Math.max(present, result.topicCount + counts.accepted),
+  );
 };

@@ -2,7 +2,8 @@
  * @module reconciler/report
  * The audit trail of a run: one JSON record per window and org that needed
  * attention on `<topic>.reconciliation` (key = org, so one org's history stays
- * in order), and a terminal summary for operators.
+ * in order; org `*` for a window that could not be compared at all), and a
+ * terminal summary for operators.
  */
 import type { CdrProducer } from '../kafka/producer.ts';
 import type { OrgResult, RunSummary } from './reconcile.ts';
@@ -21,7 +22,7 @@ export const createAuditWriter =
 export const formatSummary = (s: RunSummary): string => {
   const lines = [
     `run ${s.runId}${s.aborted ? ' (stopped early)' : ''}`,
-    'window (UTC)                       orgs    webex    topic backfill  missing  surplus errors',
+    'window (UTC)                       orgs    webex    topic backfill    unpub  missing  surplus errors',
   ];
   for (const w of s.windows) {
     lines.push(
@@ -31,16 +32,19 @@ export const formatSummary = (s: RunSummary): string => {
         String(w.webexTotal).padStart(8),
         String(w.topicTotal).padStart(8),
         String(w.backfilled).padStart(8),
+        String(w.unpublishable).padStart(8),
         String(w.stillMissing).padStart(8),
         String(w.surplus).padStart(8),
         String(w.errors.length).padStart(6),
       ].join(' '),
     );
     for (const e of w.errors.slice(0, 5)) lines.push(`    ! ${e}`);
+    if (w.errors.length > 5)
+      lines.push(`    ! ... and ${w.errors.length - 5} more (see the audit topic)`);
   }
   const t = s.totals;
   lines.push(
-    `total: ${t.windows} windows, Webex ${t.webex}, on topic before ${t.topicBefore}, backfilled ${t.backfilled}, dead-lettered ${t.deadLettered}, still missing ${t.stillMissing}, surplus ${t.surplus}, errors ${t.errors}`,
+    `total: ${t.windows} windows, Webex ${t.webex}, on topic before ${t.topicBefore}, backfilled ${t.backfilled}, dead-lettered ${t.deadLettered}, unpublishable ${t.unpublishable}, still missing ${t.stillMissing}, surplus ${t.surplus}, errors ${t.errors}`,
   );
   return `${lines.join('\n')}\n`;
 };

@@ -1,30 +1,52 @@
 /**
  * @module reconciler/service
  * Wires the reconciler from configuration (sink, Webex client, ledger reader,
- * audit writer) and runs it once or on a schedule: first run at start, then
- * every interval; never two runs at once in one process; a stop request ends
- * the current run between two orgs and waits for it.
+ * dead-letter reader, audit writer, refresh-token file) and runs it once or on
+ * a schedule: first run at start, then every interval; never two runs at once
+ * in one process. stop() aborts first (the run ends between two steps, Webex
+ * waits end at once), then closes the sink (so a start-up still retrying
+ * against an unreachable Kafka gives up) and waits for the run: it never
+ * hangs on Kafka or Webex.
  */
+import { randomUUID } from 'node:crypto';
 import type { ReconcilerConfig } from '../config.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
-import { planWindows, type Window } from './plan.ts';
-import { type Progress, type RunSummary, reconcile } from './reconcile.ts';
+import { RAW_HASH_HEADER } from './dead-letters.ts';
+import { plannableRange, planWindows, type Window } from './plan.ts';
+import { type Progress, type RunSummary, reconcile, summariseRun } from './reconcile.ts';
+import { createRefreshTokenStore } from './refresh-token-file.ts';
 import { createAuditWriter } from './report.ts';
 import { createWebexClient } from './webex-client.ts';
 
-/** Leave the oldest minutes out, so no request is older than Webex allows when it goes out. */
-export const LOOKBACK_MARGIN_MS = 10 * 60_000;
-
 export type Reconciler = {
   runOnce(windows?: Window[], onProgress?: (p: Progress) => void): Promise<RunSummary>;
-  plan(range?: { from?: number; to?: number }): Window[];
+  /** The windows of [from, to], clipped to what a run started at `now` may ask Webex about. */
+  plan(range?: { from?: number; to?: number; now?: number }): Window[];
   /** Runs now and then every interval until stop(). */
   schedule(): void;
   stop(): Promise<void>;
   webexStats(): ReturnType<ReturnType<typeof createWebexClient>['stats']>;
 };
+
+/** Resolves true once `started` resolves, false if it rejects or `signal` aborts first. */
+const readyUnlessAborted = (started: Promise<void>, signal: AbortSignal): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    started.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(!signal.aborted);
+      },
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(false);
+      },
+    );
+  });
 
 export const createReconciler = (
   config: ReconcilerConfig,
@@ -32,45 +54,72 @@ export const createReconciler = (
   deps: { fetch?: typeof fetch; now?: () => number } = {},
 ): Reconciler => {
   const now = deps.now ?? Date.now;
-  const sink = createCdrSink(config, logger, [config.auditTopic]);
+  const tokenStore = createRefreshTokenStore({ path: config.refreshTokenFile, logger });
   const webex = createWebexClient(
-    { ...config.webex, logger },
+    { ...config.webex, logger, onRefreshTokenRotated: tokenStore.onRotated },
     deps.fetch === undefined ? {} : { fetch: deps.fetch },
   );
+  const sink = createCdrSink(config, logger, [config.auditTopic]);
   const writeAudit = createAuditWriter(sink.producer, config.auditTopic, config.publishTimeoutMs);
   const abort = new AbortController();
   let running: Promise<RunSummary> | null = null;
   let timer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
 
-  const plan = (range: { from?: number; to?: number } = {}) =>
-    planWindows({
-      now: now(),
-      lookbackMs: Math.max(60 * 60_000, config.lookbackMs - LOOKBACK_MARGIN_MS),
+  const plan = (range: { from?: number; to?: number; now?: number } = {}) => {
+    const at = range.now ?? now();
+    const allowed = plannableRange({
+      now: at,
+      lookbackMs: config.lookbackMs,
       settleMs: config.settleMs,
+    });
+    return planWindows({
+      now: at,
+      lookbackMs: at - allowed.from,
+      settleMs: at - allowed.to,
       ...(range.from === undefined ? {} : { from: range.from }),
       ...(range.to === undefined ? {} : { to: range.to }),
     });
+  };
 
   const runOnce = async (windows?: Window[], onProgress?: (p: Progress) => void) => {
     if (running !== null) throw new Error('a reconciliation run is already in progress');
     const run = (async () => {
-      await sink.started;
+      if (!(await readyUnlessAborted(sink.started, abort.signal))) {
+        logger.info('reconciliation run stopped before Kafka was ready');
+        return summariseRun(randomUUID(), [], windows?.length ?? 0, true);
+      }
       return reconcile(
         {
           webex,
-          readTopic: (from, ledger) =>
+          readTopic: (from, ledger, signal) =>
             readTopicRange(sink.kafka, {
               topic: config.topic,
               fromTimestamp: from,
               onRecord: (r) => ledger.observe(r),
+              ...(signal === undefined ? {} : { signal }),
             }),
+          readDeadLetterHashes: async (from, signal) => {
+            const hashes = new Set<string>();
+            await readTopicRange(sink.kafka, {
+              topic: config.dlqTopic,
+              fromTimestamp: from,
+              onRecord: (r) => {
+                const hash = r.headers[RAW_HASH_HEADER];
+                if (hash !== undefined) hashes.add(hash);
+              },
+              ...(signal === undefined ? {} : { signal }),
+            });
+            return hashes;
+          },
           publisher: sink.publisher,
           writeAudit,
           feed: config.feed,
           logger,
           publishTimeoutMs: config.publishTimeoutMs,
-          maxIdsPerPass: config.maxIdsPerPass,
+          windowsPerPass: config.windowsPerPass,
           clockSkewMs: config.clockSkewMs,
+          lookbackMs: config.lookbackMs,
           now,
           signal: abort.signal,
           ...(onProgress === undefined ? {} : { onProgress }),
@@ -107,14 +156,24 @@ export const createReconciler = (
         intervalMs: config.intervalMs,
         lookbackMs: config.lookbackMs,
         settleMs: config.settleMs,
+        windowsPerPass: config.windowsPerPass,
       });
       void tick();
     },
-    async stop() {
-      abort.abort();
-      clearTimeout(timer);
-      await running?.catch(() => undefined);
-      await sink.close();
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        clearTimeout(timer);
+        const run = running;
+        await sink.close().catch((e: unknown) =>
+          logger.warn('closing the Kafka client failed', {
+            error: e instanceof Error ? e.message : String(e),
+          }),
+        );
+        await run?.catch(() => undefined);
+        await tokenStore.flush();
+      })();
+      return stopping;
     },
     webexStats: () => webex.stats(),
   };

@@ -1,36 +1,65 @@
 /**
  * @module reconciler/topic-ledger
- * What is on the CDR topic for a set of windows, built from keys and headers
- * only: per window (by `cdr-call-end`) and org (the key), the distinct Report
- * IDs; and every Report ID seen, whatever its window, so a backfill never
- * republishes a record that is on the topic already.
+ * What is on the CDR topic for one pass of windows, built from keys and
+ * headers only: per window (by `cdr-call-end`) and org (the key), the distinct
+ * Report IDs; and the Report IDs of every record whose call ended within the
+ * pass's span widened by `marginMs` on each side, so a backfill never
+ * republishes a record that is on the topic already, even when Webex counts it
+ * in a neighbouring window.
  *
- * Memory: one entry per distinct Report ID read (about 150 bytes with the
- * sets' overhead); the reconciler bounds it by reading in passes of at most
- * `maxIdsPerPass` Webex-counted records.
+ * Memory: one entry per distinct Report ID kept (about 150 bytes with the
+ * sets' overhead). Only records whose call ended within
+ * [first window start - margin, last window end + margin] are kept, so the
+ * bound is the records of one pass's span plus the margins, however far the
+ * topic is read. Records outside that span, and records without a readable
+ * `cdr-call-end`, are counted in the stats and not kept.
  */
 import type { KeyAndHeaders } from '../kafka/read-range.ts';
-import type { Window } from './plan.ts';
+import { HOUR_MS, type Window } from './plan.ts';
 
 export const REPORT_ID_HEADER = 'cdr-report-id';
 export const CALL_END_HEADER = 'cdr-call-end';
+/** Records whose call ended this close to the pass's span are kept too. */
+export const LEDGER_MARGIN_MS = HOUR_MS;
+
+export type LedgerStats = {
+  /** Records observed on the topic. */
+  records: number;
+  /** Distinct Report IDs held (observed, or added after a backfill). */
+  kept: number;
+  withoutId: number;
+  /** Observed with a Report ID but no readable `cdr-call-end`: not kept. */
+  withoutCallEnd: number;
+  /** Call end outside the pass's span and margins: not kept. */
+  outsideSpan: number;
+  /** Kept (inside the margins) but in none of the pass's windows. */
+  outsideWindows: number;
+};
 
 export type Ledger = {
   observe(r: Pick<KeyAndHeaders, 'key' | 'headers'>): void;
-  /** Records the connector itself just published. */
+  /** Records the connector itself just published (always kept). */
   add(callEnd: number | null, orgId: string, reportId: string): void;
   distinct(windowIndex: number, orgId: string): number;
   orgs(windowIndex: number): string[];
   has(reportId: string): boolean;
   windowOf(time: number): number;
-  stats(): { records: number; distinct: number; withoutId: number; outsideWindows: number };
+  stats(): LedgerStats;
 };
 
-export const createLedger = (windows: readonly Window[]): Ledger => {
+/** `windows` oldest first and contiguous or not, but sorted and non-overlapping. */
+export const createLedger = (
+  windows: readonly Window[],
+  marginMs: number = LEDGER_MARGIN_MS,
+): Ledger => {
   const perWindow: Map<string, Set<string>>[] = windows.map(() => new Map());
   const all = new Set<string>();
+  const spanStart = (windows[0]?.start ?? 0) - marginMs;
+  const spanEnd = (windows.at(-1)?.end ?? 0) + marginMs;
   let records = 0;
   let withoutId = 0;
+  let withoutCallEnd = 0;
+  let outsideSpan = 0;
   let outsideWindows = 0;
 
   const windowOf = (time: number): number => {
@@ -48,8 +77,7 @@ export const createLedger = (windows: readonly Window[]): Ledger => {
 
   const place = (callEnd: number | null, orgId: string, reportId: string) => {
     all.add(reportId);
-    const index = callEnd === null ? -1 : windowOf(callEnd);
-    const slot = perWindow[index];
+    const slot = callEnd === null ? undefined : perWindow[windowOf(callEnd)];
     if (slot === undefined) {
       outsideWindows += 1;
       return;
@@ -72,13 +100,28 @@ export const createLedger = (windows: readonly Window[]): Ledger => {
       }
       const end = r.headers[CALL_END_HEADER];
       const time = end === undefined ? Number.NaN : Date.parse(end);
-      place(Number.isNaN(time) ? null : time, r.key ?? '', id);
+      if (Number.isNaN(time)) {
+        withoutCallEnd += 1;
+        return;
+      }
+      if (time < spanStart || time >= spanEnd) {
+        outsideSpan += 1;
+        return;
+      }
+      place(time, r.key ?? '', id);
     },
     add: place,
     distinct: (i, org) => perWindow[i]?.get(org)?.size ?? 0,
     orgs: (i) => [...(perWindow[i]?.keys() ?? [])],
     has: (id) => all.has(id),
     windowOf,
-    stats: () => ({ records, distinct: all.size, withoutId, outsideWindows }),
+    stats: () => ({
+      records,
+      kept: all.size,
+      withoutId,
+      withoutCallEnd,
+      outsideSpan,
+      outsideWindows,
+    }),
   };
 };

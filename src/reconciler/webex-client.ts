@@ -7,12 +7,19 @@
  * - `recordsByOrg(orgId, window)`: `GET /v1/partners/cdrsbyorg`, following
  *   `Link: <...>; rel="next"` on the same origin only, as raw records.
  *
- * Every body is checked with zod. 429 waits `Retry-After`; 5xx, network
- * errors and timeouts are retried with full-jitter exponential back-off; other
- * statuses (including 451, the region redirect) fail at once with a
- * `webex_http` CdrError naming the status and Webex's `trackingId`. A 401
- * renews the token once (re-reads the token file, or refreshes the OAuth
- * token). The token only ever goes to `baseUrl`'s origin and is never logged.
+ * Every body is checked with zod. 429 waits `Retry-After` (up to 15 minutes;
+ * 429s do not count as attempts, at most `maxThrottledWaits` of them per
+ * request); 5xx, network errors and timeouts are retried with full-jitter
+ * exponential back-off, at most `maxAttempts` attempts; other statuses
+ * (including 451, the region redirect) fail at once with a `webex_http`
+ * CdrError naming the status and Webex's `trackingId`. A 401 renews the token
+ * once (re-reads the token file, or refreshes the OAuth token). The token only
+ * ever goes to `baseUrl`'s origin and is never logged; a warning is logged when
+ * it would travel over plain http to a host other than this one.
+ *
+ * Each call takes an optional `signal` (every wait and request ends at once
+ * when it aborts) and `beforeRequest` (called before every request the call
+ * sends, each page and each retry; what it throws ends the call).
  *
  * Unknowns (domain notes section 4): the pagination header names of
  * `cdrcountbyorg` are matched tolerantly (`parsePagination`), logged at debug,
@@ -33,6 +40,10 @@ export const DEFAULT_MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_MAX_PAGES = 500;
 /** `cdrcountbyorg` pages hold up to this many orgs. */
 export const COUNT_PAGE_SIZE = 200;
+/** 429 answers waited out per request before giving up (they are not attempts). */
+export const DEFAULT_MAX_THROTTLED_WAITS = 20;
+/** Longest `Retry-After` honoured; longer ones are cut to this. */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
 const BACKOFF_BASE_MS = 500;
 const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** Refresh an OAuth token this long before it expires (at most half its lifetime). */
@@ -55,8 +66,11 @@ export type WebexClientConfig = {
   baseUrl?: string;
   auth: WebexAuth;
   timeoutMs?: number;
+  /** Attempts per request after 5xx, network errors and timeouts (429s not counted). */
   maxAttempts?: number;
   maxBackoffMs?: number;
+  /** 429 answers waited out per request before giving up. */
+  maxThrottledWaits?: number;
   /** Client-side pacing: at least this long between the starts of two API requests. */
   minIntervalMs?: number;
   /** Upper bound on pages followed for one call (both APIs). */
@@ -68,7 +82,8 @@ export type WebexClientConfig = {
 
 export type WebexClientDeps = {
   fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
+  /** Rejects when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** In [0, 1): the jitter of the back-off. */
   random?: () => number;
   now?: () => number;
@@ -109,9 +124,16 @@ const webexErrorSchema = z.object({
 
 export type OrgCount = z.infer<typeof orgCountSchema>;
 
+export type RequestOptions = {
+  /** Ends every wait and request of the call at once (rejecting with the abort reason). */
+  signal?: AbortSignal | undefined;
+  /** Called before every request of the call (each page, each retry); what it throws ends the call. */
+  beforeRequest?: (() => void) | undefined;
+};
+
 export type WebexClient = {
-  countByOrg(window: Window): Promise<OrgCount[]>;
-  recordsByOrg(orgId: string, window: Window): Promise<unknown[]>;
+  countByOrg(window: Window, options?: RequestOptions): Promise<OrgCount[]>;
+  recordsByOrg(orgId: string, window: Window, options?: RequestOptions): Promise<unknown[]>;
   stats(): WebexClientStats;
 };
 
@@ -224,9 +246,9 @@ export const parseRetryAfter = (value: string | null | undefined, now: number): 
 // Tokens
 
 type TokenSource = {
-  get(): Promise<string>;
+  get(signal?: AbortSignal): Promise<string>;
   /** After a 401 with `rejected`: true when a different token is now worth a try. */
-  renew(rejected: string): Promise<boolean>;
+  renew(rejected: string, signal?: AbortSignal): Promise<boolean>;
 };
 
 const createTokenSource = (
@@ -286,7 +308,7 @@ const createTokenSource = (
       let token: { value: string; refreshAt: number } | undefined;
       let inflight: Promise<string> | undefined;
 
-      const refresh = async (): Promise<string> => {
+      const refresh = async (signal?: AbortSignal): Promise<string> => {
         const body = new URLSearchParams({
           grant_type: 'refresh_token',
           client_id: auth.clientId,
@@ -304,10 +326,11 @@ const createTokenSource = (
             },
             body,
             redirect: 'manual',
-            signal: AbortSignal.timeout(ctx.timeoutMs),
+            signal: withTimeout(ctx.timeoutMs, signal),
           });
           text = await res.text();
         } catch (e) {
+          signal?.throwIfAborted();
           throw new CdrError(
             'webex_http',
             `Webex OAuth token refresh failed: ${describeFetchError(e, ctx.timeoutMs)}`,
@@ -344,24 +367,24 @@ const createTokenSource = (
         ctx.logger.debug('webex oauth access token obtained', { expiresInS: expires_in });
         return access_token;
       };
-      const refreshOnce = (): Promise<string> => {
-        inflight ??= refresh().finally(() => {
+      const refreshOnce = (signal?: AbortSignal): Promise<string> => {
+        inflight ??= refresh(signal).finally(() => {
           inflight = undefined;
         });
         return inflight;
       };
       return {
-        get: async () => {
+        get: async (signal) => {
           if (inflight !== undefined) return inflight;
           if (token !== undefined && ctx.now() < token.refreshAt) return token.value;
           if (token !== undefined) ctx.stats.tokenRenewals++;
-          return refreshOnce();
+          return refreshOnce(signal);
         },
-        renew: async (rejected) => {
+        renew: async (rejected, signal) => {
           if (inflight === undefined && token !== undefined && token.value !== rejected)
             return true;
           if (inflight === undefined) ctx.stats.tokenRenewals++;
-          await refreshOnce();
+          await refreshOnce(signal);
           return true;
         },
       };
@@ -371,6 +394,17 @@ const createTokenSource = (
 
 // ---------------------------------------------------------------------------
 // Helpers
+
+const withTimeout = (timeoutMs: number, signal: AbortSignal | undefined): AbortSignal =>
+  signal === undefined
+    ? AbortSignal.timeout(timeoutMs)
+    : AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]);
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** True when a token sent to `url` would cross the network unencrypted. */
+export const isPlaintextRemote = (url: URL): boolean =>
+  url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname.toLowerCase());
 
 /** `fetch failed` says little: add the cause (`ECONNREFUSED`, ...) and name timeouts. */
 const describeFetchError = (e: unknown, timeoutMs: number): string => {
@@ -435,14 +469,30 @@ const checkWindow = (window: Window): void => {
   }
 };
 
-const intAtLeast = (name: string, value: number, min: number): number => {
-  if (!Number.isSafeInteger(value) || value < min) {
+/** Node cannot wait longer than this (longer timers fire after 1 ms). */
+const TIMER_MAX_MS = 2_147_483_647;
+
+const intAtLeast = (name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new CdrError(
       'config_invalid',
-      `Webex client: ${name} must be an integer >= ${min}, got ${value}`,
+      `Webex client: ${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got ${value}`,
     );
   }
   return value;
+};
+
+const httpUrlOf = (name: string, text: string): URL => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CdrError('config_invalid', `Webex client: ${name} is not a URL: ${text}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new CdrError('config_invalid', `Webex client: ${name} must be http(s): ${url.href}`);
+  }
+  return url;
 };
 
 type Reply = { status: number; headers: Headers; text: string; url: URL };
@@ -454,26 +504,50 @@ export const createWebexClient = (
   deps: WebexClientDeps = {},
 ): WebexClient => {
   const doFetch = deps.fetch ?? globalThis.fetch;
-  const sleep = deps.sleep ?? ((ms: number) => delay(ms));
+  const sleep =
+    deps.sleep ??
+    ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
   const random = deps.random ?? Math.random;
   const now = deps.now ?? Date.now;
   const logger = config.logger;
 
-  let base: URL;
-  try {
-    base = new URL(config.baseUrl ?? DEFAULT_BASE_URL);
-  } catch {
-    throw new CdrError('config_invalid', `Webex client: baseUrl is not a URL: ${config.baseUrl}`);
-  }
-  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new CdrError('config_invalid', `Webex client: baseUrl must be http(s): ${base.href}`);
-  }
+  const base = httpUrlOf('baseUrl', config.baseUrl ?? DEFAULT_BASE_URL);
+  const tokenUrl =
+    config.auth.kind === 'oauth'
+      ? httpUrlOf('tokenUrl', config.auth.tokenUrl ?? DEFAULT_TOKEN_URL)
+      : undefined;
   const basePath = base.pathname.replace(/\/+$/, '');
-  const timeoutMs = intAtLeast('timeoutMs', config.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);
+  const timeoutMs = intAtLeast(
+    'timeoutMs',
+    config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    1,
+    TIMER_MAX_MS,
+  );
   const maxAttempts = intAtLeast('maxAttempts', config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 1);
-  const maxBackoffMs = intAtLeast('maxBackoffMs', config.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS, 0);
-  const minIntervalMs = intAtLeast('minIntervalMs', config.minIntervalMs ?? 0, 0);
+  const maxBackoffMs = intAtLeast(
+    'maxBackoffMs',
+    config.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+    0,
+    TIMER_MAX_MS,
+  );
+  const maxThrottledWaits = intAtLeast(
+    'maxThrottledWaits',
+    config.maxThrottledWaits ?? DEFAULT_MAX_THROTTLED_WAITS,
+    0,
+  );
+  const minIntervalMs = intAtLeast('minIntervalMs', config.minIntervalMs ?? 0, 0, TIMER_MAX_MS);
   const maxPages = intAtLeast('maxPages', config.maxPages ?? DEFAULT_MAX_PAGES, 1);
+
+  for (const [name, url] of [
+    ['API base URL', base],
+    ['OAuth token URL', tokenUrl],
+  ] as const) {
+    if (url !== undefined && isPlaintextRemote(url)) {
+      logger.warn(`webex ${name} is plain http to another host: tokens would travel unencrypted`, {
+        url: url.origin,
+      });
+    }
+  }
 
   const counters: WebexClientStats = { requests: 0, retries: 0, throttled: 0, tokenRenewals: 0 };
   const tokens = createTokenSource(config.auth, {
@@ -489,12 +563,12 @@ export const createWebexClient = (
 
   let nextSlot = 0;
   /** Reserves the next request slot synchronously, so concurrent callers queue up. */
-  const pace = async (): Promise<void> => {
+  const pace = async (signal?: AbortSignal): Promise<void> => {
     if (minIntervalMs === 0) return;
     const t = now();
     const slot = Math.max(t, nextSlot);
     nextSlot = slot + minIntervalMs;
-    if (slot > t) await sleep(slot - t);
+    if (slot > t) await sleep(slot - t, signal);
   };
 
   const backoff = (attempt: number): number =>
@@ -508,7 +582,8 @@ export const createWebexClient = (
   };
 
   /** One GET with retries; resolves with a 2xx reply (body read), rejects with a CdrError. */
-  const get = async (url: URL, what: string): Promise<Reply> => {
+  const get = async (url: URL, what: string, options: RequestOptions = {}): Promise<Reply> => {
+    const { signal, beforeRequest } = options;
     if (url.origin !== base.origin) {
       // Guard for every caller: the bearer token only goes to baseUrl's origin.
       throw new CdrError(
@@ -517,12 +592,17 @@ export const createWebexClient = (
       );
     }
     let renewed = false;
+    let throttledWaits = 0;
     for (let attempt = 1; ; attempt++) {
-      await pace();
+      signal?.throwIfAborted();
+      await pace(signal);
+      signal?.throwIfAborted();
+      beforeRequest?.();
       let token: string;
       try {
-        token = await tokens.get();
+        token = await tokens.get(signal);
       } catch (e) {
+        signal?.throwIfAborted();
         if (!isCdrError(e) || !e.retriable || attempt >= maxAttempts) throw e;
         const waitMs = backoff(attempt);
         logger.warn('webex token unavailable, retrying', {
@@ -532,7 +612,7 @@ export const createWebexClient = (
           waitMs,
         });
         counters.retries++;
-        await sleep(waitMs);
+        await sleep(waitMs, signal);
         continue;
       }
       counters.requests++;
@@ -542,10 +622,11 @@ export const createWebexClient = (
           method: 'GET',
           headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
           redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: withTimeout(timeoutMs, signal),
         });
         reply = { status: res.status, headers: res.headers, text: await res.text(), url };
       } catch (e) {
+        signal?.throwIfAborted();
         const reason = describeFetchError(e, timeoutMs);
         if (attempt >= maxAttempts) {
           throw new CdrError(
@@ -559,7 +640,7 @@ export const createWebexClient = (
         const waitMs = backoff(attempt);
         logger.warn('webex request failed, retrying', { what, reason, attempt, waitMs });
         counters.retries++;
-        await sleep(waitMs);
+        await sleep(waitMs, signal);
         continue;
       }
       const { status, headers } = reply;
@@ -567,29 +648,43 @@ export const createWebexClient = (
 
       if (status === 401 && !renewed) {
         renewed = true;
-        if (await tokens.renew(token)) {
+        if (await tokens.renew(token, signal)) {
           logger.info('webex token rejected (401), retrying with a renewed token', { what });
           attempt--;
           continue;
         }
       }
-      if (status === 429 || status >= 500) {
-        if (status === 429) counters.throttled++;
+      if (status === 429) {
+        // Throttling is not a failure: it does not use up attempts, but is capped on its own.
+        counters.throttled++;
+        if (throttledWaits >= maxThrottledWaits) {
+          throw new CdrError(
+            'webex_http',
+            `${what}: HTTP 429${errorDetail(reply.text, headers)} (still throttled after waiting ${throttledWaits} times)`,
+          );
+        }
+        throttledWaits++;
+        const waitMs = Math.min(
+          MAX_RETRY_AFTER_MS,
+          parseRetryAfter(headers.get('retry-after'), now()),
+        );
+        logger.info('webex request throttled, waiting', { what, status, throttledWaits, waitMs });
+        counters.retries++;
+        await sleep(waitMs, signal);
+        attempt--;
+        continue;
+      }
+      if (status >= 500) {
         if (attempt >= maxAttempts) {
           throw new CdrError(
             'webex_http',
             `${what}: HTTP ${status}${errorDetail(reply.text, headers)} (gave up after ${attempt} attempts)`,
           );
         }
-        const waitMs =
-          status === 429
-            ? Math.min(maxBackoffMs, parseRetryAfter(headers.get('retry-after'), now()))
-            : backoff(attempt);
-        const fields = { what, status, attempt, waitMs };
-        if (status === 429) logger.info('webex request throttled, waiting', fields);
-        else logger.warn('webex request failed, retrying', fields);
+        const waitMs = backoff(attempt);
+        logger.warn('webex request failed, retrying', { what, status, attempt, waitMs });
         counters.retries++;
-        await sleep(waitMs);
+        await sleep(waitMs, signal);
         continue;
       }
       const hint =
@@ -629,7 +724,7 @@ export const createWebexClient = (
 
   let warnedUnrecognised = false;
 
-  const countByOrg = async (window: Window): Promise<OrgCount[]> => {
+  const countByOrg = async (window: Window, options?: RequestOptions): Promise<OrgCount[]> => {
     checkWindow(window);
     const query = {
       startTime: formatWebexTime(window.start),
@@ -644,7 +739,7 @@ export const createWebexClient = (
         page === 1 ? query : { ...query, page: String(page) },
       );
       const what = `cdrcountbyorg ${query.startTime} page ${page}`;
-      const reply = await get(url, what);
+      const reply = await get(url, what, options);
       pages = page;
       const pagination = parsePagination(reply.headers);
       logger.debug('webex cdrcountbyorg page', {
@@ -709,7 +804,11 @@ export const createWebexClient = (
     return [...byOrg.values()];
   };
 
-  const recordsByOrg = async (orgId: string, window: Window): Promise<unknown[]> => {
+  const recordsByOrg = async (
+    orgId: string,
+    window: Window,
+    options?: RequestOptions,
+  ): Promise<unknown[]> => {
     checkWindow(window);
     const startTime = formatWebexTime(window.start);
     let url: URL | undefined = apiUrl('/v1/partners/cdrsbyorg', {
@@ -728,7 +827,7 @@ export const createWebexClient = (
       }
       seen.add(url.href);
       const what = `cdrsbyorg ${orgId} ${startTime} page ${page}`;
-      const reply = await get(url, what);
+      const reply = await get(url, what, options);
       for (const item of parseBody(recordsPageSchema, reply, what, [])) items.push(item);
 
       const next = parseNextLink(reply.headers.get('link'));

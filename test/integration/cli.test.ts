@@ -2,7 +2,9 @@
  * The command line as deployments use it: `webex-cdr-kafka ingress` configured
  * only by the environment contract, answering a signed delivery and stopping
  * cleanly on SIGTERM; `reconcile --once` against the Webex stand-in, exit code
- * 0 when nothing is left missing and 1 when Webex could not be asked.
+ * 0 when nothing is left missing and 1 when Webex could not be asked; bad
+ * reconciler settings and ranges exit 2; a reconciler whose Kafka is
+ * unreachable stops within seconds of SIGTERM.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -168,5 +170,99 @@ describe('webex-cdr-kafka command line', () => {
       await ingress.exited;
       await server.close();
     }
+  });
+
+  test('reconcile: bad settings and a range Webex would refuse are listed at once, exit 2, no stack trace', async () => {
+    const env = {
+      KAFKA_BROKERS: '127.0.0.1:1',
+      SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1',
+      CDR_FEED: 'analytics',
+      WEBEX_ACCESS_TOKEN: 't',
+    };
+    const bad = run(['reconcile'], {
+      ...env,
+      WEBEX_TIMEOUT: '0ms',
+      PUBLISH_TIMEOUT: '10ms',
+      RECONCILE_INTERVAL: '30d',
+    });
+    assert.equal(await bad.exited, 2);
+    for (const name of ['WEBEX_TIMEOUT', 'PUBLISH_TIMEOUT', 'RECONCILE_INTERVAL']) {
+      assert.match(bad.err(), new RegExp(`${name}: `));
+    }
+    assert.doesNotMatch(bad.err(), /\n\s+at /, 'no stack trace');
+
+    const old = new Date(Date.now() - 49 * H).toISOString();
+    const range = run(['reconcile', '--once', '--from', old], env);
+    assert.equal(await range.exited, 2);
+    assert.match(range.err(), /--from: .* is outside the range Webex can be asked about now: \[/);
+
+    const reversed = run(
+      [
+        'reconcile',
+        '--once',
+        '--from',
+        new Date(Date.now() - 2 * H).toISOString(),
+        '--to',
+        new Date(Date.now() - 3 * H).toISOString(),
+      ],
+      env,
+    );
+    assert.equal(await reversed.exited, 2);
+    assert.match(reversed.err(), /must be before --to/);
+  });
+
+  test('reconcile with Kafka unreachable stops within seconds of SIGTERM; --once still prints its summary', async () => {
+    const env = {
+      KAFKA_BROKERS: '127.0.0.1:1',
+      SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1',
+      CDR_FEED: 'analytics',
+      WEBEX_ACCESS_TOKEN: 't',
+      WEBEX_API_BASE_URL: 'http://127.0.0.1:1',
+    };
+    const waitFor = async (p: ReturnType<typeof run>, re: RegExp) => {
+      const deadline = Date.now() + 30_000;
+      while (!re.test(p.out() + p.err()) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(p.out() + p.err(), re);
+    };
+    const timed = async (p: ReturnType<typeof run>) => {
+      const sent = Date.now();
+      p.child.kill('SIGTERM');
+      const code = await Promise.race([
+        p.exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000)).then((v) => {
+          p.child.kill('SIGKILL');
+          return v;
+        }),
+      ]);
+      return { code, ms: Date.now() - sent };
+    };
+
+    const service = run(['reconcile'], env);
+    await waitFor(service, /reconciler scheduled/);
+    await new Promise((r) => setTimeout(r, 1_000)); // the run is waiting for Kafka
+    const s = await timed(service);
+    assert.equal(s.code, 0, service.err());
+    assert.ok(s.ms < 5_000, `stopped after ${s.ms} ms`);
+
+    const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
+    const once = run(
+      [
+        'reconcile',
+        '--once',
+        '--from',
+        new Date(endMs - H).toISOString(),
+        '--to',
+        new Date(endMs).toISOString(),
+      ],
+      env,
+    );
+    await new Promise((r) => setTimeout(r, 1_500)); // the run is waiting for Kafka
+    const o = await timed(once);
+    assert.equal(o.code, 1);
+    assert.ok(o.ms < 5_000, `stopped after ${o.ms} ms`);
+    assert.match(once.out(), /stopped early/);
+    assert.match(once.out(), /^total: 1 windows/m);
   });
 });

@@ -6,7 +6,8 @@
  * Report IDs on the topic equal Webex's for the reconciled windows, the
  * reconciler published no Report ID twice (and none the webhook had already
  * delivered), Webex's rate limit was respected, and a second run backfills
- * nothing.
+ * nothing. The run goes in two passes (3 windows, then 1), each reading the
+ * topic once, and each window is counted and backfilled before the next.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -83,6 +84,7 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
       WEBEX_API_BASE_URL: apiUrl,
       WEBEX_ACCESS_TOKEN: TOKEN,
       WEBEX_MIN_REQUEST_INTERVAL: `${Math.ceil(RATE.perMs / RATE.requests) + 5}ms`,
+      RECONCILE_WINDOWS_PER_PASS: '3',
     };
     const parsed = parseReconcilerConfig(env);
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
@@ -121,6 +123,23 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
         const rec = world.records.find((r) => r.reportId === m.headers['cdr-report-id']);
         assert.equal(m.key, rec?.orgId, 'keyed by org like the ingress');
       }
+
+      // Window after window: each one counted, then its orgs fetched, before the next is counted
+      const countedWindows = api
+        .requestLog()
+        .filter((r) => r.path.endsWith('cdrcountbyorg'))
+        .map((r) => new URLSearchParams(r.query).get('startTime'));
+      const fetchedWindows = api
+        .requestLog()
+        .filter((r) => r.path.endsWith('cdrsbyorg') || r.path.endsWith('cdrcountbyorg'))
+        .map((r) => new URLSearchParams(r.query).get('startTime'));
+      const order = fetchedWindows.filter((w, i) => i === 0 || w !== fetchedWindows[i - 1]);
+      assert.deepEqual(order, [...new Set(countedWindows)], 'no window revisited after the next');
+      assert.deepEqual(
+        [...new Set(countedWindows)],
+        windows.map((w) => new Date(w.start).toISOString()),
+        'oldest first',
+      );
 
       // Webex's rate limit was respected: nothing throttled, never more than allowed per window
       const stats = api.stats();
@@ -161,13 +180,10 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
         error: (msg, fields = {}) => events.push({ msg, fields }),
         child: () => capture,
       };
-      const serviceConfig = parseReconcilerConfig({
-        ...env,
-        RECONCILE_INTERVAL: '1s',
-        RECONCILE_LOOKBACK: '6h',
-      });
+      const serviceConfig = parseReconcilerConfig({ ...env, RECONCILE_LOOKBACK: '6h' });
       assert.ok(serviceConfig.ok);
-      const service = createReconciler(serviceConfig.config, capture);
+      // RECONCILE_INTERVAL is at least 1m; the test does not wait that long
+      const service = createReconciler({ ...serviceConfig.config, intervalMs: 1000 }, capture);
       const runsFinished = () => events.filter((e) => e.msg === 'reconciliation run finished');
       try {
         service.schedule();
@@ -193,5 +209,77 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
   } finally {
     await server.close();
     await ingress.close();
+  }
+});
+
+test('a record Webex has but that cannot be published is dead-lettered once, not on every run', {
+  timeout: 120_000,
+}, async () => {
+  const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
+  const startMs = endMs - H;
+  const world = createWebexWorld({
+    seed: 'reconciler-dlq',
+    orgs: 3,
+    callsPerHour: 3,
+    startMs,
+    endMs,
+  });
+  const first = world.records.find((r) => r.callEnd >= startMs && r.callEnd < endMs);
+  assert.ok(first);
+  // Webex counts one more record for this org, and returns it without a Report ID
+  const { 'Report ID': _, ...withoutId } = first.raw;
+  const broken = { ...first, reportId: 'broken', raw: withoutId };
+  const api = createPartnerApi({
+    world: {
+      countsByOrg: (from, to) =>
+        world
+          .countsByOrg(from, to)
+          .map((c) => (c.orgId === first.orgId ? { ...c, count: c.count + 1 } : c)),
+      recordsOf: (org, from, to) => [
+        ...world.recordsOf(org, from, to),
+        ...(org === first.orgId ? [broken] : []),
+      ],
+    },
+    tokens: [TOKEN],
+  });
+  const server = await listen(api.fetch, { port: 0 });
+  const topic = uniqueTopic('reconcile-dlq');
+  const parsed = parseReconcilerConfig({
+    KAFKA_BROKERS: stack.brokers.join(','),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    CDR_FEED: 'analytics',
+    CDR_TOPIC: topic,
+    WEBEX_API_BASE_URL: server.url,
+    WEBEX_ACCESS_TOKEN: TOKEN,
+  });
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+  const reconciler = createReconciler(parsed.config, createLogger('silent'));
+  try {
+    const windows = reconciler.plan({ from: startMs, to: endMs });
+    const run1 = await reconciler.runOnce(windows);
+    assert.equal(run1.totals.deadLettered, 1);
+    assert.equal(run1.totals.unpublishable, 1);
+    assert.equal(run1.totals.stillMissing, 1, 'not on the topic, so still missing');
+    const dlq = await readTopic(stack.brokers, `${topic}.dlq`, 1);
+    assert.equal(dlq.length, 1);
+    assert.match(dlq[0]?.headers['cdr-raw-sha256'] ?? '', /^[0-9a-f]{64}$/);
+
+    const run2 = await reconciler.runOnce(windows);
+    assert.equal(run2.totals.backfilled, 0);
+    assert.equal(run2.totals.deadLettered, 0, 'already on the dead-letter topic');
+    assert.equal(run2.totals.unpublishable, 1);
+    assert.equal(run2.totals.stillMissing, 1);
+    assert.equal((await readTopic(stack.brokers, `${topic}.dlq`, 1)).length, 1);
+    const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 2);
+    const second = audit
+      .map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>)
+      .filter((r) => r.runId === run2.runId);
+    assert.deepEqual(
+      second.map((r) => [r.orgId, r.unpublishable, r.deadLettered]),
+      [[first.orgId, 1, 0]],
+    );
+  } finally {
+    await reconciler.stop();
+    await server.close();
   }
 });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type IngressConfig, parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
 
@@ -176,6 +179,92 @@ describe('parseReconcilerConfig', () => {
     assert.equal(r.config.settleMs, 15 * 60_000);
     assert.equal(r.config.auditTopic, 'webex.calling.cdr.reconciliation');
     assert.deepEqual(r.config.webex.auth, { kind: 'static', token: 't' });
+    assert.equal(r.config.windowsPerPass, 49);
+    assert.equal(r.config.webex.timeoutMs, 30_000);
+    assert.equal(r.config.publishTimeoutMs, 60_000);
+    assert.equal(r.config.refreshTokenFile, undefined);
+  });
+
+  const problemsOf = (extra: Record<string, string>) => {
+    const r = parseReconcilerConfig({ ...env, WEBEX_ACCESS_TOKEN: 't', ...extra });
+    return r.ok ? [] : r.problems;
+  };
+
+  it('bounds timeouts and the interval (Node cannot wait longer than about 24.8 days)', () => {
+    for (const [name, value, message] of [
+      ['WEBEX_TIMEOUT', '0ms', /at least 1s/],
+      ['WEBEX_TIMEOUT', '999ms', /at least 1s/],
+      ['WEBEX_TIMEOUT', '1d', /at most 10m/],
+      ['PUBLISH_TIMEOUT', '500ms', /at least 1s/],
+      ['PUBLISH_TIMEOUT', '2h', /at most 1h/],
+      ['RECONCILE_INTERVAL', '59s', /at least 1m/],
+      ['RECONCILE_INTERVAL', '25d', /at most 24d/],
+      ['WEBEX_MIN_REQUEST_INTERVAL', '30d', /at most 1h/],
+      ['RECONCILE_WINDOWS_PER_PASS', '0', /./],
+    ] as const) {
+      const list = problemsOf({ [name]: value });
+      assert.ok(
+        list.some((p) => p.startsWith(name) && message.test(p)),
+        `${name}=${value}: ${JSON.stringify(list)}`,
+      );
+    }
+    for (const [name, value] of [
+      ['WEBEX_TIMEOUT', '1s'],
+      ['PUBLISH_TIMEOUT', '1s'],
+      ['RECONCILE_INTERVAL', '1m'],
+      ['RECONCILE_INTERVAL', '24d'],
+      ['RECONCILE_WINDOWS_PER_PASS', '1'],
+    ] as const) {
+      assert.deepEqual(problemsOf({ [name]: value }), [], `${name}=${value}`);
+    }
+  });
+
+  it('says that RECONCILE_MAX_IDS_PER_PASS is gone rather than ignoring it', () => {
+    assert.ok(
+      problemsOf({ RECONCILE_MAX_IDS_PER_PASS: '100' }).some((p) =>
+        p.startsWith('RECONCILE_MAX_IDS_PER_PASS'),
+      ),
+    );
+  });
+
+  it('reads the OAuth refresh token from WEBEX_REFRESH_TOKEN_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-refresh-'));
+    try {
+      const path = join(dir, 'refresh');
+      writeFileSync(path, 'refresh-from-file\n');
+      const oauth = { ...env, WEBEX_CLIENT_ID: 'id', WEBEX_CLIENT_SECRET: 'secret' };
+      const r = parseReconcilerConfig({ ...oauth, WEBEX_REFRESH_TOKEN_FILE: path });
+      assert.ok(r.ok, r.ok ? '' : r.problems.join('; '));
+      assert.equal(r.config.webex.auth.kind, 'oauth');
+      assert.equal(
+        r.config.webex.auth.kind === 'oauth' ? r.config.webex.auth.refreshToken : '',
+        'refresh-from-file',
+      );
+      assert.equal(r.config.refreshTokenFile, path);
+
+      const both = parseReconcilerConfig({
+        ...oauth,
+        WEBEX_REFRESH_TOKEN: 'r',
+        WEBEX_REFRESH_TOKEN_FILE: path,
+      });
+      assert.ok(!both.ok && both.problems.some((p) => /not both/.test(p)));
+
+      const missing = parseReconcilerConfig({
+        ...oauth,
+        WEBEX_REFRESH_TOKEN_FILE: join(dir, 'nope'),
+        RECONCILE_INTERVAL: 'soon',
+      });
+      assert.ok(!missing.ok);
+      assert.ok(
+        missing.problems.some((p) => p.startsWith('WEBEX_REFRESH_TOKEN_FILE: cannot read')),
+      );
+      assert.ok(
+        missing.problems.some((p) => p.startsWith('RECONCILE_INTERVAL')),
+        'all at once',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('picks the OAuth refresh flow when its three variables are set', () => {

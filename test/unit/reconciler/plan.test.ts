@@ -4,9 +4,11 @@ import { isCdrError } from '../../../src/errors.ts';
 import {
   formatWebexTime,
   HOUR_MS,
+  isWindowAlive,
   MAX_LOOKBACK_MS,
   MIN_SETTLE_MS,
   parseDuration,
+  plannableRange,
   planWindows,
   type Window,
 } from '../../../src/reconciler/plan.ts';
@@ -174,5 +176,31 @@ describe('parseDuration', () => {
       );
     }
     assert.throws(() => parseDuration('99999999999999999d'), /too large/);
+  });
+});
+
+describe('plannableRange and isWindowAlive', () => {
+  it('a run covers [now - lookback + 10 min, now - settle]', () => {
+    const now = t('2024-05-10T12:30:00.000Z');
+    assert.deepEqual(plannableRange({ now, lookbackMs: 48 * HOUR_MS, settleMs: 15 * MIN }), {
+      from: t('2024-05-08T12:40:00.000Z'),
+      to: t('2024-05-10T12:15:00.000Z'),
+    });
+    // never under 1 h, never over 30 days, settle never under 5 min
+    assert.equal(plannableRange({ now, lookbackMs: HOUR_MS, settleMs: 0 }).from, now - HOUR_MS);
+    assert.equal(plannableRange({ now, lookbackMs: HOUR_MS, settleMs: 0 }).to, now - 5 * MIN);
+    assert.equal(
+      plannableRange({ now, lookbackMs: 40 * 24 * HOUR_MS, settleMs: 0 }).from,
+      now - MAX_LOOKBACK_MS + 10 * MIN,
+    );
+  });
+
+  it('a window is alive while it starts within the lookback and ended 5 minutes ago', () => {
+    const w = { start: t('2024-05-08T12:00:00.000Z'), end: t('2024-05-08T13:00:00.000Z') };
+    const o = (iso: string) => ({ now: t(iso), lookbackMs: 48 * HOUR_MS });
+    assert.equal(isWindowAlive(w, o('2024-05-10T12:00:00.000Z')), true);
+    assert.equal(isWindowAlive(w, o('2024-05-10T12:00:00.001Z')), false);
+    assert.equal(isWindowAlive(w, o('2024-05-08T13:05:00.000Z')), true);
+    assert.equal(isWindowAlive(w, o('2024-05-08T13:04:59.999Z')), false);
   });
 });

@@ -4,46 +4,85 @@ import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { rawHash } from '../../../src/reconciler/dead-letters.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
-import { groupPasses, type OrgResult, reconcile } from '../../../src/reconciler/reconcile.ts';
+import {
+  type OrgResult,
+  type ReconcileDeps,
+  reconcile,
+  splitPasses,
+  WINDOW_AGED_OUT,
+} from '../../../src/reconciler/reconcile.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
+import type { RequestOptions } from '../../../src/reconciler/webex-client.ts';
 
 const H = 3_600_000;
+const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
 const W: Window[] = [
   { start: T0, end: T0 + H },
   { start: T0 + H, end: T0 + 2 * H },
 ];
+/** A clock well inside Webex's 48 hours for W. */
+const NOW = T0 + 10 * H;
 
-type Rec = { id: string; org: string; end: number };
-const raw = (r: Rec) => ({
-  'Report ID': r.id,
-  'Org UUID': r.org,
-  'Release time': new Date(r.end).toISOString(),
-});
+type Rec = { id: string; org: string; end: number; bad?: boolean };
+const raw = (r: Rec) =>
+  r.bad
+    ? { 'Report ID': r.id, 'Release time': new Date(r.end).toISOString() } // no Org UUID
+    : { 'Report ID': r.id, 'Org UUID': r.org, 'Release time': new Date(r.end).toISOString() };
 
-/** A fake Webex that knows `webex`, a topic that holds `topic`, a publisher that appends to it. */
-const harness = (webex: Rec[], topic: Rec[], opts: { failOrg?: string } = {}) => {
+type HarnessOptions = {
+  failOrg?: string;
+  failCount?: (w: Window) => boolean;
+  failRead?: (from: number) => boolean;
+  dlq?: unknown[];
+  /** Advances on every Webex request (the fake clock). */
+  msPerRequest?: number;
+  /** The fake clock's start. */
+  clock?: number;
+};
+
+/**
+ * A fake Webex that knows `webex`, a topic that holds `topic`, a publisher that
+ * appends to it (dead ones to a DLQ), and an event log of every step in order.
+ */
+const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
   const onTopic = [...topic];
+  const dlq: unknown[] = [...(opts.dlq ?? [])];
   const published: PreparedBatch[] = [];
   const audits: OrgResult[] = [];
+  const events: string[] = [];
+  let clock = opts.clock ?? NOW;
   const inWindow = (r: Rec, w: Window) => r.end >= w.start && r.end < w.end;
-  const calls = { count: 0, records: [] as string[] };
-  const deps = {
+  const calls = { count: 0, records: [] as string[], reads: [] as number[], dlqReads: 0 };
+  const request = (options: RequestOptions | undefined) => {
+    options?.beforeRequest?.();
+    clock += opts.msPerRequest ?? 0;
+  };
+  const deps: ReconcileDeps = {
     webex: {
-      countByOrg: async (w: Window) => {
+      countByOrg: async (w, options) => {
+        request(options);
         calls.count += 1;
+        events.push(`count ${(w.start - T0) / H}`);
+        if (opts.failCount?.(w)) throw new CdrError('webex_http', 'cdrcountbyorg answered 500');
         const m = new Map<string, number>();
         for (const r of webex.filter((x) => inWindow(x, w))) m.set(r.org, (m.get(r.org) ?? 0) + 1);
         return [...m].map(([orgId, count]) => ({ orgId, count }));
       },
-      recordsByOrg: async (org: string, w: Window) => {
+      recordsByOrg: async (org, w, options) => {
+        request(options);
         calls.records.push(`${org}@${w.start}`);
+        events.push(`records ${org} ${(w.start - T0) / H}`);
         if (org === opts.failOrg) throw new CdrError('webex_http', 'cdrsbyorg answered 500');
         return webex.filter((x) => x.org === org && inWindow(x, w)).map(raw);
       },
     },
-    readTopic: async (_from: number, ledger: Ledger) => {
+    readTopic: async (from: number, ledger: Ledger) => {
+      calls.reads.push(from);
+      events.push('read');
+      if (opts.failRead?.(from)) throw new CdrError('kafka_timeout', 'reading stalled');
       for (const r of onTopic) {
         ledger.observe({
           key: r.org,
@@ -51,12 +90,19 @@ const harness = (webex: Rec[], topic: Rec[], opts: { failOrg?: string } = {}) =>
         });
       }
     },
+    readDeadLetterHashes: async () => {
+      calls.dlqReads += 1;
+      events.push('read dlq');
+      return new Set(dlq.map(rawHash));
+    },
     publisher: {
       publish: async (batch: PreparedBatch): Promise<PublishCounts> => {
         published.push(batch);
+        events.push('publish');
         for (const c of batch.records) {
           onTopic.push({ id: c.reportId, org: c.orgId, end: c.callEnd ?? 0 });
         }
+        for (const d of batch.dead) dlq.push(d.raw);
         return {
           accepted: batch.records.length,
           deadLettered: batch.dead.length,
@@ -65,15 +111,18 @@ const harness = (webex: Rec[], topic: Rec[], opts: { failOrg?: string } = {}) =>
       },
     },
     writeAudit: async (results: OrgResult[]) => {
+      events.push('audit');
       audits.push(...results);
     },
     feed: 'analytics' as const,
     logger: silentLogger,
     publishTimeoutMs: 1000,
-    maxIdsPerPass: 1_000_000,
+    windowsPerPass: 48,
     clockSkewMs: 0,
+    lookbackMs: 48 * H,
+    now: () => clock,
   };
-  return { deps, onTopic, published, audits, calls };
+  return { deps, onTopic, dlq, published, audits, calls, events };
 };
 
 describe('reconcile', () => {
@@ -109,6 +158,45 @@ describe('reconcile', () => {
     assert.equal(h.published.length, 0);
   });
 
+  test('per pass: the topic is read first, then each window is counted, fetched, published and audited before the next', async () => {
+    const h = harness(webex, []);
+    await reconcile(h.deps, W);
+    assert.deepEqual(h.events, [
+      'read',
+      'count 0',
+      'records A 0',
+      'publish',
+      'records B 0',
+      'publish',
+      'audit',
+      'count 1',
+      'records A 1',
+      'publish',
+      'records C 1',
+      'publish',
+      'audit',
+    ]);
+  });
+
+  test('passes of at most windowsPerPass windows, each reading the topic once from its start minus the clock skew', async () => {
+    const h = harness(webex, []);
+    const three = [...W, { start: T0 + 2 * H, end: T0 + 3 * H }];
+    await reconcile({ ...h.deps, windowsPerPass: 2, clockSkewMs: 5 * MIN }, three);
+    assert.deepEqual(h.calls.reads, [T0 - 5 * MIN, T0 + 2 * H - 5 * MIN]);
+    assert.deepEqual(
+      h.events.filter((e) => e === 'read' || e.startsWith('count')),
+      ['read', 'count 0', 'count 1', 'read', 'count 2'],
+    );
+    assert.deepEqual(
+      splitPasses(three, 48).map((p) => p.length),
+      [3],
+    );
+    assert.deepEqual(
+      splitPasses(three, 1).map((p) => p.length),
+      [1, 1, 1],
+    );
+  });
+
   test('more on the topic than Webex counts is reported as surplus, never removed', async () => {
     const extra = { id: 'zz', org: 'A', end: T0 + 10 };
     const h = harness(webex, [...webex, extra]);
@@ -142,25 +230,184 @@ describe('reconcile', () => {
     assert.equal(h.published.flatMap((b) => b.records).length, 0);
   });
 
-  test('groupPasses bounds the Webex-counted records per pass, one window at least', () => {
-    const c = (n: number, index: number) => ({
-      window: { start: index, end: index + 1 },
-      index,
-      counts: new Map([['o', n]]),
-    });
-    const passes = groupPasses([c(5, 0), c(5, 1), c(20, 2), c(1, 3)], 10);
-    assert.deepEqual(
-      passes.map((p) => p.map((x) => x.index)),
-      [[0, 1], [2], [3]],
-    );
+  test('a failed topic read fails its pass (summary, one audit record per window with org *), the next pass goes on', async () => {
+    const h = harness(webex, [], { failRead: (from) => from === T0 });
+    const run = await reconcile({ ...h.deps, windowsPerPass: 1 }, W);
+    assert.equal(run.windows.length, 2);
+    assert.match(run.windows[0]?.errors[0] ?? '', /topic read: reading stalled/);
+    assert.equal(run.windows[1]?.errors.length, 0);
+    assert.equal(run.windows[1]?.backfilled, 2, 'the second pass backfilled its window');
+    assert.equal(run.totals.errors, 1);
+    const star = h.audits.filter((r) => r.orgId === '*');
+    assert.equal(star.length, 1);
+    assert.equal(star[0]?.windowStart, new Date(T0).toISOString());
+    assert.match(star[0]?.errors[0] ?? '', /topic read/);
+    assert.ok(!h.events.includes('count 0'), 'no Webex request for a window not on the ledger');
   });
 
-  test('an aborted run stops between orgs and says so', async () => {
+  test('the audit records of a failed pass go out in one send', async () => {
+    const h = harness(webex, [], { failRead: () => true });
+    const run = await reconcile(h.deps, W);
+    assert.deepEqual(h.events, ['read', 'audit']);
+    assert.deepEqual(
+      h.audits.map((r) => [r.orgId, r.windowStart]),
+      W.map((w) => ['*', new Date(w.start).toISOString()]),
+    );
+    assert.equal(run.totals.errors, 2);
+  });
+
+  test('a failed cdrcountbyorg is audited for its window (org *), the next window goes on', async () => {
+    const h = harness(webex, [webex[0] as Rec], { failCount: (w) => w.start === T0 });
+    const run = await reconcile(h.deps, W);
+    assert.match(run.windows[0]?.errors[0] ?? '', /cdrcountbyorg: cdrcountbyorg answered 500/);
+    assert.equal(run.windows[0]?.topicTotal, 1);
+    const star = h.audits.filter((r) => r.orgId === '*');
+    assert.equal(star.length, 1);
+    assert.equal(star[0]?.topicCount, 1);
+    assert.match(star[0]?.errors[0] ?? '', /cdrcountbyorg/);
+    assert.equal(run.windows[1]?.backfilled, 2);
+    assert.equal(run.totals.errors, 1);
+  });
+
+  test('a window older than the lookback is skipped before its count, with an error in summary and audit', async () => {
+    const h = harness(webex, []);
+    // 48 h after T0 + 30 min: the first window starts more than 48 h ago, the second not
+    const run = await reconcile({ ...h.deps, now: () => T0 + 48 * H + 30 * MIN }, W);
+    assert.deepEqual(run.windows[0]?.errors, [WINDOW_AGED_OUT]);
+    assert.ok(!h.events.includes('count 0'));
+    assert.ok(h.events.includes('count 1'));
+    assert.deepEqual(
+      h.audits.filter((r) => r.orgId === '*').map((r) => r.errors),
+      [[WINDOW_AGED_OUT]],
+    );
+    assert.equal(run.totals.errors, 1);
+    assert.equal(run.totals.backfilled, 2, 'the second window is still reconciled');
+  });
+
+  test('a window that ages out while it is being reconciled stops asking Webex for it', async () => {
+    // each Webex request takes 20 minutes; the window leaves the 48 h 30 minutes in
+    const h = harness(webex, [], { msPerRequest: 20 * MIN, clock: T0 + 48 * H - 30 * MIN });
+    const run = await reconcile(h.deps, [W[0] as Window]);
+    // count at -30 min, A fetched at -10 min, B would be at +10 min: aged out
+    assert.deepEqual(h.calls.records, [`A@${T0}`]);
+    assert.equal(run.totals.backfilled, 2);
+    const b = h.audits.find((r) => r.orgId === 'B');
+    assert.deepEqual(b?.errors, [WINDOW_AGED_OUT]);
+    assert.equal(b?.stillMissing, 1);
+    assert.equal(run.totals.stillMissing, 1);
+    assert.equal(run.totals.errors, 1);
+  });
+
+  test('the check against the lookback runs before every Webex request (beforeRequest)', async () => {
+    const h = harness(webex, []);
+    let clock = NOW;
+    const seen: boolean[] = [];
+    await reconcile(
+      {
+        ...h.deps,
+        now: () => clock,
+        webex: {
+          ...h.deps.webex,
+          countByOrg: async (w, o) => {
+            clock = w.start + 48 * H + 1; // the window ages out while its pages are fetched
+            try {
+              o?.beforeRequest?.();
+              seen.push(true);
+            } catch {
+              seen.push(false);
+              throw new Error('aged');
+            }
+            return [];
+          },
+        },
+      },
+      [W[0] as Window],
+    );
+    assert.deepEqual(seen, [false]);
+  });
+
+  test('unpublishable records are dead-lettered once: a second run does not send them again', async () => {
+    const bad = { id: 'x1', org: 'A', end: T0 + 7, bad: true };
+    const h = harness([...webex, bad], webex);
+    const first = await reconcile(h.deps, W);
+    assert.equal(h.dlq.length, 1);
+    assert.equal(first.totals.deadLettered, 1);
+    assert.equal(first.totals.unpublishable, 1);
+    assert.equal(first.totals.stillMissing, 1, 'not on the topic: still missing');
+    assert.equal(h.audits.find((r) => r.orgId === 'A')?.unpublishable, 1);
+
+    h.audits.length = 0;
+    const second = await reconcile(h.deps, W);
+    assert.equal(h.dlq.length, 1, 'not dead-lettered again');
+    assert.equal(second.totals.deadLettered, 0);
+    assert.equal(second.totals.unpublishable, 1);
+    assert.equal(second.totals.stillMissing, 1);
+    assert.equal(h.audits.find((r) => r.orgId === 'A')?.unpublishable, 1);
+  });
+
+  test('the dead-letter topic is read only when there are dead records, once per pass', async () => {
+    const clean = harness(webex, []);
+    await reconcile(clean.deps, W);
+    assert.equal(clean.calls.dlqReads, 0);
+
+    const bad = [
+      { id: 'x1', org: 'A', end: T0 + 7, bad: true },
+      { id: 'x2', org: 'C', end: T0 + H + 7, bad: true },
+    ];
+    const h = harness([...webex, ...bad], []);
+    await reconcile(h.deps, W);
+    assert.equal(h.calls.dlqReads, 1);
+    assert.equal(h.dlq.length, 2);
+    await reconcile({ ...h.deps, windowsPerPass: 1 }, W);
+    assert.equal(h.calls.dlqReads, 3);
+    assert.equal(h.dlq.length, 2);
+  });
+
+  test('an aborted run stops between steps and says so', async () => {
     const ac = new AbortController();
     const h = harness(webex, []);
     ac.abort();
     const run = await reconcile({ ...h.deps, signal: ac.signal }, W);
     assert.equal(run.aborted, true);
     assert.equal(h.published.length, 0);
+    assert.deepEqual(h.events, [], 'not even the topic read');
+
+    // stopped while the topic is read: the run ends at once, no Webex request
+    const stopping = new AbortController();
+    const slow = harness(webex, []);
+    const run2 = await reconcile(
+      {
+        ...slow.deps,
+        signal: stopping.signal,
+        readTopic: () => {
+          setTimeout(() => stopping.abort(), 10);
+          return new Promise(() => undefined); // never finishes
+        },
+      },
+      W,
+    );
+    assert.equal(run2.aborted, true);
+    assert.equal(slow.calls.count, 0);
+
+    // stopped after the first org: the window's other orgs are left alone
+    const mid = new AbortController();
+    const m = harness(webex, []);
+    const run3 = await reconcile(
+      {
+        ...m.deps,
+        signal: mid.signal,
+        webex: {
+          ...m.deps.webex,
+          recordsByOrg: async (org, w, o) => {
+            mid.abort();
+            return m.deps.webex.recordsByOrg(org, w, o);
+          },
+        },
+      },
+      W,
+    );
+    assert.equal(run3.aborted, true);
+    assert.deepEqual(m.calls.records, [`A@${T0}`]);
+    assert.equal(m.calls.count, 1);
   });
 });

@@ -35,19 +35,38 @@ describe('topic ledger', () => {
     assert.equal(l.distinct(2, 'o1'), 1);
     assert.deepEqual(l.orgs(0), ['o1']);
     assert.equal(l.stats().records, 5);
-    assert.equal(l.stats().distinct, 4);
+    assert.equal(l.stats().kept, 4);
   });
 
-  test('records outside the windows or without a call end are known by id but not counted', () => {
-    const l = createLedger(windows);
-    l.observe(rec('early', 'o1', T0 - 1));
-    l.observe(rec('late', 'o1', T0 + 3 * H));
+  test('keeps only records whose call ended within the pass span plus the margin', () => {
+    const l = createLedger(windows); // span [T0, T0 + 2.5 h), margin 1 h
+    l.observe(rec('early-in-margin', 'o1', T0 - H));
+    l.observe(rec('late-in-margin', 'o1', T0 + 3.5 * H - 1));
+    l.observe(rec('too-early', 'o1', T0 - H - 1));
+    l.observe(rec('too-late', 'o1', T0 + 3.5 * H));
     l.observe(rec('noend', 'o1', undefined));
     l.observe(rec('badend', 'o1', 'yesterday'));
     l.observe(rec(undefined, 'o1', T0 + 5));
-    for (const id of ['early', 'late', 'noend', 'badend']) assert.ok(l.has(id), id);
+    for (const id of ['early-in-margin', 'late-in-margin']) assert.ok(l.has(id), id);
+    for (const id of ['too-early', 'too-late', 'noend', 'badend']) assert.ok(!l.has(id), id);
     assert.equal(l.distinct(0, 'o1'), 0);
-    assert.deepEqual(l.stats(), { records: 5, distinct: 4, withoutId: 1, outsideWindows: 4 });
+    assert.deepEqual(l.stats(), {
+      records: 7,
+      kept: 2,
+      withoutId: 1,
+      withoutCallEnd: 2,
+      outsideSpan: 2,
+      outsideWindows: 2,
+    });
+  });
+
+  test('memory is bounded by the span, however much of the topic is read', () => {
+    const l = createLedger([windows[0] as (typeof windows)[number]], H);
+    // a day of records after the pass (the topic is read to its end): none kept
+    for (let i = 0; i < 10_000; i++) l.observe(rec(`later-${i}`, 'o1', T0 + 3 * H + i * 8_000));
+    l.observe(rec('in', 'o1', T0 + 1));
+    assert.equal(l.stats().kept, 1);
+    assert.equal(l.stats().outsideSpan, 10_000);
   });
 
   test('add() records what the reconciler published, in the window of its call end', () => {
@@ -55,6 +74,8 @@ describe('topic ledger', () => {
     l.add(T0 + H + 10, 'o3', 'x');
     assert.equal(l.distinct(1, 'o3'), 1);
     assert.ok(l.has('x'));
+    l.add(null, 'o3', 'y'); // published without a call end: still known
+    assert.ok(l.has('y'));
     assert.equal(l.windowOf(T0 - 1), -1);
     assert.equal(l.windowOf(T0 + 2 * H + 30 * 60_000), -1);
     assert.equal(l.windowOf(T0 + 2 * H), 2);

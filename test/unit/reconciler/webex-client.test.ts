@@ -72,7 +72,8 @@ const setup = (handler: Handler, config: Partial<WebexClientConfig> = {}, random
       fetch,
       random: () => random,
       now: () => clock,
-      sleep: async (ms) => {
+      sleep: async (ms, signal) => {
+        signal?.throwIfAborted();
         sleeps.push(ms);
         clock += ms;
       },
@@ -163,7 +164,18 @@ describe('webex client: requests', () => {
       { baseUrl: 'ftp://example.com' },
       { maxAttempts: 0 },
       { timeoutMs: 1.5 },
-    ]) {
+      { timeoutMs: 2 ** 31 }, // Node would fire such a timer after 1 ms
+      { minIntervalMs: 30 * 24 * 3_600_000 },
+      {
+        auth: {
+          kind: 'oauth',
+          clientId: 'c',
+          clientSecret: 's',
+          refreshToken: 'r',
+          tokenUrl: 'nope',
+        },
+      },
+    ] as Partial<WebexClientConfig>[]) {
       assert.throws(
         () => createWebexClient({ auth, logger, ...bad }),
         (e) => isCdrError(e) && e.code === 'config_invalid',
@@ -358,22 +370,61 @@ describe('webex client: retries', () => {
     assert.deepEqual(dated.sleeps, [42_000]);
   });
 
-  it('waits 60 s on 429 without Retry-After, capped by maxBackoffMs', async () => {
+  it('waits 60 s on 429 without Retry-After; honours a long Retry-After up to 15 minutes, whatever maxBackoffMs', async () => {
     const plain = setup((_, n) =>
       n === 1 ? new Response('', { status: 429 }) : json({ items: [] }),
     );
     await plain.client.recordsByOrg('o1', WINDOW);
     assert.deepEqual(plain.sleeps, [60_000]);
 
-    const capped = setup(
+    const long = setup(
       (_, n) =>
         n === 1
-          ? new Response('', { status: 429, headers: { 'Retry-After': '3600' } })
+          ? new Response('', { status: 429, headers: { 'Retry-After': '300' } })
           : json({ items: [] }),
       { maxBackoffMs: 10_000 },
     );
+    await long.client.recordsByOrg('o1', WINDOW);
+    assert.deepEqual(long.sleeps, [300_000], 'not cut to maxBackoffMs');
+
+    const capped = setup((_, n) =>
+      n === 1
+        ? new Response('', { status: 429, headers: { 'Retry-After': '3600' } })
+        : json({ items: [] }),
+    );
     await capped.client.recordsByOrg('o1', WINDOW);
-    assert.deepEqual(capped.sleeps, [10_000]);
+    assert.deepEqual(capped.sleeps, [15 * 60_000]);
+  });
+
+  it('does not count 429s as attempts, but gives up after maxThrottledWaits of them', async () => {
+    // 3 throttled answers, then a 503, then success: with maxAttempts 2 that still succeeds
+    const mixed = setup(
+      (_, n) =>
+        n <= 3
+          ? new Response('', { status: 429, headers: { 'Retry-After': '1' } })
+          : n === 4
+            ? new Response('', { status: 503 })
+            : json({ items: [] }),
+      { maxAttempts: 2 },
+    );
+    await mixed.client.recordsByOrg('o1', WINDOW);
+    assert.equal(mixed.calls.length, 5);
+    assert.equal(mixed.client.stats().throttled, 3);
+
+    const always = setup(() => new Response('', { status: 429, headers: { 'Retry-After': '2' } }), {
+      maxAttempts: 1,
+    });
+    await rejectsWith(always.client.countByOrg(WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /HTTP 429/);
+      assert.match(e.message, /20 times/);
+      assert.equal(e.retriable, true);
+    });
+    assert.equal(always.calls.length, 21, 'the first answer and 20 waited out');
+    assert.equal(always.sleeps.length, 20);
+
+    const few = setup(() => new Response('', { status: 429 }), { maxThrottledWaits: 2 });
+    await rejectsWith(few.client.countByOrg(WINDOW), 'webex_http');
+    assert.equal(few.calls.length, 3);
   });
 
   it('retries 5xx with full-jitter exponential back-off, capped, and gives up after maxAttempts', async () => {
@@ -571,6 +622,109 @@ describe('webex client: cdrsbyorg', () => {
     assert.equal(parseRetryAfter('Fri, 10 May 2024 00:00:00 GMT', now), 0);
     assert.equal(parseRetryAfter(null, now), 60_000);
     assert.equal(parseRetryAfter('soon', now), 60_000);
+  });
+});
+
+describe('webex client: stopping and guarding a call', () => {
+  it('an aborted signal ends a call waiting out a 429 at once, without another request', async () => {
+    const ac = new AbortController();
+    const { fetch, calls } = fakeFetch(
+      () => new Response('', { status: 429, headers: { 'Retry-After': '900' } }),
+    );
+    const client = createWebexClient(
+      { auth: { kind: 'static', token: TOKEN }, logger: recordingLogger().logger },
+      { fetch },
+    );
+    const started = Date.now();
+    const call = client.countByOrg(WINDOW, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await assert.rejects(call, (e) => e instanceof Error && e.name === 'AbortError');
+    assert.ok(Date.now() - started < 5_000, 'not after the 15 minute Retry-After');
+    assert.equal(calls.length, 1);
+  });
+
+  it('an aborted signal ends a request in flight and a pacing wait', async () => {
+    const ac = new AbortController();
+    const { fetch } = fakeFetch(
+      (call) =>
+        new Promise<Response>((_, reject) => {
+          const signal = call.signal as AbortSignal;
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+    );
+    const client = createWebexClient(
+      { auth: { kind: 'static', token: TOKEN }, logger: recordingLogger().logger },
+      { fetch },
+    );
+    const inFlight = client.recordsByOrg('o', WINDOW, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await assert.rejects(inFlight, (e) => e instanceof Error && e.name === 'AbortError');
+
+    const paced = createWebexClient(
+      {
+        auth: { kind: 'static', token: TOKEN },
+        logger: recordingLogger().logger,
+        minIntervalMs: 3_600_000,
+      },
+      { fetch: fakeFetch(() => json({ items: [] })).fetch },
+    );
+    await paced.recordsByOrg('o', WINDOW); // takes the first slot
+    const stop = new AbortController();
+    const waiting = paced.recordsByOrg('o', WINDOW, { signal: stop.signal });
+    setTimeout(() => stop.abort(), 20);
+    await assert.rejects(waiting, (e) => e instanceof Error && e.name === 'AbortError');
+  });
+
+  it('calls beforeRequest before every request (pages and retries); what it throws ends the call', async () => {
+    const { client, calls } = setup((_, n) =>
+      n === 1 ? new Response('', { status: 503 }) : countServer(450)(_, n),
+    );
+    let checks = 0;
+    assert.equal(
+      (await client.countByOrg(WINDOW, { beforeRequest: () => void checks++ })).length,
+      450,
+    );
+    assert.equal(calls.length, 4);
+    assert.equal(checks, 4);
+
+    const guarded = setup(countServer(450));
+    let allowed = 2;
+    await assert.rejects(
+      guarded.client.countByOrg(WINDOW, {
+        beforeRequest: () => {
+          if (allowed-- <= 0) throw new Error('window aged out');
+        },
+      }),
+      /window aged out/,
+    );
+    assert.equal(guarded.calls.length, 2, 'no third page');
+  });
+
+  it('warns when a token would travel over plain http to another host', () => {
+    const warnedFor = (config: Partial<WebexClientConfig>) => {
+      const log = recordingLogger();
+      createWebexClient({ auth: { kind: 'static', token: 't' }, logger: log.logger, ...config });
+      return log.warnings().map((w) => `${w.msg} ${JSON.stringify(w.fields)}`);
+    };
+    assert.deepEqual(warnedFor({}), []);
+    assert.deepEqual(warnedFor({ baseUrl: 'http://127.0.0.1:9999' }), []);
+    assert.deepEqual(warnedFor({ baseUrl: 'http://localhost:9999' }), []);
+    assert.deepEqual(warnedFor({ baseUrl: 'http://[::1]:9999' }), []);
+    const remote = warnedFor({ baseUrl: 'http://webex-proxy.example:8080' });
+    assert.equal(remote.length, 1);
+    assert.match(remote[0] ?? '', /plain http.*unencrypted.*webex-proxy\.example/);
+    const oauth = warnedFor({
+      auth: {
+        kind: 'oauth',
+        clientId: 'c',
+        clientSecret: 'secret',
+        refreshToken: 'refresh',
+        tokenUrl: 'http://tokens.example/v1/access_token',
+      },
+    });
+    assert.equal(oauth.length, 1);
+    assert.match(oauth[0] ?? '', /token URL.*tokens\.example/);
+    assert.ok(!oauth[0]?.includes('secret') && !oauth[0]?.includes('refresh'));
   });
 });
 

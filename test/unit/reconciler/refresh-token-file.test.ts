@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../../src/log.ts';
+import {
+  createRefreshTokenStore,
+  readRefreshTokenFile,
+} from '../../../src/reconciler/refresh-token-file.ts';
+
+const recordingLogger = () => {
+  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const make = (): Logger => ({
+    debug: (msg, fields) => lines.push({ level: 'debug', msg, ...(fields ? { fields } : {}) }),
+    info: (msg, fields) => lines.push({ level: 'info', msg, ...(fields ? { fields } : {}) }),
+    warn: (msg, fields) => lines.push({ level: 'warn', msg, ...(fields ? { fields } : {}) }),
+    error: (msg, fields) => lines.push({ level: 'error', msg, ...(fields ? { fields } : {}) }),
+    child: () => make(),
+  });
+  return { logger: make(), lines, text: () => JSON.stringify(lines) };
+};
+
+describe('refresh token file', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'webex-refresh-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the token, and refuses a missing or empty file', async () => {
+    const path = join(dir, 'refresh');
+    await writeFile(path, '  refresh-1\n');
+    assert.deepEqual(readRefreshTokenFile(path), { ok: true, token: 'refresh-1' });
+    const missing = readRefreshTokenFile(join(dir, 'nope'));
+    assert.equal(missing.ok, false);
+    await writeFile(join(dir, 'empty'), '\n');
+    const empty = readRefreshTokenFile(join(dir, 'empty'));
+    assert.ok(!empty.ok && /empty/.test(empty.problem));
+  });
+
+  it('writes a rotated token back atomically, in order, leaving no temporary file', async () => {
+    const path = join(dir, 'rotating');
+    await writeFile(path, 'refresh-1\n');
+    const log = recordingLogger();
+    const store = createRefreshTokenStore({ path, logger: log.logger });
+    store.onRotated('rotated-secret-2');
+    store.onRotated('rotated-secret-3');
+    await store.flush();
+    assert.equal(await readFile(path, 'utf8'), 'rotated-secret-3\n');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.includes('rotating')),
+      ['rotating'],
+    );
+    assert.ok(!log.text().includes('rotated-secret'));
+  });
+
+  it('logs a failed write without the token, and keeps going', async () => {
+    const log = recordingLogger();
+    const store = createRefreshTokenStore({
+      path: join(dir, 'no-such-dir', 'refresh'),
+      logger: log.logger,
+    });
+    store.onRotated('refresh-secret-9');
+    await store.flush();
+    assert.equal(log.lines.filter((l) => l.level === 'error').length, 1);
+    assert.ok(!log.text().includes('refresh-secret-9'));
+  });
+
+  it('without a file: one warning on the first rotation, never the token', () => {
+    const log = recordingLogger();
+    const store = createRefreshTokenStore({ logger: log.logger });
+    store.onRotated('refresh-secret-2');
+    store.onRotated('refresh-secret-3');
+    const warnings = log.lines.filter((l) => l.level === 'warn');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]?.msg ?? '', /WEBEX_REFRESH_TOKEN_FILE/);
+    assert.ok(!log.text().includes('refresh-secret'));
+  });
+});
