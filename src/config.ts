@@ -107,6 +107,8 @@ const reconcilerEnv = kafkaEnv.extend({
   RECONCILE_TOPIC: topicName.optional(),
   RECONCILE_WINDOWS_PER_PASS: int(49),
   RECONCILE_CLOCK_SKEW: duration('5m'),
+  RECONCILER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
   PUBLISH_TIMEOUT: durationWithin('60s', [SECOND, '1s'], [HOUR, '1h']),
 });
 
@@ -195,6 +197,8 @@ const toReconcilerConfig = (
     auditTopic: e.RECONCILE_TOPIC ?? `${e.CDR_TOPIC}.reconciliation`,
     windowsPerPass: e.RECONCILE_WINDOWS_PER_PASS,
     clockSkewMs: e.RECONCILE_CLOCK_SKEW,
+    port: e.RECONCILER_PORT,
+    host: e.HOST,
     publishTimeoutMs: e.PUBLISH_TIMEOUT,
   };
 };

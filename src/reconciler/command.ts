@@ -10,7 +10,9 @@
 import { parseArgs } from 'node:util';
 import { parseReconcilerConfig } from '../config.ts';
 import { describe } from '../errors.ts';
+import { listen } from '../listen.ts';
 import { createLogger } from '../log.ts';
+import { createReconcilerApp } from './http.ts';
 import { plannableRange, type Window } from './plan.ts';
 import { failedRun, type RunSummary } from './reconcile.ts';
 import { formatSummary } from './report.ts';
@@ -104,8 +106,17 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   });
 
   if (!flags.once) {
+    const http =
+      config.port === undefined
+        ? undefined
+        : await listen(createReconcilerApp(reconciler.status).fetch, {
+            port: config.port,
+            hostname: config.host,
+          });
+    if (http !== undefined) logger.info('reconciler probes and metrics', { url: http.url });
     reconciler.schedule();
     await stopOnSignal;
+    await http?.close(true);
     await reconciler.stop();
     return 0;
   }

@@ -28,6 +28,17 @@ export type Reconciler = {
   schedule(): void;
   stop(): Promise<void>;
   webexStats(): ReturnType<ReturnType<typeof createWebexClient>['stats']>;
+  status(): ReconcilerStatus;
+};
+
+export type ReconcilerStatus = {
+  ready: boolean;
+  running: boolean;
+  runs: number;
+  backfilledTotal: number;
+  lastRun: RunSummary | null;
+  /** epoch ms */
+  lastFinishedAt: number | null;
 };
 
 /** Resolves true once `started` resolves, false if it rejects or `signal` aborts first. */
@@ -82,6 +93,13 @@ export const createReconciler = (
     });
   };
 
+  const status = {
+    runs: 0,
+    backfilledTotal: 0,
+    lastRun: null as RunSummary | null,
+    lastFinishedAt: null as number | null,
+  };
+
   const runOnce = async (windows?: Window[], onProgress?: (p: Progress) => void) => {
     if (running !== null) throw new Error('a reconciliation run is already in progress');
     const run = (async () => {
@@ -129,7 +147,12 @@ export const createReconciler = (
     })();
     running = run;
     try {
-      return await run;
+      const summary = await run;
+      status.runs += 1;
+      status.backfilledTotal += summary.totals.backfilled;
+      status.lastRun = summary;
+      status.lastFinishedAt = now();
+      return summary;
     } finally {
       running = null;
     }
@@ -176,5 +199,6 @@ export const createReconciler = (
       return stopping;
     },
     webexStats: () => webex.stats(),
+    status: () => ({ ...status, ready: sink.readiness().ready, running: running !== null }),
   };
 };

@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { parseReconcilerConfig } from '../../src/config.ts';
 import { listen } from '../../src/listen.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
+import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
@@ -197,6 +198,12 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
           assert.equal(e.fields.backfilled, 0);
           assert.equal(e.fields.stillMissing, 0);
         }
+        // what an operator's probe and alerting see
+        const probe = createReconcilerApp(service.status);
+        assert.equal((await probe.request('/readyz')).status, 200);
+        const metrics = await (await probe.request('/metrics')).text();
+        assert.match(metrics, /^webex_cdr_reconcile_runs_total [2-9]/m);
+        assert.match(metrics, /^webex_cdr_reconcile_last_run_still_missing 0$/m);
       } finally {
         await service.stop();
       }
