@@ -5,6 +5,8 @@
  * through the schema registry), so a user can see what the connector wrote
  * without other tools. Dead-letter and audit topics are JSON and printed as is.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseKafkaConfig } from './config.ts';
 import { createKafka } from './kafka/client.ts';
@@ -12,6 +14,9 @@ import { type KeyAndHeaders, readTopicRange } from './kafka/read-range.ts';
 import { createRegistryClient } from './kafka/registry.ts';
 import { createLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
+import { stackSettings } from './stack/stack.ts';
+
+class ConfigError extends Error {}
 
 export type TailedRecord = {
   partition: number;
@@ -29,7 +34,7 @@ export const tailTopic = async (
   limit = Number.POSITIVE_INFINITY,
 ): Promise<TailedRecord[]> => {
   const parsed = parseKafkaConfig(env);
-  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  if (!parsed.ok) throw new ConfigError(`invalid configuration: ${parsed.problems.join('; ')}`);
   const logger = createLogger('error');
   const kafka = createKafka(parsed.config, logger);
   const registry = createRegistryClient(parsed.config.registry);
@@ -87,8 +92,33 @@ export const runTailCommand = async (args: string[]): Promise<number> => {
     console.error('--limit: a positive whole number');
     return 2;
   }
-  for (const r of await tailTopic(process.env, topic, sinceMs, limit)) {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
+  const env = withLocalStack(process.env);
+  let records: TailedRecord[];
+  try {
+    records = await tailTopic(env, topic, sinceMs, limit);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return e instanceof ConfigError ? 2 : 1;
   }
+  for (const r of records) process.stdout.write(`${JSON.stringify(r)}\n`);
   return 0;
+};
+
+/**
+ * Without KAFKA_BROKERS / SCHEMA_REGISTRY_URL, the local stack's `.stack/env`
+ * (written by `npm run stack -- up`) fills them in: a developer can look at
+ * what the demo wrote without exporting anything.
+ */
+const withLocalStack = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+  if (env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) return env;
+  const file = join(stackSettings(env).dir, 'env');
+  if (!existsSync(file)) return env;
+  const fromFile = Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => line.split('=', 2))
+      .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== ''),
+  );
+  console.error(`using the local stack (${file})`);
+  return { ...fromFile, ...env };
 };

@@ -78,6 +78,28 @@ describe('webex-cdr-kafka command line', () => {
       });
       assert.equal(res.status, 200);
       assert.equal(await topicSize(stack.brokers, topic), 2);
+      // what a user sees with `webex-cdr-kafka tail`: every record, Avro decoded
+      const tail = run(['tail', '--topic', topic, '--since', '10m'], {
+        KAFKA_BROKERS: stack.brokers.join(','),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+      });
+      assert.equal(await tail.exited, 0, tail.err());
+      const lines = tail
+        .out()
+        .trim()
+        .split('\n')
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              key: string;
+              value: { report_id: string; ingest: { feed: string } };
+            },
+        );
+      assert.equal(lines.length, 2);
+      assert.deepEqual(lines.map((l) => l.key).sort(), ['org-1', 'org-2']);
+      assert.ok(
+        lines.every((l) => l.value.ingest.feed === 'billing' && l.value.report_id.length > 0),
+      );
       p.child.kill('SIGTERM');
       assert.equal(await p.exited, 0);
       child = null;
