@@ -49,17 +49,20 @@ const ORG_UUID = FIELDS.findIndex((f) => f.name === 'org_uuid');
 const RELEASE_TIME = FIELDS.findIndex((f) => f.name === 'release_time');
 const REPORT_TIME = FIELDS.findIndex((f) => f.name === 'report_time');
 
-// Raw key -> field index (-1: unknown). Live data repeats a small set of
-// spellings, so the regex in toMatchKey runs once per spelling, not once per
-// key per record. Only well-formed keys are cached.
+// Raw key -> field index (-1: unknown, INVALID_KEY: not valid Unicode). Live
+// data repeats a small set of spellings, so the regex in toMatchKey and the
+// Unicode check run once per spelling, not once per key per record. Only
+// well-formed keys are cached.
+const INVALID_KEY = -2;
 const KEY_CACHE_LIMIT = 4096;
 const keyCache = new Map<string, number>();
 const fieldIndexForKey = (key: string): number => {
   const hit = keyCache.get(key);
   if (hit !== undefined) return hit;
+  if (!key.isWellFormed()) return INVALID_KEY;
   const field = FIELDS_BY_MATCH_KEY.get(toMatchKey(key));
   const index = field === undefined ? -1 : FIELDS.indexOf(field);
-  if (keyCache.size < KEY_CACHE_LIMIT && key.isWellFormed()) keyCache.set(key, index);
+  if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(key, index);
   return index;
 };
 
@@ -85,10 +88,6 @@ const buildRecord = ((): ((
   ) as never;
 })();
 
-const hasLoneSurrogate = (key: string, value: unknown): boolean =>
-  (typeof value === 'string' && !value.isWellFormed()) ||
-  (!keyCache.has(key) && !key.isWellFormed());
-
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -101,7 +100,8 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
 
   for (const key of Object.keys(raw)) {
     const value = raw[key];
-    if (hasLoneSurrogate(key, value)) {
+    const index = fieldIndexForKey(key);
+    if (index === INVALID_KEY || (typeof value === 'string' && !value.isWellFormed())) {
       return fail(
         new CdrError(
           'record_invalid_text',
@@ -109,7 +109,6 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
         ),
       );
     }
-    const index = fieldIndexForKey(key);
     // A second spelling of a field that already has a value is kept verbatim.
     const field = index < 0 || values[index] !== null ? undefined : FIELDS[index];
     const parsed = field === undefined ? undefined : parseValue(field.kind, value);

@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
+import { toMatchKey } from '../cdr/fields.ts';
 import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
 import type { OutMessage } from './producer.ts';
 
@@ -33,9 +34,10 @@ export const HEADER = {
 /** Raw text kept in a dead letter, so it stays under the broker's message size limit. */
 export const MAX_DLQ_RAW_CHARS = 512 * 1024;
 
-/** SHA-256 (hex) of a dead record's raw JSON text: lets a reader skip letters it already has. */
-export const rawSha256 = (rawText: string): string =>
-  createHash('sha256').update(rawText).digest('hex');
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** SHA-256 (hex) of a dead record's raw JSON text (`cdr-raw-sha256`): lets a reader skip letters it already has. */
+export const rawHash = (raw: unknown): string => sha256(rawJson(raw));
 
 const iso = (ms: number | null): string | undefined =>
   ms === null ? undefined : new Date(ms).toISOString();
@@ -54,6 +56,7 @@ export const toCdrMessage = (cdr: NormalisedCdr, value: Buffer): OutMessage => {
   return { key: cdr.orgId, value, headers };
 };
 
+/** The raw JSON text a dead letter holds. */
 const rawJson = (raw: unknown): string => {
   try {
     return JSON.stringify(raw) ?? 'null';
@@ -62,10 +65,12 @@ const rawJson = (raw: unknown): string => {
   }
 };
 
+const ORG_UUID_KEY = toMatchKey('Org UUID');
+
 const orgOf = (raw: unknown): string | null => {
   if (typeof raw !== 'object' || raw === null) return null;
   for (const [k, v] of Object.entries(raw)) {
-    if (k.toLowerCase().replace(/[^a-z0-9]/g, '') === 'orguuid' && typeof v === 'string' && v) {
+    if (toMatchKey(k) === ORG_UUID_KEY && typeof v === 'string' && v) {
       return v.toWellFormed();
     }
   }
@@ -92,7 +97,7 @@ export const toDeadLetterMessage = (dead: DeadRecord, ingest: Ingest): OutMessag
     headers: {
       [HEADER.dlqCode]: dead.error.code,
       [HEADER.dlqReason]: dead.error.message,
-      [HEADER.rawSha256]: rawSha256(raw),
+      [HEADER.rawSha256]: sha256(raw),
       [HEADER.deliveryId]: ingest.delivery_id,
       [HEADER.source]: ingest.source,
       [HEADER.feed]: ingest.feed,

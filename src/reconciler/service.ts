@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ReconcilerConfig } from '../config.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
+import { HEADER } from '../kafka/messages.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
-import { RAW_HASH_HEADER } from './dead-letters.ts';
 import { plannableRange, planWindows, type Window } from './plan.ts';
 import { type Progress, type RunSummary, reconcile, summariseRun } from './reconcile.ts';
 import { createRefreshTokenStore } from './refresh-token-file.ts';
@@ -123,7 +123,7 @@ export const createReconciler = (
               topic: config.dlqTopic,
               fromTimestamp: from,
               onRecord: (r) => {
-                const hash = r.headers[RAW_HASH_HEADER];
+                const hash = r.headers[HEADER.rawSha256];
                 if (hash !== undefined) hashes.add(hash);
               },
               ...(signal === undefined ? {} : { signal }),

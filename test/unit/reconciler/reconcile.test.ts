@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
+import { rawHash } from '../../../src/kafka/messages.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { rawHash } from '../../../src/reconciler/dead-letters.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
 import {
   type OrgResult,

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CdrError } from '../../../src/errors.ts';
-import { toDeadLetterMessage } from '../../../src/kafka/messages.ts';
-import { RAW_HASH_HEADER, rawHash } from '../../../src/reconciler/dead-letters.ts';
+import { HEADER, rawHash, toDeadLetterMessage } from '../../../src/kafka/messages.ts';
 
 const ingest = {
   feed: 'analytics',
@@ -33,7 +32,7 @@ describe('dead-letter raw hash', () => {
         { raw, error: new CdrError('record_missing_org_uuid', 'no org'), index: 0 },
         ingest,
       );
-      assert.equal(message.headers?.[RAW_HASH_HEADER], rawHash(raw));
+      assert.equal(message.headers?.[HEADER.rawSha256], rawHash(raw));
     }
   });
 
