@@ -239,18 +239,25 @@ export const createPartnerApi = (opts: PartnerApiOptions): PartnerApi => {
     await next();
   });
 
-  app.get(COUNTS_PATH, (c) => {
-    const q = countsQuery.safeParse(c.req.query());
-    if (!q.success)
-      return fail(
-        c,
-        400,
-        q.error.issues.map((i) => i.message),
-      );
+  /** The query's shape, then Webex's time rules: every problem at once. */
+  const parseWindowQuery = <T extends { startTime: string; endTime: string }>(
+    schema: z.ZodType<T>,
+    query: Record<string, string>,
+  ): { ok: true; value: T } | { ok: false; problems: string[] } => {
+    const q = schema.safeParse(query);
+    if (!q.success) return { ok: false, problems: q.error.issues.map((i) => i.message) };
     const problems = checkWindow(q.data.startTime, q.data.endTime);
-    if (problems.length > 0) return fail(c, 400, problems);
-    const counts = opts.world.countsByOrg(Date.parse(q.data.startTime), Date.parse(q.data.endTime));
-    const page = Number(q.data.page ?? '1');
+    return problems.length > 0 ? { ok: false, problems } : { ok: true, value: q.data };
+  };
+
+  app.get(COUNTS_PATH, (c) => {
+    const q = parseWindowQuery(countsQuery, c.req.query());
+    if (!q.ok) return fail(c, 400, q.problems);
+    const counts = opts.world.countsByOrg(
+      Date.parse(q.value.startTime),
+      Date.parse(q.value.endTime),
+    );
+    const page = Number(q.value.page ?? '1');
     const pages = Math.max(1, Math.ceil(counts.length / pageSize));
     const slice = counts.slice((page - 1) * pageSize, page * pageSize);
     if (headerNames.pageCount !== null) c.header(headerNames.pageCount, String(pages));
@@ -261,21 +268,14 @@ export const createPartnerApi = (opts: PartnerApiOptions): PartnerApi => {
   });
 
   app.get(RECORDS_PATH, (c) => {
-    const q = recordsQuery.safeParse(c.req.query());
-    if (!q.success)
-      return fail(
-        c,
-        400,
-        q.error.issues.map((i) => i.message),
-      );
-    const problems = checkWindow(q.data.startTime, q.data.endTime);
-    if (problems.length > 0) return fail(c, 400, problems);
+    const q = parseWindowQuery(recordsQuery, c.req.query());
+    if (!q.ok) return fail(c, 400, q.problems);
     const records = opts.world.recordsOf(
-      q.data.orgId,
-      Date.parse(q.data.startTime),
-      Date.parse(q.data.endTime),
+      q.value.orgId,
+      Date.parse(q.value.startTime),
+      Date.parse(q.value.endTime),
     );
-    const from = Number(q.data.cursor ?? '0');
+    const from = Number(q.value.cursor ?? '0');
     const to = from + recordsPageSize;
     if (to < records.length) {
       const next = new URL(c.req.url);
