@@ -9,11 +9,14 @@
  *   webex-cdr-kafka stack up|down|status the local Kafka + registry
  *   webex-cdr-kafka tail                 prints a topic's records as JSON lines
  *   webex-cdr-kafka schema               prints the Avro contract
+ *   webex-cdr-kafka config check [ingress|reconcile]
+ *                                        prints the effective settings, secrets masked
  *
+ * `--config <path>` (any command) names a JSON settings file: CONFIG_FILE.
  * Invalid configuration lists every problem and exits with code 2.
  */
 import { readCdrSchema } from './cdr/avro-schema.ts';
-import { parseIngressConfig } from './config.ts';
+import { checkConfig, parseIngressConfig } from './config.ts';
 import { startIngress } from './ingress/server.ts';
 import { createLogger } from './log.ts';
 
@@ -27,6 +30,13 @@ commands:
   tail [--topic T] [--since 1h] [--limit N]
                           print a topic's records as JSON lines (Avro decoded)
   schema                  print the Avro schema of the CDR topic
+  config check [ingress|reconcile]
+                          print the effective settings (secrets masked), or every
+                          problem (exit 2); both processes when none is named
+
+options:
+  --config <path>         a JSON file of settings (same names as the environment
+                          variables; the environment wins): sets CONFIG_FILE
 `;
 
 export const EXIT_CONFIG = 2;
@@ -56,17 +66,80 @@ const runIngress = async (): Promise<number> => {
   if (!parsed.ok) return printProblems(parsed.problems);
   const logger = createLogger(parsed.config.logLevel, { service: 'ingress' });
   const ingress = await startIngress(parsed.config, logger);
-  const signal = await untilSignal();
-  logger.info('stopping', { signal });
+  // Start-up retries until Kafka and the registry are ready; it only fails
+  // for good when they refuse our credentials: then exit 1, saying why.
+  const failed = ingress.started.then(
+    () => new Promise<never>(() => undefined),
+    (e: unknown) => e,
+  );
+  const outcome = await Promise.race([untilSignal(), failed]);
+  if (typeof outcome !== 'string') {
+    console.error(`cannot start: ${outcome instanceof Error ? outcome.message : String(outcome)}`);
+    await ingress.close();
+    return 1;
+  }
+  logger.info('stopping', { signal: outcome });
   await ingress.close();
   return 0;
 };
 
-export const main = async (argv: string[]): Promise<number> => {
+const runConfigCommand = (args: string[]): number => {
+  const [verb, which, ...more] = args;
+  const processes = which === undefined ? (['ingress', 'reconcile'] as const) : ([which] as const);
+  if (
+    verb !== 'check' ||
+    more.length > 0 ||
+    !processes.every((p) => p === 'ingress' || p === 'reconcile')
+  ) {
+    console.error('usage: webex-cdr-kafka config check [ingress|reconcile]');
+    return EXIT_CONFIG;
+  }
+  let ok = true;
+  for (const p of processes as readonly ('ingress' | 'reconcile')[]) {
+    const report = checkConfig(p, process.env);
+    const width = Math.max(...report.settings.map((s) => s.name.length));
+    if (!report.ok) {
+      ok = false;
+      console.error(`${p}: invalid configuration:`);
+      for (const problem of report.problems) console.error(`  - ${problem}`);
+      continue;
+    }
+    console.log(`${p}: valid; effective settings (secrets shown as ***):`);
+    for (const s of report.settings) {
+      console.log(`  ${s.name.padEnd(width)}  ${s.value}${s.source ? `  (${s.source})` : ''}`);
+    }
+  }
+  return ok ? 0 : EXIT_CONFIG;
+};
+
+/** Takes `--config <path>` / `--config=<path>` out of the arguments into CONFIG_FILE. */
+const takeConfigFlag = (argv: string[]): string[] | string => {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--config' || a.startsWith('--config=')) {
+      const path = a === '--config' ? argv[++i] : a.slice('--config='.length);
+      if (path === undefined || path === '') return '--config: needs a file path';
+      process.env.CONFIG_FILE = path;
+    } else {
+      rest.push(a);
+    }
+  }
+  return rest;
+};
+
+export const main = async (args: string[]): Promise<number> => {
+  const argv = takeConfigFlag(args);
+  if (typeof argv === 'string') {
+    console.error(argv);
+    return EXIT_CONFIG;
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case 'ingress':
       return runIngress();
+    case 'config':
+      return runConfigCommand(rest);
     case 'reconcile': {
       const { runReconcileCommand } = await import('./reconciler/command.ts');
       return runReconcileCommand(rest);

@@ -3,7 +3,14 @@
  * The environment, parsed once with zod into typed configuration. Every
  * problem is reported at once; the CLI prints them and exits with code 2.
  * The variable names are the contract with deployments.
+ *
+ * Sources, strongest first: the environment; a JSON file named by CONFIG_FILE
+ * (the CLI's `--config <path>` sets it) whose keys are the same names; the
+ * defaults. Each name in FROM_FILE may instead be given as `<NAME>_FILE`, the
+ * path of a file holding the value (trailing newline trimmed), so that secrets
+ * can come from mounted files; setting both is a problem.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
 import { type LogLevel, silentLogger } from './log.ts';
@@ -25,6 +32,9 @@ const topicName = z
   .string()
   .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-"');
 const httpUrl = z.url({ protocol: /^https?$/ });
+/** PEM text (given inline or, usually, through `<NAME>_FILE`). */
+const pem = (kind: string) =>
+  z.string().refine((t) => t.includes('-----BEGIN'), `PEM text (-----BEGIN ...${kind}-----)`);
 
 const kafkaEnv = z.object({
   KAFKA_BROKERS: list.pipe(
@@ -33,7 +43,13 @@ const kafkaEnv = z.object({
       .min(1, 'at least one broker (host:port)'),
   ),
   KAFKA_CLIENT_ID: z.string().min(1).default('webex-cdr-kafka'),
-  KAFKA_SSL: bool(false),
+  KAFKA_SSL: z.stringbool().optional(),
+  KAFKA_SSL_CA: pem('CERTIFICATE').optional(),
+  KAFKA_SSL_CERT: pem('CERTIFICATE').optional(),
+  KAFKA_SSL_KEY: pem('PRIVATE KEY').optional(),
+  KAFKA_SSL_KEY_PASSWORD: z.string().optional(),
+  KAFKA_SSL_SERVERNAME: z.string().min(1).optional(),
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
@@ -41,6 +57,8 @@ const kafkaEnv = z.object({
   SCHEMA_REGISTRY_URL: httpUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  SCHEMA_REGISTRY_TOKEN: z.string().optional(),
+  SCHEMA_REGISTRY_CA: pem('CERTIFICATE').optional(),
   CDR_TOPIC: topicName.default('webex.calling.cdr'),
   CDR_DLQ_TOPIC: topicName.optional(),
   CDR_TOPIC_PARTITIONS: int(6),
@@ -77,7 +95,8 @@ const duration = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
         return z.NEVER;
       }
-    });
+    })
+    .meta({ unit: 'ms' });
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -85,9 +104,9 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 /** A duration within [min, max]; the bounds are named in the problem as written. */
 const durationWithin = (fallback: string, min: [number, string], max: [number, string]) =>
-  duration(fallback).pipe(
-    z.number().min(min[0], `at least ${min[1]}`).max(max[0], `at most ${max[1]}`),
-  );
+  duration(fallback)
+    .pipe(z.number().min(min[0], `at least ${min[1]}`).max(max[0], `at most ${max[1]}`))
+    .meta({ unit: 'ms' });
 
 const reconcilerEnv = kafkaEnv.extend({
   WEBEX_API_BASE_URL: httpUrl.default('https://analytics.webexapis.com'),
@@ -103,7 +122,9 @@ const reconcilerEnv = kafkaEnv.extend({
   // Node cannot wait longer than 2^31 - 1 ms (about 24.8 days): longer timers fire after 1 ms.
   RECONCILE_INTERVAL: durationWithin('12h', [MINUTE, '1m'], [24 * DAY, '24d']),
   RECONCILE_LOOKBACK: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d (720h)']),
-  RECONCILE_SETTLE: duration('15m').pipe(z.number().min(5 * MINUTE, 'at least 5m')),
+  RECONCILE_SETTLE: duration('15m')
+    .pipe(z.number().min(5 * MINUTE, 'at least 5m'))
+    .meta({ unit: 'ms' }),
   RECONCILE_TOPIC: topicName.optional(),
   RECONCILE_WINDOWS_PER_PASS: int(49),
   RECONCILE_CLOCK_SKEW: duration('5m'),
@@ -114,10 +135,26 @@ const reconcilerEnv = kafkaEnv.extend({
 
 export type KafkaEnv = z.infer<typeof kafkaEnv>;
 
+/** TLS to the brokers: on with KAFKA_SSL=true or when a CA, certificate or key is given. */
+const toKafkaTls = (e: KafkaEnv) => {
+  const files = [e.KAFKA_SSL_CA, e.KAFKA_SSL_CERT, e.KAFKA_SSL_KEY].some((v) => v !== undefined);
+  if (!(e.KAFKA_SSL ?? files)) return false as const;
+  return {
+    ...(e.KAFKA_SSL_CA === undefined ? {} : { ca: e.KAFKA_SSL_CA }),
+    ...(e.KAFKA_SSL_CERT === undefined ? {} : { cert: e.KAFKA_SSL_CERT }),
+    ...(e.KAFKA_SSL_KEY === undefined ? {} : { key: e.KAFKA_SSL_KEY }),
+    ...(e.KAFKA_SSL_KEY_PASSWORD === undefined ? {} : { passphrase: e.KAFKA_SSL_KEY_PASSWORD }),
+    ...(e.KAFKA_SSL_SERVERNAME === undefined ? {} : { servername: e.KAFKA_SSL_SERVERNAME }),
+    rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,
+  };
+};
+
+export type KafkaTls = ReturnType<typeof toKafkaTls>;
+
 const toKafkaConfig = (e: KafkaEnv) => ({
   brokers: e.KAFKA_BROKERS,
   clientId: e.KAFKA_CLIENT_ID,
-  ssl: e.KAFKA_SSL,
+  ssl: toKafkaTls(e),
   sasl:
     e.KAFKA_SASL_MECHANISM === undefined
       ? undefined
@@ -131,6 +168,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
     url: e.SCHEMA_REGISTRY_URL,
     username: e.SCHEMA_REGISTRY_USERNAME,
     password: e.SCHEMA_REGISTRY_PASSWORD,
+    token: e.SCHEMA_REGISTRY_TOKEN,
+    ca: e.SCHEMA_REGISTRY_CA,
   },
   topic: e.CDR_TOPIC,
   dlqTopic: e.CDR_DLQ_TOPIC ?? `${e.CDR_TOPIC}.dlq`,
@@ -207,6 +246,139 @@ export type ReconcilerConfig = ReturnType<typeof toReconcilerConfig>;
 
 export type ConfigResult<T> = { ok: true; config: T } | { ok: false; problems: string[] };
 
+/** Settings whose values are secret: masked by `config check`, never logged. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
+  'WEBHOOK_SECRETS',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_KEY',
+  'KAFKA_SSL_KEY_PASSWORD',
+  'SCHEMA_REGISTRY_PASSWORD',
+  'SCHEMA_REGISTRY_TOKEN',
+  'WEBEX_ACCESS_TOKEN',
+  'WEBEX_CLIENT_SECRET',
+  'WEBEX_REFRESH_TOKEN',
+]);
+
+/**
+ * Settings that may also be given as `<NAME>_FILE`. WEBEX_ACCESS_TOKEN_FILE and
+ * WEBEX_REFRESH_TOKEN_FILE are settings of their own (re-read after a 401,
+ * written back on rotation), so those two names are not in this list.
+ */
+export const FROM_FILE = [
+  'WEBHOOK_SECRETS',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_CA',
+  'KAFKA_SSL_CERT',
+  'KAFKA_SSL_KEY',
+  'KAFKA_SSL_KEY_PASSWORD',
+  'SCHEMA_REGISTRY_PASSWORD',
+  'SCHEMA_REGISTRY_TOKEN',
+  'SCHEMA_REGISTRY_CA',
+  'WEBEX_CLIENT_SECRET',
+] as const;
+
+type RawEnv = Record<string, string>;
+
+/** Where a setting's value came from, for `config check`. */
+export type Sources = Record<string, string>;
+
+type Resolved = { values: RawEnv; sources: Sources; problems: string[] };
+
+const KNOWN = new Set([
+  'CONFIG_FILE',
+  ...Object.keys(ingressEnv.shape),
+  ...Object.keys(reconcilerEnv.shape),
+  ...FROM_FILE.map((n) => `${n}_FILE`),
+]);
+
+// `FOO=` in a .env file means "not set", not "the empty string".
+const emptyAsUnset = (env: NodeJS.ProcessEnv): RawEnv =>
+  Object.fromEntries(
+    Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''),
+  );
+
+const fileText = (path: string): { ok: true; text: string } | { ok: false; problem: string } => {
+  try {
+    return { ok: true, text: readFileSync(path, 'utf8').replace(/\r?\n$/, '') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    return { ok: false, problem: `cannot read ${path} (${code})` };
+  }
+};
+
+/** The settings of the JSON file named by CONFIG_FILE: an object with the names as keys. */
+const readConfigFile = (path: string): { values: RawEnv; problems: string[] } => {
+  const text = fileText(path);
+  if (!text.ok) return { values: {}, problems: [`CONFIG_FILE: ${text.problem}`] };
+  let json: unknown;
+  try {
+    json = JSON.parse(text.text);
+  } catch (e) {
+    return { values: {}, problems: [`CONFIG_FILE: ${path} is not JSON (${String(e)})`] };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { values: {}, problems: [`CONFIG_FILE: ${path} must hold one JSON object`] };
+  }
+  const values: RawEnv = {};
+  const problems: string[] = [];
+  for (const [name, v] of Object.entries(json)) {
+    if (!KNOWN.has(name) || name === 'CONFIG_FILE') {
+      problems.push(`${name}: not a setting (in CONFIG_FILE ${path})`);
+    } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+      values[name] = v.join(',');
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      values[name] = String(v);
+    } else if (v !== null) {
+      problems.push(`${name}: a string, number, boolean or list of strings (in CONFIG_FILE)`);
+    }
+  }
+  return { values: emptyAsUnset(values), problems };
+};
+
+/**
+ * The settings as one flat map of names to text: the environment over the
+ * config file, then every `<NAME>_FILE` replaced by its file's content.
+ * For a name and its `_FILE` twin, the environment setting either one hides
+ * both in the file.
+ */
+export const resolveSettings = (env: NodeJS.ProcessEnv): Resolved => {
+  const fromEnv = emptyAsUnset(env);
+  const file =
+    fromEnv.CONFIG_FILE === undefined
+      ? { values: {}, problems: [] }
+      : readConfigFile(fromEnv.CONFIG_FILE);
+  const values: RawEnv = {};
+  const sources: Sources = {};
+  const pairOf = (name: string) => name.replace(/_FILE$/, '');
+  const envPairs = new Set(Object.keys(fromEnv).map(pairOf));
+  for (const [name, v] of Object.entries(file.values)) {
+    if (envPairs.has(pairOf(name))) continue;
+    values[name] = v;
+    sources[name] = 'config file';
+  }
+  for (const [name, v] of Object.entries(fromEnv)) {
+    values[name] = v;
+    sources[name] = 'environment';
+  }
+  const problems = [...file.problems];
+  for (const name of FROM_FILE) {
+    const path = values[`${name}_FILE`];
+    if (path === undefined) continue;
+    if (values[name] !== undefined) {
+      problems.push(`${name}/${name}_FILE: set one of them, not both`);
+      continue;
+    }
+    const read = fileText(path);
+    if (!read.ok) {
+      problems.push(`${name}_FILE: ${read.problem}`);
+    } else if (read.text !== '') {
+      values[name] = read.text;
+      sources[name] = `${name}_FILE ${path}`;
+    }
+  }
+  return { values, sources, problems };
+};
+
 const problemsOf = (error: z.ZodError): string[] =>
   error.issues.map((i) => {
     const message = i.message.endsWith('received undefined') ? 'required, not set' : i.message;
@@ -217,55 +389,77 @@ const parseWith = <S extends z.ZodType, T>(
   schema: S,
   to: (e: z.infer<S>) => T,
   extra: (e: RawEnv) => string[],
-  env: NodeJS.ProcessEnv,
+  resolved: Resolved,
 ): ConfigResult<T> => {
-  const raw = emptyAsUnset(env);
+  const raw = resolved.values;
   const parsed = schema.safeParse(raw);
   // Cross-variable rules run on the raw values, so every problem is listed at once.
-  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...extra(raw)];
+  const problems = [
+    ...resolved.problems,
+    ...(parsed.success ? [] : problemsOf(parsed.error)),
+    ...extra(raw),
+  ];
   return problems.length > 0 || !parsed.success
     ? { ok: false, problems }
     : { ok: true, config: to(parsed.data) };
 };
 
-type RawEnv = Record<string, string>;
-
 const isTrue = (v: string | undefined): boolean =>
   v !== undefined && ['true', '1', 'yes', 'on', 'y', 'enabled'].includes(v.trim().toLowerCase());
+const isFalse = (v: string | undefined): boolean =>
+  v !== undefined && ['false', '0', 'no', 'off', 'n', 'disabled'].includes(v.trim().toLowerCase());
 
-// `FOO=` in a .env file means "not set", not "the empty string".
-const emptyAsUnset = (env: NodeJS.ProcessEnv): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''),
-  );
-
-const kafkaProblems = (e: RawEnv): string[] =>
-  e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
+const kafkaProblems = (e: RawEnv): string[] => [
+  ...(e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
     ? ['KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD: required when KAFKA_SASL_MECHANISM is set']
-    : [];
+    : []),
+  ...(e.KAFKA_SASL_MECHANISM === undefined && (e.KAFKA_SASL_USERNAME || e.KAFKA_SASL_PASSWORD)
+    ? [
+        'KAFKA_SASL_MECHANISM: required with KAFKA_SASL_USERNAME/PASSWORD (plain, scram-sha-256, scram-sha-512)',
+      ]
+    : []),
+  ...(isFalse(e.KAFKA_SSL) && (e.KAFKA_SSL_CA || e.KAFKA_SSL_CERT || e.KAFKA_SSL_KEY)
+    ? ['KAFKA_SSL: is false, but a TLS CA, certificate or key is set']
+    : []),
+  ...(Boolean(e.KAFKA_SSL_CERT) !== Boolean(e.KAFKA_SSL_KEY)
+    ? [
+        'KAFKA_SSL_CERT/KAFKA_SSL_KEY: a client certificate needs its key, and a key its certificate',
+      ]
+    : []),
+  ...(e.SCHEMA_REGISTRY_TOKEN && (e.SCHEMA_REGISTRY_USERNAME || e.SCHEMA_REGISTRY_PASSWORD)
+    ? ['SCHEMA_REGISTRY_TOKEN: set either a bearer token or a username and password, not both']
+    : []),
+  ...(e.SCHEMA_REGISTRY_PASSWORD && !e.SCHEMA_REGISTRY_USERNAME
+    ? ['SCHEMA_REGISTRY_USERNAME: required with SCHEMA_REGISTRY_PASSWORD']
+    : []),
+  ...(e.SCHEMA_REGISTRY_CA && !/^https:/i.test(e.SCHEMA_REGISTRY_URL ?? '')
+    ? ['SCHEMA_REGISTRY_CA: only used with an https SCHEMA_REGISTRY_URL']
+    : []),
+];
+
+const ingressProblems = (e: RawEnv): string[] => [
+  ...kafkaProblems(e),
+  ...((e.WEBHOOK_SECRETS ?? '').replaceAll(',', '').trim() === '' &&
+  !isTrue(e.WEBHOOK_INSECURE_NO_SIGNATURE)
+    ? [
+        'WEBHOOK_SECRETS: required (comma-separated secrets); to run without signature checks set WEBHOOK_INSECURE_NO_SIGNATURE=true',
+      ]
+    : []),
+];
 
 export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<IngressConfig> =>
-  parseWith(
-    ingressEnv,
-    toIngressConfig,
-    (e) => [
-      ...kafkaProblems(e),
-      ...((e.WEBHOOK_SECRETS ?? '').replaceAll(',', '').trim() === '' &&
-      !isTrue(e.WEBHOOK_INSECURE_NO_SIGNATURE)
-        ? [
-            'WEBHOOK_SECRETS: required (comma-separated secrets); to run without signature checks set WEBHOOK_INSECURE_NO_SIGNATURE=true',
-          ]
-        : []),
-    ],
-    env,
-  );
+  parseWith(ingressEnv, toIngressConfig, ingressProblems, resolveSettings(env));
 
 const webexAuthProblems = (e: RawEnv): string[] => {
   const refresh = e.WEBEX_REFRESH_TOKEN ?? e.WEBEX_REFRESH_TOKEN_FILE;
-  const problems =
-    e.WEBEX_REFRESH_TOKEN && e.WEBEX_REFRESH_TOKEN_FILE
+  const problems = [
+    ...(e.WEBEX_REFRESH_TOKEN && e.WEBEX_REFRESH_TOKEN_FILE
       ? ['WEBEX_REFRESH_TOKEN/WEBEX_REFRESH_TOKEN_FILE: set one of them, not both']
-      : [];
+      : []),
+    ...(e.WEBEX_ACCESS_TOKEN && e.WEBEX_ACCESS_TOKEN_FILE
+      ? ['WEBEX_ACCESS_TOKEN/WEBEX_ACCESS_TOKEN_FILE: set one of them, not both']
+      : []),
+  ];
   if (e.WEBEX_ACCESS_TOKEN || e.WEBEX_ACCESS_TOKEN_FILE) return problems;
   if (e.WEBEX_CLIENT_ID || e.WEBEX_CLIENT_SECRET || refresh) {
     return e.WEBEX_CLIENT_ID && e.WEBEX_CLIENT_SECRET && refresh
@@ -281,7 +475,8 @@ const webexAuthProblems = (e: RawEnv): string[] => {
 };
 
 export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<ReconcilerConfig> => {
-  const file = emptyAsUnset(env).WEBEX_REFRESH_TOKEN_FILE;
+  const resolved = resolveSettings(env);
+  const file = resolved.values.WEBEX_REFRESH_TOKEN_FILE;
   const fromFile = file === undefined ? undefined : readRefreshTokenFile(file);
   const parsed = parseWith(
     reconcilerEnv,
@@ -296,7 +491,7 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
             'RECONCILE_MAX_IDS_PER_PASS: no longer used; the ledger is bounded by RECONCILE_WINDOWS_PER_PASS (windows per topic read)',
           ]),
     ],
-    env,
+    resolved,
   );
   if (!parsed.ok) return parsed;
   // Whatever the Webex client would refuse at start is a configuration problem too.
@@ -308,11 +503,47 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
   return parsed;
 };
 
+const toolEnv = kafkaEnv.extend({ CDR_FEED: z.enum(FEEDS).default('analytics') });
+
 /** Kafka and registry settings alone, for tools that only read topics (CDR_FEED unused there). */
 export const parseKafkaConfig = (env: NodeJS.ProcessEnv): ConfigResult<KafkaConfig> =>
-  parseWith(
-    kafkaEnv.extend({ CDR_FEED: z.enum(FEEDS).default('analytics') }),
-    toKafkaConfig,
-    kafkaProblems,
-    env,
-  );
+  parseWith(toolEnv, toKafkaConfig, kafkaProblems, resolveSettings(env));
+
+export type ConfigReport = {
+  ok: boolean;
+  problems: string[];
+  /** Every setting of the process, in schema order: its effective value (secrets masked) and source. */
+  settings: { name: string; value: string; source: string }[];
+};
+
+const SCHEMAS = { ingress: ingressEnv, reconcile: reconcilerEnv } as const;
+
+const show = (name: string, value: unknown, unit: unknown): string => {
+  if (value === undefined) return '(not set)';
+  if (SECRET_SETTINGS.has(name)) return '***';
+  if (Array.isArray(value)) return value.join(',');
+  return unit === 'ms' ? `${value}ms` : String(value);
+};
+
+/**
+ * `config check ingress|reconcile`: the effective settings of that process,
+ * with secrets shown as `***`, or every problem. Values are shown parsed (a
+ * duration in milliseconds), so what is printed is what the process uses.
+ */
+export const checkConfig = (
+  process: keyof typeof SCHEMAS,
+  env: NodeJS.ProcessEnv,
+): ConfigReport => {
+  const result = process === 'ingress' ? parseIngressConfig(env) : parseReconcilerConfig(env);
+  const schema = SCHEMAS[process];
+  const resolved = resolveSettings(env);
+  const parsed = schema.safeParse(resolved.values);
+  const data: Record<string, unknown> = parsed.success ? parsed.data : {};
+  const settings = Object.entries(schema.shape).map(([name, field]) => {
+    const value = parsed.success ? data[name] : resolved.values[name];
+    const unit = parsed.success ? (field as z.ZodType).meta()?.unit : undefined;
+    const source = resolved.sources[name] ?? (value === undefined ? '' : 'default');
+    return { name, value: show(name, value, unit), source };
+  });
+  return { ok: result.ok, problems: result.ok ? [] : result.problems, settings };
+};

@@ -4,14 +4,15 @@
  * topics created when missing, the schema registered (BACKWARD), the producer
  * connected. Start-up keeps retrying in the background until all three hold,
  * so a process can start before Kafka or the registry and report not-ready
- * meanwhile.
+ * meanwhile. Refused credentials (Kafka SASL, registry 401) end the start
+ * at once: `started` rejects with `auth_failed`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
 import type { KafkaConfig } from '../config.ts';
 import { describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createKafka } from './client.ts';
+import { asAuthFailure, createKafka } from './client.ts';
 import { type CdrProducer, createCdrProducer } from './producer.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
 import { createRegistryClient, type Encoder, type RegistryClient } from './registry.ts';
@@ -83,6 +84,12 @@ export const createCdrSink = (
         return;
       } catch (e) {
         stopping.signal.throwIfAborted();
+        // Wrong credentials do not heal by retrying: fail the start, loudly.
+        const refused = asAuthFailure(e);
+        if (refused !== null) {
+          logger.error('cannot start: credentials refused', { error: describe(refused) });
+          throw refused;
+        }
         logger.warn('not ready yet, retrying', { error: describe(e), retryInMs: delay });
         await sleep(delay, undefined, { signal: stopping.signal });
         delay = Math.min(delay * 2, 10_000);

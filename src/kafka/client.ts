@@ -3,18 +3,42 @@
  * Builds the kafkajs client from configuration and routes its logs into ours.
  * `kafka/` is the only folder that imports kafkajs or the registry client.
  */
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
+import { CdrError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export type KafkaConnection = Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
 
+/** The connection part of the kafkajs options: brokers, TLS (CA, client certificate) and SASL. */
+export const connectionOptions = (config: KafkaConnection): KafkaJsConfig => ({
+  clientId: config.clientId,
+  brokers: config.brokers,
+  // kafkajs hands an object to tls.connect() (servername defaults to the broker's host).
+  ssl: config.ssl,
+  ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+});
+
+/**
+ * A broker refusing our credentials is not going to change its mind: the
+ * error becomes `auth_failed` (not retriable) with a message naming the
+ * settings to check. Other errors are returned as they are.
+ */
+export const asAuthFailure = (e: unknown): CdrError | null => {
+  const name = e instanceof Error ? e.name : '';
+  if (name === 'KafkaJSSASLAuthenticationError') {
+    return new CdrError(
+      'auth_failed',
+      `Kafka refused the credentials (${(e as Error).message}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      { cause: e },
+    );
+  }
+  return e instanceof CdrError && e.code === 'auth_failed' ? e : null;
+};
+
 export const createKafka = (config: KafkaConnection, logger: Logger): Kafka =>
   new Kafka({
-    clientId: config.clientId,
-    brokers: config.brokers,
-    ssl: config.ssl,
-    ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+    ...connectionOptions(config),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     logLevel: logLevel.WARN,

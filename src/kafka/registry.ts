@@ -7,7 +7,12 @@
  * when the subject has no own setting, Apicurio with 200 and the global
  * default; both end with the subject at BACKWARD (or a stricter level the
  * operator chose), and registration never fails on that difference.
+ * Authentication is HTTP basic (username + password) or a bearer token; an
+ * https URL may name its own CA. Every request, of the registry client and
+ * our own, carries the same Authorization header and TLS settings.
  */
+import { request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { CdrError } from '../errors.ts';
 
@@ -15,6 +20,10 @@ export type RegistryConfig = {
   url: string;
   username?: string | undefined;
   password?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  /** PEM CA certificate(s) for an https URL. */
+  ca?: string | undefined;
 };
 
 /** Levels that already guarantee what BACKWARD guarantees. */
@@ -48,54 +57,90 @@ export const redact = (url: string): string => {
   }
 };
 
-const headersFor = (c: RegistryConfig): Record<string, string> => {
-  const h: Record<string, string> = { Accept: 'application/vnd.schemaregistry.v1+json' };
+/** The Authorization header value, if the registry needs one. */
+export const authorizationFor = (c: RegistryConfig): string | undefined => {
+  if (c.token !== undefined) return `Bearer ${c.token}`;
   if (c.username !== undefined) {
-    h.Authorization = `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}`;
+    return `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}`;
   }
-  return h;
+  return undefined;
 };
 
-const registryFetch = async (
+/** An https agent trusting the configured CA (undefined: Node's default trust). */
+const agentFor = (c: RegistryConfig): Agent | undefined =>
+  c.ca !== undefined && c.url.startsWith('https:')
+    ? new Agent({ ca: c.ca, keepAlive: true })
+    : undefined;
+
+// 401 only: the credentials are wrong. A 403 (not allowed) may be granted while we retry.
+const AUTH_STATUSES = new Set([401]);
+
+const refused = (c: RegistryConfig, status: number, what: string) =>
+  new CdrError(
+    'auth_failed',
+    `schema registry at ${redact(c.url)} refused ${what} with ${status}: check SCHEMA_REGISTRY_USERNAME/PASSWORD or SCHEMA_REGISTRY_TOKEN`,
+  );
+
+const registryFetch = (
   c: RegistryConfig,
   path: string,
-  init: { method?: string; body?: unknown } = {},
+  init: { method?: string; body?: unknown; agent?: Agent | undefined } = {},
 ): Promise<{ status: number; body: unknown }> => {
-  const url = `${c.url.replace(/\/+$/, '')}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: init.method ?? 'GET',
-      headers: { ...headersFor(c), 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (cause) {
-    throw new CdrError(
-      'registry_unavailable',
-      `schema registry not reachable at ${redact(c.url)}`,
+  const url = new URL(`${c.url.replace(/\/+$/, '')}${path}`);
+  const authorization = authorizationFor(c);
+  const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
       {
-        cause,
+        method: init.method ?? 'GET',
+        headers: {
+          Accept: 'application/vnd.schemaregistry.v1+json',
+          'Content-Type': 'application/vnd.schemaregistry.v1+json',
+          ...(authorization === undefined ? {} : { Authorization: authorization }),
+        },
+        ...(init.agent === undefined ? {} : { agent: init.agent }),
+        signal: AbortSignal.timeout(10_000),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text for the error message
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
       },
     );
-  }
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text for the error message
-  }
-  return { status: res.status, body };
+    req.on('error', (cause) =>
+      reject(
+        new CdrError(
+          'registry_unavailable',
+          `schema registry not reachable at ${redact(c.url)}: ${cause.message}`,
+          { cause },
+        ),
+      ),
+    );
+    req.end(payload);
+  });
 };
 
 /** Reads the subject's compatibility; sets BACKWARD unless it is already at least that strict. */
 export const ensureBackwardCompatibility = async (
   c: RegistryConfig,
   subject: string,
+  agent: Agent | undefined = agentFor(c),
 ): Promise<Compatibility> => {
   const path = `/config/${encodeURIComponent(subject)}`;
-  const current = await registryFetch(c, path);
+  const current = await registryFetch(c, path, { agent });
+  if (AUTH_STATUSES.has(current.status)) throw refused(c, current.status, `GET ${path}`);
   const level =
     current.status === 200
       ? String((current.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '')
@@ -104,7 +149,12 @@ export const ensureBackwardCompatibility = async (
     throw new CdrError('registry_unavailable', `GET ${path} answered ${current.status}`);
   }
   if (AT_LEAST_BACKWARD.has(level.toUpperCase())) return level.toUpperCase() as Compatibility;
-  const set = await registryFetch(c, path, { method: 'PUT', body: { compatibility: 'BACKWARD' } });
+  const set = await registryFetch(c, path, {
+    method: 'PUT',
+    body: { compatibility: 'BACKWARD' },
+    agent,
+  });
+  if (AUTH_STATUSES.has(set.status)) throw refused(c, set.status, `PUT ${path}`);
   if (set.status !== 200) {
     throw new CdrError('registry_unavailable', `PUT ${path} answered ${set.status}`);
   }
@@ -112,18 +162,28 @@ export const ensureBackwardCompatibility = async (
 };
 
 export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
+  const agent = agentFor(c);
+  const authorization = authorizationFor(c);
   const registry = new SchemaRegistry({
     host: c.url,
     clientId: 'webex-cdr-kafka',
     retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 },
-    ...(c.username === undefined
+    ...(agent === undefined ? {} : { agent }),
+    // One header for basic and bearer alike (the client's own `auth` knows only basic).
+    ...(authorization === undefined
       ? {}
-      : { auth: { username: c.username, password: c.password ?? '' } }),
+      : {
+          middlewares: [
+            () => ({
+              request: (req) => req.enhance({ headers: { Authorization: authorization } }),
+            }),
+          ],
+        }),
   });
   return {
     registry,
     async registerEncoder(subject, schemaText) {
-      const compatibility = await ensureBackwardCompatibility(c, subject);
+      const compatibility = await ensureBackwardCompatibility(c, subject, agent);
       let id: number;
       try {
         ({ id } = await registry.register(
@@ -131,6 +191,10 @@ export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
           { subject, compatibility: compatibility as never },
         ));
       } catch (cause) {
+        const status = (cause as { status?: unknown }).status;
+        if (typeof status === 'number' && AUTH_STATUSES.has(status)) {
+          throw refused(c, status, `registering ${subject}`);
+        }
         throw new CdrError(
           'registry_unavailable',
           `registering ${subject} failed: ${String(cause)}`,
