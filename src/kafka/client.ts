@@ -25,15 +25,20 @@ export const connectionOptions = (config: KafkaConnection): KafkaJsConfig => ({
  * settings to check. Other errors are returned as they are.
  */
 export const asAuthFailure = (e: unknown): CdrError | null => {
-  const name = e instanceof Error ? e.name : '';
-  if (name === 'KafkaJSSASLAuthenticationError') {
-    return new CdrError(
-      'auth_failed',
-      `Kafka refused the credentials (${(e as Error).message}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
-      { cause: e },
-    );
+  // kafkajs may wrap the broker's answer (retrier, connection pool): follow the chain.
+  for (let err = e, depth = 0; err instanceof Error && depth < 5; depth++) {
+    if (err instanceof CdrError) return err.code === 'auth_failed' ? err : null;
+    if (err.name === 'KafkaJSSASLAuthenticationError') {
+      return new CdrError(
+        'auth_failed',
+        `Kafka refused the credentials (${err.message}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+        { cause: e },
+      );
+    }
+    const next = err as { originalError?: unknown; cause?: unknown };
+    err = next.originalError ?? next.cause;
   }
-  return e instanceof CdrError && e.code === 'auth_failed' ? e : null;
+  return null;
 };
 
 export const createKafka = (config: KafkaConnection, logger: Logger): Kafka =>

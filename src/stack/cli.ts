@@ -1,5 +1,5 @@
 /** `npm run stack -- up|down|status`: the local Kafka + registry stack. */
-import { down, stackSettings, status, up } from './stack.ts';
+import { down, saslListener, stackSettings, status, up } from './stack.ts';
 
 export const runStack = async (args: string[]): Promise<number> => {
   const [cmd = 'status'] = args;
@@ -20,6 +20,10 @@ export const runStack = async (args: string[]): Promise<number> => {
       }
       console.log(
         `KAFKA_BROKERS=${st.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${st.SCHEMA_REGISTRY_URL}`,
+      );
+      const sasl = saslListener(s);
+      console.log(
+        `SASL listener (SCRAM-SHA-256/512, PLAIN; ACLs enforced): ${sasl.brokers.join(',')}, users ${Object.keys(sasl.users).join(', ')}`,
       );
       return st.services.every((x) => x.ready) ? 0 : 1;
     }

@@ -6,6 +6,14 @@
  * Maven, cached under `.stack/`, run with Java 17+ on 127.0.0.1.
  * `up` is idempotent and writes `.stack/env`; `down` stops both and forgets
  * the broker's data (the registry is in-memory, so both start empty again).
+ *
+ * Besides the open PLAINTEXT listener, the broker has a SASL_PLAINTEXT
+ * listener (STACK_SASL_PORT) for SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN, with
+ * the users of STACK_SASL_USERS created when the storage is formatted, and the
+ * KRaft StandardAuthorizer: on that listener a user may do only what ACLs
+ * allow. The PLAINTEXT and controller listeners authenticate nobody, so their
+ * principal User:ANONYMOUS is a super user: everything else keeps working as
+ * before, and tests grant ACLs through them.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,13 +35,36 @@ export type StackSettings = {
   kafkaPort: number;
   controllerPort: number;
   registryPort: number;
+  saslPort: number;
 };
 
-export const stackSettings = (env: NodeJS.ProcessEnv = process.env): StackSettings => ({
-  dir: env.STACK_DIR ?? join(ROOT, '.stack'),
-  kafkaPort: Number(env.STACK_KAFKA_PORT ?? 19092),
-  controllerPort: Number(env.STACK_CONTROLLER_PORT ?? 19093),
-  registryPort: Number(env.STACK_REGISTRY_PORT ?? 18081),
+export const stackSettings = (env: NodeJS.ProcessEnv = process.env): StackSettings => {
+  const kafkaPort = Number(env.STACK_KAFKA_PORT ?? 19092);
+  return {
+    dir: env.STACK_DIR ?? join(ROOT, '.stack'),
+    kafkaPort,
+    controllerPort: Number(env.STACK_CONTROLLER_PORT ?? 19093),
+    registryPort: Number(env.STACK_REGISTRY_PORT ?? 18081),
+    saslPort: Number(env.STACK_SASL_PORT ?? kafkaPort + 2),
+  };
+};
+
+/**
+ * The SASL users of the local stack (development only, never production
+ * credentials). Each has SCRAM-SHA-256 and SCRAM-SHA-512 credentials and a
+ * PLAIN entry with the same password.
+ */
+export const STACK_SASL_USERS = {
+  ingress: 'ingress-dev-password',
+  reconciler: 'reconciler-dev-password',
+} as const;
+
+export type SaslUser = keyof typeof STACK_SASL_USERS;
+
+/** The SASL listener of the local stack: bootstrap address and the users' passwords. */
+export const saslListener = (s: StackSettings) => ({
+  brokers: [`127.0.0.1:${s.saslPort}`],
+  users: STACK_SASL_USERS,
 });
 
 type Service = 'kafka' | 'registry';
@@ -173,16 +204,27 @@ export const ensureRegistryApp = async (s: StackSettings): Promise<string> => {
   return jar;
 };
 
+const plainUsers = Object.entries(STACK_SASL_USERS)
+  .map(([name, password]) => `user_${name}="${password}"`)
+  .join(' ');
+
 const brokerProperties = (s: StackSettings, dataDir: string) =>
   `${[
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${s.controllerPort}`,
     'controller.listener.names=CONTROLLER',
-    `listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort},CONTROLLER://127.0.0.1:${s.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort},CONTROLLER://127.0.0.1:${s.controllerPort}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort},SASL_PLAINTEXT://127.0.0.1:${s.saslPort},CONTROLLER://127.0.0.1:${s.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort},SASL_PLAINTEXT://127.0.0.1:${s.saslPort},CONTROLLER://127.0.0.1:${s.controllerPort}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
+    'sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users=User:ANONYMOUS',
+    'allow.everyone.if.no.acl.found=false',
     `log.dirs=${dataDir}`,
     'num.partitions=1',
     'default.replication.factor=1',
@@ -224,10 +266,20 @@ const spawnLogged = (s: StackSettings, svc: Service, cmd: string, args: string[]
 
 /** Starts the broker on its existing data (formatting it the first time). */
 export const startKafka = async (s: StackSettings = stackSettings()): Promise<void> => {
-  if (alive(readPid(s, 'kafka')) && (await portOpen(s.kafkaPort))) return;
+  if (alive(readPid(s, 'kafka')) && (await portOpen(s.kafkaPort))) {
+    if (await portOpen(s.saslPort)) return;
+    // A broker started before the SASL listener existed: start it again, with it.
+    say('restarting Kafka with its SASL listener');
+    await signalService('kafka', 'SIGTERM', s);
+  }
   const lib = await ensureKafkaJars(s);
   const home = join(s.dir, 'kafka');
   const data = join(home, 'data');
+  // SCRAM users are created when the storage is formatted: older data has none.
+  const usersMarker = join(data, 'sasl-users');
+  if (existsSync(join(data, 'meta.properties')) && !existsSync(usersMarker)) {
+    rmSync(data, { recursive: true, force: true });
+  }
   mkdirSync(data, { recursive: true });
   writeFileSync(join(home, 'server.properties'), brokerProperties(s, data));
   writeFileSync(join(home, 'log4j2.properties'), LOG4J);
@@ -244,10 +296,22 @@ export const startKafka = async (s: StackSettings = stackSettings()): Promise<vo
       CLUSTER_ID,
       '-c',
       join(home, 'server.properties'),
+      ...Object.entries(STACK_SASL_USERS).flatMap(([name, password]) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+          '--add-scram',
+          `${m}=[name=${name},password=${password}]`,
+        ]),
+      ),
     ]);
+    writeFileSync(usersMarker, `${Object.keys(STACK_SASL_USERS).join('\n')}\n`);
   }
-  if (await portOpen(s.kafkaPort)) {
-    throw new Error(`port ${s.kafkaPort} is taken by another program (set STACK_KAFKA_PORT)`);
+  for (const [port, name] of [
+    [s.kafkaPort, 'STACK_KAFKA_PORT'],
+    [s.saslPort, 'STACK_SASL_PORT'],
+  ] as const) {
+    if (await portOpen(port)) {
+      throw new Error(`port ${port} is taken by another program (set ${name})`);
+    }
   }
   const child = spawnLogged(
     s,
@@ -265,7 +329,12 @@ export const startKafka = async (s: StackSettings = stackSettings()): Promise<vo
     ],
     home,
   );
-  await waitFor(`Kafka (see ${logFile(s, 'kafka')})`, () => portOpen(s.kafkaPort), child, 90_000);
+  await waitFor(
+    `Kafka (see ${logFile(s, 'kafka')})`,
+    async () => (await portOpen(s.kafkaPort)) && (await portOpen(s.saslPort)),
+    child,
+    90_000,
+  );
 };
 
 export const startRegistry = async (s: StackSettings = stackSettings()): Promise<void> => {

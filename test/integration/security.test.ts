@@ -1,0 +1,428 @@
+/**
+ * Kafka and registry security on the real local stack:
+ * - the ingress publishes through the broker's SASL listener with
+ *   SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN, as a principal whose ACLs allow
+ *   only WRITE + DESCRIBE on its CDR and dead-letter topics; the records
+ *   arrive and decode;
+ * - the same principal can neither write nor describe another topic, nor
+ *   create one;
+ * - a wrong password ends the start with a clear error at once (in process,
+ *   and the CLI exits 1), instead of retrying forever;
+ * - the registry client sends the configured basic or bearer Authorization
+ *   on every request (a recording proxy in front of Apicurio checks it), a
+ *   refused token is `auth_failed`, and an https registry is trusted through
+ *   SCHEMA_REGISTRY_CA (a certificate made by openssl for this test only).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
+import { CdrError } from '../../src/errors.ts';
+import { createRegistryClient } from '../../src/kafka/registry.ts';
+import { saslListener, stackSettings } from '../../src/stack/stack.ts';
+import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { startTestIngress } from './helpers/ingress.ts';
+import { readTopic, uniqueTopic } from './helpers/kafka.ts';
+import { freePort } from './helpers/net.ts';
+import { getStack, type TestStack } from './helpers/stack.ts';
+
+const {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  Kafka,
+  logLevel,
+  ResourcePatternTypes,
+} = kafkajs;
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const SECRET = 'security-test-secret';
+const sasl = saslListener(stackSettings());
+const USER = 'ingress';
+const PASSWORD = sasl.users.ingress;
+
+let stack: TestStack;
+before(async () => {
+  assert.notEqual(
+    process.env.TEST_STACK,
+    'testcontainers',
+    'the SASL listener and ACLs exist only in the local stack',
+  );
+  stack = await getStack();
+});
+after(async () => {
+  await stack.close();
+});
+
+const adminClient = () =>
+  new Kafka({
+    clientId: 'security-test-admin',
+    brokers: stack.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+
+/** Creates the topics (as the super user on PLAINTEXT) and allows `principal` only WRITE + DESCRIBE on them. */
+const grantProducerOnly = async (topics: string[], principal = `User:${USER}`) => {
+  const admin = adminClient().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({ topic, numPartitions: 1 })),
+    });
+    await admin.createAcls({
+      acl: topics.flatMap((resourceName) =>
+        [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((operation) => ({
+          resourceType: AclResourceTypes.TOPIC,
+          resourceName,
+          resourcePatternType: ResourcePatternTypes.LITERAL,
+          principal,
+          host: '*',
+          operation,
+          permissionType: AclPermissionTypes.ALLOW,
+        })),
+      ),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+const createTopic = async (topic: string) => {
+  const admin = adminClient().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+const saslEnv = (mechanism: string, password: string = PASSWORD) => ({
+  KAFKA_BROKERS: sasl.brokers.join(','),
+  KAFKA_SASL_MECHANISM: mechanism,
+  KAFKA_SASL_USERNAME: USER,
+  KAFKA_SASL_PASSWORD: password,
+  WEBHOOK_SECRETS: SECRET,
+  // The principal may not create topics: they exist already.
+  KAFKA_CREATE_TOPICS: 'false',
+});
+
+describe('Kafka SASL and ACLs', () => {
+  for (const mechanism of ['scram-sha-256', 'scram-sha-512', 'plain']) {
+    test(`the ingress publishes with ${mechanism} as a principal that may only write its topics`, async () => {
+      const topic = uniqueTopic(`sasl-${mechanism}`);
+      await grantProducerOnly([topic, `${topic}.dlq`]);
+      const ingress = await startTestIngress(stack, { ...saslEnv(mechanism), CDR_TOPIC: topic });
+      try {
+        const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
+        const poison = { 'Org UUID': 'org-a' }; // no Report ID: dead-lettered
+        const d = signedDelivery([...good, poison], SECRET);
+        const res = await fetch(ingress.webhookUrl, {
+          method: 'POST',
+          body: d.body,
+          headers: d.headers,
+        });
+        assert.equal(res.status, 200, await res.clone().text());
+        const body = (await res.json()) as { accepted: number; deadLettered: number };
+        assert.equal(body.accepted, 2);
+        assert.equal(body.deadLettered, 1);
+
+        const records = await readTopic(stack.brokers, topic, 2);
+        const registry = createRegistryClient({ url: stack.registryUrl });
+        const ids = await Promise.all(
+          records.map(
+            async (r) => ((await registry.decode(r.value)) as { report_id: string }).report_id,
+          ),
+        );
+        assert.deepEqual(ids.sort(), good.map((g) => g['Report ID']).sort());
+        const dead = await readTopic(stack.brokers, `${topic}.dlq`, 1);
+        assert.equal(dead.length, 1);
+        assert.equal(dead[0]?.headers['cdr-dlq-code'], 'record_missing_report_id');
+      } finally {
+        await ingress.close();
+      }
+    });
+  }
+
+  test('the same principal cannot write, describe or create any other topic', async () => {
+    const own = uniqueTopic('acl-own');
+    const other = uniqueTopic('acl-other');
+    await grantProducerOnly([own]);
+    await createTopic(other);
+    const kafka = new Kafka({
+      clientId: 'security-test-ingress',
+      brokers: sasl.brokers,
+      sasl: { mechanism: 'scram-sha-256', username: USER, password: PASSWORD },
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry: { retries: 2 },
+    });
+    const admin = kafka.admin();
+    await producer.connect();
+    await admin.connect();
+    try {
+      // its own topic: allowed (the idempotent producer needs no cluster ACL)
+      await producer.send({ topic: own, acks: -1, messages: [{ key: 'k', value: 'v' }] });
+      const authError = (e: unknown) => {
+        // createTopics reports per topic, in an aggregate error
+        const all = [e, ...((e as { errors?: unknown[] }).errors ?? [])];
+        const text = all
+          .map((x) => `${(x as { type?: string }).type ?? ''} ${String(x)}`)
+          .join(' ');
+        assert.match(text, /AUTHORIZATION_FAILED|authorization failed|not authorized/i);
+        return true;
+      };
+      await assert.rejects(
+        producer.send({ topic: other, acks: -1, messages: [{ key: 'k', value: 'v' }] }),
+        authError,
+      );
+      await assert.rejects(admin.fetchTopicOffsets(other), authError);
+      await assert.rejects(
+        admin.createTopics({ topics: [{ topic: uniqueTopic('acl-new') }] }),
+        authError,
+      );
+      assert.equal((await admin.listTopics()).includes(other), false, 'other topic invisible');
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+    assert.equal((await readTopic(stack.brokers, own, 1)).length, 1);
+  });
+
+  test('a wrong password ends the start at once with a clear error', async () => {
+    const topic = uniqueTopic('sasl-wrong');
+    await grantProducerOnly([topic, `${topic}.dlq`]);
+    const startedAt = Date.now();
+    const ingress = await startTestIngress(
+      stack,
+      { ...saslEnv('scram-sha-512', 'not-the-password'), CDR_TOPIC: topic },
+      { waitReady: false },
+    );
+    try {
+      await assert.rejects(ingress.started, (e: unknown) => {
+        assert.ok(e instanceof CdrError, String(e));
+        assert.equal(e.code, 'auth_failed');
+        assert.match(e.message, /refused the credentials.*KAFKA_SASL_PASSWORD/);
+        return true;
+      });
+      assert.ok(Date.now() - startedAt < 20_000, 'no retry loop');
+    } finally {
+      await ingress.close();
+    }
+
+    // the command line: exit code 1 and the reason, without the password
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=TimeoutNegativeWarning', CLI, 'ingress'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...saslEnv('scram-sha-256', 'not-the-password'),
+          SCHEMA_REGISTRY_URL: stack.registryUrl,
+          CDR_TOPIC: topic,
+          CDR_FEED: 'analytics',
+          PORT: String(port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(timer);
+    assert.equal(code, 1, output);
+    assert.match(output, /cannot start: Kafka refused the credentials/);
+    assert.doesNotMatch(output, /not-the-password/);
+  });
+});
+
+type Recorded = { method: string; path: string; authorization: string | undefined };
+
+/**
+ * A proxy in front of Apicurio that records each request's Authorization
+ * header and forwards it; with `require`, requests without exactly that header
+ * get 401 and are not forwarded.
+ */
+const recordingProxy = async (
+  upstream: string,
+  opts: { require?: string; tls?: { key: string; cert: string } } = {},
+) => {
+  const seen: Recorded[] = [];
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', async () => {
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        authorization: req.headers.authorization,
+      });
+      if (opts.require !== undefined && req.headers.authorization !== opts.require) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error_code":401,"message":"Unauthorized"}');
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      const answer = await fetch(`${upstream}${req.url ?? ''}`, {
+        method: req.method ?? 'GET',
+        headers: {
+          'content-type': req.headers['content-type'] ?? 'application/json',
+          accept: req.headers.accept ?? '*/*',
+        },
+        ...(body.length > 0 ? { body } : {}),
+      });
+      res.writeHead(answer.status, {
+        'content-type': answer.headers.get('content-type') ?? 'application/json',
+      });
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+  };
+  const server = opts.tls ? createHttpsServer(opts.tls, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+/** The registry base path of the stack (Apicurio's ccompat API), without the host. */
+const ccompatPath = () => new URL(stack.registryUrl).pathname;
+const upstreamRoot = () => new URL(stack.registryUrl).origin;
+
+/** Registers the CDR schema under a fresh subject and decodes one encoded record. */
+const registerAndDecode = async (client: ReturnType<typeof createRegistryClient>) => {
+  const subject = `${uniqueTopic('registry-auth')}-value`;
+  const encoder = await client.registerEncoder(subject, readCdrSchema().text);
+  assert.ok(encoder.schemaId > 0);
+  return encoder.schemaId;
+};
+
+describe('schema registry authentication and TLS', () => {
+  test('basic and bearer credentials are sent on every request', async () => {
+    const proxy = await recordingProxy(upstreamRoot());
+    try {
+      const url = `${proxy.url}${ccompatPath()}`;
+      for (const [c, expected] of [
+        [{ url, token: 'registry-token' }, 'Bearer registry-token'],
+        [
+          { url, username: 'registry-user', password: 'pass word' },
+          `Basic ${Buffer.from('registry-user:pass word').toString('base64')}`,
+        ],
+      ] as const) {
+        proxy.seen.length = 0;
+        const client = createRegistryClient(c);
+        await registerAndDecode(client);
+        // config read, compatibility set, registration, schema fetch: all authenticated
+        assert.ok(proxy.seen.length >= 3, JSON.stringify(proxy.seen));
+        assert.ok(proxy.seen.some((r) => r.method === 'POST' && r.path.includes('/subjects/')));
+        assert.ok(proxy.seen.some((r) => r.path.includes('/config/')));
+        for (const r of proxy.seen)
+          assert.equal(r.authorization, expected, `${r.method} ${r.path}`);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a refused token is auth_failed, naming the settings to check', async () => {
+    const proxy = await recordingProxy(upstreamRoot(), { require: 'Bearer right' });
+    try {
+      const url = `${proxy.url}${ccompatPath()}`;
+      await assert.rejects(
+        registerAndDecode(createRegistryClient({ url, token: 'wrong' })),
+        (e) => {
+          assert.ok(e instanceof CdrError);
+          assert.equal(e.code, 'auth_failed');
+          assert.match(e.message, /SCHEMA_REGISTRY_TOKEN/);
+          assert.doesNotMatch(e.message, /wrong/);
+          return true;
+        },
+      );
+      await registerAndDecode(createRegistryClient({ url, token: 'right' }));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('an https registry is trusted through its CA (SCHEMA_REGISTRY_CA), and not without it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+      const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+      const proxy = await recordingProxy(upstreamRoot(), {
+        require: 'Bearer tls-token',
+        tls: { key, cert },
+      });
+      try {
+        const url = `${proxy.url}${ccompatPath()}`;
+        await assert.rejects(
+          registerAndDecode(createRegistryClient({ url, token: 'tls-token' })),
+          (e) => {
+            assert.ok(e instanceof CdrError);
+            assert.match(e.message, /certificate/i);
+            return true;
+          },
+        );
+        const id = await registerAndDecode(
+          createRegistryClient({ url, token: 'tls-token', ca: cert }),
+        );
+        assert.ok(id > 0);
+        assert.ok(proxy.seen.every((r) => r.authorization === 'Bearer tls-token'));
+      } finally {
+        await proxy.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
