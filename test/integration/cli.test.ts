@@ -4,10 +4,14 @@
  * cleanly on SIGTERM; `reconcile --once` against the Webex stand-in, exit code
  * 0 when nothing is left missing and 1 when Webex could not be asked; bad
  * reconciler settings and ranges exit 2; a reconciler whose Kafka is
- * unreachable stops within seconds of SIGTERM.
+ * unreachable stops within seconds of SIGTERM; `config check` prints the
+ * effective settings with secrets masked, or every problem with exit code 2.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/listen.ts';
@@ -108,6 +112,58 @@ describe('webex-cdr-kafka command line', () => {
       assert.doesNotMatch(p.out() + p.err(), /new-secret|old-secret/, 'secrets never logged');
     } finally {
       child?.kill('SIGKILL');
+    }
+  });
+
+  test('config check: effective settings with secrets masked (exit 0), every problem (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-config-'));
+    try {
+      writeFileSync(join(dir, 'sasl-password'), 'sasl-password-value\n');
+      writeFileSync(
+        join(dir, 'settings.json'),
+        JSON.stringify({
+          KAFKA_BROKERS: 'k:9092',
+          SCHEMA_REGISTRY_URL: 'http://registry:8081',
+          CDR_FEED: 'billing',
+          WEBHOOK_SECRETS: ['webhook-secret-value'],
+          PORT: 9000,
+        }),
+      );
+      const ok = run(['--config', join(dir, 'settings.json'), 'config', 'check', 'ingress'], {
+        PORT: '9100',
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+        KAFKA_SASL_USERNAME: 'cdr',
+        KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
+      });
+      assert.equal(await ok.exited, 0, ok.err());
+      assert.match(ok.out(), /^ingress: valid/);
+      assert.match(ok.out(), /KAFKA_SASL_PASSWORD +\*\*\* +\(KAFKA_SASL_PASSWORD_FILE /);
+      assert.match(ok.out(), /WEBHOOK_SECRETS +\*\*\* +\(config file\)/);
+      assert.match(ok.out(), /PORT +9100 +\(environment\)/);
+      assert.match(ok.out(), /CDR_FEED +billing +\(config file\)/);
+      assert.doesNotMatch(ok.out() + ok.err(), /sasl-password-value|webhook-secret-value/);
+
+      const bad = run(['config', 'check'], {
+        CONFIG_FILE: join(dir, 'settings.json'),
+        KAFKA_SASL_PASSWORD: 'x',
+        KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
+        RECONCILE_SETTLE: '1m',
+      });
+      assert.equal(await bad.exited, 2);
+      for (const problem of [
+        /ingress: invalid configuration/,
+        /reconcile: invalid configuration/,
+        /KAFKA_SASL_PASSWORD\/KAFKA_SASL_PASSWORD_FILE: set one of them, not both/,
+        /RECONCILE_SETTLE: at least 5m/,
+        /WEBEX_ACCESS_TOKEN: required/,
+      ]) {
+        assert.match(bad.err(), problem);
+      }
+      assert.doesNotMatch(bad.out() + bad.err(), /sasl-password-value|webhook-secret-value/);
+      const usage = run(['config', 'show'], {});
+      assert.equal(await usage.exited, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

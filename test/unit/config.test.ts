@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type IngressConfig, parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
+import {
+  checkConfig,
+  type IngressConfig,
+  parseIngressConfig,
+  parseReconcilerConfig,
+} from '../../src/config.ts';
+import { connectionOptions } from '../../src/kafka/client.ts';
 
 const BASE = {
   KAFKA_BROKERS: 'localhost:9092',
@@ -298,5 +304,261 @@ describe('parseReconcilerConfig', () => {
         `${name} in ${JSON.stringify(list)}`,
       );
     }
+  });
+});
+
+/** A temporary directory with the given files; removed after `fn`. */
+const withFiles = (files: Record<string, string>, fn: (path: (name: string) => string) => void) => {
+  const dir = mkdtempSync(join(tmpdir(), 'config-files-'));
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    fn((name) => join(dir, name));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+const FAKE_CA = '-----BEGIN CERTIFICATE-----\nMIIB-ca\n-----END CERTIFICATE-----\n';
+const FAKE_CERT = '-----BEGIN CERTIFICATE-----\nMIIB-client\n-----END CERTIFICATE-----\n';
+const FAKE_KEY = '-----BEGIN PRIVATE KEY-----\nMIIE-key\n-----END PRIVATE KEY-----\n';
+
+describe('CONFIG_FILE', () => {
+  it('reads a JSON object of settings; the environment wins over it', () => {
+    withFiles(
+      {
+        'c.json': JSON.stringify({
+          ...BASE,
+          WEBHOOK_SECRETS: ['s1', 's2'],
+          PORT: 9000,
+          WEBHOOK_ACCEPT_SHA256: true,
+          CDR_TOPIC: 'from-file',
+        }),
+      },
+      (path) => {
+        const c = config({ CONFIG_FILE: path('c.json'), PORT: '9100' });
+        assert.equal(c.port, 9100, 'environment over file');
+        assert.equal(c.topic, 'from-file');
+        assert.deepEqual(c.secrets, ['s1', 's2']);
+        assert.equal(c.acceptSha256, true);
+        assert.deepEqual(c.brokers, ['localhost:9092']);
+      },
+    );
+  });
+
+  it('a name set in the environment hides its _FILE twin in the file, and the other way round', () => {
+    withFiles(
+      {
+        pw: 'from-secret-file\n',
+        'c.json': JSON.stringify({
+          ...BASE,
+          KAFKA_SASL_MECHANISM: 'plain',
+          KAFKA_SASL_USERNAME: 'u',
+          KAFKA_SASL_PASSWORD: 'from-config-file',
+        }),
+      },
+      (path) => {
+        const c = config({ CONFIG_FILE: path('c.json'), KAFKA_SASL_PASSWORD_FILE: path('pw') });
+        assert.equal(c.sasl?.password, 'from-secret-file');
+        const d = config({ CONFIG_FILE: path('c.json') });
+        assert.equal(d.sasl?.password, 'from-config-file');
+      },
+    );
+  });
+
+  it('refuses unknown names, non-JSON and non-objects, listing them with the other problems', () => {
+    withFiles(
+      {
+        'typo.json': JSON.stringify({ ...BASE, KAFKA_BROKER: 'x:1', PORT: { n: 1 } }),
+        'bad.json': '{ not json',
+        'array.json': '[]',
+      },
+      (path) => {
+        const list = problems({ CONFIG_FILE: path('typo.json'), ACK_TIMEOUT_MS: '0' });
+        assert.ok(mentions(list, 'KAFKA_BROKER'), JSON.stringify(list));
+        assert.ok(mentions(list, 'PORT'), JSON.stringify(list));
+        assert.ok(mentions(list, 'ACK_TIMEOUT_MS'), 'all at once');
+        assert.ok(mentions(problems({ ...BASE, CONFIG_FILE: path('bad.json') }), 'CONFIG_FILE'));
+        assert.ok(mentions(problems({ ...BASE, CONFIG_FILE: path('array.json') }), 'CONFIG_FILE'));
+        assert.ok(
+          mentions(problems({ ...BASE, CONFIG_FILE: path('missing.json') }), 'CONFIG_FILE'),
+        );
+      },
+    );
+  });
+});
+
+describe('<NAME>_FILE', () => {
+  it('reads a secret from a file, trimming one trailing newline', () => {
+    withFiles({ secrets: 'a, b\n', pw: 'p w\n\n', token: 'tok\r\n' }, (path) => {
+      const { WEBHOOK_SECRETS: _, ...rest } = BASE;
+      const c = config({
+        ...rest,
+        WEBHOOK_SECRETS_FILE: path('secrets'),
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD_FILE: path('pw'),
+        SCHEMA_REGISTRY_TOKEN_FILE: path('token'),
+      });
+      assert.deepEqual(c.secrets, ['a', 'b']);
+      assert.equal(c.sasl?.password, 'p w\n', 'only one newline is trimmed');
+      assert.equal(c.registry.token, 'tok');
+    });
+  });
+
+  it('both the value and its _FILE set, or an unreadable file: problems, all at once', () => {
+    withFiles({ pw: 'p' }, (path) => {
+      const list = problems({
+        ...BASE,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+        KAFKA_SASL_PASSWORD_FILE: path('pw'),
+        SCHEMA_REGISTRY_USERNAME: 'r',
+        SCHEMA_REGISTRY_PASSWORD_FILE: path('nope'),
+        PORT: 'x',
+      });
+      assert.ok(list.some((p) => p.startsWith('KAFKA_SASL_PASSWORD/KAFKA_SASL_PASSWORD_FILE')));
+      assert.ok(list.some((p) => p.startsWith('SCHEMA_REGISTRY_PASSWORD_FILE: cannot read')));
+      assert.ok(mentions(list, 'PORT'));
+    });
+  });
+
+  it('WEBEX_CLIENT_SECRET_FILE feeds the OAuth flow; both access token forms is a problem', () => {
+    withFiles({ cs: 'client-secret\n' }, (path) => {
+      const env = { KAFKA_BROKERS: 'k:1', SCHEMA_REGISTRY_URL: 'http://r:1', CDR_FEED: 'billing' };
+      const r = parseReconcilerConfig({
+        ...env,
+        WEBEX_CLIENT_ID: 'id',
+        WEBEX_CLIENT_SECRET_FILE: path('cs'),
+        WEBEX_REFRESH_TOKEN: 'rt',
+      });
+      assert.ok(r.ok, r.ok ? '' : r.problems.join('; '));
+      assert.equal(
+        r.config.webex.auth.kind === 'oauth' ? r.config.webex.auth.clientSecret : '',
+        'client-secret',
+      );
+      const both = parseReconcilerConfig({
+        ...env,
+        WEBEX_ACCESS_TOKEN: 't',
+        WEBEX_ACCESS_TOKEN_FILE: path('cs'),
+      });
+      assert.ok(!both.ok && both.problems.some((p) => p.includes('not both')));
+    });
+  });
+});
+
+describe('checkConfig', () => {
+  it('shows every setting with its source, secrets as ***', () => {
+    withFiles({ pw: 'sasl-secret-value\n' }, (path) => {
+      const report = checkConfig('ingress', {
+        ...BASE,
+        WEBHOOK_SECRETS: 'webhook-secret-value',
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD_FILE: path('pw'),
+        SCHEMA_REGISTRY_TOKEN: 'registry-token-value',
+      });
+      assert.equal(report.ok, true, report.problems.join('; '));
+      const text = JSON.stringify(report);
+      for (const secret of ['sasl-secret-value', 'webhook-secret-value', 'registry-token-value']) {
+        assert.equal(text.includes(secret), false, `${secret} shown`);
+      }
+      const row = (name: string) => report.settings.find((s) => s.name === name);
+      assert.deepEqual(row('KAFKA_SASL_PASSWORD'), {
+        name: 'KAFKA_SASL_PASSWORD',
+        value: '***',
+        source: `KAFKA_SASL_PASSWORD_FILE ${path('pw')}`,
+      });
+      assert.equal(row('WEBHOOK_SECRETS')?.value, '***');
+      assert.equal(row('SCHEMA_REGISTRY_TOKEN')?.value, '***');
+      assert.deepEqual(row('KAFKA_BROKERS'), {
+        name: 'KAFKA_BROKERS',
+        value: 'localhost:9092',
+        source: 'environment',
+      });
+      assert.deepEqual(row('PORT'), { name: 'PORT', value: '8080', source: 'default' });
+      assert.equal(row('SCHEMA_REGISTRY_PASSWORD')?.value, '(not set)');
+    });
+  });
+
+  it('shows durations in milliseconds for the reconciler, and lists every problem', () => {
+    const ok = checkConfig('reconcile', { ...BASE, WEBEX_ACCESS_TOKEN: 'webex-token' });
+    assert.equal(ok.ok, true, ok.problems.join('; '));
+    assert.equal(ok.settings.find((s) => s.name === 'RECONCILE_INTERVAL')?.value, '43200000ms');
+    assert.equal(ok.settings.find((s) => s.name === 'WEBEX_ACCESS_TOKEN')?.value, '***');
+    const bad = checkConfig('reconcile', { PORT: 'x', RECONCILE_SETTLE: '1m' });
+    assert.equal(bad.ok, false);
+    for (const name of ['KAFKA_BROKERS', 'CDR_FEED', 'RECONCILE_SETTLE', 'WEBEX_ACCESS_TOKEN']) {
+      assert.ok(mentions(bad.problems, name), `${name} in ${JSON.stringify(bad.problems)}`);
+    }
+  });
+});
+
+describe('Kafka TLS and registry settings', () => {
+  it('the TLS files, servername and verification reach the kafkajs options', () => {
+    withFiles({ ca: FAKE_CA, cert: FAKE_CERT, key: FAKE_KEY, kp: 'key-pass\n' }, (path) => {
+      const c = config({
+        ...BASE,
+        KAFKA_SSL_CA_FILE: path('ca'),
+        KAFKA_SSL_CERT_FILE: path('cert'),
+        KAFKA_SSL_KEY_FILE: path('key'),
+        KAFKA_SSL_KEY_PASSWORD_FILE: path('kp'),
+        KAFKA_SSL_SERVERNAME: 'kafka.example.com',
+        KAFKA_SSL_REJECT_UNAUTHORIZED: 'false',
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+      });
+      const options = connectionOptions(c);
+      assert.deepEqual(options.ssl, {
+        ca: FAKE_CA.replace(/\n$/, ''),
+        cert: FAKE_CERT.replace(/\n$/, ''),
+        key: FAKE_KEY.replace(/\n$/, ''),
+        passphrase: 'key-pass',
+        servername: 'kafka.example.com',
+        rejectUnauthorized: false,
+      });
+      assert.deepEqual(options.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    });
+    assert.equal(connectionOptions(config(BASE)).ssl, false);
+    assert.deepEqual(connectionOptions(config({ ...BASE, KAFKA_SSL: 'true' })).ssl, {
+      rejectUnauthorized: true,
+    });
+  });
+
+  it('refuses contradictory TLS and registry settings', () => {
+    const list = problems({
+      ...BASE,
+      KAFKA_SSL: 'false',
+      KAFKA_SSL_CA: FAKE_CA,
+      KAFKA_SSL_CERT: FAKE_CERT,
+      SCHEMA_REGISTRY_TOKEN: 't',
+      SCHEMA_REGISTRY_USERNAME: 'u',
+      SCHEMA_REGISTRY_CA: 'not pem',
+    });
+    for (const start of [
+      'KAFKA_SSL:',
+      'KAFKA_SSL_CERT/KAFKA_SSL_KEY',
+      'SCHEMA_REGISTRY_TOKEN:',
+      'SCHEMA_REGISTRY_CA:',
+    ]) {
+      assert.ok(
+        list.some((p) => p.startsWith(start)),
+        `${start} in ${JSON.stringify(list)}`,
+      );
+    }
+    assert.equal(JSON.stringify(list).includes('MIIB'), false, 'no PEM text in problems');
+  });
+
+  it('passes registry credentials, token and CA on', () => {
+    const c = config({
+      ...BASE,
+      SCHEMA_REGISTRY_URL: 'https://registry:8081',
+      SCHEMA_REGISTRY_TOKEN: 'tok',
+      SCHEMA_REGISTRY_CA: FAKE_CA,
+    });
+    assert.equal(c.registry.token, 'tok');
+    assert.equal(c.registry.ca, FAKE_CA);
+    assert.equal(c.registry.url, 'https://registry:8081');
   });
 });
