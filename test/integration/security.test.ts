@@ -6,6 +6,8 @@
  *   arrive and decode;
  * - the same principal can neither write nor describe another topic, nor
  *   create one;
+ * - the reconciler backfills what the webhook lost as a principal holding
+ *   only the ACLs the README lists (READ on the ledger's consumer groups);
  * - a wrong password ends the start with a clear error at once (in process,
  *   and the CLI exits 1), instead of retrying forever;
  * - the registry client sends the configured basic or bearer Authorization
@@ -29,8 +31,15 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
+import { parseReconcilerConfig } from '../../src/config.ts';
 import { CdrError } from '../../src/errors.ts';
 import { createRegistryClient } from '../../src/kafka/registry.ts';
+import { listen } from '../../src/listen.ts';
+import { createLogger } from '../../src/log.ts';
+import { createReconciler } from '../../src/reconciler/service.ts';
+import { createPartnerApi } from '../../src/simulator/partner-api.ts';
+import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
+import { createWebexWorld } from '../../src/simulator/world.ts';
 import { saslListener, stackSettings } from '../../src/stack/stack.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
@@ -72,32 +81,69 @@ const adminClient = () =>
     logLevel: logLevel.NOTHING,
   });
 
-/** Creates the topics (as the super user on PLAINTEXT) and allows `principal` only WRITE + DESCRIBE on them. */
-const grantProducerOnly = async (topics: string[], principal = `User:${USER}`) => {
+type Operation = 'WRITE' | 'READ' | 'DESCRIBE';
+
+type Grant = {
+  principal: string;
+  topics?: Record<string, Operation[]>;
+  /** Consumer groups whose names start with this prefix: READ. */
+  groupPrefix?: string;
+};
+
+/**
+ * Creates the topics (as the super user, on PLAINTEXT) and grants exactly the
+ * given operations: the ACLs the README documents, nothing more.
+ */
+const grant = async ({ principal, topics = {}, groupPrefix }: Grant) => {
   const admin = adminClient().admin();
   await admin.connect();
+  const allow = { principal, host: '*', permissionType: AclPermissionTypes.ALLOW };
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: 1 })),
-    });
+    const existing = new Set(await admin.listTopics());
+    const missing = Object.keys(topics).filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: 1 })),
+      });
+    }
     await admin.createAcls({
-      acl: topics.flatMap((resourceName) =>
-        [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((operation) => ({
-          resourceType: AclResourceTypes.TOPIC,
-          resourceName,
-          resourcePatternType: ResourcePatternTypes.LITERAL,
-          principal,
-          host: '*',
-          operation,
-          permissionType: AclPermissionTypes.ALLOW,
-        })),
-      ),
+      acl: [
+        ...Object.entries(topics).flatMap(([resourceName, operations]) =>
+          operations.map((op) => ({
+            ...allow,
+            resourceType: AclResourceTypes.TOPIC,
+            resourceName,
+            resourcePatternType: ResourcePatternTypes.LITERAL,
+            operation: AclOperationTypes[op],
+          })),
+        ),
+        ...(groupPrefix === undefined
+          ? []
+          : [
+              {
+                ...allow,
+                resourceType: AclResourceTypes.GROUP,
+                resourceName: groupPrefix,
+                resourcePatternType: ResourcePatternTypes.PREFIXED,
+                operation: AclOperationTypes.READ,
+              },
+            ]),
+      ],
     });
   } finally {
     await admin.disconnect();
   }
 };
+
+/** The ingress principal: WRITE + DESCRIBE on the CDR and dead-letter topics. */
+const grantProducerOnly = (topics: string[], principal = `User:${USER}`) =>
+  grant({
+    principal,
+    topics: Object.fromEntries(
+      topics.map((t): [string, Operation[]] => [t, ['WRITE', 'DESCRIBE']]),
+    ),
+  });
 
 const createTopic = async (topic: string) => {
   const admin = adminClient().admin();
@@ -203,6 +249,80 @@ describe('Kafka SASL and ACLs', () => {
       await admin.disconnect();
     }
     assert.equal((await readTopic(stack.brokers, own, 1)).length, 1);
+  });
+
+  test('the reconciler backfills as a principal with only the documented ACLs', {
+    timeout: 180_000,
+  }, async () => {
+    const H = 3_600_000;
+    const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
+    const world = createWebexWorld({
+      seed: `security-${Date.now()}`,
+      orgs: 4,
+      callsPerHour: 4,
+      startMs: endMs - H,
+      endMs,
+      dropRate: 0.5,
+    });
+    const topic = uniqueTopic('acl-reconcile');
+    const [dlq, audit] = [`${topic}.dlq`, `${topic}.reconciliation`];
+    await grantProducerOnly([topic, dlq]);
+    await grant({
+      principal: 'User:reconciler',
+      topics: {
+        [topic]: ['READ', 'WRITE', 'DESCRIBE'],
+        [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
+        [audit]: ['WRITE', 'DESCRIBE'],
+      },
+      groupPrefix: 'webex-cdr-kafka-ledger-',
+    });
+    const ingress = await startTestIngress(stack, {
+      ...saslEnv('scram-sha-256'),
+      CDR_TOPIC: topic,
+    });
+    const api = createPartnerApi({ world, tokens: ['acl-token'] });
+    const server = await listen(api.fetch, { port: 0 });
+    try {
+      const sent = await createWebhookSender({ url: ingress.webhookUrl, secret: SECRET }).send(
+        world.deliveries(),
+      );
+      assert.ok(sent.dropped > 0, 'some deliveries were lost');
+      const parsed = parseReconcilerConfig({
+        KAFKA_BROKERS: sasl.brokers.join(','),
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'reconciler',
+        KAFKA_SASL_PASSWORD: sasl.users.reconciler,
+        KAFKA_CREATE_TOPICS: 'false',
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        CDR_FEED: 'analytics',
+        CDR_TOPIC: topic,
+        WEBEX_API_BASE_URL: server.url,
+        WEBEX_ACCESS_TOKEN: 'acl-token',
+      });
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+      const reconciler = createReconciler(parsed.config, createLogger('silent'));
+      try {
+        const run = await reconciler.runOnce(reconciler.plan({ from: world.startMs, to: endMs }));
+        assert.equal(run.totals.errors, 0);
+        assert.equal(run.totals.stillMissing, 0);
+        assert.ok(run.totals.backfilled > 0);
+      } finally {
+        await reconciler.stop();
+      }
+      const ids = new Set(
+        (await readTopic(stack.brokers, topic, world.records.length)).map(
+          (m) => m.headers['cdr-report-id'],
+        ),
+      );
+      assert.ok(
+        world.records.every((r) => ids.has(r.reportId)),
+        'every Webex record on the topic',
+      );
+      assert.ok((await readTopic(stack.brokers, audit, 1)).length > 0, 'audit records written');
+    } finally {
+      await server.close();
+      await ingress.close();
+    }
   });
 
   test('a wrong password ends the start at once with a clear error', async () => {
