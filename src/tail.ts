@@ -110,7 +110,8 @@ export const runTailCommand = async (args: string[]): Promise<number> => {
  * what the demo wrote without exporting anything.
  */
 const withLocalStack = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
-  if (env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) return env;
+  // A config file names the cluster itself (and the environment would win over it).
+  if ((env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) || env.CONFIG_FILE) return env;
   const file = join(stackSettings(env).dir, 'env');
   if (!existsSync(file)) return env;
   const fromFile = Object.fromEntries(
