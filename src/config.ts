@@ -531,11 +531,11 @@ const show = (name: string, value: unknown, unit: unknown): string => {
  * duration in milliseconds), so what is printed is what the process uses.
  */
 export const checkConfig = (
-  process: keyof typeof SCHEMAS,
+  which: keyof typeof SCHEMAS,
   env: NodeJS.ProcessEnv,
 ): ConfigReport => {
-  const result = process === 'ingress' ? parseIngressConfig(env) : parseReconcilerConfig(env);
-  const schema = SCHEMAS[process];
+  const result = which === 'ingress' ? parseIngressConfig(env) : parseReconcilerConfig(env);
+  const schema = SCHEMAS[which];
   const resolved = resolveSettings(env);
   const parsed = schema.safeParse(resolved.values);
   const data: Record<string, unknown> = parsed.success ? parsed.data : {};
