@@ -530,10 +530,7 @@ const show = (name: string, value: unknown, unit: unknown): string => {
  * with secrets shown as `***`, or every problem. Values are shown parsed (a
  * duration in milliseconds), so what is printed is what the process uses.
  */
-export const checkConfig = (
-  which: keyof typeof SCHEMAS,
-  env: NodeJS.ProcessEnv,
-): ConfigReport => {
+export const checkConfig = (which: keyof typeof SCHEMAS, env: NodeJS.ProcessEnv): ConfigReport => {
   const result = which === 'ingress' ? parseIngressConfig(env) : parseReconcilerConfig(env);
   const schema = SCHEMAS[which];
   const resolved = resolveSettings(env);
