@@ -57,9 +57,9 @@ const runIngress = async (): Promise<number> => {
   const logger = createLogger(parsed.config.logLevel, { service: 'ingress' });
   const ingress = await startIngress(parsed.config, logger);
   const signal = await untilSignal();
-  logger.info('stopping', { signal });
-  await ingress.close();
-  return 0;
+  logger.info('stopping', { signal, deadlineMs: parsed.config.shutdownTimeoutMs });
+  const stopped = await ingress.close(parsed.config.shutdownTimeoutMs);
+  return stopped.clean ? 0 : 1;
 };
 
 export const main = async (argv: string[]): Promise<number> => {

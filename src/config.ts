@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
+import { privacyEnv, privacyProblems, toPrivacy } from './cdr/privacy.ts';
 import { type LogLevel, silentLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
 import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
@@ -48,6 +49,8 @@ const kafkaEnv = z.object({
   KAFKA_CREATE_TOPICS: bool(true),
   CDR_FEED: z.enum(FEEDS, { message: `one of ${FEEDS.join(', ')} (the Partner Hub feed type)` }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+  ...privacyEnv.shape,
 });
 
 const ingressEnv = kafkaEnv.extend({
@@ -139,6 +142,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
   replicationFactor: e.CDR_TOPIC_REPLICATION_FACTOR,
   feed: e.CDR_FEED,
   logLevel: e.LOG_LEVEL satisfies LogLevel,
+  shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  privacy: toPrivacy(e),
 });
 
 export type KafkaConfig = ReturnType<typeof toKafkaConfig>;
@@ -239,10 +244,12 @@ const emptyAsUnset = (env: NodeJS.ProcessEnv): Record<string, string> =>
     Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''),
   );
 
-const kafkaProblems = (e: RawEnv): string[] =>
-  e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
+const kafkaProblems = (e: RawEnv): string[] => [
+  ...(e.KAFKA_SASL_MECHANISM !== undefined && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)
     ? ['KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD: required when KAFKA_SASL_MECHANISM is set']
-    : [];
+    : []),
+  ...privacyProblems(e),
+];
 
 export const parseIngressConfig = (env: NodeJS.ProcessEnv): ConfigResult<IngressConfig> =>
   parseWith(
