@@ -121,6 +121,8 @@ export type Metrics = {
   payload(bytes: number): void;
   /** A delivery was answered 2xx at `atMs` (epoch ms). */
   accepted(atMs: number): void;
+  /** +1 when a webhook request arrives, -1 when it is answered. */
+  inFlight(delta: number): void;
   render(): string;
 };
 
@@ -160,6 +162,11 @@ export const createMetrics = (): Metrics => {
     'webex_cdr_last_accepted_delivery_seconds',
     'When the last delivery was answered 2xx (Unix time); alert when it grows stale.',
   );
+  const inFlight = createGauge(
+    'webex_cdr_deliveries_in_flight',
+    'Webhook requests being processed now.',
+  );
+  inFlight.set(0);
   for (const source of ['webhook', 'reconciler'] as const) {
     for (const outcome of RECORD_OUTCOMES) records.add(0, { source, outcome });
   }
@@ -168,7 +175,17 @@ export const createMetrics = (): Metrics => {
   duplicates.add(0);
   const outcomeOf = (status: number) =>
     status < 300 ? 'accepted' : status >= 500 ? 'unavailable' : 'refused';
-  const all: Metric[] = [deliveries, records, dead, duplicates, produce, request, size, last];
+  const all: Metric[] = [
+    deliveries,
+    inFlight,
+    records,
+    dead,
+    duplicates,
+    produce,
+    request,
+    size,
+    last,
+  ];
   return {
     delivery(status, seconds) {
       deliveries.add(1, { status: String(status), outcome: outcomeOf(status) });
@@ -182,6 +199,7 @@ export const createMetrics = (): Metrics => {
     produced: (seconds) => produce.observe(seconds),
     payload: (bytes) => size.observe(bytes),
     accepted: (atMs) => last.set(atMs / 1000),
+    inFlight: (delta) => inFlight.add(delta),
     render: () => renderMetrics([...all, processMetrics()]),
   };
 };

@@ -139,9 +139,11 @@ export const createApp = (deps: IngressDeps) => {
     const line: DeliveryLine = {};
     c.set('delivery', line);
     const done = deps.drain?.enter();
+    metrics.inFlight(1);
     try {
       await next();
     } finally {
+      metrics.inFlight(-1);
       done?.();
     }
     const status = c.res.status;

@@ -89,7 +89,7 @@ export const startIngress = async (
     topic: config.topic,
     dlqTopic: config.dlqTopic,
     feed: config.feed,
-    secrets: config.secrets.length,
+    secretCount: config.secrets.length,
     privacy: config.privacy?.header ?? 'none',
   });
 
@@ -103,8 +103,8 @@ export const startIngress = async (
     const work = (async () => {
       await drain.idle();
       stage = 'producer';
-      // no delivery is in flight: open keep-alive connections can be cut
-      await server.close(true);
+      // waits for the last answers to be written; idle keep-alive connections close at once
+      await server.close();
       await sink.close();
     })();
     const expired = sleep(deadlineMs, 'expired' as const, { signal: timeout.signal }).catch(
