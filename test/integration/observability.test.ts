@@ -7,17 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
+import { parseIngressConfig } from '../../src/config.ts';
 import { startIngress } from '../../src/ingress/server.ts';
 import { listen } from '../../src/listen.ts';
 import { createLogger } from '../../src/log.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
-import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
+import { createTestReconciler } from './helpers/reconciler.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'observability-webhook-secret';
@@ -152,15 +152,13 @@ describe('observability', () => {
     });
     const api = createPartnerApi({ world, tokens: [TOKEN] });
     const server = await listen(api.fetch, { port: 0 });
-    const topic = uniqueTopic('observability-reconcile');
-    const parsed = parseReconcilerConfig({
-      ...kafkaEnv(topic),
-      WEBEX_API_BASE_URL: server.url,
-      WEBEX_ACCESS_TOKEN: TOKEN,
-    });
-    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
-    const reconciler = createReconciler(
-      parsed.config,
+    const reconciler = createTestReconciler(
+      stack,
+      {
+        CDR_TOPIC: uniqueTopic('observability-reconcile'),
+        WEBEX_API_BASE_URL: server.url,
+        WEBEX_ACCESS_TOKEN: TOKEN,
+      },
       createLogger('info', { service: 'reconciler' }, logs.stream),
     );
     const app = createReconcilerApp(reconciler.status);
