@@ -110,12 +110,18 @@ describe('privacy', () => {
         byReportId.get(records[1]?.['Report ID'])?.calling_number,
       );
 
+      const header = `drop;fields=user,public_calling_ip_address hmac-sha256:v1;fields=calling_number,called_number,`;
+      assert.ok(
+        onTopic.every((m) => m.headers['cdr-privacy']?.startsWith(header)),
+        'consumers are told',
+      );
       const dlq = await readTopic(stack.brokers, `${topic}.dlq`, 1);
       assert.equal(dlq.length, 1);
       const letter = dlq[0]?.value.toString() ?? '';
       assert.equal(letter.includes('+4790000009'), false, letter);
       assert.equal(letter.includes('Nobody'), false, letter);
       assert.ok(letter.includes(hmac('+4790000009')), letter);
+      assert.ok(dlq[0]?.headers['cdr-privacy']?.startsWith(header));
     } finally {
       await ingress.close();
     }
