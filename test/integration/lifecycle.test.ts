@@ -12,9 +12,10 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { listen } from '../../src/listen.ts';
 import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
-import { readTopic, uniqueTopic } from './helpers/kafka.ts';
+import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
@@ -29,12 +30,13 @@ after(async () => {
   await stack.close();
 });
 
-const startIngress = async (env: Record<string, string>) => {
-  const port = await freePort();
+/** `webex-cdr-kafka <command>` as a child process; resolves once `port` answers /readyz. */
+const startCli = async (command: string, env: Record<string, string>, probePort?: number) => {
+  const port = probePort ?? (await freePort());
   const topic = uniqueTopic('lifecycle');
   const child = spawn(
     process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', CLI, 'ingress'],
+    ['--disable-warning=TimeoutNegativeWarning', CLI, command],
     {
       env: {
         PATH: process.env.PATH ?? '',
@@ -64,6 +66,8 @@ const startIngress = async (env: Record<string, string>) => {
   await waitReady(base);
   return { child, exited, base, port, topic, output: () => output };
 };
+
+const startIngress = (env: Record<string, string>) => startCli('ingress', env);
 
 /** Polls /metrics until `deliveries in flight` is `n`. */
 const untilInFlight = async (base: string, n: number) => {
@@ -182,6 +186,54 @@ describe('ingress shutdown', () => {
     } finally {
       ingress.child.kill('SIGKILL');
       await stack.startBroker();
+    }
+  });
+});
+
+describe('reconciler shutdown', () => {
+  test('SIGTERM while Webex hangs mid-window: the run is abandoned at once, exit 0', async () => {
+    // a partner API that never answers: the run sits in its first window's count
+    let asked = 0;
+    const webex = await listen(
+      () => {
+        asked += 1;
+        return new Promise<Response>(() => undefined);
+      },
+      { port: 0 },
+    );
+    const port = await freePort();
+    const reconciler = await startCli(
+      'reconcile',
+      {
+        WEBEX_API_BASE_URL: webex.url,
+        WEBEX_ACCESS_TOKEN: 'token',
+        WEBEX_TIMEOUT: '10m',
+        RECONCILER_PORT: String(port),
+        SHUTDOWN_TIMEOUT_MS: '10000',
+      },
+      port,
+    );
+    try {
+      for (const until = Date.now() + 30_000; asked === 0 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const text = await (await fetch(`${reconciler.base}/metrics`)).text();
+      assert.equal(sampleValue(parsePrometheusText(text), 'webex_cdr_reconcile_running'), 1);
+      const signalledAt = Date.now();
+      reconciler.child.kill('SIGTERM');
+      const { code, at } = await reconciler.exited;
+      assert.equal(code, 0, reconciler.output());
+      assert.ok(at - signalledAt < 5_000, `exited ${at - signalledAt} ms after SIGTERM`);
+      assert.match(reconciler.output(), /"msg":"stop requested: stopping after the current step"/);
+      assert.match(reconciler.output(), /"aborted":true/);
+      assert.equal(
+        await topicSize(stack.brokers, `${reconciler.topic}.reconciliation`),
+        0,
+        'no audit record of the unfinished window',
+      );
+    } finally {
+      reconciler.child.kill('SIGKILL');
+      await webex.close(true);
     }
   });
 });
