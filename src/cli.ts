@@ -78,9 +78,9 @@ const runIngress = async (): Promise<number> => {
     await ingress.close();
     return 1;
   }
-  logger.info('stopping', { signal: outcome });
-  await ingress.close();
-  return 0;
+  logger.info('stopping', { signal: outcome, deadlineMs: parsed.config.shutdownTimeoutMs });
+  const stopped = await ingress.close(parsed.config.shutdownTimeoutMs);
+  return stopped.clean ? 0 : 1;
 };
 
 const runConfigCommand = (args: string[]): number => {

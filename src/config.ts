@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
+import { privacyEnv, privacyProblems, toPrivacy } from './cdr/privacy.ts';
 import { type LogLevel, silentLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
 import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
@@ -66,6 +67,8 @@ const kafkaEnv = z.object({
   KAFKA_CREATE_TOPICS: bool(true),
   CDR_FEED: z.enum(FEEDS, { message: `one of ${FEEDS.join(', ')} (the Partner Hub feed type)` }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+  ...privacyEnv.shape,
 });
 
 const ingressEnv = kafkaEnv.extend({
@@ -178,6 +181,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
   replicationFactor: e.CDR_TOPIC_REPLICATION_FACTOR,
   feed: e.CDR_FEED,
   logLevel: e.LOG_LEVEL satisfies LogLevel,
+  shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  privacy: toPrivacy(e),
 });
 
 export type KafkaConfig = ReturnType<typeof toKafkaConfig>;
@@ -257,6 +262,7 @@ export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
   'WEBEX_ACCESS_TOKEN',
   'WEBEX_CLIENT_SECRET',
   'WEBEX_REFRESH_TOKEN',
+  'PRIVACY_HASH_KEY',
 ]);
 
 /**
@@ -275,6 +281,7 @@ export const FROM_FILE = [
   'SCHEMA_REGISTRY_TOKEN',
   'SCHEMA_REGISTRY_CA',
   'WEBEX_CLIENT_SECRET',
+  'PRIVACY_HASH_KEY',
 ] as const;
 
 type RawEnv = Record<string, string>;
@@ -435,6 +442,7 @@ const kafkaProblems = (e: RawEnv): string[] => [
   ...(e.SCHEMA_REGISTRY_CA && !/^https:/i.test(e.SCHEMA_REGISTRY_URL ?? '')
     ? ['SCHEMA_REGISTRY_CA: only used with an https SCHEMA_REGISTRY_URL']
     : []),
+  ...privacyProblems(e),
 ];
 
 const ingressProblems = (e: RawEnv): string[] => [

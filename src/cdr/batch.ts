@@ -2,12 +2,14 @@
  * @module cdr/batch
  * A batch of raw CDRs (one webhook delivery, or one cdrsbyorg answer) becomes
  * the records to publish, the records to dead-letter, and the count of
- * duplicates dropped. Within a batch a Report ID is published once: the
+ * duplicates dropped; with privacy settings, each record is transformed as
+ * soon as it is normalised (cdr/privacy.ts). Within a batch a Report ID is published once: the
  * version with the latest `Report time` wins (the later one on a tie).
  */
 import { setImmediate } from 'node:timers/promises';
 import type { CdrError } from '../errors.ts';
 import { type Ingest, type NormalisedCdr, normalise } from './normalise.ts';
+import type { Privacy } from './privacy.ts';
 
 export type DeadRecord = {
   readonly raw: unknown;
@@ -21,7 +23,7 @@ export type PreparedBatch = {
   readonly duplicates: number;
 };
 
-const createBatchBuilder = (ingest: Ingest) => {
+const createBatchBuilder = (ingest: Ingest, privacy: Privacy | null) => {
   const byReportId = new Map<string, NormalisedCdr>();
   const dead: DeadRecord[] = [];
   let duplicates = 0;
@@ -29,10 +31,15 @@ const createBatchBuilder = (ingest: Ingest) => {
     add(raw: unknown, index: number) {
       const result = normalise(raw, ingest);
       if (!result.ok) {
-        dead.push({ raw, error: result.error, index });
+        dead.push({
+          raw: privacy === null ? raw : privacy.protectRaw(raw),
+          error: result.error,
+          index,
+        });
         return;
       }
       const cdr = result.value;
+      privacy?.protect(cdr.record);
       const seen = byReportId.get(cdr.reportId);
       if (seen === undefined) {
         byReportId.set(cdr.reportId, cdr);
@@ -47,8 +54,12 @@ const createBatchBuilder = (ingest: Ingest) => {
   };
 };
 
-export const prepareBatch = (raws: readonly unknown[], ingest: Ingest): PreparedBatch => {
-  const builder = createBatchBuilder(ingest);
+export const prepareBatch = (
+  raws: readonly unknown[],
+  ingest: Ingest,
+  privacy: Privacy | null = null,
+): PreparedBatch => {
+  const builder = createBatchBuilder(ingest, privacy);
   for (let i = 0; i < raws.length; i++) builder.add(raws[i], i);
   return builder.result();
 };
@@ -63,8 +74,9 @@ export const YIELD_EVERY = 2000;
 export const prepareBatchYielding = async (
   raws: readonly unknown[],
   ingest: Ingest,
+  privacy: Privacy | null = null,
 ): Promise<PreparedBatch> => {
-  const builder = createBatchBuilder(ingest);
+  const builder = createBatchBuilder(ingest, privacy);
   for (let i = 0; i < raws.length; i++) {
     builder.add(raws[i], i);
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();

@@ -9,13 +9,16 @@
  *
  * A delivery is answered 200 with counts only after Kafka acknowledged every
  * record (main and dead-letter); errors map to HTTP in one place (`onError`).
+ * Every webhook request ends in one log line and is counted, whatever ended
+ * it. While draining (shutdown), new deliveries get 503 and `/readyz` fails.
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { PreparedBatch } from '../cdr/batch.ts';
 import { prepareBatchYielding } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
-import { CdrError, type Result } from '../errors.ts';
+import type { Privacy } from '../cdr/privacy.ts';
+import { CdrError, type ErrorCode, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
@@ -64,7 +67,20 @@ export type IngressDeps = {
   /** Caps the body bytes held by all deliveries in flight (503 beyond it). */
   readonly budget?: ByteBudget;
   readonly now?: () => number;
+  /** Fields to drop or hash before encoding (none when null or absent). */
+  readonly privacy?: Privacy | null;
+  /** Shutdown: refuses new deliveries while draining, and counts those in flight. */
+  readonly drain?: Drain;
 };
+
+export type Drain = {
+  draining(): boolean;
+  /** Marks a delivery in flight; the function returned marks it done. */
+  enter(): () => void;
+};
+
+/** What the one log line of a webhook request says, filled in as it goes. */
+type DeliveryLine = Record<string, unknown>;
 
 const unwrap = <T>(r: Result<T>): T => {
   if (!r.ok) throw r.error;
@@ -94,22 +110,54 @@ const verifyAndDecode = async (
 const parseAndPrepare = async (
   bytes: Buffer,
   ingest: Ingest,
+  privacy: Privacy | null,
 ): Promise<{ batch: PreparedBatch; received: number }> => {
   const raws = unwrap(parseRecords(bytes));
-  return { batch: await prepareBatchYielding(raws, ingest), received: raws.length };
+  return { batch: await prepareBatchYielding(raws, ingest, privacy), received: raws.length };
+};
+
+/** Dead letters by reason code: those of the batch, the rest failed Avro encoding. */
+const deadLetterReasons = (batch: PreparedBatch, deadLettered: number) => {
+  const byCode = new Map<ErrorCode, number>();
+  for (const d of batch.dead) byCode.set(d.error.code, (byCode.get(d.error.code) ?? 0) + 1);
+  const encodeFailed = deadLettered - batch.dead.length;
+  if (encodeFailed > 0) {
+    byCode.set('record_encode_failed', (byCode.get('record_encode_failed') ?? 0) + encodeFailed);
+  }
+  return byCode;
 };
 
 export const createApp = (deps: IngressDeps) => {
   const { settings, logger } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetrics();
-  const app = new Hono();
+  const app = new Hono<{ Variables: { delivery: DeliveryLine } }>();
 
-  // Every answer of the webhook route is counted, whatever ended it.
+  // Every answer of the webhook route is counted and logged once, whatever ended it.
   app.use(settings.path, async (c, next) => {
     const started = now();
+    const line: DeliveryLine = {};
+    c.set('delivery', line);
+    const done = deps.drain?.enter();
+    metrics.inFlight(1);
+    try {
+      await next();
+    } finally {
+      metrics.inFlight(-1);
+      done?.();
+    }
+    const status = c.res.status;
+    const ms = now() - started;
+    metrics.delivery(status, ms / 1000);
+    if (status < 300) metrics.accepted(now());
+    logger[status >= 500 ? 'warn' : 'info']('delivery', { status, ...line, ms });
+  });
+
+  app.use(settings.path, async (_c, next) => {
+    if (deps.drain?.draining()) {
+      throw new CdrError('not_ready', 'the ingress is shutting down; retry later');
+    }
     await next();
-    metrics.delivery(c.res.status, (now() - started) / 1000);
   });
 
   app.get('/metrics', (c) =>
@@ -119,6 +167,7 @@ export const createApp = (deps: IngressDeps) => {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', (c) => {
+    if (deps.drain?.draining()) return c.json({ status: 'stopping', checks: {} }, 503);
     const r = deps.readiness();
     return c.json(
       { status: r.ready ? 'ready' : 'not ready', checks: r.checks },
@@ -147,7 +196,14 @@ export const createApp = (deps: IngressDeps) => {
       );
       const readAt = now();
       const bytes = body.wireBytes;
+      metrics.payload(bytes);
       const deliveryId = randomUUID();
+      const line = c.get('delivery');
+      Object.assign(line, {
+        deliveryId,
+        trackingId: headers.get('trackingid') ?? undefined,
+        bytes,
+      });
       const ingest: Ingest = {
         feed: settings.feed,
         source: 'webhook',
@@ -157,21 +213,23 @@ export const createApp = (deps: IngressDeps) => {
       // Only the prepared batch outlives these calls: the body and the parsed JSON
       // (together several times the body size) become garbage before publishing.
       const decoded = await verifyAndDecode(claims, body, encoding, settings);
-      const { batch, received } = await parseAndPrepare(decoded, ingest);
+      const { batch, received } = await parseAndPrepare(decoded, ingest, deps.privacy ?? null);
+      line.records = received;
       deps.budget?.release(reserved);
       reserved = 0;
       const preparedAt = now();
       const counts = await deps.publish(batch, ingest, settings.ackTimeoutMs);
-      metrics.records('accepted', counts.accepted);
-      metrics.records('dead_lettered', counts.deadLettered);
-      metrics.records('duplicate', counts.duplicatesInBatch);
-      logger.info('delivery published', {
-        deliveryId,
-        trackingId: headers.get('trackingid') ?? undefined,
-        bytes,
-        received,
-        ...counts,
-        ms: now() - started,
+      metrics.produced((now() - preparedAt) / 1000);
+      metrics.records('webhook', 'published', counts.accepted);
+      metrics.records('webhook', 'dead_lettered', counts.deadLettered);
+      metrics.records('webhook', 'duplicate_in_batch', counts.duplicatesInBatch);
+      for (const [code, n] of deadLetterReasons(batch, counts.deadLettered)) {
+        metrics.deadLettered(code, n);
+      }
+      Object.assign(line, {
+        published: counts.accepted,
+        deadLettered: counts.deadLettered,
+        duplicates: counts.duplicatesInBatch,
         readMs: readAt - started,
         prepareMs: preparedAt - readAt,
       });
@@ -185,12 +243,8 @@ export const createApp = (deps: IngressDeps) => {
 
   app.onError((err, c) => {
     if (err instanceof CdrError) {
-      const level = err.status >= 500 ? 'warn' : 'info';
-      logger[level]('delivery refused', {
-        code: err.code,
-        status: err.status,
-        reason: err.message,
-      });
+      // the delivery's one log line (webhook middleware) carries the refusal
+      Object.assign(c.get('delivery') ?? {}, { code: err.code, reason: err.message });
       if (err.status === 503) c.header('Retry-After', String(settings.retryAfterSeconds));
       return c.json({ error: err.code, message: err.message }, err.status as 400);
     }

@@ -1,21 +1,65 @@
 /**
  * @module ingress/server
  * Runs the ingress: wires configuration into the sink and the Hono app and
- * serves it with @hono/node-server. On SIGTERM/SIGINT it stops accepting,
- * lets deliveries in flight finish, then disconnects from Kafka.
+ * serves it with @hono/node-server.
+ *
+ * Shutdown (`close(deadlineMs)`, on SIGTERM/SIGINT): new deliveries get 503
+ * with Retry-After and `/readyz` fails at once; deliveries in flight finish;
+ * then the listener closes and the producer disconnects (sends are
+ * acknowledged before a delivery is answered, so nothing is left to flush).
+ * If that is not over by the deadline, it gives up and says what it abandoned:
+ * those deliveries were never answered 2xx, so Webex sends them again or the
+ * reconciler backfills them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngressConfig } from '../config.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
-import { createApp } from './app.ts';
+import { createApp, type Drain } from './app.ts';
 import { createByteBudget } from './read-body.ts';
+
+export type Shutdown =
+  | { clean: true }
+  | { clean: false; stage: 'deliveries' | 'producer'; inFlight: number };
 
 export type RunningIngress = {
   readonly port: number;
   readonly url: string;
   readonly started: Promise<void>;
-  close(): Promise<void>;
+  /** Drains and stops; gives up after `deadlineMs` (default: never). */
+  close(deadlineMs?: number): Promise<Shutdown>;
+};
+
+/** Counts deliveries in flight; `idle()` resolves when none is left. */
+const createDrain = () => {
+  let draining = false;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const drain: Drain & { start(): void; inFlight(): number; idle(): Promise<void> } = {
+    draining: () => draining,
+    enter() {
+      inFlight += 1;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        inFlight -= 1;
+        if (inFlight === 0) onIdle?.();
+      };
+    },
+    start() {
+      draining = true;
+    },
+    inFlight: () => inFlight,
+    idle: () =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            onIdle = resolve;
+          }),
+  };
+  return drain;
 };
 
 export const startIngress = async (
@@ -28,12 +72,15 @@ export const startIngress = async (
     );
   }
   const sink = createCdrSink(config, logger);
+  const drain = createDrain();
   const app = createApp({
     settings: config,
     publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
     readiness: sink.readiness,
     logger,
     budget: createByteBudget(config.maxInflightBytes),
+    privacy: config.privacy,
+    drain,
   });
   const server = await listen(app.fetch, { port: config.port, hostname: config.host });
   const { port, url } = server;
@@ -42,15 +89,51 @@ export const startIngress = async (
     topic: config.topic,
     dlqTopic: config.dlqTopic,
     feed: config.feed,
-    secrets: config.secrets.length,
+    secretCount: config.secrets.length,
+    privacy: config.privacy?.header ?? 'none',
   });
+
+  let closing: Promise<Shutdown> | undefined;
+  const stop = async (deadlineMs: number): Promise<Shutdown> => {
+    const started = Date.now();
+    drain.start();
+    logger.info('draining: new deliveries get 503', { inFlight: drain.inFlight() });
+    let stage: 'deliveries' | 'producer' = 'deliveries';
+    const timeout = new AbortController();
+    const work = (async () => {
+      await drain.idle();
+      stage = 'producer';
+      // waits for the last answers to be written; idle keep-alive connections close at once
+      await server.close();
+      await sink.close();
+    })();
+    const expired = sleep(deadlineMs, 'expired' as const, { signal: timeout.signal }).catch(
+      () => 'done' as const,
+    );
+    const outcome = await Promise.race([work.then(() => 'done' as const), expired]);
+    timeout.abort();
+    if (outcome === 'done') {
+      logger.info('stopped', { ms: Date.now() - started });
+      return { clean: true };
+    }
+    const inFlight = drain.inFlight();
+    logger.error('shutdown deadline passed: abandoning', {
+      deadlineMs,
+      stage,
+      abandonedDeliveries: inFlight,
+      note: 'abandoned deliveries were not answered 2xx: Webex retries them or the reconciler backfills them',
+    });
+    void server.close(true);
+    return { clean: false, stage, inFlight };
+  };
+
   return {
     port,
     url,
     started: sink.started,
-    async close() {
-      await server.close();
-      await sink.close();
+    close(deadlineMs = 2 ** 31 - 1) {
+      closing ??= stop(deadlineMs);
+      return closing;
     },
   };
 };

@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
+import { PRIVACY_HEADER } from '../cdr/privacy.ts';
 import type { KafkaConfig } from '../config.ts';
 import { describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -103,6 +104,7 @@ export const createCdrSink = (
     encoder: () => encoder,
     topic: config.topic,
     dlqTopic: config.dlqTopic,
+    ...(config.privacy === null ? {} : { headers: { [PRIVACY_HEADER]: config.privacy.header } }),
   });
 
   return {

@@ -37,6 +37,8 @@ export const createCdrPublisher = (deps: {
   encoder: () => Encoder | null;
   topic: string;
   dlqTopic: string;
+  /** Added to every message, main and dead-letter (e.g. `cdr-privacy`). */
+  headers?: Readonly<Record<string, string>>;
 }): CdrPublisher => ({
   async publish(batch, ingest, deadlineMs) {
     const encoder = deps.encoder();
@@ -73,6 +75,9 @@ export const createCdrPublisher = (deps: {
       main.push(toCdrMessage(cdr, value));
     }
     const dlq = dead.map((d) => toDeadLetterMessage(d, ingest));
+    if (deps.headers !== undefined) {
+      for (const m of [...main, ...dlq]) Object.assign(m.headers, deps.headers);
+    }
     const batches = [
       ...(main.length > 0 ? [{ topic: deps.topic, messages: main }] : []),
       ...(dlq.length > 0 ? [{ topic: deps.dlqTopic, messages: dlq }] : []),

@@ -98,7 +98,17 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
 
   const stopOnSignal = new Promise<void>((resolve) => {
     const stop = () => {
-      logger.info('stop requested: stopping after the current step');
+      logger.info('stop requested: stopping after the current step', {
+        deadlineMs: config.shutdownTimeoutMs,
+      });
+      // The current window is abandoned at the next step; the next run redoes it.
+      setTimeout(() => {
+        logger.error('shutdown deadline passed: abandoning the current run', {
+          deadlineMs: config.shutdownTimeoutMs,
+          running: reconciler.status().running,
+        });
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
       resolve();
     };
     process.once('SIGTERM', stop);

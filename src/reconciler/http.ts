@@ -7,42 +7,80 @@
  * run older than twice the interval.
  */
 import { Hono } from 'hono';
+import { createCounter, createGauge, processMetrics, renderMetrics } from '../metrics.ts';
 import type { ReconcilerStatus } from './service.ts';
 
+const P = 'webex_cdr_reconcile';
+
+/** Counters over all runs, gauges of the last run (absent before the first). */
 export const renderReconcilerMetrics = (s: ReconcilerStatus): string => {
+  const counter = (name: string, help: string, value: number) => {
+    const c = createCounter(`${P}_${name}_total`, help);
+    c.add(value);
+    return c;
+  };
+  const gauge = (name: string, help: string, value: number) => {
+    const g = createGauge(name, help);
+    g.set(value);
+    return g;
+  };
+  const records = createCounter(
+    'webex_cdr_records_total',
+    'CDRs by source and outcome (published, dead_lettered).',
+  );
+  records.add(s.sums.backfilled, { source: 'reconciler', outcome: 'published' });
+  records.add(s.sums.deadLettered, { source: 'reconciler', outcome: 'dead_lettered' });
   const t = s.lastRun?.totals;
-  const gauge = (name: string, help: string, value: number | undefined) =>
-    value === undefined
+  const last =
+    t === undefined || s.lastFinishedAt === null
       ? []
-      : [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`];
-  const lines = [
-    '# HELP webex_cdr_reconcile_runs_total Reconciliation runs finished.',
-    '# TYPE webex_cdr_reconcile_runs_total counter',
-    `webex_cdr_reconcile_runs_total ${s.runs}`,
-    '# HELP webex_cdr_reconcile_backfilled_total Records backfilled by all runs.',
-    '# TYPE webex_cdr_reconcile_backfilled_total counter',
-    `webex_cdr_reconcile_backfilled_total ${s.backfilledTotal}`,
-    ...gauge('webex_cdr_reconcile_running', 'A run is in progress (0/1).', s.running ? 1 : 0),
-    ...gauge(
-      'webex_cdr_reconcile_last_run_finished_seconds',
-      'When the last run finished (Unix time).',
-      s.lastFinishedAt === null ? undefined : s.lastFinishedAt / 1000,
+      : [
+          gauge(
+            `${P}_last_run_finished_seconds`,
+            'When the last run finished (Unix time).',
+            s.lastFinishedAt / 1000,
+          ),
+          gauge(`${P}_last_run_windows`, 'Windows the last run covered.', t.windows),
+          gauge(`${P}_last_run_webex_records`, 'Records Webex counted.', t.webex),
+          gauge(
+            `${P}_last_run_missing`,
+            'Records found missing from the topic.',
+            t.backfilled + t.stillMissing,
+          ),
+          gauge(`${P}_last_run_backfilled`, 'Records backfilled.', t.backfilled),
+          gauge(
+            `${P}_last_run_still_missing`,
+            'Records Webex has that are still not on the topic (unresolved).',
+            t.stillMissing,
+          ),
+          gauge(`${P}_last_run_surplus`, 'Records on the topic Webex does not count.', t.surplus),
+          gauge(`${P}_last_run_errors`, 'Errors of the last run.', t.errors),
+          gauge(
+            `${P}_last_run_aborted`,
+            'The last run was stopped early (0/1).',
+            s.lastRun?.aborted ? 1 : 0,
+          ),
+        ];
+  return renderMetrics([
+    counter('runs', 'Reconciliation runs finished.', s.runs),
+    counter('windows', 'Windows reconciled by all runs.', s.sums.windows),
+    counter(
+      'missing',
+      'Records found missing from the topic by all runs.',
+      s.sums.backfilled + s.sums.stillMissing,
     ),
-    ...gauge('webex_cdr_reconcile_last_run_webex_records', 'Records Webex counted.', t?.webex),
-    ...gauge('webex_cdr_reconcile_last_run_backfilled', 'Records backfilled.', t?.backfilled),
-    ...gauge(
-      'webex_cdr_reconcile_last_run_still_missing',
-      'Records Webex has that are still not on the topic.',
-      t?.stillMissing,
+    counter('backfilled', 'Records backfilled by all runs.', s.backfilledTotal),
+    counter(
+      'unresolved',
+      'Records left missing at the end of a run, summed over runs.',
+      s.sums.stillMissing,
     ),
-    ...gauge(
-      'webex_cdr_reconcile_last_run_surplus',
-      'Records on the topic Webex does not count.',
-      t?.surplus,
-    ),
-    ...gauge('webex_cdr_reconcile_last_run_errors', 'Errors of the last run.', t?.errors),
-  ];
-  return `${lines.join('\n')}\n`;
+    counter('errors', 'Errors of all runs.', s.sums.errors),
+    records,
+    gauge(`${P}_running`, 'A run is in progress (0/1).', s.running ? 1 : 0),
+    ...last,
+    processMetrics(),
+  ]);
 };
 
 export const createReconcilerApp = (status: () => ReconcilerStatus) => {

@@ -29,6 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import { prepareBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
+import type { Privacy } from '../cdr/privacy.ts';
 import { describe } from '../errors.ts';
 import { rawHash } from '../kafka/messages.ts';
 import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
@@ -97,6 +98,8 @@ export type ReconcileDeps = {
   publisher: CdrPublisher;
   writeAudit(results: OrgResult[]): Promise<void>;
   feed: Feed;
+  /** Fields to drop or hash, as on the webhook path. */
+  privacy?: Privacy | null;
   logger: Logger;
   publishTimeoutMs: number;
   /** Windows per pass: each pass reads the topic once and holds one ledger (the memory bound). */
@@ -271,12 +274,13 @@ const logWindow = (run: Run, s: WindowSummary): void => {
   run.log.info('window reconciled', {
     window: `${s.start}/${s.end}`,
     orgs: s.orgs,
-    webex: s.webexTotal,
-    topic: s.topicTotal,
+    expected: s.webexTotal,
+    found: s.topicTotal,
+    missing: s.backfilled + s.stillMissing,
     backfilled: s.backfilled,
     deadLettered: s.deadLettered,
     unpublishable: s.unpublishable,
-    stillMissing: s.stillMissing,
+    unresolved: s.stillMissing,
     surplus: s.surplus,
     errors: s.errors.length,
     ...(run.aborted() ? { aborted: true } : {}),
@@ -444,7 +448,7 @@ const backfill = async (
     received_at: run.now(),
     delivery_id: run.runId,
   };
-  const batch = prepareBatch(raws, ingest);
+  const batch = prepareBatch(raws, ingest, deps.privacy ?? null);
   const missing = batch.records.filter((r) => !ledger.has(r.reportId));
 
   // Unpublishable records go to the dead-letter topic once, not on every run.

@@ -36,6 +36,8 @@ export type ReconcilerStatus = {
   running: boolean;
   runs: number;
   backfilledTotal: number;
+  /** Sums of every finished run's totals, for the reconciler's counters. */
+  sums: RunSummary['totals'];
   lastRun: RunSummary | null;
   /** epoch ms */
   lastFinishedAt: number | null;
@@ -96,6 +98,7 @@ export const createReconciler = (
   const status = {
     runs: 0,
     backfilledTotal: 0,
+    sums: summariseRun('', [], 0, false).totals,
     lastRun: null as RunSummary | null,
     lastFinishedAt: null as number | null,
   };
@@ -133,6 +136,7 @@ export const createReconciler = (
           publisher: sink.publisher,
           writeAudit,
           feed: config.feed,
+          privacy: config.privacy,
           logger,
           publishTimeoutMs: config.publishTimeoutMs,
           windowsPerPass: config.windowsPerPass,
@@ -150,6 +154,9 @@ export const createReconciler = (
       const summary = await run;
       status.runs += 1;
       status.backfilledTotal += summary.totals.backfilled;
+      for (const k of Object.keys(status.sums) as (keyof RunSummary['totals'])[]) {
+        status.sums[k] += summary.totals[k];
+      }
       status.lastRun = summary;
       status.lastFinishedAt = now();
       return summary;
@@ -199,6 +206,11 @@ export const createReconciler = (
       return stopping;
     },
     webexStats: () => webex.stats(),
-    status: () => ({ ...status, ready: sink.readiness().ready, running: running !== null }),
+    status: () => ({
+      ...status,
+      sums: { ...status.sums },
+      ready: stopping === undefined && sink.readiness().ready,
+      running: running !== null,
+    }),
   };
 };

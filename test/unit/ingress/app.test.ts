@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import type { Ingest } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
-import { createApp, type IngressSettings } from '../../../src/ingress/app.ts';
+import { createApp, type Drain, type IngressSettings } from '../../../src/ingress/app.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -33,7 +33,12 @@ type PublishCall = { batch: PreparedBatch; ingest: Ingest; deadlineMs: number };
 type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
 
 const createHarness = (
-  opts: { settings?: Partial<IngressSettings>; publishError?: unknown; ready?: boolean } = {},
+  opts: {
+    settings?: Partial<IngressSettings>;
+    publishError?: unknown;
+    ready?: boolean;
+    drain?: Drain;
+  } = {},
 ) => {
   const calls: PublishCall[] = [];
   const logs: LogLine[] = [];
@@ -66,6 +71,7 @@ const createHarness = (
     }),
     logger,
     now: () => NOW,
+    ...(opts.drain === undefined ? {} : { drain: opts.drain }),
   });
   return { app, calls, logs };
 };
@@ -538,7 +544,34 @@ describe('logging', () => {
     assert.equal((await post(h.app, body)).status, 200);
     await post(h.app, `${body} ${MARKER}`);
     await post(h.app, body, { 'x-spark-signature': sign(body, 'wrong') });
-    assert.equal(h.logs.filter((l) => l.msg === 'delivery published').length, 1);
+    const lines = h.logs.filter((l) => l.msg === 'delivery');
+    assert.deepEqual(
+      lines.map((l) => [l.fields?.status, l.fields?.code]),
+      [
+        [200, undefined],
+        [400, 'body_invalid_json'],
+        [401, 'signature_invalid'],
+      ],
+    );
+    assert.equal(h.logs.length, 3, JSON.stringify(h.logs));
+    assert.deepEqual(
+      Object.keys(lines[0]?.fields ?? {}).sort(),
+      [
+        'bytes',
+        'deadLettered',
+        'deliveryId',
+        'duplicates',
+        'ms',
+        'prepareMs',
+        'published',
+        'readMs',
+        'records',
+        'status',
+        'trackingId',
+      ].sort(),
+    );
+    assert.equal(lines[0]?.fields?.published, 2);
+    assert.equal(lines[0]?.fields?.bytes, Buffer.byteLength(body));
     const all = JSON.stringify(h.logs);
     assert.equal(all.includes(MARKER), false, all);
     assert.equal(all.includes(signature), false);
@@ -577,11 +610,52 @@ describe('GET /metrics', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     const text = await res.text();
-    assert.match(text, /^webex_cdr_deliveries_total\{status="200"\} 1$/m);
-    assert.match(text, /^webex_cdr_deliveries_total\{status="401"\} 1$/m);
-    assert.match(text, /^webex_cdr_records_total\{outcome="accepted"\} 2$/m);
-    assert.match(text, /^webex_cdr_records_total\{outcome="dead_lettered"\} 1$/m);
-    assert.match(text, /^webex_cdr_records_total\{outcome="duplicate"\} 1$/m);
+    assert.match(text, /^webex_cdr_deliveries_total\{status="200",outcome="accepted"\} 1$/m);
+    assert.match(text, /^webex_cdr_deliveries_total\{status="401",outcome="refused"\} 1$/m);
+    const records = (outcome: string) =>
+      new RegExp(
+        `^webex_cdr_records_total\\{source="webhook",outcome="${outcome}"\\} (\\d+)$`,
+        'm',
+      );
+    assert.match(text, records('published'));
+    assert.equal(text.match(records('published'))?.[1], '2');
+    assert.equal(text.match(records('dead_lettered'))?.[1], '1');
+    assert.equal(text.match(records('duplicate_in_batch'))?.[1], '1');
+    assert.match(text, /^webex_cdr_dead_lettered_total\{reason="record_missing_report_id"\} 1$/m);
+    assert.match(text, /^webex_cdr_duplicates_in_batch_total 1$/m);
     assert.match(text, /^webex_cdr_delivery_seconds_count 2$/m);
+    assert.match(text, /^webex_cdr_delivery_seconds_bucket\{le="\+Inf"\} 2$/m);
+    assert.match(text, /^webex_cdr_produce_seconds_count 1$/m);
+    assert.match(text, /^webex_cdr_delivery_bytes_count 2$/m);
+    assert.match(text, new RegExp(`^webex_cdr_last_accepted_delivery_seconds ${NOW / 1000}$`, 'm'));
+    assert.match(text, /^process_resident_memory_bytes \d+$/m);
+  });
+});
+
+describe('draining (shutdown)', () => {
+  it('refuses new deliveries with 503 + Retry-After and fails /readyz, but keeps /healthz', async () => {
+    let draining = false;
+    let inFlight = 0;
+    const drain: Drain = {
+      draining: () => draining,
+      enter: () => {
+        inFlight += 1;
+        return () => {
+          inFlight -= 1;
+        };
+      },
+    };
+    const h = createHarness({ drain });
+    assert.equal((await post(h.app, items(minimalRawCdr('a')))).status, 200);
+    assert.equal((await h.app.request('/readyz')).status, 200);
+    draining = true;
+    const refused = await post(h.app, items(minimalRawCdr('b')));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '17');
+    assert.equal(((await refused.json()) as { error: string }).error, 'not_ready');
+    assert.equal((await h.app.request('/readyz')).status, 503);
+    assert.equal((await h.app.request('/healthz')).status, 200);
+    assert.equal(h.calls.length, 1, 'nothing published while draining');
+    assert.equal(inFlight, 0, 'every delivery marked done');
   });
 });

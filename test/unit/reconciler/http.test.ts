@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReconcilerApp } from '../../../src/reconciler/http.ts';
+import { summariseRun } from '../../../src/reconciler/reconcile.ts';
 import type { ReconcilerStatus } from '../../../src/reconciler/service.ts';
+import { parsePrometheusText } from '../prometheus.ts';
 
 const idle: ReconcilerStatus = {
   ready: false,
   running: false,
   runs: 0,
   backfilledTotal: 0,
+  sums: summariseRun('', [], 0, false).totals,
   lastRun: null,
   lastFinishedAt: null,
 };
@@ -17,6 +20,17 @@ const afterRun: ReconcilerStatus = {
   running: false,
   runs: 3,
   backfilledTotal: 42,
+  sums: {
+    windows: 96,
+    webex: 2000,
+    topicBefore: 1980,
+    backfilled: 42,
+    deadLettered: 2,
+    unpublishable: 2,
+    stillMissing: 5,
+    surplus: 0,
+    errors: 1,
+  },
   lastFinishedAt: Date.UTC(2026, 10, 23, 12, 0, 0),
   lastRun: {
     runId: 'r',
@@ -44,6 +58,7 @@ describe('reconciler HTTP', () => {
     const text = await (await app.request('/metrics')).text();
     assert.match(text, /^webex_cdr_reconcile_runs_total 0$/m);
     assert.doesNotMatch(text, /last_run_still_missing/);
+    parsePrometheusText(text);
   });
 
   it('exposes the last run for alerting', async () => {
@@ -55,5 +70,17 @@ describe('reconciler HTTP', () => {
     assert.match(text, /^webex_cdr_reconcile_last_run_still_missing 3$/m);
     assert.match(text, /^webex_cdr_reconcile_last_run_errors 1$/m);
     assert.match(text, /^webex_cdr_reconcile_last_run_finished_seconds 1795435200$/m);
+    parsePrometheusText(text);
+    assert.match(text, /^webex_cdr_reconcile_last_run_windows 48$/m);
+    assert.match(text, /^webex_cdr_reconcile_last_run_missing 10$/m);
+    assert.match(text, /^webex_cdr_reconcile_windows_total 96$/m);
+    assert.match(text, /^webex_cdr_reconcile_missing_total 47$/m);
+    assert.match(text, /^webex_cdr_reconcile_unresolved_total 5$/m);
+    assert.match(text, /^webex_cdr_records_total\{source="reconciler",outcome="published"\} 42$/m);
+    assert.match(
+      text,
+      /^webex_cdr_records_total\{source="reconciler",outcome="dead_lettered"\} 2$/m,
+    );
+    assert.match(text, /^process_start_time_seconds \d+(\.\d+)?$/m);
   });
 });

@@ -1,0 +1,21 @@
+/** A reconciler built in this process against the real stack and a Webex stand-in's URL. */
+import { parseReconcilerConfig } from '../../../src/config.ts';
+import { createLogger, type Logger } from '../../../src/log.ts';
+import { createReconciler } from '../../../src/reconciler/service.ts';
+import type { TestStack } from './stack.ts';
+
+export const createTestReconciler = (
+  stack: TestStack,
+  env: Record<string, string> & { CDR_TOPIC: string; WEBEX_API_BASE_URL: string },
+  logger: Logger = createLogger('silent'),
+) => {
+  const parsed = parseReconcilerConfig({
+    KAFKA_BROKERS: stack.brokers.join(','),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    CDR_FEED: 'analytics',
+    WEBEX_ACCESS_TOKEN: 'test-token',
+    ...env,
+  });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return createReconciler(parsed.config, logger);
+};
