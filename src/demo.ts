@@ -187,7 +187,7 @@ const createTopicWatcher = (env: NodeJS.ProcessEnv, topic: string, dlqTopic: str
 class Interrupted extends Error {}
 
 const main = async (signal: AbortSignal): Promise<number> => {
-  const say0 = (t: string) => process.stdout.write(`${t}\n`);
+  const print = (t: string) => process.stdout.write(`${t}\n`);
   const settings = stackSettings();
   const before = await stackStatus(settings);
   const stackWasUp = before.services.every((svc) => svc.ready);
@@ -218,8 +218,8 @@ const main = async (signal: AbortSignal): Promise<number> => {
   // A stop request ends whatever step is running (a reconcile run, a delivery in flight).
   signal.addEventListener('abort', () => void stopAll(), { once: true });
   try {
-    say0(`demo pid ${process.pid}`);
-    say0(
+    print(`demo pid ${process.pid}`);
+    print(
       stackWasUp
         ? '== 1. local stack: already running, used as it is (and left running)'
         : '== 1. local stack: starting Apache Kafka (KRaft) + Apicurio Registry on 127.0.0.1',
@@ -228,7 +228,7 @@ const main = async (signal: AbortSignal): Promise<number> => {
     const stack = await up(settings);
     signal.removeEventListener('abort', onAbortDuringStart);
     check();
-    say0(
+    print(
       `KAFKA_BROKERS=${stack.KAFKA_BROKERS} SCHEMA_REGISTRY_URL=${stack.SCHEMA_REGISTRY_URL}\n` +
         `stack pids: kafka ${readPid(settings, 'kafka')}, registry ${readPid(settings, 'registry')}` +
         ` (${stackWasUp ? 'already running' : 'started by the demo'})`,
@@ -245,8 +245,8 @@ const main = async (signal: AbortSignal): Promise<number> => {
     await started.ingress.started;
     check();
     const webhookUrl = `${started.ingress.url}${ingressConfig.config.path}`;
-    say0(`== 2. ingress: ${webhookUrl} -> topic ${topic} (secret "${SECRET}")`);
-    say0(`ingress port ${started.ingress.port}`);
+    print(`== 2. ingress: ${webhookUrl} -> topic ${topic} (secret "${SECRET}")`);
+    print(`ingress port ${started.ingress.port}`);
 
     const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
     const world = createWebexWorld({
@@ -261,7 +261,7 @@ const main = async (signal: AbortSignal): Promise<number> => {
     });
     const api = createPartnerApi({ world, tokens: ['demo-token'] });
     started.api = await listen(api.fetch, { port: 0 });
-    say0(`partner API stand-in port ${started.api.port}`);
+    print(`partner API stand-in port ${started.api.port}`);
 
     const state: DemoState = {
       phase: 'Webex stand-in: sending deliveries',
@@ -348,19 +348,19 @@ const main = async (signal: AbortSignal): Promise<number> => {
     view = undefined;
     const missing = world.records.filter((r) => !final.reportIds.has(r.reportId));
     const onTopic = [...final.bySource.values()].reduce((a, b) => a + b, 0);
-    say0(`
+    print(`
 == 5. ${topic}: ${onTopic} records, ${final.reportIds.size} distinct Report IDs; the stand-in produced ${world.records.length}.
 Next:
   npx webex-cdr-kafka tail --topic ${topic} --since 1h      (every record, decoded)
   npx webex-cdr-kafka tail --topic ${topic}.reconciliation --since 1h      (the audit trail)
   npm run stack -- down      (stop Kafka and the registry)`);
     if (missing.length === 0) {
-      say0(
+      print(
         `VERDICT: COMPLETE: all ${world.records.length} records the Webex stand-in produced are on ${topic}`,
       );
       return 0;
     }
-    say0(
+    print(
       `VERDICT: INCOMPLETE: ${missing.length} of ${world.records.length} records are not on ${topic} ` +
         `(first: ${missing
           .slice(0, 3)
@@ -374,10 +374,10 @@ Next:
   } finally {
     await stopAll();
     if (signal.aborted) {
-      say0(`stopped (${String(signal.reason)}): ingress, reconciler and Webex stand-in closed`);
+      print(`stopped (${String(signal.reason)}): ingress, reconciler and Webex stand-in closed`);
       if (stopStack) {
         await down(settings);
-        say0('the stack the demo started is stopped');
+        print('the stack the demo started is stopped');
       }
     }
   }
