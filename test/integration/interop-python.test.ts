@@ -6,36 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { normalise } from '../../src/cdr/normalise.ts';
-import { stackSettings } from '../../src/stack/stack.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
+import { python } from './helpers/python.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../interop/decode_topic.py', import.meta.url));
-const VENV = join(stackSettings().dir, 'python-venv');
-const PIP_SPEC = 'confluent-kafka[avro,schemaregistry]==2.16.0';
-
-const python = async (): Promise<string> => {
-  const bin = join(VENV, 'bin', 'python');
-  const marker = join(VENV, '.installed');
-  if (!existsSync(marker)) {
-    await run('python3', ['-m', 'venv', VENV]);
-    await run(bin, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', PIP_SPEC], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    await run('touch', [marker]);
-  }
-  return bin;
-};
-
 let stack: TestStack;
 before(async () => {
   stack = await getStack();

@@ -1,0 +1,194 @@
+/**
+ * `npm run demo` as a user runs it: a child process on the real local stack.
+ *   - a whole run ends with the COMPLETE verdict and exit code 0, and its
+ *     periodic status lines (stdout is not a terminal) show records from both
+ *     sources and the dead letter, read from the topics;
+ *   - SIGINT in the middle of the deliveries stops it: exit 130, its ports
+ *     closed, none of its child processes left, the stack it did not start
+ *     left running;
+ *   - SIGTERM once it has started a stack of its own (another STACK_DIR and
+ *     ports) stops that stack too: exit 143, both JVMs gone, their ports closed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  APICURIO_VERSION,
+  KAFKA_VERSION,
+  portOpen,
+  stackSettings,
+  status,
+} from '../../src/stack/stack.ts';
+import { getStack } from './helpers/stack.ts';
+
+const DEMO = fileURLToPath(new URL('../../src/demo.ts', import.meta.url));
+
+/** Pids whose parent is `pid`, from /proc. */
+const childrenOf = (pid: number): number[] => {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+};
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const runDemo = (env: Record<string, string | undefined>) => {
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', DEMO], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream].on('data', (d) => {
+      output[stream] += d;
+    });
+  }
+  // Every process the demo ever had as a child, sampled while it runs.
+  const children = new Set<number>();
+  const sampler = setInterval(() => {
+    if (child.pid !== undefined) for (const c of childrenOf(child.pid)) children.add(c);
+  }, 200);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearInterval(sampler);
+      resolve({ code, signal });
+    }),
+  );
+  const waitFor = async (pattern: RegExp, ms: number): Promise<RegExpMatchArray> => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      const m = output.stdout.match(pattern);
+      if (m) return m;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`demo output never matched ${pattern}:\n${output.stdout}\n${output.stderr}`);
+  };
+  return { child, exited, children, waitFor, out: () => output.stdout, err: () => output.stderr };
+};
+
+const portOf = (out: string, what: string): number => {
+  const m = out.match(new RegExp(`^${what} port (\\d+)$`, 'm'));
+  assert.ok(m?.[1], `the demo printed its ${what} port`);
+  return Number(m[1]);
+};
+
+describe('npm run demo', () => {
+  before(async () => {
+    await getStack(); // the shared stack is up: the demo uses it and leaves it running
+  });
+
+  test('a whole run: live status from the topics, COMPLETE verdict, exit 0', {
+    timeout: 300_000,
+  }, async () => {
+    const demo = runDemo({});
+    const { code } = await demo.exited;
+    const out = demo.out();
+    assert.equal(code, 0, `${out}\n${demo.err()}`);
+    const verdict = out.match(/^VERDICT: COMPLETE: all (\d+) records the Webex stand-in/m);
+    assert.ok(verdict, out);
+    assert.ok(Number(verdict[1]) > 50);
+    assert.match(out, /already running, used as it is/);
+    // Status lines: records from both sources on the topic, the one dead letter, the run's result.
+    const last = out
+      .split('\n')
+      .filter((l) => l.includes('on the topic'))
+      .at(-1);
+    assert.ok(last, 'periodic status lines are printed');
+    const sources = last.match(/webhook (\d+), reconciler (\d+); (\d+) distinct/);
+    assert.ok(sources, last);
+    assert.ok(Number(sources[1]) > 0 && Number(sources[2]) > 0, last);
+    assert.equal(Number(sources[3]), Number(verdict[1]));
+    assert.match(last, /dead letters {2}1 /);
+    assert.match(last, /\d+ lost on the way/);
+    assert.match(last, /1 HTTP 401/);
+    assert.match(last, /still missing 0, errors 0/);
+    assert.ok(!(await portOpen(portOf(out, 'ingress'))), 'ingress port closed');
+    assert.ok(!(await portOpen(portOf(out, 'partner API stand-in'))), 'stand-in port closed');
+  });
+
+  test('SIGINT while deliveries are sent: exit 130, nothing of it left running', {
+    timeout: 300_000,
+  }, async () => {
+    const demo = runDemo({});
+    await demo.waitFor(/^\[\d+s\] Webex stand-in: sending deliveries/m, 120_000);
+    const out = demo.out();
+    const ports = [portOf(out, 'ingress'), portOf(out, 'partner API stand-in')];
+    for (const p of ports) assert.ok(await portOpen(p), `port ${p} open while running`);
+    demo.child.kill('SIGINT');
+    const { code } = await demo.exited;
+    assert.equal(code, 130, demo.out());
+    assert.match(demo.out(), /stopped \(SIGINT\): ingress, reconciler and Webex stand-in closed/);
+    assert.doesNotMatch(demo.out(), /VERDICT/);
+    for (const p of ports) assert.ok(!(await portOpen(p)), `port ${p} closed after exit`);
+    assert.ok(demo.child.pid !== undefined && !alive(demo.child.pid));
+    for (const pid of demo.children) assert.ok(!alive(pid), `child ${pid} left running`);
+    // It did not start the stack, so it leaves it running.
+    const s = await status(stackSettings());
+    assert.ok(s.services.every((svc) => svc.ready));
+  });
+
+  test('SIGTERM after it started a stack of its own: that stack is stopped too', {
+    timeout: 300_000,
+  }, async () => {
+    // Another stack directory, sharing the downloaded jars, on ports next to the shared stack's.
+    const shared = stackSettings();
+    const dir = mkdtempSync(join(tmpdir(), 'demo-stack-'));
+    mkdirSync(join(dir, 'kafka'));
+    mkdirSync(join(dir, 'registry'));
+    symlinkSync(
+      join(shared.dir, 'kafka', `lib-${KAFKA_VERSION}`),
+      join(dir, 'kafka', `lib-${KAFKA_VERSION}`),
+    );
+    symlinkSync(
+      join(shared.dir, 'registry', `app-${APICURIO_VERSION}`),
+      join(dir, 'registry', `app-${APICURIO_VERSION}`),
+    );
+    const base = shared.kafkaPort + 8;
+    const env = {
+      STACK_DIR: dir,
+      STACK_KAFKA_PORT: String(base),
+      STACK_CONTROLLER_PORT: String(base + 1),
+      STACK_REGISTRY_PORT: String(base + 2),
+    };
+    try {
+      const demo = runDemo(env);
+      await demo.waitFor(/^ingress port \d+$/m, 180_000);
+      const pids = demo
+        .out()
+        .match(/^stack pids: kafka (\d+), registry (\d+) \(started by the demo\)$/m);
+      assert.ok(pids, demo.out());
+      const jvms = [Number(pids[1]), Number(pids[2])];
+      for (const pid of jvms) assert.ok(alive(pid));
+      demo.child.kill('SIGTERM');
+      const { code } = await demo.exited;
+      assert.equal(code, 143, `${demo.out()}\n${demo.err()}`);
+      assert.match(demo.out(), /the stack the demo started is stopped/);
+      for (const pid of jvms) assert.ok(!alive(pid), `JVM ${pid} left running`);
+      for (const pid of demo.children) assert.ok(!alive(pid), `child ${pid} left running`);
+      for (const p of [base, base + 2]) assert.ok(!(await portOpen(p)), `port ${p} closed`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

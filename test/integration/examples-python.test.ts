@@ -1,0 +1,107 @@
+/**
+ * examples/python/consume_cdrs.py against the real stack: it decodes through
+ * the registry, reads the headers, and deduplicates by Report ID, keeping the
+ * latest Report time. The topic gets six records, two of them delivered again,
+ * and a newer version of a third.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { startTestIngress } from './helpers/ingress.ts';
+import { uniqueTopic } from './helpers/kafka.ts';
+import { python } from './helpers/python.ts';
+import { getStack } from './helpers/stack.ts';
+
+const run = promisify(execFile);
+const EXAMPLE = fileURLToPath(new URL('../../examples/python/consume_cdrs.py', import.meta.url));
+
+type Kept = {
+  org: string;
+  report_id: string;
+  report_time: string;
+  call_end: string | null;
+  source: string;
+  feed: string;
+  replaces_earlier_version: boolean;
+  value: Record<string, unknown>;
+};
+
+test('the Python consumer example decodes, reads headers and keeps one version per Report ID', {
+  timeout: 600_000,
+}, async () => {
+  const [stack, py] = await Promise.all([getStack(), python()]);
+  const topic = uniqueTopic('example-py');
+  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
+  const items = Array.from({ length: 6 }, (_, i) => rawCdr(i, `org-${i % 2}`));
+  const first = items[2];
+  assert.ok(first);
+  const newer = {
+    ...first,
+    Duration: '999',
+    'Report time': new Date(Date.parse(first['Report time']) + 60_000).toISOString(),
+  };
+  try {
+    for (const delivery of [items, items.slice(0, 2), [newer]]) {
+      const d = signedDelivery(delivery, 's');
+      const res = await fetch(ingress.webhookUrl, {
+        method: 'POST',
+        body: d.body,
+        headers: d.headers,
+      });
+      assert.equal(res.status, 200);
+    }
+  } finally {
+    await ingress.close();
+  }
+
+  const { stdout, stderr } = await run(
+    py,
+    [
+      EXAMPLE,
+      '--bootstrap',
+      stack.brokers.join(','),
+      '--registry',
+      stack.registryUrl,
+      '--topic',
+      topic,
+      '--group',
+      `example-${randomUUID()}`,
+      '--idle-exit',
+      '10',
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const kept = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Kept);
+  const stats = JSON.parse(stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
+  assert.deepEqual(stats, { read: 9, kept: 7, duplicates: 2, older_versions: 0 });
+  assert.equal(kept.length, 7);
+  assert.deepEqual(
+    new Set(kept.map((k) => k.report_id)),
+    new Set(items.map((r) => r['Report ID'])),
+  );
+  for (const k of kept) {
+    const raw = items.find((r) => r['Report ID'] === k.report_id);
+    assert.ok(raw);
+    assert.equal(k.org, raw['Org UUID']);
+    assert.equal(k.value.report_id, k.report_id);
+    assert.equal(k.source, 'webhook');
+    assert.equal(k.feed, 'analytics');
+    assert.equal(k.call_end, raw['Release time']);
+    assert.equal((k.value.ingest as Record<string, unknown>).source, 'webhook');
+  }
+  const versions = kept.filter((k) => k.report_id === first['Report ID']);
+  assert.deepEqual(
+    versions.map((v) => [v.report_time, v.value.duration, v.replaces_earlier_version]),
+    [
+      [first['Report time'], 42 + 2, false],
+      [newer['Report time'], 999, true],
+    ],
+  );
+});
