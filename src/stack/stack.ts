@@ -397,7 +397,16 @@ export const up = async (s: StackSettings = stackSettings()): Promise<StackEnv> 
   // Fetch both first (Maven in sequence), then start both at once.
   await ensureKafkaJars(s);
   await ensureRegistryApp(s);
-  await Promise.all([startKafka(s), startRegistry(s)]);
+  const services = ['kafka', 'registry'] as const;
+  const wasRunning = services.filter((svc) => alive(readPid(s, svc)));
+  const started = await Promise.allSettled([startKafka(s), startRegistry(s)]);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    // Leave nothing half-up behind: stop what this call started, then say why.
+    const ours = services.filter((svc) => !wasRunning.includes(svc));
+    await Promise.all(ours.map((svc) => signalService(svc, 'SIGTERM', s)));
+    throw failed.reason;
+  }
   const file = writeEnvFile(s);
   say(`up: Kafka ${KAFKA_VERSION} and Apicurio Registry ${APICURIO_VERSION}; settings in ${file}`);
   return stackEnv(s);

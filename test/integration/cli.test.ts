@@ -336,7 +336,9 @@ describe('webex-cdr-kafka command line', () => {
       ],
       env,
     );
-    await new Promise((r) => setTimeout(r, 1_500)); // the run is waiting for Kafka
+    // signal handlers are in place once it says it waits for Kafka (a fixed sleep was too short
+    // on a loaded machine: SIGTERM before the handlers ends the process with no exit code)
+    await waitFor(once, /not ready yet, retrying/);
     const o = await timed(once);
     assert.equal(o.code, 1);
     assert.ok(o.ms < 5_000, `stopped after ${o.ms} ms`);

@@ -170,6 +170,7 @@ describe('npm run demo', () => {
       STACK_KAFKA_PORT: String(base),
       STACK_CONTROLLER_PORT: String(base + 1),
       STACK_REGISTRY_PORT: String(base + 2),
+      STACK_SASL_PORT: String(base + 3),
     };
     try {
       const demo = runDemo(env);
