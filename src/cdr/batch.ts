@@ -71,3 +71,38 @@ export const prepareBatchYielding = async (
   }
   return builder.result();
 };
+
+/**
+ * Report IDs already published by earlier chunks of the same delivery, with
+ * their Report time (`-Infinity` when unknown).
+ */
+export type SeenReports = Map<string, number>;
+
+/**
+ * One chunk of a large delivery, prepared as `prepareBatch` does, records
+ * numbered from `firstIndex`. Against the earlier chunks (`seen`, updated
+ * here): a Report ID met again with an older Report time is dropped; with the
+ * same or a later one it is published again (the earlier version is already
+ * on its way). Both count as duplicates.
+ */
+export const prepareChunk = (
+  raws: readonly unknown[],
+  firstIndex: number,
+  ingest: Ingest,
+  seen: SeenReports,
+): PreparedBatch => {
+  const builder = createBatchBuilder(ingest);
+  for (let i = 0; i < raws.length; i++) builder.add(raws[i], firstIndex + i);
+  const chunk = builder.result();
+  let duplicates = chunk.duplicates;
+  const records: NormalisedCdr[] = [];
+  for (const cdr of chunk.records) {
+    const time = cdr.reportTime ?? -Infinity;
+    const earlier = seen.get(cdr.reportId);
+    if (earlier !== undefined) duplicates += 1;
+    if (earlier !== undefined && time < earlier) continue;
+    seen.set(cdr.reportId, time);
+    records.push(cdr);
+  }
+  return { records, dead: chunk.dead, duplicates };
+};

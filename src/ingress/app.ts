@@ -13,14 +13,14 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { PreparedBatch } from '../cdr/batch.ts';
-import { prepareBatchYielding } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import { CdrError, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { contentTypeAllowed } from './content-type.ts';
-import { parseRecords } from './parse-body.ts';
+import { scanRecords } from './parse-body.ts';
+import { publishDelivery } from './publish-delivery.ts';
 import {
   type Body,
   type BodyLimits,
@@ -91,14 +91,6 @@ const verifyAndDecode = async (
   return decoded;
 };
 
-const parseAndPrepare = async (
-  bytes: Buffer,
-  ingest: Ingest,
-): Promise<{ batch: PreparedBatch; received: number }> => {
-  const raws = unwrap(parseRecords(bytes));
-  return { batch: await prepareBatchYielding(raws, ingest), received: raws.length };
-};
-
 export const createApp = (deps: IngressDeps) => {
   const { settings, logger } = deps;
   const now = deps.now ?? Date.now;
@@ -141,9 +133,15 @@ export const createApp = (deps: IngressDeps) => {
     let reserved = 0;
     try {
       const body = unwrap(
-        await readBody(c.req.raw.body, settings, deps.budget, (n) => {
-          reserved += n;
-        }),
+        await readBody(
+          c.req.raw.body,
+          settings,
+          deps.budget,
+          (n) => {
+            reserved += n;
+          },
+          Number(headers.get('content-length') ?? undefined),
+        ),
       );
       const readAt = now();
       const bytes = body.wireBytes;
@@ -154,14 +152,12 @@ export const createApp = (deps: IngressDeps) => {
         received_at: started,
         delivery_id: deliveryId,
       };
-      // Only the prepared batch outlives these calls: the body and the parsed JSON
-      // (together several times the body size) become garbage before publishing.
+      // The body's bytes are held until the end: records are parsed from them chunk by chunk.
       const decoded = await verifyAndDecode(claims, body, encoding, settings);
-      const { batch, received } = await parseAndPrepare(decoded, ingest);
-      deps.budget?.release(reserved);
-      reserved = 0;
+      const slices = unwrap(scanRecords(decoded));
+      const received = slices.count;
       const preparedAt = now();
-      const counts = await deps.publish(batch, ingest, settings.ackTimeoutMs);
+      const counts = await publishDelivery(slices, ingest, deps.publish, settings.ackTimeoutMs);
       metrics.records('accepted', counts.accepted);
       metrics.records('dead_lettered', counts.deadLettered);
       metrics.records('duplicate', counts.duplicatesInBatch);
@@ -173,7 +169,7 @@ export const createApp = (deps: IngressDeps) => {
         ...counts,
         ms: now() - started,
         readMs: readAt - started,
-        prepareMs: preparedAt - readAt,
+        scanMs: preparedAt - readAt,
       });
       return c.json({ deliveryId, received, ...counts });
     } finally {

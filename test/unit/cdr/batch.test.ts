@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { prepareBatch, prepareBatchYielding, YIELD_EVERY } from '../../../src/cdr/batch.ts';
+import {
+  prepareBatch,
+  prepareBatchYielding,
+  prepareChunk,
+  type SeenReports,
+  YIELD_EVERY,
+} from '../../../src/cdr/batch.ts';
 import { fullRawCdr, INGEST, minimalRawCdr } from '../fixtures.ts';
 
 const version = (reportId: string, reportTime: string | null, user: string) =>
@@ -119,5 +125,60 @@ describe('prepareBatchYielding', () => {
     assert.equal(yielding.duplicates, plain.duplicates);
     assert.ok(plain.duplicates > 0 && plain.dead.length > 0);
     assert.ok(ranMeanwhile > 0, 'a timer ran while the batch was prepared');
+  });
+});
+
+describe('prepareChunk', () => {
+  it('numbers records from the chunk start and dead-letters as prepareBatch does', () => {
+    const seen: SeenReports = new Map();
+    const batch = prepareChunk([minimalRawCdr('a'), 'text'], 4000, INGEST, seen);
+    assert.deepEqual(
+      batch.records.map((r) => r.reportId),
+      ['a'],
+    );
+    assert.deepEqual(
+      batch.dead.map((d) => d.index),
+      [4001],
+    );
+  });
+
+  it('against earlier chunks: drops an older version, publishes a newer one, counts both', () => {
+    const seen: SeenReports = new Map();
+    const first = prepareChunk(
+      [version('x', '2024-05-01T10:00:00.000Z', 'first'), version('y', null, 'y1')],
+      0,
+      INGEST,
+      seen,
+    );
+    assert.equal(first.records.length, 2);
+    const second = prepareChunk(
+      [
+        version('x', '2024-05-01T09:00:00.000Z', 'older'),
+        version('y', '2024-05-01T09:00:00.000Z', 'y2'),
+        version('z', null, 'z'),
+      ],
+      2,
+      INGEST,
+      seen,
+    );
+    assert.deepEqual(
+      second.records.map((r) => [r.reportId, r.record.user]),
+      [
+        ['y', 'y2'],
+        ['z', 'z'],
+      ],
+    );
+    assert.equal(second.duplicates, 2);
+    const third = prepareChunk(
+      [version('x', '2024-05-01T11:00:00.000Z', 'latest')],
+      5,
+      INGEST,
+      seen,
+    );
+    assert.deepEqual(
+      third.records.map((r) => r.record.user),
+      ['latest'],
+    );
+    assert.equal(third.duplicates, 1);
   });
 });
