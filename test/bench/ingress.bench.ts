@@ -16,6 +16,9 @@
  *   npm run bench                  the full run (a few minutes)
  *   npm run bench -- --smoke       seconds: tiny cases, for CI (see test/integration/bench-smoke.test.ts)
  *   BENCH_MIN_RECORDS=50000 npm run bench    more records per case
+ *   npm run bench -- --sizes 100000 --senders 1 --cpu-prof bench/profile
+ *                                  one case, the ingress under --cpu-prof; then
+ *   node test/bench/profile-summary.ts bench/profile/*.cpuprofile
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -45,6 +48,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench') },
     sizes: { type: 'string' },
     senders: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const SMOKE = args.smoke === true;
@@ -390,6 +394,7 @@ const main = async () => {
     }
   } finally {
     child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
   const expected = cases.reduce((n, c) => n + c.records, 0);
   const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
