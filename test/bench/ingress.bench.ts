@@ -49,6 +49,8 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     senders: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
+    'ingress-flags': { type: 'string' },
   },
 });
 const SMOKE = args.smoke === true;
@@ -76,9 +78,12 @@ const resetPeakRss = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '
 
 const startIngress = async (env: Record<string, string>, topic: string, port: number) => {
   const cli = join(ROOT, 'src/cli.ts');
+  const cpuProf = args['cpu-prof'];
+  const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
+  const flags = (args['ingress-flags'] ?? '').split(' ').filter((f) => f !== '');
   const child = spawn(
     process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', cli, 'ingress'],
+    ['--disable-warning=TimeoutNegativeWarning', ...flags, ...profile, cli, 'ingress'],
     {
       env: {
         ...process.env,
@@ -290,6 +295,7 @@ const machine = async () => {
     node: process.version,
     kafka: KAFKA_VERSION,
     perfTestToolsVersion: TOOLS_VERSION,
+    ingressFlags: args['ingress-flags'] ?? '',
     loadAverageAtStart: (await import('node:os')).loadavg().map((l) => round(l, 2)),
     note: 'broker, registry, ingress and this benchmark share the machine',
   };
