@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '1000000' },
     orgs: { type: 'string', default: '500' },
     read: { type: 'string' },
+    /** Read an existing topic of an earlier run (its windows ending at --end) instead of producing. */
+    topic: { type: 'string' },
     end: { type: 'string' },
   },
 });
@@ -67,18 +69,18 @@ const readPhase = async (brokers: string, topic: string, end: number) => {
   );
 };
 
-const main = async () => {
-  const env = await up(stackSettings());
-  const records = Number(args.records);
-  const orgs = Number(args.orgs);
-  const topic = uniqueTopic('ledger');
-  const kafka = kafkaOf(env.KAFKA_BROKERS);
+const produce = async (
+  brokers: string,
+  topic: string,
+  end: number,
+  records: number,
+  orgs: number,
+) => {
+  const kafka = kafkaOf(brokers);
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] });
   await admin.disconnect();
-
-  const end = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
   const span = HOURS * HOUR_MS;
   const value = Buffer.alloc(VALUE_BYTES, 7);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -109,6 +111,19 @@ const main = async () => {
   console.log(
     `produced ${records} records of ${orgs} orgs over ${HOURS} h in ${produceSeconds.toFixed(0)} s`,
   );
+};
+
+const main = async () => {
+  const env = await up(stackSettings());
+  const records = Number(args.records);
+  const orgs = Number(args.orgs);
+  const end =
+    args.end === undefined
+      ? Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS
+      : Number(args.end);
+  const topic = args.topic ?? uniqueTopic('ledger');
+  if (args.topic === undefined) await produce(env.KAFKA_BROKERS, topic, end, records, orgs);
+  console.log(`topic ${topic}, windows ending at ${new Date(end).toISOString()} (--end ${end})`);
 
   const reader = spawn(
     process.execPath,
