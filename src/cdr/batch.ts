@@ -6,7 +6,6 @@
  * soon as it is normalised (cdr/privacy.ts). Within a batch a Report ID is published once: the
  * version with the latest `Report time` wins (the later one on a tie).
  */
-import { setImmediate } from 'node:timers/promises';
 import type { CdrError } from '../errors.ts';
 import { type Ingest, type NormalisedCdr, normalise } from './normalise.ts';
 import type { Privacy } from './privacy.ts';
@@ -64,22 +63,41 @@ export const prepareBatch = (
   return builder.result();
 };
 
-/** Records between two yields to the event loop in the async forms. */
+/** Records between two yields to the event loop when encoding (kafka/publish-cdrs.ts). */
 export const YIELD_EVERY = 2000;
 
 /**
- * The same, yielding to the event loop every few thousand records, so a very
- * large delivery does not stall health checks and other requests.
+ * Report IDs already published by earlier chunks of the same delivery, with
+ * their Report time (`-Infinity` when unknown).
  */
-export const prepareBatchYielding = async (
+export type SeenReports = Map<string, number>;
+
+/**
+ * One chunk of a large delivery, prepared as `prepareBatch` does, records
+ * numbered from `firstIndex`. Against the earlier chunks (`seen`, updated
+ * here): a Report ID met again with an older Report time is dropped; with the
+ * same or a later one it is published again (the earlier version is already
+ * on its way). Both count as duplicates.
+ */
+export const prepareChunk = (
   raws: readonly unknown[],
+  firstIndex: number,
   ingest: Ingest,
+  seen: SeenReports,
   privacy: Privacy | null = null,
-): Promise<PreparedBatch> => {
+): PreparedBatch => {
   const builder = createBatchBuilder(ingest, privacy);
-  for (let i = 0; i < raws.length; i++) {
-    builder.add(raws[i], i);
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
+  for (let i = 0; i < raws.length; i++) builder.add(raws[i], firstIndex + i);
+  const chunk = builder.result();
+  let duplicates = chunk.duplicates;
+  const records: NormalisedCdr[] = [];
+  for (const cdr of chunk.records) {
+    const time = cdr.reportTime ?? -Infinity;
+    const earlier = seen.get(cdr.reportId);
+    if (earlier !== undefined) duplicates += 1;
+    if (earlier !== undefined && time < earlier) continue;
+    seen.set(cdr.reportId, time);
+    records.push(cdr);
   }
-  return builder.result();
+  return { records, dead: chunk.dead, duplicates };
 };

@@ -15,7 +15,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { PreparedBatch } from '../cdr/batch.ts';
-import { prepareBatchYielding } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode, type Result } from '../errors.ts';
@@ -23,7 +22,8 @@ import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import { contentTypeAllowed } from './content-type.ts';
-import { parseRecords } from './parse-body.ts';
+import { scanRecords } from './parse-body.ts';
+import { publishDelivery } from './publish-delivery.ts';
 import {
   type Body,
   type BodyLimits,
@@ -107,15 +107,6 @@ const verifyAndDecode = async (
   return decoded;
 };
 
-const parseAndPrepare = async (
-  bytes: Buffer,
-  ingest: Ingest,
-  privacy: Privacy | null,
-): Promise<{ batch: PreparedBatch; received: number }> => {
-  const raws = unwrap(parseRecords(bytes));
-  return { batch: await prepareBatchYielding(raws, ingest, privacy), received: raws.length };
-};
-
 /** Dead letters by reason code: those of the batch, the rest failed Avro encoding. */
 const deadLetterReasons = (batch: PreparedBatch, deadLettered: number) => {
   const byCode = new Map<ErrorCode, number>();
@@ -190,9 +181,15 @@ export const createApp = (deps: IngressDeps) => {
     let reserved = 0;
     try {
       const body = unwrap(
-        await readBody(c.req.raw.body, settings, deps.budget, (n) => {
-          reserved += n;
-        }),
+        await readBody(
+          c.req.raw.body,
+          settings,
+          deps.budget,
+          (n) => {
+            reserved += n;
+          },
+          Number(headers.get('content-length') ?? undefined),
+        ),
       );
       const readAt = now();
       const bytes = body.wireBytes;
@@ -210,28 +207,30 @@ export const createApp = (deps: IngressDeps) => {
         received_at: started,
         delivery_id: deliveryId,
       };
-      // Only the prepared batch outlives these calls: the body and the parsed JSON
-      // (together several times the body size) become garbage before publishing.
+      // The body's bytes are held until the end: records are parsed from them chunk by chunk.
       const decoded = await verifyAndDecode(claims, body, encoding, settings);
-      const { batch, received } = await parseAndPrepare(decoded, ingest, deps.privacy ?? null);
+      const slices = unwrap(scanRecords(decoded));
+      const received = slices.count;
       line.records = received;
-      deps.budget?.release(reserved);
-      reserved = 0;
       const preparedAt = now();
-      const counts = await deps.publish(batch, ingest, settings.ackTimeoutMs);
+      const counts = await publishDelivery(slices, ingest, deps.publish, settings.ackTimeoutMs, {
+        privacy: deps.privacy ?? null,
+        onChunk(batch, chunk) {
+          metrics.records('webhook', 'published', chunk.accepted);
+          metrics.records('webhook', 'dead_lettered', chunk.deadLettered);
+          metrics.records('webhook', 'duplicate_in_batch', chunk.duplicatesInBatch);
+          for (const [code, n] of deadLetterReasons(batch, chunk.deadLettered)) {
+            metrics.deadLettered(code, n);
+          }
+        },
+      });
       metrics.produced((now() - preparedAt) / 1000);
-      metrics.records('webhook', 'published', counts.accepted);
-      metrics.records('webhook', 'dead_lettered', counts.deadLettered);
-      metrics.records('webhook', 'duplicate_in_batch', counts.duplicatesInBatch);
-      for (const [code, n] of deadLetterReasons(batch, counts.deadLettered)) {
-        metrics.deadLettered(code, n);
-      }
       Object.assign(line, {
         published: counts.accepted,
         deadLettered: counts.deadLettered,
         duplicates: counts.duplicatesInBatch,
         readMs: readAt - started,
-        prepareMs: preparedAt - readAt,
+        scanMs: preparedAt - readAt,
       });
       return c.json({ deliveryId, received, ...counts });
     } finally {

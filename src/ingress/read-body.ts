@@ -14,7 +14,7 @@ const gunzipAsync = promisify(gunzip);
 export type BodyLimits = { readonly maxBodyBytes: number; readonly maxDecodedBytes: number };
 
 export type Body = {
-  /** The bytes as received, in the chunks they arrived in. */
+  /** The bytes as received (one buffer, or none for an empty body). */
   readonly wire: readonly Buffer[];
   readonly wireBytes: number;
 };
@@ -63,27 +63,30 @@ const tooLarge = (limit: number) =>
   new CdrError('body_too_large', `the body is larger than the limit of ${limit} bytes`);
 
 /**
- * Reads the raw body. Every chunk is reserved in `budget` first (the caller
- * releases `wireBytes` when the request ends, also on failure: see the
- * `reserved` count in the result or error path); the stream is cancelled at
- * the first chunk past a limit.
+ * Reads the raw body into one buffer (sized from `expectedBytes`, the declared
+ * Content-Length, when known; grown by doubling otherwise), so the body is
+ * held once and never copied into a string. Every chunk is reserved in
+ * `budget` first (the caller releases `wireBytes` when the request ends, also
+ * on failure: see the `reserved` count in the result or error path); the
+ * stream is cancelled at the first chunk past a limit.
  */
 export const readBody = async (
   stream: ReadableStream<Uint8Array> | null,
   limits: BodyLimits,
   budget?: ByteBudget,
   onReserved?: (bytes: number) => void,
+  expectedBytes?: number,
 ): Promise<Result<Body>> => {
-  const wire: Buffer[] = [];
   let wireBytes = 0;
-  if (stream === null) return ok({ wire, wireBytes });
+  if (stream === null) return ok({ wire: [], wireBytes });
+  const hint = Number.isSafeInteger(expectedBytes) ? (expectedBytes as number) : 0;
+  let store = Buffer.allocUnsafe(Math.min(Math.max(hint, 64 * 1024), limits.maxBodyBytes));
   const reader = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      wireBytes += value.byteLength;
-      if (wireBytes > limits.maxBodyBytes) {
+      if (wireBytes + value.byteLength > limits.maxBodyBytes) {
         await reader.cancel().catch(() => undefined);
         return fail(tooLarge(limits.maxBodyBytes));
       }
@@ -96,7 +99,15 @@ export const readBody = async (
         }
         onReserved?.(value.byteLength);
       }
-      wire.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      if (wireBytes + value.byteLength > store.length) {
+        const grown = Buffer.allocUnsafe(
+          Math.min(Math.max(store.length * 2, wireBytes + value.byteLength), limits.maxBodyBytes),
+        );
+        store.copy(grown, 0, 0, wireBytes);
+        store = grown;
+      }
+      store.set(value, wireBytes);
+      wireBytes += value.byteLength;
     }
   } catch (cause) {
     return fail(
@@ -105,7 +116,7 @@ export const readBody = async (
   } finally {
     reader.releaseLock();
   }
-  return ok({ wire, wireBytes });
+  return ok({ wire: wireBytes === 0 ? [] : [store.subarray(0, wireBytes)], wireBytes });
 };
 
 /** The body's bytes after Content-Encoding: as is, or gunzipped under maxDecodedBytes. */
@@ -114,7 +125,10 @@ export const decodeBody = async (
   encoding: Encoding,
   limits: BodyLimits,
 ): Promise<Result<Buffer>> => {
-  const bytes = Buffer.concat(body.wire, body.wireBytes);
+  const bytes =
+    body.wire.length === 1 && body.wire[0] !== undefined
+      ? body.wire[0]
+      : Buffer.concat(body.wire, body.wireBytes);
   if (encoding === 'identity') return ok(bytes);
   try {
     return ok(await gunzipAsync(bytes, { maxOutputLength: limits.maxDecodedBytes }));

@@ -73,7 +73,8 @@ export const readTopicRange = async (
 
   const consumer = kafka.consumer({
     groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
-    maxBytesPerPartition: 8 * 1024 * 1024,
+    maxBytesPerPartition: 1024 * 1024,
+    maxBytes: 2 * 1024 * 1024,
     maxWaitTimeInMs: 250,
   });
   let records = 0;

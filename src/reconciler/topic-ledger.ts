@@ -7,8 +7,9 @@
  * republishes a record that is on the topic already, even when Webex counts it
  * in a neighbouring window.
  *
- * Memory: one entry per distinct Report ID kept (about 150 bytes with the
- * sets' overhead). Only records whose call ended within
+ * Memory: one entry per distinct Report ID kept (one set of all of them, about
+ * 100 bytes each; windows hold counts per org, not sets). A Report ID counts in
+ * the window where it is first seen. Only records whose call ended within
  * [first window start - margin, last window end + margin] are kept, so the
  * bound is the records of one pass's span plus the margins, however far the
  * topic is read. Records outside that span, and records without a readable
@@ -52,7 +53,8 @@ export const createLedger = (
   windows: readonly Window[],
   marginMs: number = LEDGER_MARGIN_MS,
 ): Ledger => {
-  const perWindow: Map<string, Set<string>>[] = windows.map(() => new Map());
+  // per window and org, the number of distinct Report IDs (each counted where first seen)
+  const perWindow: Map<string, number>[] = windows.map(() => new Map());
   const all = new Set<string>();
   const spanStart = (windows[0]?.start ?? 0) - marginMs;
   const spanEnd = (windows.at(-1)?.end ?? 0) + marginMs;
@@ -76,18 +78,15 @@ export const createLedger = (
   };
 
   const place = (callEnd: number | null, orgId: string, reportId: string) => {
-    all.add(reportId);
     const slot = callEnd === null ? undefined : perWindow[windowOf(callEnd)];
     if (slot === undefined) {
+      all.add(reportId);
       outsideWindows += 1;
       return;
     }
-    let ids = slot.get(orgId);
-    if (ids === undefined) {
-      ids = new Set();
-      slot.set(orgId, ids);
-    }
-    ids.add(reportId);
+    if (all.has(reportId)) return;
+    all.add(reportId);
+    slot.set(orgId, (slot.get(orgId) ?? 0) + 1);
   };
 
   return {
@@ -111,7 +110,7 @@ export const createLedger = (
       place(time, r.key ?? '', id);
     },
     add: place,
-    distinct: (i, org) => perWindow[i]?.get(org)?.size ?? 0,
+    distinct: (i, org) => perWindow[i]?.get(org) ?? 0,
     orgs: (i) => [...(perWindow[i]?.keys() ?? [])],
     has: (id) => all.has(id),
     windowOf,

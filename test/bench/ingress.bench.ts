@@ -1,88 +1,89 @@
 /**
- * Ingress benchmark on the real local stack: the design point from the domain
- * notes, one delivery of 100 000 records (~245 MB of JSON, all 83 fields),
- * signed, POSTed to an ingress running as its own process. Prints the figures
- * and checks them against the targets:
- *   - acknowledged (every record on Kafka) within 60 s
- *   - the ingress process' peak RSS under 2 GiB
- *   - GET /healthz, polled during the delivery, never slower than 5 s (the
- *     event loop is not stalled for long: a liveness probe would not fail)
- * Also times the in-process stages (parse, normalise, encode) for 100 000 records.
+ * Ingress benchmark on the real local stack (issue 5). Deliveries built by the
+ * Webex stand-in's generator (realistic records, ~2.5 KB of JSON each), signed,
+ * are POSTed to an ingress running as its own process: sizes 100, 2 000,
+ * 20 000 and 100 000 records, by one sender and by 4 concurrent senders. Per
+ * case: records acknowledged per second end to end (a 200 means every record
+ * is acked by Kafka with acks=all), request latency p50/p99, the ingress' peak
+ * RSS, its CPU seconds per 10 000 records. As the physical reference, Kafka's
+ * own kafka-producer-perf-test produces the same number of records of the
+ * same average Avro size with acks=all to the same broker.
  *
- *   npm run bench            (BENCH_RECORDS=20000 npm run bench for a quick look)
+ * Writes results.json, RESULTS.md and throughput.png into --out (default
+ * bench/), with the machine described. Figures only: no pass/fail on timing;
+ * the targets are shown next to the figures.
+ *
+ *   npm run bench                  the full run (a few minutes)
+ *   npm run bench -- --smoke       seconds: tiny cases, for CI (see test/integration/bench-smoke.test.ts)
+ *   BENCH_MIN_RECORDS=50000 npm run bench    more records per case
+ *   npm run bench -- --sizes 100000 --senders 1 --cpu-prof bench/profile
+ *                                  one case, the ingress under --cpu-prof; then
+ *   node test/bench/profile-summary.ts bench/profile/*.cpuprofile
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
 import { prepareBatch } from '../../src/cdr/batch.ts';
-import { parseRecords } from '../../src/ingress/parse-body.ts';
 import { sign } from '../../src/ingress/verify-signature.ts';
 import { createRegistryClient } from '../../src/kafka/registry.ts';
-import { stackSettings, up } from '../../src/stack/stack.ts';
+import { createCdrGenerator } from '../../src/simulator/generate.ts';
+import { ensureKafkaJars, KAFKA_VERSION, stackSettings, up } from '../../src/stack/stack.ts';
 import { topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
-import { fullRawCdr } from '../unit/fixtures.ts';
+import { barChart } from './chart.ts';
 
-const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
-const TARGET_ACK_MS = 60_000;
-const TARGET_RSS_BYTES = 2 * 1024 ** 3;
-const TARGET_HEALTH_MS = 5000;
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECRET = 'bench-secret';
+const PARTITIONS = 6;
 
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(ROOT, 'bench') },
+    sizes: { type: 'string' },
+    senders: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
+    'ingress-flags': { type: 'string' },
+  },
+});
+const SMOKE = args.smoke === true;
+const SIZES = (args.sizes ?? (SMOKE ? '100,500' : '100,2000,20000,100000')).split(',').map(Number);
+const SENDERS = (args.senders ?? '1,4').split(',').map(Number);
+/** Each case sends deliveries until at least this many records (and at least one delivery per sender). */
+const MIN_RECORDS = Number(process.env.BENCH_MIN_RECORDS ?? (SMOKE ? 1000 : 20_000));
 
-const peakRss = (pid: number): number => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-  return Number(kb ?? 0) * 1024;
+// --- the ingress process ------------------------------------------------------
+
+const procStatus = (pid: number, key: string): number =>
+  Number(
+    new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0,
+  ) * 1024;
+
+/** user + system CPU seconds of a process (clock ticks of 1/100 s). */
+const cpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 
-const main = async () => {
-  const env = await up(stackSettings());
-  const items = Array.from({ length: RECORDS }, (_, i) =>
-    fullRawCdr({ 'Report ID': randomUUID(), 'Org UUID': `org-${i % 250}` }),
-  );
-  const body = Buffer.from(JSON.stringify({ items }));
-  console.log(
-    `records: ${RECORDS}, body: ${mb(body.length)} (${Math.round(body.length / RECORDS)} B/record)`,
-  );
+/** Resets the peak RSS (VmHWM) of our own child, so each case has its own peak. */
+const resetPeakRss = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
-  // In-process stages
-  let t = process.hrtime.bigint();
-  const parsed = parseRecords(body);
-  if (!parsed.ok) throw parsed.error;
-  const tParse = ms(t);
-  t = process.hrtime.bigint();
-  const ingest = {
-    feed: 'analytics',
-    source: 'webhook',
-    received_at: Date.now(),
-    delivery_id: 'b',
-  } as const;
-  const batch = prepareBatch(parsed.value, ingest);
-  const tNormalise = ms(t);
-  const topic = uniqueTopic('bench');
-  const encoder = await createRegistryClient({ url: env.SCHEMA_REGISTRY_URL }).registerEncoder(
-    `${topic}-value`,
-    readCdrSchema().text,
-  );
-  t = process.hrtime.bigint();
-  let avroBytes = 0;
-  for (const r of batch.records) avroBytes += encoder.encode(r.record).length;
-  const tEncode = ms(t);
-  console.log(
-    `stages: parse ${tParse.toFixed(0)} ms, normalise+dedup ${tNormalise.toFixed(0)} ms, encode ${tEncode.toFixed(0)} ms ` +
-      `(${Math.round(RECORDS / ((tParse + tNormalise + tEncode) / 1000))} records/s); Avro ${mb(avroBytes)} (${Math.round(avroBytes / RECORDS)} B/record)`,
-  );
-
-  // End to end through a separate ingress process
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const startIngress = async (env: Record<string, string>, topic: string, port: number) => {
+  const cli = join(ROOT, 'src/cli.ts');
+  const cpuProf = args['cpu-prof'];
+  const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
+  const flags = (args['ingress-flags'] ?? '').split(' ').filter((f) => f !== '');
   const child = spawn(
     process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', cli, 'ingress'],
+    ['--disable-warning=TimeoutNegativeWarning', ...flags, ...profile, cli, 'ingress'],
     {
       env: {
         ...process.env,
@@ -91,67 +92,340 @@ const main = async () => {
         CDR_FEED: 'analytics',
         WEBHOOK_SECRETS: SECRET,
         PORT: String(port),
-        ACK_TIMEOUT_MS: String(TARGET_ACK_MS),
-        CDR_TOPIC_PARTITIONS: '6',
+        ACK_TIMEOUT_MS: '60000',
+        CDR_TOPIC_PARTITIONS: String(PARTITIONS),
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  try {
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > until) throw new Error('ingress not ready');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const rssBefore = peakRss(child.pid ?? 0);
-    let polling = true;
-    let slowestHealth = 0;
-    const poll = (async () => {
-      while (polling) {
-        const h0 = Date.now();
-        await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-        slowestHealth = Math.max(slowestHealth, Date.now() - h0);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    t = process.hrtime.bigint();
-    const res = await fetch(`http://127.0.0.1:${port}/webhooks/cdr`, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json', 'x-spark-signature': sign(body, SECRET) },
-    });
-    const answer = await res.text();
-    const ackMs = ms(t);
-    polling = false;
-    await poll;
-    const rss = peakRss(child.pid ?? 0);
-    const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
-    console.log(`HTTP ${res.status} ${answer}`);
-    console.log(
-      `end to end: ${ackMs.toFixed(0)} ms to 200 (${Math.round(RECORDS / (ackMs / 1000))} records/s, ${mb(body.length / (ackMs / 1000))}/s); ` +
-        `records on topic ${onTopic}; ingress peak RSS ${mb(rss)} (idle ${mb(rssBefore)}); slowest /healthz meanwhile ${slowestHealth} ms`,
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
     );
-    const checks = [
-      ['HTTP 200', res.status === 200],
-      [`every record on the topic (${onTopic}/${RECORDS})`, onTopic === RECORDS],
-      [`acknowledged within ${TARGET_ACK_MS / 1000} s`, ackMs < TARGET_ACK_MS],
-      [`peak RSS under ${mb(TARGET_RSS_BYTES)}`, rss < TARGET_RSS_BYTES],
-      [
-        `/healthz answered within ${TARGET_HEALTH_MS} ms throughout`,
-        slowestHealth < TARGET_HEALTH_MS,
-      ],
-    ] as const;
-    for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
-    process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
+    if (ready) return child;
+    if (Date.now() > until || child.exitCode !== null) throw new Error('ingress not ready');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+// --- the deliveries -----------------------------------------------------------
+
+/** Records from the stand-in's generator, as JSON text, each with a fresh Report ID per use. */
+const createRecordPool = () => {
+  const generator = createCdrGenerator({ seed: 'bench', orgs: 250 });
+  const start = Date.UTC(2026, 10, 23);
+  const raws = generator.generate(start, start + 4 * 3_600_000).map((c) => c.raw);
+  if (raws.length === 0) throw new Error('the generator made no records');
+  return {
+    raws,
+    body(n: number): Buffer {
+      const parts: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const raw = raws[i % raws.length];
+        parts.push(JSON.stringify({ ...raw, 'Report ID': randomUUID() }));
+      }
+      return Buffer.from(`{"items":[${parts.join(',')}]}`);
+    },
+  };
+};
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+type CaseResult = {
+  recordsPerDelivery: number;
+  senders: number;
+  deliveries: number;
+  records: number;
+  bodyBytes: number;
+  seconds: number;
+  recordsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRssMiB: number;
+  cpuSecondsPer10k: number;
+  retried503: number;
+  reference?: { recordsPerSecond: number; mbPerSecond: number };
+  ratio?: number;
+};
+
+const runCase = async (
+  url: string,
+  pid: number,
+  body: Buffer,
+  recordsPerDelivery: number,
+  senders: number,
+): Promise<CaseResult> => {
+  const deliveries = Math.max(senders, Math.ceil(MIN_RECORDS / recordsPerDelivery));
+  const signature = sign(body, SECRET);
+  const latencies: number[] = [];
+  let retried503 = 0;
+  let next = 0;
+  const sender = async () => {
+    while (next < deliveries) {
+      next += 1;
+      for (;;) {
+        const t0 = performance.now();
+        const res = await fetch(url, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', 'x-spark-signature': signature },
+        });
+        const text = await res.text();
+        if (res.status === 503) {
+          retried503 += 1;
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+        const answer = JSON.parse(text) as { accepted: number };
+        if (answer.accepted !== recordsPerDelivery) {
+          throw new Error(`accepted ${answer.accepted} of ${recordsPerDelivery}`);
+        }
+        latencies.push(performance.now() - t0);
+        break;
+      }
+    }
+  };
+  resetPeakRss(pid);
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: senders }, sender));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  const records = deliveries * recordsPerDelivery;
+  latencies.sort((a, b) => a - b);
+  return {
+    recordsPerDelivery,
+    senders,
+    deliveries,
+    records,
+    bodyBytes: body.length,
+    seconds: round(seconds, 2),
+    recordsPerSecond: Math.round(records / seconds),
+    p50Ms: Math.round(percentile(latencies, 50)),
+    p99Ms: Math.round(percentile(latencies, 99)),
+    peakRssMiB: Math.round(procStatus(pid, 'VmHWM') / 2 ** 20),
+    cpuSecondsPer10k: round((cpu / records) * 10_000, 2),
+    retried503,
+  };
+};
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+// --- the reference: kafka-producer-perf-test ----------------------------------
+
+/**
+ * kafka-tools (ProducerPerformance) is not part of the broker's classpath, and
+ * kafka-tools 4.4.0 did not resolve from Maven Central here: 4.1.0's tool runs
+ * on the broker's 4.4.0 client jars (BENCH_KAFKA_TOOLS_VERSION to change it).
+ */
+const TOOLS_VERSION = process.env.BENCH_KAFKA_TOOLS_VERSION ?? '4.1.0';
+
+const toolsClasspath = async (): Promise<string> => {
+  const s = stackSettings();
+  const lib = await ensureKafkaJars(s);
+  const tools = join(s.dir, 'kafka', `tools-${TOOLS_VERSION}`);
+  const jar = join(tools, `kafka-tools-${TOOLS_VERSION}.jar`);
+  if (!existsSync(jar)) {
+    await run('mvn', [
+      '-B',
+      '-q',
+      'dependency:copy',
+      `-Dartifact=org.apache.kafka:kafka-tools:${TOOLS_VERSION}`,
+      `-DoutputDirectory=${tools}`,
+    ]);
+  }
+  return `${lib}/*:${jar}`;
+};
+
+const java = () =>
+  process.env.JAVA_HOME
+    ? join(process.env.JAVA_HOME, 'bin', 'java')
+    : existsSync('/usr/lib/jvm/java-17-openjdk-amd64/bin/java')
+      ? '/usr/lib/jvm/java-17-openjdk-amd64/bin/java'
+      : 'java';
+
+const producerPerfTest = async (
+  classpath: string,
+  brokers: string,
+  topic: string,
+  records: number,
+  recordSize: number,
+) => {
+  const { stdout } = await run(
+    java(),
+    [
+      '-Xmx512m',
+      '-cp',
+      classpath,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(recordSize),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers}`,
+      'acks=all',
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  // "N records sent, X records/sec (Y MB/sec), ..." is the last line
+  const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(stdout);
+  if (m === null) throw new Error(`unexpected kafka-producer-perf-test output:\n${stdout}`);
+  return { recordsPerSecond: Math.round(Number(m[2])), mbPerSecond: Number(m[3]) };
+};
+
+// --- report -------------------------------------------------------------------
+
+const machine = async () => {
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  return {
+    date: new Date().toISOString(),
+    nproc: cpus().length,
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    cpuModel: cpu,
+    node: process.version,
+    kafka: KAFKA_VERSION,
+    perfTestToolsVersion: TOOLS_VERSION,
+    ingressFlags: args['ingress-flags'] ?? '',
+    loadAverageAtStart: (await import('node:os')).loadavg().map((l) => round(l, 2)),
+    note: 'broker, registry, ingress and this benchmark share the machine',
+  };
+};
+
+const markdown = (report: Report): string => {
+  const m = report.machine;
+  const lines = [
+    '# Ingress benchmark results',
+    '',
+    `Run ${m.date} by \`npm run bench\`${report.smoke ? ' --smoke' : ''}: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka}; load average at start ${m.loadAverageAtStart.join(' / ')}. ${m.note}.`,
+    '',
+    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Topic of ${PARTITIONS} partitions, acks=all, no compression. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, same broker.`,
+    '',
+    '| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...report.cases.map(
+      (c) =>
+        `| ${c.recordsPerDelivery} | ${c.senders} | ${c.deliveries} | ${c.records} | ${c.recordsPerSecond} | ${c.reference?.recordsPerSecond ?? '-'} | ${c.ratio ?? '-'} | ${c.p50Ms} | ${c.p99Ms} | ${c.peakRssMiB} | ${c.cpuSecondsPer10k} | ${c.retried503} |`,
+    ),
+    '',
+    'Targets (issue 5): throughput at least 0.5x perf-test; a 100 000-record delivery answered within 15 s with peak RSS under 512 MB; a 2 000-record delivery p99 under 300 ms.',
+    '',
+    '![throughput](throughput.png)',
+    '',
+  ];
+  return lines.join('\n');
+};
+
+type Report = {
+  smoke: boolean;
+  machine: Awaited<ReturnType<typeof machine>>;
+  avgJsonBytes: number;
+  avgAvroBytes: number;
+  cases: CaseResult[];
+};
+
+// --- main ---------------------------------------------------------------------
+
+const main = async () => {
+  const env = await up(stackSettings());
+  const about = await machine();
+  const pool = createRecordPool();
+  const topic = uniqueTopic('bench');
+
+  // average record sizes: JSON as sent, Avro as produced
+  const sample = pool.raws.slice(0, 2000);
+  const avgJsonBytes = Math.round(Buffer.byteLength(JSON.stringify(sample)) / sample.length);
+  const encoder = await createRegistryClient({ url: env.SCHEMA_REGISTRY_URL }).registerEncoder(
+    `${topic}-value`,
+    readCdrSchema().text,
+  );
+  const prepared = prepareBatch(sample, {
+    feed: 'analytics',
+    source: 'webhook',
+    received_at: Date.now(),
+    delivery_id: randomUUID(),
+  });
+  const avgAvroBytes = Math.round(
+    prepared.records.reduce((n, r) => n + encoder.encode(r.record).length, 0) /
+      prepared.records.length,
+  );
+  console.log(`records: ${avgJsonBytes} B JSON, ${avgAvroBytes} B Avro on average`);
+
+  const classpath = await toolsClasspath();
+  const refTopic = `${topic}.reference`;
+  const kafka = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: refTopic, numPartitions: PARTITIONS }] });
+  await admin.disconnect();
+
+  const port = 34100 + Math.floor(Math.random() * 10);
+  const child = await startIngress(env, topic, port);
+  const cases: CaseResult[] = [];
+  try {
+    for (const size of SIZES) {
+      const body = pool.body(size);
+      for (const senders of SENDERS) {
+        const c = await runCase(
+          `http://127.0.0.1:${port}/webhooks/cdr`,
+          child.pid ?? 0,
+          body,
+          size,
+          senders,
+        );
+        const reference = await producerPerfTest(
+          classpath,
+          env.KAFKA_BROKERS,
+          refTopic,
+          c.records,
+          avgAvroBytes,
+        );
+        const result = {
+          ...c,
+          reference,
+          ratio: round(c.recordsPerSecond / reference.recordsPerSecond, 2),
+        };
+        cases.push(result);
+        console.log(JSON.stringify(result));
+      }
+    }
   } finally {
     child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
+  const expected = cases.reduce((n, c) => n + c.records, 0);
+  const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
+  if (onTopic < expected)
+    throw new Error(`${onTopic} records on the topic, ${expected} acknowledged`);
+
+  const report: Report = { smoke: SMOKE, machine: about, avgJsonBytes, avgAvroBytes, cases };
+  const out = args.out ?? join(ROOT, 'bench');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(out, 'RESULTS.md'), markdown(report));
+  writeFileSync(
+    join(out, 'throughput.png'),
+    barChart({
+      title: `Records/s acked (acks=all), ${about.nproc} CPUs, Kafka ${about.kafka}`,
+      series: ['ingress end to end', 'kafka-producer-perf-test'],
+      unit: 'records/s',
+      groups: cases.map((c) => ({
+        label: `${c.recordsPerDelivery}\nx${c.senders}`,
+        values: [c.recordsPerSecond, c.reference?.recordsPerSecond ?? 0],
+      })),
+    }),
+  );
+  console.log(markdown(report));
+  console.log(`written: ${join(out, 'results.json')}, RESULTS.md, throughput.png`);
 };
 
 await main();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { prepareBatch, prepareBatchYielding, YIELD_EVERY } from '../../../src/cdr/batch.ts';
+import { prepareBatch, prepareChunk, type SeenReports } from '../../../src/cdr/batch.ts';
 import { fullRawCdr, INGEST, minimalRawCdr } from '../fixtures.ts';
 
 const version = (reportId: string, reportTime: string | null, user: string) =>
@@ -94,30 +94,57 @@ describe('prepareBatch', () => {
   });
 });
 
-describe('prepareBatchYielding', () => {
-  it('gives the same batch as prepareBatch and lets other work run meanwhile', async () => {
-    const raws = Array.from({ length: YIELD_EVERY * 3 + 7 }, (_, i) =>
-      i % 1000 === 0
-        ? { 'Org UUID': 'no-report-id' }
-        : fullRawCdr({ 'Report ID': `y-${i % 4000}`, 'Org UUID': `org-${i % 9}` }),
-    );
-    let ranMeanwhile = 0;
-    const tick = setInterval(() => {
-      ranMeanwhile += 1;
-    }, 0);
-    const yielding = await prepareBatchYielding(raws, INGEST);
-    clearInterval(tick);
-    const plain = prepareBatch(raws, INGEST);
+describe('prepareChunk', () => {
+  it('numbers records from the chunk start and dead-letters as prepareBatch does', () => {
+    const seen: SeenReports = new Map();
+    const batch = prepareChunk([minimalRawCdr('a'), 'text'], 4000, INGEST, seen);
     assert.deepEqual(
-      yielding.records.map((r) => r.record),
-      plain.records.map((r) => r.record),
+      batch.records.map((r) => r.reportId),
+      ['a'],
     );
     assert.deepEqual(
-      yielding.dead.map((d) => [d.index, d.error.code]),
-      plain.dead.map((d) => [d.index, d.error.code]),
+      batch.dead.map((d) => d.index),
+      [4001],
     );
-    assert.equal(yielding.duplicates, plain.duplicates);
-    assert.ok(plain.duplicates > 0 && plain.dead.length > 0);
-    assert.ok(ranMeanwhile > 0, 'a timer ran while the batch was prepared');
+  });
+
+  it('against earlier chunks: drops an older version, publishes a newer one, counts both', () => {
+    const seen: SeenReports = new Map();
+    const first = prepareChunk(
+      [version('x', '2024-05-01T10:00:00.000Z', 'first'), version('y', null, 'y1')],
+      0,
+      INGEST,
+      seen,
+    );
+    assert.equal(first.records.length, 2);
+    const second = prepareChunk(
+      [
+        version('x', '2024-05-01T09:00:00.000Z', 'older'),
+        version('y', '2024-05-01T09:00:00.000Z', 'y2'),
+        version('z', null, 'z'),
+      ],
+      2,
+      INGEST,
+      seen,
+    );
+    assert.deepEqual(
+      second.records.map((r) => [r.reportId, r.record.user]),
+      [
+        ['y', 'y2'],
+        ['z', 'z'],
+      ],
+    );
+    assert.equal(second.duplicates, 2);
+    const third = prepareChunk(
+      [version('x', '2024-05-01T11:00:00.000Z', 'latest')],
+      5,
+      INGEST,
+      seen,
+    );
+    assert.deepEqual(
+      third.records.map((r) => r.record.user),
+      ['latest'],
+    );
+    assert.equal(third.duplicates, 1);
   });
 });

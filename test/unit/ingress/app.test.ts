@@ -5,6 +5,7 @@ import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import type { Ingest } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { createApp, type Drain, type IngressSettings } from '../../../src/ingress/app.ts';
+import { DELIVERY_CHUNK_RECORDS } from '../../../src/ingress/publish-delivery.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -323,7 +324,7 @@ describe('POST webhook: accepted deliveries', () => {
     assert.equal(records.find((r) => r.reportId === 'dup')?.record.user, 'newer');
   });
 
-  it('takes 100 000 records in one delivery', async () => {
+  it('takes 100 000 records in one delivery, published in chunks of bounded size', async () => {
     const raws = Array.from({ length: 100_000 }, (_, i) => ({
       'Report ID': `r-${i}`,
       'Org UUID': `o-${i % 7}`,
@@ -332,7 +333,13 @@ describe('POST webhook: accepted deliveries', () => {
     const res = await answer(post(h.app, JSON.stringify({ items: raws })));
     assert.equal(res.status, 200);
     assert.equal(res.json.accepted, 100_000);
-    assert.equal(h.calls[0]?.batch.records.length, 100_000);
+    assert.equal(h.calls.length, 100_000 / DELIVERY_CHUNK_RECORDS);
+    assert.ok(h.calls.every((c) => c.batch.records.length <= DELIVERY_CHUNK_RECORDS));
+    const ids = h.calls.flatMap((c) => c.batch.records.map((r) => r.reportId));
+    assert.deepEqual(
+      ids,
+      raws.map((r) => r['Report ID']),
+    );
   });
 });
 
@@ -562,7 +569,7 @@ describe('logging', () => {
         'deliveryId',
         'duplicates',
         'ms',
-        'prepareMs',
+        'scanMs',
         'published',
         'readMs',
         'records',

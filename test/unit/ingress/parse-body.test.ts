@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
-import { decodeJson, parseRecords } from '../../../src/ingress/parse-body.ts';
+import { decodeJson, parseRecords, scanRecords } from '../../../src/ingress/parse-body.ts';
 
 const MARKER = 'PAYLOAD-MARKER-4711';
 
@@ -161,5 +161,81 @@ describe('decodeJson', () => {
   it('parses duplicate keys with the last value (JSON.parse semantics)', () => {
     const r = decodeJson(Buffer.from('{"a":1,"a":2}'));
     assert.deepEqual(r, { ok: true, value: { a: 2 } });
+  });
+});
+
+describe('scanRecords: the same answer as parsing the body whole', () => {
+  const scanned = (body: string | Buffer) => {
+    const r = scanRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+    if (!r.ok) return r;
+    return r.value.parse(0, r.value.count);
+  };
+
+  const bodies = [
+    JSON.stringify({ items: [ONE, { ...ONE, 'Report ID': 'r-"2"\\' }] }),
+    JSON.stringify([ONE, [1, [2]], 'x]', null]),
+    JSON.stringify({ data: { items: [ONE] }, items: 'not an array' }),
+    JSON.stringify({ body: { items: [ONE] }, data: { items: {} } }),
+    '{"items":[1],"items":[2,3]}',
+    '{"items":[1,"x",null, true ,-1.5e3]}',
+    ' \r\n{"items":[]}\n',
+    '{ "id" : "x" , "data" : { "items" : [ {"a":"}"} , {"b":"\\\\"} ] } }',
+    '{"__proto__":{"items":[{"Report ID":"r"}]}}',
+    '{"items":[{"Report ID":"r"',
+    '{"items":[]} garbage',
+    '{"items":[]}{"items":[]}',
+    '{"items":[NaN]}',
+    '{"items":[1,]}',
+    '{"items":[1 2]}',
+    '{"items":[{"a":1]}',
+    '{"items":["\u0001"]}',
+    '{items:[]}',
+    '[1]]',
+    '',
+    '{}',
+    '42',
+  ];
+
+  for (const body of bodies) {
+    it(`agrees on ${JSON.stringify(body).slice(0, 60)}`, () => {
+      const whole = parseRecords(Buffer.from(body));
+      const scan = scanned(body);
+      assert.equal(scan.ok, whole.ok);
+      if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
+      if (!scan.ok && !whole.ok) assert.equal(scan.error.code, whole.error.code);
+    });
+  }
+
+  it('parses any range of records on its own', () => {
+    const items = Array.from({ length: 25 }, (_, i) => ({ n: i, s: `a"b\\${i}]` }));
+    const r = scanRecords(Buffer.from(JSON.stringify({ items })));
+    assert.ok(r.ok);
+    assert.equal(r.value.count, 25);
+    assert.deepEqual(r.value.parse(3, 9), { ok: true, value: items.slice(3, 9) });
+    assert.deepEqual(r.value.parse(24, 25), { ok: true, value: items.slice(24) });
+    assert.deepEqual(r.value.parse(5, 5), { ok: true, value: [] });
+  });
+
+  it('refuses invalid UTF-8 and a byte order mark before scanning', () => {
+    const bad = Buffer.concat([
+      Buffer.from('{"items":["'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"]}'),
+    ]);
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"items":[]}')]);
+    for (const body of [bad, bom]) {
+      const r = scanRecords(body);
+      assert.equal(r.ok ? 'ok' : r.error.code, 'body_invalid_encoding');
+    }
+  });
+
+  it('names the records of a group that is not valid JSON, without the payload', () => {
+    const r = scanRecords(Buffer.from(`{"items":[1,2,{"x":${MARKER}}]}`));
+    assert.ok(r.ok);
+    assert.deepEqual(r.value.parse(0, 2), { ok: true, value: [1, 2] });
+    const bad = r.value.parse(2, 3);
+    assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
+    assert.ok(!bad.ok && bad.error.message.includes('records 3 to 3'));
+    assert.ok(!bad.ok && !bad.error.message.includes('4711'));
   });
 });

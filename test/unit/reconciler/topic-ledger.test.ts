@@ -22,6 +22,17 @@ const rec = (id: string | undefined, org: string | null, callEnd: number | strin
 });
 
 describe('topic ledger', () => {
+  test('counts a Report ID once, in the window where it is first seen', () => {
+    const l = createLedger(windows);
+    l.observe(rec('a', 'o1', T0 + 5));
+    l.observe(rec('a', 'o1', T0 + H + 5)); // a later version with another call end
+    l.add(T0 + 10, 'o1', 'a'); // published again by a backfill
+    l.add(T0 + 10, 'o1', 'b');
+    assert.equal(l.distinct(0, 'o1'), 2);
+    assert.equal(l.distinct(1, 'o1'), 0);
+    assert.equal(l.stats().kept, 2);
+  });
+
   test('counts distinct Report IDs per window and org, by cdr-call-end', () => {
     const l = createLedger(windows);
     l.observe(rec('a', 'o1', T0 + 5));

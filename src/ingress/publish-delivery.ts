@@ -1,0 +1,76 @@
+/**
+ * @module ingress/publish-delivery
+ * A verified body becomes records on Kafka in bounded chunks: each chunk of
+ * records is parsed from the body's bytes, normalised and deduplicated (also
+ * against earlier chunks), then published; the next chunk is prepared while
+ * Kafka acknowledges the previous one. Memory stays at the body's bytes plus
+ * about two chunks of records, whatever the delivery's size. The counts are
+ * returned once every chunk is acknowledged; the first failure (invalid JSON
+ * in a later record, Kafka not acknowledging) ends the delivery with its error
+ * and no further chunk is sent.
+ */
+import { type PreparedBatch, prepareChunk, type SeenReports } from '../cdr/batch.ts';
+import type { Ingest } from '../cdr/normalise.ts';
+import type { Privacy } from '../cdr/privacy.ts';
+import type { Result } from '../errors.ts';
+import type { PublishCounts } from '../kafka/publish-cdrs.ts';
+import type { RecordSlices } from './parse-body.ts';
+
+/** Records per chunk: about 5 MB of JSON at the usual ~2.5 KB a record. */
+export const DELIVERY_CHUNK_RECORDS = 2000;
+
+export type Publish = (
+  batch: PreparedBatch,
+  ingest: Ingest,
+  deadlineMs: number,
+) => Promise<PublishCounts>;
+
+const unwrap = <T>(r: Result<T>): T => {
+  if (!r.ok) throw r.error;
+  return r.value;
+};
+
+export type DeliveryOptions = {
+  privacy?: Privacy | null;
+  /** Called once per chunk when Kafka has acknowledged it (metrics). */
+  onChunk?: (batch: PreparedBatch, counts: PublishCounts) => void;
+  chunkRecords?: number;
+};
+
+export const publishDelivery = async (
+  slices: RecordSlices,
+  ingest: Ingest,
+  publish: Publish,
+  deadlineMs: number,
+  options: DeliveryOptions = {},
+): Promise<PublishCounts> => {
+  const { privacy = null, onChunk, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
+  const seen: SeenReports = new Map();
+  const total: PublishCounts = { accepted: 0, deadLettered: 0, duplicatesInBatch: 0 };
+  const add = (c: PublishCounts) => {
+    total.accepted += c.accepted;
+    total.deadLettered += c.deadLettered;
+    total.duplicatesInBatch += c.duplicatesInBatch;
+  };
+  const send = async (batch: PreparedBatch) => {
+    const counts = await publish(batch, ingest, deadlineMs);
+    onChunk?.(batch, counts);
+    return counts;
+  };
+  let sending: Promise<PublishCounts> | null = null;
+  try {
+    // an empty delivery is published too: the publisher answers not_ready before the schema is known
+    for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
+      const raws = unwrap(slices.parse(from, Math.min(from + chunkRecords, slices.count)));
+      const batch = prepareChunk(raws, from, ingest, seen, privacy);
+      if (sending !== null) add(await sending);
+      sending = send(batch);
+    }
+    if (sending !== null) add(await sending);
+    sending = null;
+    return total;
+  } finally {
+    // a chunk still on its way when a later one failed: its outcome no longer matters
+    sending?.catch(() => undefined);
+  }
+};

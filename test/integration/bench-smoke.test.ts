@@ -1,0 +1,96 @@
+/**
+ * The benchmark keeps working: `npm run bench -- --smoke` (tiny cases, seconds)
+ * against the real stack writes a report whose fields are sane. No timing
+ * targets here: those are figures of the full run, read by people.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { getStack, type TestStack } from './helpers/stack.ts';
+
+const BENCH = fileURLToPath(new URL('../bench/ingress.bench.ts', import.meta.url));
+
+let stack: TestStack;
+before(async () => {
+  stack = await getStack();
+});
+after(async () => {
+  await stack.close();
+});
+
+type Case = {
+  recordsPerDelivery: number;
+  senders: number;
+  deliveries: number;
+  records: number;
+  recordsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRssMiB: number;
+  cpuSecondsPer10k: number;
+  reference: { recordsPerSecond: number };
+  ratio: number;
+};
+
+test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sane figures', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  try {
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=TimeoutNegativeWarning', BENCH, '--smoke', '--out', out],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, output.slice(-3000));
+
+    const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      machine: { nproc: number; node: string; kafka: string; cpuModel: string };
+      avgJsonBytes: number;
+      avgAvroBytes: number;
+      cases: Case[];
+    };
+    assert.ok(report.machine.nproc >= 1);
+    assert.equal(report.machine.node, process.version);
+    assert.match(report.machine.kafka, /^\d+\.\d+\.\d+$/);
+    assert.ok(report.avgJsonBytes > 1000, `JSON ${report.avgJsonBytes} B a record`);
+    assert.ok(report.avgAvroBytes > 100 && report.avgAvroBytes < report.avgJsonBytes);
+    assert.deepEqual(
+      report.cases.map((c) => [c.recordsPerDelivery, c.senders]),
+      [
+        [100, 1],
+        [100, 4],
+        [500, 1],
+        [500, 4],
+      ],
+    );
+    for (const c of report.cases) {
+      assert.equal(c.records, c.deliveries * c.recordsPerDelivery);
+      assert.ok(c.deliveries >= c.senders);
+      assert.ok(c.recordsPerSecond > 0 && c.reference.recordsPerSecond > 0);
+      assert.ok(c.p99Ms >= c.p50Ms && c.p50Ms > 0);
+      assert.ok(c.peakRssMiB > 20 && c.peakRssMiB < 4096);
+      assert.ok(c.cpuSecondsPer10k > 0);
+      assert.ok(Math.abs(c.ratio - c.recordsPerSecond / c.reference.recordsPerSecond) < 0.01);
+    }
+
+    const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
+    assert.equal(md.split('\n').filter((l) => /^\| \d+ \| [14] \|/.test(l)).length, 4);
+    const png = readFileSync(join(out, 'throughput.png'));
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    assert.equal(png.subarray(12, 16).toString('ascii'), 'IHDR');
+    assert.ok(png.readUInt32BE(16) >= 700);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
