@@ -52,7 +52,7 @@ describe('publishDelivery', () => {
     assert.equal(counts.accepted, 0);
   });
 
-  it('stops at a record that is not valid JSON: body_invalid_json, no later chunk sent', async () => {
+  it('refuses a record that is not valid JSON in a later chunk before anything is sent', async () => {
     const good = Array.from({ length: 12 }, (_, i) => JSON.stringify(minimalRawCdr(`r-${i}`)));
     const text = `{"items":[${good.join(',')},{"x":NaN},${good[0]}]}`;
     const { batches, publish } = recording();
@@ -62,7 +62,7 @@ describe('publishDelivery', () => {
         code: 'body_invalid_json',
       },
     );
-    assert.equal(batches.length, 2);
+    assert.equal(batches.length, 0);
   });
 
   it('sends no further chunk after a failed publish and rethrows its error', async () => {
