@@ -185,7 +185,9 @@ const main = async (): Promise<number> => {
           if (Date.now() > t0 + loadMs) return;
           const record = await fault(targets);
           faults.push(record);
-          say(`fault injected and healed: ${record.name} (${record.detail})`);
+          say(
+            `fault injected and healed: ${record.name}${record.detail ? ` (${record.detail})` : ''}`,
+          );
         }
       }
     })();
