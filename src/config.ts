@@ -84,6 +84,7 @@ const ingressEnv = kafkaEnv.extend({
   MAX_BODY_BYTES: int(256 * 1024 * 1024),
   MAX_DECODED_BYTES: int(256 * 1024 * 1024),
   ACK_TIMEOUT_MS: int(10_000),
+  REQUEST_TIMEOUT_MS: int(300_000),
   RETRY_AFTER_SECONDS: int(30),
 });
 
@@ -201,6 +202,7 @@ const toIngressConfig = (e: z.infer<typeof ingressEnv>) => ({
   maxBodyBytes: e.MAX_BODY_BYTES,
   maxDecodedBytes: e.MAX_DECODED_BYTES,
   ackTimeoutMs: e.ACK_TIMEOUT_MS,
+  requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
 });
 

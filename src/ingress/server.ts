@@ -82,7 +82,11 @@ export const startIngress = async (
     privacy: config.privacy,
     drain,
   });
-  const server = await listen(app.fetch, { port: config.port, hostname: config.host });
+  const server = await listen(app.fetch, {
+    port: config.port,
+    hostname: config.host,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
   const { port, url } = server;
   logger.info('ingress listening', {
     url: `${url}${config.path}`,

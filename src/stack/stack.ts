@@ -78,7 +78,7 @@ export const stackEnv = (s: StackSettings): StackEnv => ({
 
 const say = (msg: string) => process.stderr.write(`[stack] ${msg}\n`);
 
-const java = (): string => {
+export const java = (): string => {
   const candidates = [
     process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : '',
     '/usr/lib/jvm/java-17-openjdk-amd64/bin/java',
@@ -136,7 +136,7 @@ const ready = (s: StackSettings, svc: Service): Promise<boolean> =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const waitFor = async (
+export const waitFor = async (
   what: string,
   check: () => Promise<boolean>,
   child: ChildProcess,
@@ -245,7 +245,7 @@ const brokerProperties = (s: StackSettings, dataDir: string) =>
     'background.threads=2',
   ].join('\n')}\n`;
 
-const LOG4J = `status = warn
+export const LOG4J = `status = warn
 appender.console.type = Console
 appender.console.name = STDOUT
 appender.console.layout.type = PatternLayout

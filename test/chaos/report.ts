@@ -1,0 +1,68 @@
+/** The table a chaos run prints (and, for the full profile, appends to RESULTS.md). */
+import { cpus, hostname, totalmem } from 'node:os';
+import type { FaultRecord } from './faults.ts';
+import type { LedgerFigures } from './ledger.ts';
+
+export type RunFigures = {
+  readonly profile: string;
+  readonly brokers: number;
+  readonly minutes: number;
+  readonly deliveriesSent: number;
+  readonly deliveriesAcknowledged: number;
+  readonly recordsSent: number;
+  readonly recordsAcknowledged: number;
+  readonly attempts: number;
+  readonly statuses: Record<string, number>;
+  readonly overDeadline: number;
+  readonly slowestAnswerMs: number;
+  readonly deadlineMs: number;
+  readonly unhandledRejections: number;
+  readonly crashes: number;
+  readonly logLeaks: number;
+  readonly ledger: LedgerFigures;
+  readonly faults: readonly FaultRecord[];
+};
+
+export const machine = () =>
+  `${hostname()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+
+export const formatReport = (f: RunFigures): string => {
+  const rows: [string, string | number][] = [
+    ['profile', `${f.profile} (${f.brokers} broker${f.brokers > 1 ? 's' : ''}), ${f.minutes} min`],
+    ['deliveries sent / acknowledged', `${f.deliveriesSent} / ${f.deliveriesAcknowledged}`],
+    ['records sent', f.recordsSent],
+    ['records acknowledged', f.recordsAcknowledged],
+    [
+      'HTTP attempts',
+      `${f.attempts} (${Object.entries(f.statuses)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')})`,
+    ],
+    ['lost (acknowledged, not on topic)', f.ledger.lost.length],
+    ['unseen (Webex has, not on topic)', f.ledger.unseen.length],
+    ['records read / distinct', `${f.ledger.read} / ${f.ledger.distinct}`],
+    [
+      'duplicates (same id, same content)',
+      f.ledger.duplicates - f.ledger.differingDuplicates.length,
+    ],
+    ['duplicates differing', f.ledger.differingDuplicates.length],
+    ['phantoms (not from Webex)', f.ledger.phantoms.length],
+    ['request headers leaked to Kafka', f.ledger.leaks],
+    ['secrets/signatures/tokens in logs', f.logLeaks],
+    [
+      `answers over deadline + 2 s (${f.deadlineMs} ms)`,
+      `${f.overDeadline} (slowest ${f.slowestAnswerMs} ms)`,
+    ],
+    ['unhandled rejections / crashes', `${f.unhandledRejections} / ${f.crashes}`],
+    ['faults injected', f.faults.length],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const table = rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v} |`).join('\n');
+  const faults = f.faults
+    .map(
+      (x) =>
+        `- ${x.name}${x.detail ? ` (${x.detail})` : ''}: ${((x.to - x.from) / 1000).toFixed(1)} s`,
+    )
+    .join('\n');
+  return `| ${'figure'.padEnd(width)} | value |\n|${'-'.repeat(width + 2)}|-------|\n${table}\n\nFaults:\n${faults}\n`;
+};
