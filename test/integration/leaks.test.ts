@@ -129,7 +129,11 @@ describe('secrets stay out of logs and out of Kafka', () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
-    assert.match(printed, /delivery published/, 'the process did log (the grep means something)');
+    assert.match(
+      printed,
+      /"status":200,"deliveryId".*"msg":"delivery"/,
+      'the process did log (the grep means something)',
+    );
     for (const secret of [
       current,
       rotated,
