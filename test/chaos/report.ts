@@ -1,5 +1,5 @@
 /** The table a chaos run prints (and, for the full profile, appends to RESULTS.md). */
-import { cpus, hostname, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import type { FaultRecord } from './faults.ts';
 import type { LedgerFigures } from './ledger.ts';
 
@@ -23,8 +23,11 @@ export type RunFigures = {
   readonly faults: readonly FaultRecord[];
 };
 
+/** The machine, with its load average at the end of the run (what else was running shows there). */
 export const machine = () =>
-  `${hostname()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  `${hostname()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ')}`;
 
 export const formatReport = (f: RunFigures): string => {
   const rows: [string, string | number][] = [

@@ -332,7 +332,7 @@ const main = async (): Promise<number> => {
     if (profile === 'full' || process.env.CHAOS_RECORD === '1') {
       appendFileSync(
         RESULTS,
-        `\n## ${new Date().toISOString()} (${profile})\n\nMachine: ${machine()}, shared with four other engineers' test runs.\n\n${report}\nVerdict: ${failures.length === 0 ? 'PASS' : `FAIL: ${failures.join('; ')}`}\n`,
+        `\n## ${new Date().toISOString()} (${profile})\n\nMachine: ${machine()}.\n\n${report}\nVerdict: ${failures.length === 0 ? 'PASS' : `FAIL: ${failures.join('; ')}`}\n`,
       );
     }
     for (const f of failures) say(`FAIL ${f}`);
