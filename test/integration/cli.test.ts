@@ -18,7 +18,7 @@ import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
@@ -75,11 +75,7 @@ describe('webex-cdr-kafka command line', () => {
       await waitReady(base);
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], 'new-secret');
-      const res = await fetch(`${base}/webhooks/cdr`, {
-        method: 'POST',
-        body: d.body,
-        headers: d.headers,
-      });
+      const res = await postDelivery(`${base}/webhooks/cdr`, d);
       assert.equal(res.status, 200);
       assert.equal(await topicSize(stack.brokers, topic), 2);
       // what a user sees with `webex-cdr-kafka tail`: every record, Avro decoded

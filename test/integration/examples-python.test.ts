@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
 import { python } from './helpers/python.ts';
@@ -47,11 +47,7 @@ test('the Python consumer example decodes, reads headers and keeps one version p
   try {
     for (const delivery of [items, items.slice(0, 2), [newer]]) {
       const d = signedDelivery(delivery, 's');
-      const res = await fetch(ingress.webhookUrl, {
-        method: 'POST',
-        body: d.body,
-        headers: d.headers,
-      });
+      const res = await postDelivery(ingress.webhookUrl, d);
       assert.equal(res.status, 200);
     }
   } finally {

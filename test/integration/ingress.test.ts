@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { normalise } from '../../src/cdr/normalise.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
@@ -25,16 +25,13 @@ after(async () => {
   await stack.close();
 });
 
-const post = (url: string, d: { body: string; headers: Record<string, string> }) =>
-  fetch(url, { method: 'POST', body: d.body, headers: d.headers });
-
 describe('ingress on the real stack', () => {
   test('a signed delivery round-trips: one Avro record per CDR, keyed by org, with headers', async () => {
     const topic = uniqueTopic('roundtrip');
     const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
     try {
       const items = Array.from({ length: 25 }, (_, i) => rawCdr(i, `org-${i % 4}`));
-      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      const res = await postDelivery(ingress.webhookUrl, signedDelivery(items, SECRET));
       assert.equal(res.status, 200);
       const answer = (await res.json()) as Record<string, unknown>;
       assert.deepEqual(
@@ -97,15 +94,18 @@ describe('ingress on the real stack', () => {
     try {
       const items = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
       const forged = signedDelivery(items, 'not-the-secret');
-      const res = await post(ingress.webhookUrl, forged);
+      const res = await postDelivery(ingress.webhookUrl, forged);
       assert.equal(res.status, 401);
-      const unsigned = await post(ingress.webhookUrl, {
+      const unsigned = await postDelivery(ingress.webhookUrl, {
         body: forged.body,
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(unsigned.status, 401);
       // a good delivery afterwards proves the topics exist and are being written
-      const good = await post(ingress.webhookUrl, signedDelivery([rawCdr(3, 'org-c')], SECRET));
+      const good = await postDelivery(
+        ingress.webhookUrl,
+        signedDelivery([rawCdr(3, 'org-c')], SECRET),
+      );
       assert.equal(good.status, 200);
       assert.equal(await topicSize(stack.brokers, topic), 1);
       assert.equal(await topicSize(stack.brokers, `${topic}.dlq`), 0);
@@ -121,7 +121,7 @@ describe('ingress on the real stack', () => {
       const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-a'), rawCdr(3, 'org-b')];
       const poison = { 'Org UUID': 'org-a', Duration: '7' }; // no Report ID
       const items = [good[0], poison, good[1], 'not an object', good[2]];
-      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      const res = await postDelivery(ingress.webhookUrl, signedDelivery(items, SECRET));
       assert.equal(res.status, 200);
       const answer = (await res.json()) as Record<string, unknown>;
       assert.equal(answer.accepted, 3);
@@ -167,7 +167,7 @@ describe('ingress on the real stack', () => {
     try {
       await stack.stopBroker();
       const t0 = Date.now();
-      const res = await post(ingress.webhookUrl, delivery);
+      const res = await postDelivery(ingress.webhookUrl, delivery);
       const elapsed = Date.now() - t0;
       assert.equal(res.status, 503);
       assert.ok(res.headers.get('retry-after'), 'Retry-After is set');
@@ -179,7 +179,7 @@ describe('ingress on the real stack', () => {
       // Webex retries until it gets 2xx
       let status = 0;
       for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
-        status = (await post(ingress.webhookUrl, delivery)).status;
+        status = (await postDelivery(ingress.webhookUrl, delivery)).status;
         if (status !== 200) await new Promise((r) => setTimeout(r, 1000));
       }
       assert.equal(status, 200);
@@ -221,12 +221,12 @@ describe('ingress on the real stack', () => {
       const body = (await ready.json()) as { checks: Record<string, boolean> };
       assert.equal(body.checks.schemaRegistered, false);
       const delivery = signedDelivery([rawCdr(1, 'org-r')], SECRET);
-      const refused = await post(ingress.webhookUrl, delivery);
+      const refused = await postDelivery(ingress.webhookUrl, delivery);
       assert.equal(refused.status, 503);
       assert.ok(refused.headers.get('retry-after'));
       await stack.resumeRegistry();
       await ingress.started;
-      const accepted = await post(ingress.webhookUrl, delivery);
+      const accepted = await postDelivery(ingress.webhookUrl, delivery);
       assert.equal(accepted.status, 200);
       assert.equal(await topicSize(stack.brokers, topic), 1);
     } finally {
@@ -246,7 +246,7 @@ describe('ingress on the real stack', () => {
     try {
       const items = Array.from({ length: 40_000 }, (_, i) => rawCdr(i, `org-${i % 50}`));
       const t0 = Date.now();
-      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      const res = await postDelivery(ingress.webhookUrl, signedDelivery(items, SECRET));
       const elapsed = Date.now() - t0;
       assert.equal(res.status, 200);
       assert.ok(
@@ -299,7 +299,7 @@ describe('ingress on the real stack', () => {
     try {
       const huge = rawCdr(1, 'org-big', { 'Unknown blob': 'y'.repeat(1_200_000) });
       const items = [rawCdr(0, 'org-a'), huge, rawCdr(2, 'org-a')];
-      const res = await post(ingress.webhookUrl, signedDelivery(items, SECRET));
+      const res = await postDelivery(ingress.webhookUrl, signedDelivery(items, SECRET));
       assert.equal(res.status, 200);
       const answer = (await res.json()) as Record<string, unknown>;
       assert.equal(answer.accepted, 2);

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { normalise } from '../../src/cdr/normalise.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
 import { python } from './helpers/python.ts';
@@ -35,11 +35,7 @@ test('Python confluent-kafka AvroDeserializer decodes our records', {
   try {
     const items = Array.from({ length: 12 }, (_, i) => rawCdr(i, `org-${i % 3}`));
     const d = signedDelivery(items, 's');
-    const res = await fetch(ingress.webhookUrl, {
-      method: 'POST',
-      body: d.body,
-      headers: d.headers,
-    });
+    const res = await postDelivery(ingress.webhookUrl, d);
     assert.equal(res.status, 200);
     const { deliveryId } = (await res.json()) as { deliveryId: string };
 

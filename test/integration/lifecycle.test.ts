@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/listen.ts';
 import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
@@ -121,11 +121,7 @@ describe('ingress shutdown', () => {
       }
       assert.equal((await fetch(`${ingress.base}/readyz`)).status, 503);
       const late = signedDelivery([rawCdr(1000, 'org-late')], SECRET);
-      const refused = await fetch(`${ingress.base}/webhooks/cdr`, {
-        method: 'POST',
-        body: late.body,
-        headers: late.headers,
-      });
+      const refused = await postDelivery(`${ingress.base}/webhooks/cdr`, late);
       assert.equal(refused.status, 503);
       assert.ok(Number(refused.headers.get('retry-after')) > 0);
 
@@ -162,11 +158,7 @@ describe('ingress shutdown', () => {
     try {
       await stack.stopBroker();
       const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], SECRET);
-      const answer = fetch(`${ingress.base}/webhooks/cdr`, {
-        method: 'POST',
-        body: d.body,
-        headers: d.headers,
-      }).then(
+      const answer = postDelivery(`${ingress.base}/webhooks/cdr`, d).then(
         (r) => r.status,
         () => 'no answer' as const,
       );

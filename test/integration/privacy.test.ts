@@ -13,7 +13,7 @@ import { toMatchKey } from '../../src/cdr/fields.ts';
 import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { type ReadMessage, readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { createTestReconciler } from './helpers/reconciler.ts';
@@ -81,11 +81,7 @@ describe('privacy', () => {
       );
       const poison = { 'Org UUID': 'org-p', 'Calling number': '+4790000009', User: 'Nobody' };
       const d = signedDelivery([...records, poison], SECRET);
-      const res = await fetch(ingress.webhookUrl, {
-        method: 'POST',
-        body: d.body,
-        headers: d.headers,
-      });
+      const res = await postDelivery(ingress.webhookUrl, d);
       assert.equal(res.status, 200);
 
       const onTopic = await readTopic(stack.brokers, topic, 3);

@@ -41,7 +41,7 @@ import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { saslListener, stackSettings } from '../../src/stack/stack.ts';
-import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
@@ -175,11 +175,7 @@ describe('Kafka SASL and ACLs', () => {
         const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
         const poison = { 'Org UUID': 'org-a' }; // no Report ID: dead-lettered
         const d = signedDelivery([...good, poison], SECRET);
-        const res = await fetch(ingress.webhookUrl, {
-          method: 'POST',
-          body: d.body,
-          headers: d.headers,
-        });
+        const res = await postDelivery(ingress.webhookUrl, d);
         assert.equal(res.status, 200, await res.clone().text());
         const body = (await res.json()) as { accepted: number; deadLettered: number };
         assert.equal(body.accepted, 2);

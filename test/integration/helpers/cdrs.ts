@@ -39,3 +39,7 @@ export const signedDelivery = (items: unknown[], secret: string, wrap = true) =>
     },
   };
 };
+
+/** POSTs a delivery built by signedDelivery (or any body and headers) to the webhook. */
+export const postDelivery = (url: string, d: { body: string; headers: Record<string, string> }) =>
+  fetch(url, { method: 'POST', body: d.body, headers: d.headers });
