@@ -21,7 +21,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { signalService, stackEnv, stackSettings, startRegistry } from '../../src/stack/stack.ts';
+import {
+  portOpen,
+  signalService,
+  stackEnv,
+  stackSettings,
+  startRegistry,
+} from '../../src/stack/stack.ts';
 import { readTopic, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { freePort, waitReady } from '../integration/helpers/net.ts';
 import { startCluster } from './cluster.ts';
@@ -88,6 +94,7 @@ const main = async (): Promise<number> => {
   say(`profile ${profile}: ${size} broker(s), ${loadMs / 60_000} min of load`);
   // The stack's own broker shares node 1's ports; the registry is the stack's.
   await signalService('kafka', 'SIGTERM', s);
+  const registryWasUp = await portOpen(s.registryPort);
   await startRegistry(s);
   const registryUrl = stackEnv(s).SCHEMA_REGISTRY_URL;
   const cluster = await startCluster(s, size, Number(process.env.CHAOS_PORT_BASE ?? 35100));
@@ -345,6 +352,9 @@ const main = async (): Promise<number> => {
       process.kill(child.pid, 'SIGKILL');
     }
     await cluster.close();
+    // Leave nothing of ours running: a registry this run started is stopped; the
+    // stack's broker stays stopped (`npm run stack -- up` brings the stack back).
+    if (!registryWasUp) await signalService('registry', 'SIGTERM', s);
   }
 };
 
