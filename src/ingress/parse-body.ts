@@ -66,17 +66,19 @@ const skipSpace = (b: Buffer, i: number): number => {
   return j;
 };
 
-/** End (exclusive) of the string starting at `i`, or -1 when it is not closed. */
+/**
+ * End (exclusive) of the string starting at `i`, or -1 when it is not closed.
+ * A plain loop: CDR strings are short, and a call into Buffer.indexOf per
+ * string costs more than walking its bytes. A backslash skips the byte after it.
+ */
 const skipString = (b: Buffer, i: number): number => {
-  let from = i + 1;
-  for (;;) {
-    const q = b.indexOf(QUOTE, from);
-    if (q < 0) return -1;
-    let escapes = 0;
-    while (b[q - 1 - escapes] === BACKSLASH) escapes++;
-    if (escapes % 2 === 0) return q + 1;
-    from = q + 1;
+  const n = b.length;
+  for (let j = i + 1; j < n; j++) {
+    const c = b[j];
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) j++;
   }
+  return -1;
 };
 
 /**
@@ -112,9 +114,42 @@ const skipValue = (b: Buffer, i: number): number => {
 
 type Span = { start: number; end: number };
 
-/** The last value of each of `keys` among the members of the object at `i`; null when malformed. */
-const members = (b: Buffer, i: number, keys: readonly string[]): Map<string, Span> | null => {
-  const found = new Map<string, Span>();
+/** An array and the bounds of its elements: `starts[k]` to `ends[k]` (exclusive). */
+type ArraySpan = Span & { starts: number[]; ends: number[] };
+
+/**
+ * The array starting at `i` with the bounds of its elements, walked once; null
+ * when its structure is broken (or `i` is not an array).
+ */
+const scanArray = (b: Buffer, i: number): ArraySpan | null => {
+  if (b[i] !== OPEN_ARRAY) return null;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let j = skipSpace(b, i + 1);
+  if (b[j] === CLOSE_ARRAY) return { start: i, end: j + 1, starts, ends };
+  for (;;) {
+    const end = skipValue(b, j);
+    if (end < 0) return null;
+    starts.push(j);
+    ends.push(end);
+    j = skipSpace(b, end);
+    if (b[j] === CLOSE_ARRAY) return { start: i, end: j + 1, starts, ends };
+    if (b[j] !== COMMA) return null;
+    j = skipSpace(b, j + 1);
+  }
+};
+
+/**
+ * The last value of each of `keys` among the members of the object at `i`;
+ * null when malformed. A wanted array value is scanned for its elements on
+ * the way (the records array is walked once, not twice).
+ */
+const members = (
+  b: Buffer,
+  i: number,
+  keys: readonly string[],
+): Map<string, Span | ArraySpan> | null => {
+  const found = new Map<string, Span | ArraySpan>();
   let j = skipSpace(b, i + 1);
   if (b[j] === CLOSE_OBJECT) return found;
   for (;;) {
@@ -130,9 +165,11 @@ const members = (b: Buffer, i: number, keys: readonly string[]): Map<string, Spa
     j = skipSpace(b, keyEnd);
     if (b[j] !== COLON) return null;
     const start = skipSpace(b, j + 1);
-    const end = skipValue(b, start);
+    const wanted = keys.includes(key as string);
+    const array = wanted && b[start] === OPEN_ARRAY ? scanArray(b, start) : null;
+    const end = array?.end ?? skipValue(b, start);
     if (end < 0) return null;
-    if (keys.includes(key as string)) found.set(key as string, { start, end });
+    if (wanted) found.set(key as string, array ?? { start, end });
     j = skipSpace(b, end);
     if (b[j] === CLOSE_OBJECT) return found;
     if (b[j] !== COMMA) return null;
@@ -140,49 +177,35 @@ const members = (b: Buffer, i: number, keys: readonly string[]): Map<string, Spa
   }
 };
 
-const arrayAt = (b: Buffer, span: Span | undefined): Span | undefined =>
-  span !== undefined && b[span.start] === OPEN_ARRAY ? span : undefined;
+const arrayAt = (span: Span | ArraySpan | undefined): ArraySpan | undefined =>
+  span !== undefined && 'starts' in span ? span : undefined;
 
 const objectAt = (b: Buffer, span: Span | undefined): Span | undefined =>
   span !== undefined && b[span.start] === OPEN_OBJECT ? span : undefined;
 
-/** The records array in the precedence of `extractRecords`: bare, items, data.items, body.items. */
-const findRecordsArray = (b: Buffer): Span | undefined => {
+/**
+ * The records array in the precedence of `extractRecords` (bare, items,
+ * data.items, body.items) with its elements; undefined when the scan cannot
+ * follow the body (it is then parsed whole).
+ */
+const findRecordsArray = (b: Buffer): ArraySpan | undefined => {
   const start = skipSpace(b, 0);
   if (b[start] === OPEN_ARRAY) {
-    const end = skipValue(b, start);
-    return end < 0 ? undefined : { start, end };
+    const array = scanArray(b, start);
+    return array === null || skipSpace(b, array.end) !== b.length ? undefined : array;
   }
   if (b[start] !== OPEN_OBJECT) return undefined;
   const root = members(b, start, ['items', 'data', 'body']);
   if (root === null) return undefined;
-  const items = arrayAt(b, root.get('items'));
+  const items = arrayAt(root.get('items'));
   if (items !== undefined) return items;
   for (const envelope of ['data', 'body']) {
     const inner = objectAt(b, root.get(envelope));
     if (inner === undefined) continue;
-    const found = arrayAt(b, members(b, inner.start, ['items'])?.get('items'));
+    const found = arrayAt(members(b, inner.start, ['items'])?.get('items'));
     if (found !== undefined) return found;
   }
   return undefined;
-};
-
-/** Element spans of the array at `span`, or null when its structure is broken. */
-const splitArray = (b: Buffer, span: Span): { starts: number[]; ends: number[] } | null => {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let j = skipSpace(b, span.start + 1);
-  if (b[j] === CLOSE_ARRAY) return { starts, ends };
-  for (;;) {
-    const end = skipValue(b, j);
-    if (end < 0) return null;
-    starts.push(j);
-    ends.push(end);
-    j = skipSpace(b, end);
-    if (b[j] === CLOSE_ARRAY) return j + 1 === span.end ? { starts, ends } : null;
-    if (b[j] !== COMMA) return null;
-    j = skipSpace(b, j + 1);
-  }
 };
 
 const invalidJson = (e: unknown, where: string) => {
@@ -219,8 +242,7 @@ export const scanRecords = (bytes: Buffer): Result<RecordSlices> => {
   const utf8 = checkUtf8(bytes);
   if (!utf8.ok) return utf8;
   const span = findRecordsArray(bytes);
-  const elements = span === undefined ? null : splitArray(bytes, span);
-  if (span === undefined || elements === null) {
+  if (span === undefined) {
     const whole = parseRecords(bytes);
     return whole.ok ? ok(parsedSlices(whole.value)) : whole;
   }
@@ -233,7 +255,7 @@ export const scanRecords = (bytes: Buffer): Result<RecordSlices> => {
   }
   const shape = extractRecords(doc);
   if (!shape.ok) return shape;
-  const { starts, ends } = elements;
+  const { starts, ends } = span;
   return ok({
     count: starts.length,
     parse(from, to) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
 import { decodeJson, parseRecords, scanRecords } from '../../../src/ingress/parse-body.ts';
 
@@ -237,5 +238,62 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
     assert.ok(!bad.ok && bad.error.message.includes('records 3 to 3'));
     assert.ok(!bad.ok && !bad.error.message.includes('4711'));
+  });
+
+  it('agrees with parsing the body whole on generated bodies, split into any groups', () => {
+    const shapes = [
+      (items: unknown[]) => items,
+      (items: unknown[]) => ({ items }),
+      (items: unknown[]) => ({ id: 'x', data: { items } }),
+      (items: unknown[]) => ({ body: { items }, tail: [1, '"]'] }),
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 12 }),
+        fc.nat(shapes.length - 1),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        (items, shape, group, pretty) => {
+          const doc = (shapes[shape] as (i: unknown[]) => unknown)(items);
+          const text = pretty ? JSON.stringify(doc, null, 2) : JSON.stringify(doc);
+          const r = scanRecords(Buffer.from(text));
+          assert.ok(r.ok);
+          const whole = records(text);
+          assert.equal(r.value.count, whole.length);
+          const parsed: unknown[] = [];
+          for (let from = 0; from < r.value.count; from += group) {
+            const part = r.value.parse(from, Math.min(from + group, r.value.count));
+            assert.ok(part.ok);
+            parsed.push(...part.value);
+          }
+          assert.deepEqual(parsed, whole);
+        },
+      ),
+      { seed: 4711, numRuns: 2000 },
+    );
+  });
+
+  it('agrees with parsing the body whole when bytes of a valid body are changed', () => {
+    const base = JSON.stringify({ items: [ONE, { s: 'a\\"b\\\\', n: [1, { x: '}' }] }, 'q"]'] });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(base.length - 1), fc.constantFrom(...'"\\[]{},: 0an')), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        (edits) => {
+          const chars = [...base];
+          for (const [at, c] of edits) chars[at] = c;
+          const body = chars.join('');
+          const whole = parseRecords(Buffer.from(body));
+          const r = scanRecords(Buffer.from(body));
+          const scan = r.ok ? r.value.parse(0, r.value.count) : r;
+          assert.equal(scan.ok, whole.ok, body);
+          if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
+          if (!scan.ok && !whole.ok) assert.equal(scan.error.code, whole.error.code, body);
+        },
+      ),
+      { seed: 4712, numRuns: 5000 },
+    );
   });
 });
