@@ -21,6 +21,7 @@ import { CdrError, type ErrorCode, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
+import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
 import { scanRecords } from './parse-body.ts';
 import { publishDelivery } from './publish-delivery.ts';
@@ -97,13 +98,17 @@ const verifyAndDecode = async (
   body: Body,
   encoding: Encoding,
   settings: IngressSettings,
-): Promise<Buffer> => {
+): Promise<BodyBytes> => {
   if (claims.claims.length === 0) return unwrap(await decodeBody(body, encoding, settings));
   const overWire = verifySignature(claims, [body.wire], settings.secrets);
   if (overWire.ok) return unwrap(await decodeBody(body, encoding, settings));
   if (encoding !== 'gzip' || !settings.signatureOverDecoded) throw overWire.error;
   const decoded = unwrap(await decodeBody(body, encoding, settings));
-  unwrap(verifySignature(claims, [[decoded]], settings.secrets));
+  const check = verifySignature(claims, [decoded], settings.secrets);
+  if (!check.ok) {
+    decoded.close();
+    throw check.error;
+  }
   return decoded;
 };
 
@@ -179,6 +184,7 @@ export const createApp = (deps: IngressDeps) => {
     const encoding = unwrap(readEncoding(headers));
     unwrap(checkDeclaredLength(headers, settings));
     let reserved = 0;
+    const held: BodyBytes[] = [];
     try {
       const body = unwrap(
         await readBody(
@@ -191,6 +197,7 @@ export const createApp = (deps: IngressDeps) => {
           Number(headers.get('content-length') ?? undefined),
         ),
       );
+      held.push(body.wire);
       const readAt = now();
       const bytes = body.wireBytes;
       metrics.payload(bytes);
@@ -209,6 +216,8 @@ export const createApp = (deps: IngressDeps) => {
       };
       // The body's bytes are held until the end: records are parsed from them chunk by chunk.
       const decoded = await verifyAndDecode(claims, body, encoding, settings);
+      held.push(decoded);
+      if (decoded.spooled) line.spooled = true;
       const slices = unwrap(scanRecords(decoded));
       const received = slices.count;
       line.records = received;
@@ -234,6 +243,7 @@ export const createApp = (deps: IngressDeps) => {
       });
       return c.json({ deliveryId, received, ...counts });
     } finally {
+      for (const b of held) b.close();
       deps.budget?.release(reserved);
     }
   });

@@ -3,19 +3,22 @@
  * Reads a request body under limits: a declared Content-Length over the limit
  * is refused before a byte is read (413); an undeclared one is counted while
  * it streams and cut off at the limit. `Content-Encoding: gzip` is decoded
- * with its own limit on the decoded size (gzip bombs get 413).
+ * with its own limit on the decoded size (gzip bombs get 413). Bodies over
+ * `spoolBytes`, as received and as decoded, are kept in a spool file rather
+ * than in memory (body-bytes.ts).
  */
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { CdrError, fail, ok, type Result } from '../errors.ts';
+import { type BodyBytes, createSpool, memoryBytes, type SpoolOptions } from './body-bytes.ts';
 
-const gunzipAsync = promisify(gunzip);
-
-export type BodyLimits = { readonly maxBodyBytes: number; readonly maxDecodedBytes: number };
+export type BodyLimits = SpoolOptions & {
+  readonly maxBodyBytes: number;
+  readonly maxDecodedBytes: number;
+};
 
 export type Body = {
-  /** The bytes as received (one buffer, or none for an empty body). */
-  readonly wire: readonly Buffer[];
+  /** The bytes as received; `close()` them when the request ends. */
+  readonly wire: BodyBytes;
   readonly wireBytes: number;
 };
 
@@ -63,12 +66,11 @@ const tooLarge = (limit: number) =>
   new CdrError('body_too_large', `the body is larger than the limit of ${limit} bytes`);
 
 /**
- * Reads the raw body into one buffer (sized from `expectedBytes`, the declared
- * Content-Length, when known; grown by doubling otherwise), so the body is
- * held once and never copied into a string. Every chunk is reserved in
- * `budget` first (the caller releases `wireBytes` when the request ends, also
- * on failure: see the `reserved` count in the result or error path); the
- * stream is cancelled at the first chunk past a limit.
+ * Reads the raw body: into one buffer (sized from `expectedBytes`, the declared
+ * Content-Length, when known) up to `spoolBytes`, into a spool file beyond.
+ * Every chunk is reserved in `budget` first (the caller releases `wireBytes`
+ * when the request ends, also on failure: see the `reserved` count in the
+ * result or error path); the stream is cancelled at the first chunk past a limit.
  */
 export const readBody = async (
   stream: ReadableStream<Uint8Array> | null,
@@ -77,46 +79,93 @@ export const readBody = async (
   onReserved?: (bytes: number) => void,
   expectedBytes?: number,
 ): Promise<Result<Body>> => {
-  let wireBytes = 0;
-  if (stream === null) return ok({ wire: [], wireBytes });
+  if (stream === null) return ok({ wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 });
   const hint = Number.isSafeInteger(expectedBytes) ? (expectedBytes as number) : 0;
-  let store = Buffer.allocUnsafe(Math.min(Math.max(hint, 64 * 1024), limits.maxBodyBytes));
+  const spool = createSpool(limits, Math.min(hint, limits.maxBodyBytes));
   const reader = stream.getReader();
+  const refuse = async (error: CdrError) => {
+    spool.abort();
+    await reader.cancel().catch(() => undefined);
+    return fail(error);
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (wireBytes + value.byteLength > limits.maxBodyBytes) {
-        await reader.cancel().catch(() => undefined);
-        return fail(tooLarge(limits.maxBodyBytes));
+      if (spool.bytes + value.byteLength > limits.maxBodyBytes) {
+        return await refuse(tooLarge(limits.maxBodyBytes));
       }
       if (budget !== undefined) {
         if (!budget.reserve(value.byteLength)) {
-          await reader.cancel().catch(() => undefined);
-          return fail(
+          return await refuse(
             new CdrError('ingress_busy', 'too many bytes of deliveries in flight; retry later'),
           );
         }
         onReserved?.(value.byteLength);
       }
-      if (wireBytes + value.byteLength > store.length) {
-        const grown = Buffer.allocUnsafe(
-          Math.min(Math.max(store.length * 2, wireBytes + value.byteLength), limits.maxBodyBytes),
-        );
-        store.copy(grown, 0, 0, wireBytes);
-        store = grown;
-      }
-      store.set(value, wireBytes);
-      wireBytes += value.byteLength;
+      spool.write(value);
     }
   } catch (cause) {
+    spool.abort();
     return fail(
       new CdrError('body_invalid_encoding', 'the request body could not be read', { cause }),
     );
   } finally {
     reader.releaseLock();
   }
-  return ok({ wire: wireBytes === 0 ? [] : [store.subarray(0, wireBytes)], wireBytes });
+  return ok({ wire: spool.finish(), wireBytes: spool.bytes });
+};
+
+const decodedTooLarge = (limit: number) =>
+  new CdrError('body_too_large', `the decoded body is larger than the limit of ${limit} bytes`);
+
+/**
+ * Gunzips `wire` block by block into a spool (memory, then a file past
+ * `spoolBytes`), stopping at `maxDecodedBytes`.
+ */
+const gunzipBytes = async (wire: BodyBytes, limits: BodyLimits): Promise<Result<BodyBytes>> => {
+  const spool = createSpool(limits);
+  const gunzip = createGunzip();
+  let error: CdrError | null = null;
+  const done = new Promise<void>((resolve) => {
+    gunzip.on('data', (chunk: Buffer) => {
+      if (error !== null) return;
+      if (spool.bytes + chunk.length > limits.maxDecodedBytes) {
+        error = decodedTooLarge(limits.maxDecodedBytes);
+        gunzip.destroy();
+        resolve();
+        return;
+      }
+      spool.write(chunk);
+    });
+    gunzip.on('error', () => {
+      error ??= new CdrError('body_invalid_encoding', 'the body is not valid gzip');
+      resolve();
+    });
+    gunzip.on('end', () => resolve());
+    gunzip.on('close', () => resolve());
+  });
+  for (const block of wire) {
+    if (error !== null) break;
+    if (!gunzip.write(block)) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          gunzip.off('drain', go);
+          gunzip.off('close', go);
+          resolve();
+        };
+        gunzip.on('drain', go);
+        gunzip.on('close', go);
+      });
+    }
+  }
+  if (error === null) gunzip.end();
+  await done;
+  if (error !== null) {
+    spool.abort();
+    return fail(error);
+  }
+  return ok(spool.finish());
 };
 
 /** The body's bytes after Content-Encoding: as is, or gunzipped under maxDecodedBytes. */
@@ -124,23 +173,7 @@ export const decodeBody = async (
   body: Body,
   encoding: Encoding,
   limits: BodyLimits,
-): Promise<Result<Buffer>> => {
-  const bytes =
-    body.wire.length === 1 && body.wire[0] !== undefined
-      ? body.wire[0]
-      : Buffer.concat(body.wire, body.wireBytes);
-  if (encoding === 'identity') return ok(bytes);
-  try {
-    return ok(await gunzipAsync(bytes, { maxOutputLength: limits.maxDecodedBytes }));
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      return fail(
-        new CdrError(
-          'body_too_large',
-          `the decoded body is larger than the limit of ${limits.maxDecodedBytes} bytes`,
-        ),
-      );
-    }
-    return fail(new CdrError('body_invalid_encoding', 'the body is not valid gzip'));
-  }
+): Promise<Result<BodyBytes>> => {
+  if (encoding === 'identity') return ok(body.wire);
+  return gunzipBytes(body.wire, limits);
 };

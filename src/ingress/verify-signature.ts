@@ -62,7 +62,7 @@ export const readSignatureHeaders = (
   return ok({ claims });
 };
 
-const hmac = (algorithm: Algorithm, secret: string, body: readonly Buffer[]): Buffer => {
+const hmac = (algorithm: Algorithm, secret: string, body: Iterable<Buffer>): Buffer => {
   const h = createHmac(algorithm, secret);
   for (const part of body) h.update(part);
   return h.digest();
@@ -75,7 +75,7 @@ const hmac = (algorithm: Algorithm, secret: string, body: readonly Buffer[]): Bu
  */
 export const verifySignature = (
   claims: SignatureClaims,
-  bodies: readonly (readonly Buffer[])[],
+  bodies: readonly Iterable<Buffer>[],
   secrets: readonly string[],
 ): Result<void> => {
   for (const claim of claims.claims) {

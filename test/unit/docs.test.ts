@@ -193,6 +193,7 @@ describe('docs/openapi.yaml', () => {
     acceptSha256: true,
     insecureNoSignature: false,
     maxBodyBytes: 64 * 1024,
+    spoolBytes: 64 * 1024,
     maxDecodedBytes: 64 * 1024,
     path: PATH,
     feed: 'billing',

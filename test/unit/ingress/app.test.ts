@@ -21,6 +21,7 @@ const SETTINGS: IngressSettings = {
   acceptSha256: false,
   insecureNoSignature: false,
   maxBodyBytes: 64 * 1024,
+  spoolBytes: 2048, // larger test bodies go through a spool file
   maxDecodedBytes: 256 * 1024,
   path: PATH,
   feed: 'billing',
@@ -664,5 +665,32 @@ describe('draining (shutdown)', () => {
     assert.equal((await h.app.request('/healthz')).status, 200);
     assert.equal(h.calls.length, 1, 'nothing published while draining');
     assert.equal(inFlight, 0, 'every delivery marked done');
+  });
+});
+
+describe('large deliveries (spooled)', () => {
+  it('publishes a body over spoolBytes from the spool file, and says so in its log line', async () => {
+    const h = createHarness({ settings: { spoolBytes: 1024, maxBodyBytes: 1 << 20 } });
+    const raws = Array.from({ length: 40 }, (_, i) => minimalRawCdr(`r-${i}`, { User: 'é😀' }));
+    const body = items(...raws);
+    assert.ok(Buffer.byteLength(body) > 1024);
+    const res = await answer(post(h.app, body));
+    assert.equal(res.status, 200);
+    assert.equal((res.json as { accepted: number }).accepted, 40);
+    const published = h.calls.flatMap((c) => c.batch.records.map((r) => r.reportId));
+    assert.deepEqual(
+      published,
+      raws.map((_, i) => `r-${i}`),
+    );
+    const line = h.logs.find((l) => l.msg === 'delivery');
+    assert.equal(line?.fields?.spooled, true);
+  });
+
+  it('refuses a forged large body before reading its records', async () => {
+    const h = createHarness({ settings: { spoolBytes: 1024, maxBodyBytes: 1 << 20 } });
+    const body = items(...Array.from({ length: 40 }, (_, i) => minimalRawCdr(`r-${i}`)));
+    const res = await post(h.app, body, { 'x-spark-signature': sign(body, 'wrong') });
+    assert.equal(res.status, 401);
+    assert.equal(h.calls.length, 0);
   });
 });

@@ -48,6 +48,7 @@ const settings: IngressSettings = {
   acceptSha256: false,
   insecureNoSignature: false,
   maxBodyBytes: 1024 * 1024,
+  spoolBytes: 4096, // larger hostile bodies go through a spool file
   maxDecodedBytes: 1024 * 1024,
   path: PATH,
   feed: 'analytics',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
+import type { BodyBytes } from '../../../src/ingress/body-bytes.ts';
 import { decodeJson, parseRecords, scanRecords } from '../../../src/ingress/parse-body.ts';
 
 const MARKER = 'PAYLOAD-MARKER-4711';
@@ -20,6 +21,22 @@ const refusal = (body: string | Buffer): CdrError => {
 const code = (body: string | Buffer): ErrorCode => refusal(body).code;
 
 const ONE = { 'Report ID': 'r-1', 'Org UUID': 'o-1' };
+
+/** A body handed out in blocks of the given sizes (cycled), as a spooled body is read. */
+const inBlocks = (buffer: Buffer, sizes: readonly number[]): BodyBytes => ({
+  length: buffer.length,
+  spooled: true,
+  read: (start, end) => Buffer.from(buffer.subarray(start, end)),
+  close: () => undefined,
+  *[Symbol.iterator]() {
+    let k = 0;
+    for (let at = 0; at < buffer.length; k++) {
+      const size = Math.max(1, sizes[k % sizes.length] ?? 1);
+      yield Buffer.from(buffer.subarray(at, at + size));
+      at += size;
+    }
+  },
+});
 
 describe('parseRecords: accepted shapes', () => {
   it('accepts {"items": [...]}', () => {
@@ -211,6 +228,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     const items = Array.from({ length: 25 }, (_, i) => ({ n: i, s: `a"b\\${i}]` }));
     const r = scanRecords(Buffer.from(JSON.stringify({ items })));
     assert.ok(r.ok);
+    assert.equal(r.value.streamed, true);
     assert.equal(r.value.count, 25);
     assert.deepEqual(r.value.parse(3, 9), { ok: true, value: items.slice(3, 9) });
     assert.deepEqual(r.value.parse(24, 25), { ok: true, value: items.slice(24) });
@@ -236,7 +254,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     assert.deepEqual(r.value.parse(0, 2), { ok: true, value: [1, 2] });
     const bad = r.value.parse(2, 3);
     assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
-    assert.ok(!bad.ok && bad.error.message.includes('records 3 to 3'));
+    assert.ok(!bad.ok && bad.error.message.includes('(record 3)'));
     assert.ok(!bad.ok && !bad.error.message.includes('4711'));
   });
 
@@ -295,5 +313,47 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
       ),
       { seed: 4712, numRuns: 5000 },
     );
+  });
+
+  it('gives the same answer whatever the block boundaries (a spooled body)', () => {
+    const samples = [
+      ...bodies,
+      JSON.stringify({ items: [{ k: 'a\\"\\\\', u: 'é€😀' }, 'x\\'], data: { items: [1] } }),
+      JSON.stringify({ 'it\u0065ms': 1, data: { items: [{ a: '😀' }] } }).replace(
+        'ite',
+        'it\\u0065',
+      ),
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
+        (body, sizes) => {
+          const buffer = Buffer.from(body);
+          const whole = parseRecords(buffer);
+          const r = scanRecords(inBlocks(buffer, sizes));
+          const scan = r.ok ? r.value.parse(0, r.value.count) : r;
+          const inOne = scanRecords(buffer);
+          // the scan follows the body in blocks whenever it does in one piece
+          if (inOne.ok && r.ok) assert.equal(r.value.streamed, inOne.value.streamed, body);
+          assert.equal(scan.ok, whole.ok, body);
+          if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
+          if (!scan.ok && !whole.ok) assert.equal(scan.error.code, whole.error.code, body);
+        },
+      ),
+      { seed: 4713, numRuns: 3000 },
+    );
+  });
+
+  it('refuses UTF-8 broken across or at the end of blocks', () => {
+    const good = Buffer.from('{"items":["é€😀"]}');
+    const cut = good.subarray(0, good.length - 5); // ends inside the emoji
+    const r = scanRecords(inBlocks(Buffer.concat([cut, Buffer.from('"]}')]), [3, 5]));
+    assert.equal(r.ok ? 'ok' : r.error.code, 'body_invalid_encoding');
+    for (const size of [1, 2, 3, 4, 7]) {
+      const ok = scanRecords(inBlocks(good, [size]));
+      assert.ok(ok.ok);
+      assert.deepEqual(ok.value.parse(0, 1), { ok: true, value: ['é€😀'] });
+    }
   });
 });

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { BLOCK_BYTES, createSpool, memoryBytes } from '../../../src/ingress/body-bytes.ts';
+import { decodeBody, readBody } from '../../../src/ingress/read-body.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const streamOf = (chunks: readonly Uint8Array[]) => {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = chunks[i++];
+      if (next === undefined) controller.close();
+      else controller.enqueue(next);
+    },
+  });
+};
+
+describe('spool', () => {
+  it('keeps a body up to spoolBytes in memory', () => {
+    const spool = createSpool({ spoolBytes: 10, spoolDir: dir });
+    spool.write(Buffer.from('0123456789'));
+    const bytes = spool.finish();
+    assert.equal(bytes.spooled, false);
+    assert.equal(bytes.read(2, 5).toString(), '234');
+  });
+
+  it('moves a body past spoolBytes to a file that no directory lists', () => {
+    const data = randomBytes(3 * BLOCK_BYTES + 17);
+    const spool = createSpool({ spoolBytes: 1000, spoolDir: dir });
+    for (let at = 0; at < data.length; at += 700) spool.write(data.subarray(at, at + 700));
+    const bytes = spool.finish();
+    assert.equal(bytes.spooled, true);
+    assert.equal(bytes.length, data.length);
+    assert.deepEqual(readdirSync(dir), [], 'the spool file is unlinked while in use');
+    assert.deepEqual(bytes.read(999, 1003), data.subarray(999, 1003));
+    const blocks = [...bytes];
+    assert.equal(blocks.length, 4);
+    assert.deepEqual(Buffer.concat(blocks), data);
+    assert.deepEqual(Buffer.concat([...bytes]), data, 'iterated again from the start');
+    bytes.close();
+    bytes.close();
+    assert.throws(() => bytes.read(0, 1), /closed/);
+  });
+
+  it('spools from the first byte when the declared length is over spoolBytes', async () => {
+    const data = randomBytes(5000);
+    const r = await readBody(
+      streamOf([data.subarray(0, 2000), data.subarray(2000)]),
+      { maxBodyBytes: 10_000, maxDecodedBytes: 10_000, spoolBytes: 4096, spoolDir: dir },
+      undefined,
+      undefined,
+      data.length,
+    );
+    assert.ok(r.ok);
+    assert.equal(r.value.wire.spooled, true);
+    assert.deepEqual(r.value.wire.read(0, data.length), data);
+    r.value.wire.close();
+  });
+
+  it('gunzips a large body into a spool file, under maxDecodedBytes', async () => {
+    const json = Buffer.from(
+      JSON.stringify({ items: Array.from({ length: 3000 }, (_, i) => ({ i })) }),
+    );
+    const limits = {
+      maxBodyBytes: 1 << 20,
+      maxDecodedBytes: 1 << 20,
+      spoolBytes: 1024,
+      spoolDir: dir,
+    };
+    const body = await readBody(streamOf([gzipSync(json)]), limits);
+    assert.ok(body.ok);
+    const decoded = await decodeBody(body.value, 'gzip', limits);
+    assert.ok(decoded.ok);
+    assert.equal(decoded.value.spooled, true);
+    assert.deepEqual(decoded.value.read(0, decoded.value.length), json);
+    const small = await decodeBody(body.value, 'gzip', { ...limits, maxDecodedBytes: 5000 });
+    assert.equal(small.ok ? 'ok' : small.error.code, 'body_too_large');
+    decoded.value.close();
+  });
+
+  it('iterates a memory body as one block, an empty one as none', () => {
+    assert.deepEqual([...memoryBytes(Buffer.from('ab'))].map(String), ['ab']);
+    assert.deepEqual([...memoryBytes(Buffer.alloc(0))], []);
+  });
+});
