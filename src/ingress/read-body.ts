@@ -103,7 +103,11 @@ export const readBody = async (
         }
         onReserved?.(value.byteLength);
       }
-      spool.write(value);
+      try {
+        spool.write(value);
+      } catch (cause) {
+        return await refuse(spoolFailed(cause));
+      }
     }
   } catch (cause) {
     spool.abort();
@@ -115,6 +119,14 @@ export const readBody = async (
   }
   return ok({ wire: spool.finish(), wireBytes: spool.bytes });
 };
+
+/** The spool directory is full or not writable: our problem, so 503 and Webex retries. */
+const spoolFailed = (cause: unknown) =>
+  new CdrError(
+    'ingress_busy',
+    `the body could not be written to the spool directory: ${(cause as { code?: string }).code ?? String(cause)}`,
+    { cause },
+  );
 
 const decodedTooLarge = (limit: number) =>
   new CdrError('body_too_large', `the decoded body is larger than the limit of ${limit} bytes`);
@@ -136,7 +148,13 @@ const gunzipBytes = async (wire: BodyBytes, limits: BodyLimits): Promise<Result<
         resolve();
         return;
       }
-      spool.write(chunk);
+      try {
+        spool.write(chunk);
+      } catch (cause) {
+        error = spoolFailed(cause);
+        gunzip.destroy();
+        resolve();
+      }
     });
     gunzip.on('error', () => {
       error ??= new CdrError('body_invalid_encoding', 'the body is not valid gzip');

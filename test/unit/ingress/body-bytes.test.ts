@@ -90,3 +90,19 @@ describe('spool', () => {
     assert.deepEqual([...memoryBytes(Buffer.alloc(0))], []);
   });
 });
+
+describe('spool failures', () => {
+  it('answers 503 ingress_busy when the spool directory cannot be written', async () => {
+    const limits = {
+      maxBodyBytes: 10_000,
+      maxDecodedBytes: 10_000,
+      spoolBytes: 10,
+      spoolDir: join(dir, 'no-such-directory'),
+    };
+    const r = await readBody(streamOf([Buffer.alloc(100, 0x20)]), limits);
+    assert.equal(r.ok ? 'ok' : r.error.code, 'ingress_busy');
+    assert.ok(!r.ok && r.error.status === 503 && /ENOENT/.test(r.error.message));
+    const small = await readBody(streamOf([Buffer.from('{}')]), limits);
+    assert.ok(small.ok, 'a body under spoolBytes does not need the directory');
+  });
+});

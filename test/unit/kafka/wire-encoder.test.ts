@@ -18,9 +18,9 @@ describe('wireEncoder', () => {
   it('writes the same bytes as header + toBuffer, across slab boundaries', () => {
     const encode = wireEncoder(header, type);
     const out: Buffer[] = [];
-    const values = Array.from({ length: 3000 }, (_, n) => ({ n, s: 'x'.repeat(n % 997) + 'é' }));
+    const values = Array.from({ length: 3000 }, (_, n) => ({ n, s: `${'x'.repeat(n % 997)}é` }));
     for (const v of values) out.push(encode(v));
-    values.forEach((v, i) => assert.deepEqual(out[i], expected(v)));
+    for (const [i, v] of values.entries()) assert.deepEqual(out[i], expected(v));
     assert.deepEqual({ ...type.fromBuffer((out[1234] as Buffer).subarray(5)) }, values[1234]);
   });
 
