@@ -55,6 +55,7 @@ const kafkaEnv = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  KAFKA_CLIENT: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
   SCHEMA_REGISTRY_URL: httpUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
@@ -170,6 +171,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
           password: e.KAFKA_SASL_PASSWORD ?? '',
         },
   compression: e.KAFKA_COMPRESSION,
+  /** The producer's client library (admin, consumers and the reconciler's reads stay on kafkajs). */
+  client: e.KAFKA_CLIENT,
   registry: {
     url: e.SCHEMA_REGISTRY_URL,
     username: e.SCHEMA_REGISTRY_USERNAME,

@@ -15,6 +15,7 @@ import { describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { asAuthFailure, createKafka } from './client.ts';
 import { type CdrProducer, createCdrProducer } from './producer.ts';
+import { createPlatformaticProducer } from './producer-platformatic.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
 import { createRegistryClient, type Encoder, type RegistryClient } from './registry.ts';
 import { ensureTopics, missingTopics, type TopicSpec } from './topics.ts';
@@ -38,7 +39,10 @@ export const createCdrSink = (
   extraTopics: string[] = [],
 ): CdrSink => {
   const kafka = createKafka(config, logger);
-  const producer = createCdrProducer(kafka, { compression: config.compression, logger });
+  const producer =
+    config.client === 'platformatic'
+      ? createPlatformaticProducer(config, { logger })
+      : createCdrProducer(kafka, { compression: config.compression, logger });
   const registry = createRegistryClient(config.registry);
   const subject = `${config.topic}-value`;
   let encoder: Encoder | null = null;

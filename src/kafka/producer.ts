@@ -78,8 +78,52 @@ export const chunkMessages = (batches: TopicMessages[]): TopicMessages[][] => {
 const messageBytes = (chunk: TopicMessages[]): number =>
   chunk.reduce((n, t) => n + t.messages.reduce((m, x) => m + x.value.length, 0), 0);
 
+/**
+ * The bytes of sends we gave up on (deadline passed) that the client may
+ * still be retrying: counted until they settle; above `max`, sends are
+ * refused at once (memory during an outage). Shared by both clients.
+ */
+export const createAbandonedSends = (logger: Logger, max: number) => {
+  let bytes = 0;
+  return {
+    /** Throws kafka_timeout while too many bytes of given-up sends are pending. */
+    check() {
+      if (bytes > max) {
+        throw new CdrError(
+          'kafka_timeout',
+          `Kafka is not keeping up: ${Math.round(bytes / 2 ** 20)} MiB of earlier sends are still unacknowledged`,
+        );
+      }
+    },
+    /**
+     * Waits for `sending` at most `stallMs`; past it, rejects with
+     * kafka_timeout and counts `chunk` until `sending` settles. The client's
+     * own errors are passed on as they are.
+     */
+    async within(sending: Promise<unknown>, chunk: TopicMessages[], stallMs: number) {
+      try {
+        await withDeadline(sending, stallMs, 'acknowledge');
+      } catch (e) {
+        if (e instanceof CdrError) {
+          // the client keeps retrying an idempotent send: count what it still holds
+          const size = messageBytes(chunk);
+          bytes += size;
+          sending
+            .catch((late: unknown) =>
+              logger.warn('late Kafka send failed', { error: describe(late) }),
+            )
+            .finally(() => {
+              bytes -= size;
+            });
+        }
+        throw e;
+      }
+    },
+  };
+};
+
 /** Rejects with kafka_timeout when `work` has not settled within `ms`; `work` goes on. */
-const withDeadline = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
+export const withDeadline = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -106,11 +150,10 @@ export const createCdrProducer = (
   },
 ): CdrProducer => {
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-  const maxAbandonedBytes = opts.maxAbandonedBytes ?? 512 * 1024 * 1024;
+  const abandoned = createAbandonedSends(opts.logger, opts.maxAbandonedBytes ?? 512 * 1024 * 1024);
   let producer: Producer;
   let connected = false;
   let connecting: Promise<void> | null = null;
-  let abandonedBytes = 0;
 
   const build = () => {
     const p = kafka.producer({
@@ -167,19 +210,9 @@ export const createCdrProducer = (
       topicMessages: chunk.map((t) => ({ topic: t.topic, messages: t.messages as Message[] })),
     });
     try {
-      await withDeadline(sending, stallMs, 'acknowledge');
+      await abandoned.within(sending, chunk, stallMs);
     } catch (e) {
-      if (e instanceof CdrError) {
-        // kafkajs keeps retrying an idempotent send: count what it still holds
-        const size = messageBytes(chunk);
-        abandonedBytes += size;
-        sending
-          .catch((late) => opts.logger.warn('late Kafka send failed', { error: describe(late) }))
-          .finally(() => {
-            abandonedBytes -= size;
-          });
-        throw e;
-      }
+      if (e instanceof CdrError) throw e;
       const type = (e as { type?: string }).type;
       if (type !== undefined && FATAL_TYPES.has(type) && producer === p) await rebuild(type);
       throw new CdrError('kafka_failed', `Kafka send failed: ${describe(e)}`, { cause: e });
@@ -190,12 +223,7 @@ export const createCdrProducer = (
     connect,
     isConnected: () => connected,
     async send(batches, stallMs) {
-      if (abandonedBytes > maxAbandonedBytes) {
-        throw new CdrError(
-          'kafka_timeout',
-          `Kafka is not keeping up: ${Math.round(abandonedBytes / 2 ** 20)} MiB of earlier sends are still unacknowledged`,
-        );
-      }
+      abandoned.check();
       if (!connected) await withDeadline(connect(), stallMs, 'accept a connection');
       // The deadline is per chunk: a large delivery may take longer in all, as long
       // as Kafka keeps acknowledging. After a missed deadline nothing more is sent.

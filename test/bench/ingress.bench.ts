@@ -49,11 +49,14 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     senders: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    /** The ingress' producer client (KAFKA_CLIENT): kafkajs (default) or platformatic. */
+    client: { type: 'string', default: 'kafkajs' },
     /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
     'ingress-flags': { type: 'string' },
   },
 });
 const SMOKE = args.smoke === true;
+const CLIENT = args.client === 'platformatic' ? 'platformatic' : 'kafkajs';
 const SIZES = (args.sizes ?? (SMOKE ? '100,500' : '100,2000,20000,100000')).split(',').map(Number);
 const SENDERS = (args.senders ?? '1,4').split(',').map(Number);
 /** Each case sends deliveries until at least this many records (and at least one delivery per sender). */
@@ -97,6 +100,7 @@ const startIngress = async (env: Record<string, string>, topic: string, port: nu
         ...process.env,
         ...env,
         CDR_TOPIC: topic,
+        KAFKA_CLIENT: CLIENT,
         CDR_FEED: 'analytics',
         WEBHOOK_SECRETS: SECRET,
         PORT: String(port),
@@ -324,7 +328,7 @@ const markdown = (report: Report): string => {
     '',
     `Run ${m.date} by \`npm run bench\`${report.smoke ? ' --smoke' : ''}: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka}; load average at start ${m.loadAverageAtStart.join(' / ')}. ${m.note}.`,
     '',
-    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Topic of ${PARTITIONS} partitions, acks=all, no compression. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, same broker.`,
+    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${report.client}\`). Topic of ${PARTITIONS} partitions, acks=all, no compression. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, same broker.`,
     '',
     '| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -345,6 +349,8 @@ const markdown = (report: Report): string => {
 
 type Report = {
   smoke: boolean;
+  /** The ingress' producer client (KAFKA_CLIENT). */
+  client: string;
   warmupDeliveries: number;
   machine: Awaited<ReturnType<typeof machine>>;
   avgJsonBytes: number;
@@ -440,6 +446,7 @@ const main = async () => {
 
   const report: Report = {
     smoke: SMOKE,
+    client: CLIENT,
     warmupDeliveries: WARMUP_DELIVERIES,
     machine: about,
     avgJsonBytes,

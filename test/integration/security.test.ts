@@ -166,11 +166,22 @@ const saslEnv = (mechanism: string, password: string = PASSWORD) => ({
 });
 
 describe('Kafka SASL and ACLs', () => {
-  for (const mechanism of ['scram-sha-256', 'scram-sha-512', 'plain']) {
-    test(`the ingress publishes with ${mechanism} as a principal that may only write its topics`, async () => {
+  const cases = [
+    ['kafkajs', 'scram-sha-256'],
+    ['kafkajs', 'scram-sha-512'],
+    ['kafkajs', 'plain'],
+    ['platformatic', 'scram-sha-512'],
+    ['platformatic', 'plain'],
+  ] as const;
+  for (const [client, mechanism] of cases) {
+    test(`the ingress (${client}) publishes with ${mechanism} as a principal that may only write its topics`, async () => {
       const topic = uniqueTopic(`sasl-${mechanism}`);
       await grantProducerOnly([topic, `${topic}.dlq`]);
-      const ingress = await startTestIngress(stack, { ...saslEnv(mechanism), CDR_TOPIC: topic });
+      const ingress = await startTestIngress(stack, {
+        ...saslEnv(mechanism),
+        KAFKA_CLIENT: client,
+        CDR_TOPIC: topic,
+      });
       try {
         const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
         const poison = { 'Org UUID': 'org-a' }; // no Report ID: dead-lettered
@@ -321,25 +332,28 @@ describe('Kafka SASL and ACLs', () => {
     }
   });
 
-  test('a wrong password ends the start at once with a clear error', async () => {
+  test('a wrong password ends the start at once with a clear error (both clients)', async () => {
     const topic = uniqueTopic('sasl-wrong');
     await grantProducerOnly([topic, `${topic}.dlq`]);
-    const startedAt = Date.now();
-    const ingress = await startTestIngress(
-      stack,
-      { ...saslEnv('scram-sha-512', 'not-the-password'), CDR_TOPIC: topic },
-      { waitReady: false },
-    );
-    try {
-      await assert.rejects(ingress.started, (e: unknown) => {
-        assert.ok(e instanceof CdrError, String(e));
-        assert.equal(e.code, 'auth_failed');
-        assert.match(e.message, /refused the credentials.*KAFKA_SASL_PASSWORD/);
-        return true;
-      });
-      assert.ok(Date.now() - startedAt < 20_000, 'no retry loop');
-    } finally {
-      await ingress.close();
+    for (const client of ['kafkajs', 'platformatic']) {
+      const startedAt = Date.now();
+      const ingress = await startTestIngress(
+        stack,
+        { ...saslEnv('scram-sha-512', 'not-the-password'), KAFKA_CLIENT: client, CDR_TOPIC: topic },
+        { waitReady: false },
+      );
+      try {
+        await assert.rejects(ingress.started, (e: unknown) => {
+          assert.ok(e instanceof CdrError, String(e));
+          assert.equal(e.code, 'auth_failed', client);
+          assert.match(e.message, /refused the credentials.*KAFKA_SASL_PASSWORD/);
+          assert.doesNotMatch(e.message, /not-the-password/);
+          return true;
+        });
+        assert.ok(Date.now() - startedAt < 20_000, `no retry loop (${client})`);
+      } finally {
+        await ingress.close();
+      }
     }
 
     // the command line: exit code 1 and the reason, without the password
