@@ -7,8 +7,9 @@
  * republishes a record that is on the topic already, even when Webex counts it
  * in a neighbouring window.
  *
- * Memory: one entry per distinct Report ID kept (one set of all of them, about
- * 100 bytes each; windows hold counts per org, not sets). A Report ID counts in
+ * Memory: one entry per distinct Report ID kept (one exact set of all of them,
+ * about 32 bytes each for UUIDs: report-id-set.ts; windows hold counts per
+ * org, not sets). A Report ID counts in
  * the window where it is first seen. Only records whose call ended within
  * [first window start - margin, last window end + margin] are kept, so the
  * bound is the records of one pass's span plus the margins, however far the
@@ -17,6 +18,7 @@
  */
 import type { KeyAndHeaders } from '../kafka/read-range.ts';
 import { HOUR_MS, type Window } from './plan.ts';
+import { createReportIdSet } from './report-id-set.ts';
 
 export const REPORT_ID_HEADER = 'cdr-report-id';
 export const CALL_END_HEADER = 'cdr-call-end';
@@ -55,7 +57,7 @@ export const createLedger = (
 ): Ledger => {
   // per window and org, the number of distinct Report IDs (each counted where first seen)
   const perWindow: Map<string, number>[] = windows.map(() => new Map());
-  const all = new Set<string>();
+  const all = createReportIdSet();
   const spanStart = (windows[0]?.start ?? 0) - marginMs;
   const spanEnd = (windows.at(-1)?.end ?? 0) + marginMs;
   let records = 0;

@@ -45,7 +45,13 @@ const SECRET = `chaos-secret-${Math.random().toString(36).slice(2)}`;
 const TOKEN = `chaos-token-${Math.random().toString(36).slice(2)}`;
 const CANARY = `chaos-canary-${Math.random().toString(36).slice(2)}`;
 
-const { values: flags } = parseArgs({ options: { profile: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { profile: { type: 'string' }, client: { type: 'string' } },
+});
+/** The producer client under test (KAFKA_CLIENT): kafkajs (default) or platformatic. */
+const client = flags.client ?? process.env.CHAOS_KAFKA_CLIENT ?? 'kafkajs';
+if (client !== 'kafkajs' && client !== 'platformatic')
+  throw new Error('--client kafkajs|platformatic');
 const profile = (flags.profile ?? process.env.CHAOS_PROFILE ?? 'quick') as 'quick' | 'full';
 if (profile !== 'quick' && profile !== 'full') throw new Error('--profile quick|full');
 const size = profile === 'full' ? 3 : 1;
@@ -91,7 +97,9 @@ const spawnLogged = (name: string, args: string[], env: Record<string, string>) 
 
 const main = async (): Promise<number> => {
   const started = Date.now();
-  say(`profile ${profile}: ${size} broker(s), ${loadMs / 60_000} min of load`);
+  say(
+    `profile ${profile}: ${size} broker(s), ${loadMs / 60_000} min of load, producer client ${client}`,
+  );
   // The stack's own broker shares node 1's ports; the registry is the stack's.
   await signalService('kafka', 'SIGTERM', s);
   const registryWasUp = await portOpen(s.registryPort);
@@ -121,6 +129,7 @@ const main = async (): Promise<number> => {
       CDR_FEED: 'analytics',
       CDR_TOPIC_PARTITIONS: '3',
       CDR_TOPIC_REPLICATION_FACTOR: String(size),
+      KAFKA_CLIENT: client,
       LOG_LEVEL: 'debug',
     };
     const port = await freePort();
