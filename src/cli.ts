@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8 --disable-warning=TimeoutNegativeWarning
 /**
  * @module cli
  * The `webex-cdr-kafka` command: wires configuration into one entry point.

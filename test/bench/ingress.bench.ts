@@ -36,6 +36,7 @@ import { createCdrGenerator } from '../../src/simulator/generate.ts';
 import { ensureKafkaJars, KAFKA_VERSION, stackSettings, up } from '../../src/stack/stack.ts';
 import { topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { barChart } from './chart.ts';
+import { shippedNodeFlags } from './node-flags.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -91,7 +92,10 @@ const startIngress = async (env: Record<string, string>, topic: string, port: nu
   const cli = join(ROOT, 'src/cli.ts');
   const cpuProf = args['cpu-prof'];
   const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
-  const flags = (args['ingress-flags'] ?? '').split(' ').filter((f) => f !== '');
+  // the V8 flags the ingress ships with (the shebang of src/cli.ts), unless --ingress-flags says otherwise
+  const flags = (args['ingress-flags'] ?? shippedNodeFlags().join(' '))
+    .split(' ')
+    .filter((f) => f !== '');
   const child = spawn(
     process.execPath,
     ['--disable-warning=TimeoutNegativeWarning', ...flags, ...profile, cli, 'ingress'],

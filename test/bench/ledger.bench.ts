@@ -20,6 +20,7 @@ import { HOUR_MS, type Window } from '../../src/reconciler/plan.ts';
 import { createLedger } from '../../src/reconciler/topic-ledger.ts';
 import { stackSettings, up } from '../../src/stack/stack.ts';
 import { uniqueTopic } from '../integration/helpers/kafka.ts';
+import { shippedNodeFlags } from './node-flags.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -128,7 +129,7 @@ const main = async () => {
   const reader = spawn(
     process.execPath,
     [
-      '--disable-warning=TimeoutNegativeWarning',
+      ...shippedNodeFlags(), // the reconciler's own V8 flags
       fileURLToPath(import.meta.url),
       '--read',
       topic,

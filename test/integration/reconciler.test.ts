@@ -142,6 +142,29 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
         'oldest first',
       );
 
+      // The call pattern (issue 5): per window one cdrcountbyorg pass (each page
+      // asked once), and cdrsbyorg exactly for the orgs that fell short in it
+      const lostIds = new Set(lost);
+      for (const w of windows) {
+        const start = new Date(w.start).toISOString();
+        const ofWindow = (suffix: string) =>
+          api
+            .requestLog()
+            .filter((r) => r.path.endsWith(suffix) && r.status === 200)
+            .map((r) => new URLSearchParams(r.query))
+            .filter((q) => q.get('startTime') === start);
+        const pages = ofWindow('cdrcountbyorg').map((q) => q.get('page') ?? '1');
+        assert.ok(pages.length > 0, `window ${start} counted`);
+        assert.equal(new Set(pages).size, pages.length, `one cdrcountbyorg pass for ${start}`);
+        const fetched = new Set(ofWindow('cdrsbyorg').map((q) => q.get('orgId')));
+        const short = new Set(
+          world.records
+            .filter((r) => lostIds.has(r.reportId) && r.callEnd >= w.start && r.callEnd < w.end)
+            .map((r) => r.orgId),
+        );
+        assert.deepEqual([...fetched].sort(), [...short].sort(), `cdrsbyorg orgs for ${start}`);
+      }
+
       // Webex's rate limit was respected: nothing throttled, never more than allowed per window
       const stats = api.stats();
       assert.equal(stats.throttled, 0);
