@@ -410,4 +410,59 @@ describe('reconcile', () => {
     assert.deepEqual(m.calls.records, [`A@${T0}`]);
     assert.equal(m.calls.count, 1);
   });
+
+  test('48 windows of 100 orgs: one count per window, cdrsbyorg for exactly the orgs that fall short', async () => {
+    const windows: Window[] = Array.from({ length: 48 }, (_, i) => ({
+      start: T0 + i * H,
+      end: T0 + (i + 1) * H,
+    }));
+    const webexRecs: Rec[] = [];
+    const topic: Rec[] = [];
+    const short: string[] = [];
+    let missing = 0;
+    for (let w = 0; w < 48; w++) {
+      for (let o = 0; o < 100; o++) {
+        const org = `org-${o}`;
+        const [r0, r1, r2] = [0, 1, 2].map((k) => ({
+          id: `${w}-${o}-${k}`,
+          org,
+          end: T0 + w * H + k * MIN + o,
+        })) as [Rec, Rec, Rec];
+        webexRecs.push(r0, r1, r2);
+        const kind = (w * 7 + o) % 10;
+        const onTopicByKind: Rec[][] = [
+          [r0, r1], // one missing
+          [], // all missing
+          [r0, r0, r1], // one missing, hidden by a duplicate if counted raw
+          [r0, r0, r1, r2], // complete, one duplicate
+          [r0, r1, r2, { id: `x-${w}-${o}`, org, end: r0.end }], // surplus
+        ];
+        topic.push(...(onTopicByKind[kind] ?? [r0, r1, r2]));
+        if (kind <= 2) {
+          short.push(`${org}@${T0 + w * H}`);
+          missing += kind === 1 ? 3 : 1;
+        }
+      }
+    }
+    const h = harness(webexRecs, topic, { clock: T0 + 48 * H + 10 * MIN });
+    const deps = { ...h.deps, lookbackMs: 49 * H };
+    const run = await reconcile(deps, windows);
+    assert.equal(h.calls.reads.length, 1, 'one topic read for the pass');
+    assert.equal(h.calls.count, 48, 'one cdrcountbyorg pass per window');
+    assert.deepEqual(
+      h.events.filter((e) => e.startsWith('count')),
+      windows.map((_, i) => `count ${i}`),
+    );
+    assert.deepEqual(h.calls.records.sort(), short.sort(), 'cdrsbyorg only where short');
+    assert.equal(run.totals.backfilled, missing);
+    assert.equal(run.totals.stillMissing, 0);
+    assert.equal(run.totals.surplus, 48 * 10);
+
+    h.calls.records.length = 0;
+    h.calls.count = 0;
+    const again = await reconcile(deps, windows);
+    assert.equal(h.calls.count, 48);
+    assert.deepEqual(h.calls.records, [], 'nothing short after the backfill');
+    assert.equal(again.totals.backfilled, 0);
+  });
 });
