@@ -106,6 +106,19 @@ const openSpoolFile = (dir: string | undefined): number => {
 };
 
 /**
+ * Whether a spool file can be made in `dir` (checked at start): null when it
+ * can, else the error code (ENOENT, EACCES, EROFS...).
+ */
+export const spoolDirProblem = (dir: string | undefined): string | null => {
+  try {
+    closeSync(openSpoolFile(dir));
+    return null;
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+};
+
+/**
  * Collects a body: in memory up to `spoolBytes` (one buffer, grown by
  * doubling from `expectedBytes`), then in a spool file. Writes are
  * synchronous: the spool sits in the page cache, and the request stream is

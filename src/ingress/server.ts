@@ -11,12 +11,14 @@
  * those deliveries were never answered 2xx, so Webex sends them again or the
  * reconciler backfills them.
  */
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngressConfig } from '../config.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createApp, type Drain } from './app.ts';
+import { spoolDirProblem } from './body-bytes.ts';
 import { createByteBudget } from './read-body.ts';
 
 export type Shutdown =
@@ -70,6 +72,14 @@ export const startIngress = async (
     logger.warn(
       'WEBHOOK_INSECURE_NO_SIGNATURE is set and no WEBHOOK_SECRETS: deliveries are NOT authenticated',
     );
+  }
+  const spoolProblem = spoolDirProblem(config.spoolDir);
+  if (spoolProblem !== null) {
+    // small deliveries still work: say loudly that large ones will get 503
+    logger.error('the spool directory is not usable: deliveries over SPOOL_BYTES will get 503', {
+      spoolDir: config.spoolDir ?? tmpdir(),
+      error: spoolProblem,
+    });
   }
   const sink = createCdrSink(config, logger);
   const drain = createDrain();

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { BLOCK_BYTES, createSpool, memoryBytes } from '../../../src/ingress/body-bytes.ts';
+import {
+  BLOCK_BYTES,
+  createSpool,
+  memoryBytes,
+  spoolDirProblem,
+} from '../../../src/ingress/body-bytes.ts';
 import { decodeBody, readBody } from '../../../src/ingress/read-body.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
@@ -104,5 +109,11 @@ describe('spool failures', () => {
     assert.ok(!r.ok && r.error.status === 503 && /ENOENT/.test(r.error.message));
     const small = await readBody(streamOf([Buffer.from('{}')]), limits);
     assert.ok(small.ok, 'a body under spoolBytes does not need the directory');
+  });
+
+  it('is checked at start: the reason a directory cannot hold spool files, and none left behind', () => {
+    assert.equal(spoolDirProblem(dir), null);
+    assert.deepEqual(readdirSync(dir), []);
+    assert.equal(spoolDirProblem(join(dir, 'missing')), 'ENOENT');
   });
 });
