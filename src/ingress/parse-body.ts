@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '../cdr/normalise.ts';
 import { CdrError, fail, ok, type Result } from '../errors.ts';
 import { type BodyBytes, memoryBytes } from './body-bytes.ts';
-import { type ArraySpan, createRecordsScanner } from './scan-records.ts';
+import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './scan-records.ts';
 
 export const decodeJson = (bytes: Buffer): Result<unknown> => {
   const utf8 = checkUtf8(bytes);
@@ -106,6 +106,11 @@ const checkAndScan = (bytes: BodyBytes): Result<ArraySpan | undefined> => {
     const whole = block.subarray(0, cut);
     if (!isUtf8(whole)) return checkUtf8(whole) as Result<never>;
     scanner.feed(whole, offset);
+    if (scanner.tooMany) {
+      return fail(
+        new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`),
+      );
+    }
     offset += cut;
     carry = cut < block.length ? Buffer.from(block.subarray(cut)) : null;
   }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
 import type { BodyBytes } from '../../../src/ingress/body-bytes.ts';
 import { decodeJson, parseRecords, scanRecords } from '../../../src/ingress/parse-body.ts';
+import { MAX_RECORDS } from '../../../src/ingress/scan-records.ts';
 
 const MARKER = 'PAYLOAD-MARKER-4711';
 
@@ -355,5 +356,14 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
       assert.ok(ok.ok);
       assert.deepEqual(ok.value.parse(0, 1), { ok: true, value: ['é€😀'] });
     }
+  });
+
+  it('refuses (413) a body of more records than MAX_RECORDS, without keeping them all', () => {
+    const many = Buffer.from(`[${'1,'.repeat(MAX_RECORDS)}1]`);
+    const r = scanRecords(many);
+    assert.equal(r.ok ? 'ok' : r.error.code, 'body_too_large');
+    assert.ok(!r.ok && r.error.status === 413 && /more than 2000000 records/.test(r.error.message));
+    const enough = scanRecords(Buffer.from(`[${'1,'.repeat(MAX_RECORDS - 1)}1]`));
+    assert.ok(enough.ok && enough.value.count === MAX_RECORDS);
   });
 });
