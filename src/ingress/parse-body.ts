@@ -106,11 +106,7 @@ const checkAndScan = (bytes: BodyBytes): Result<ArraySpan | undefined> => {
     const whole = block.subarray(0, cut);
     if (!isUtf8(whole)) return checkUtf8(whole) as Result<never>;
     scanner.feed(whole, offset);
-    if (scanner.tooMany) {
-      return fail(
-        new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`),
-      );
-    }
+    if (scanner.tooMany) return tooManyRecords();
     offset += cut;
     carry = cut < block.length ? Buffer.from(block.subarray(cut)) : null;
   }
@@ -118,6 +114,13 @@ const checkAndScan = (bytes: BodyBytes): Result<ArraySpan | undefined> => {
   if (first) return ok(undefined);
   return ok(scanner.finish());
 };
+
+/**
+ * Bodies in memory up to this size are parsed whole (one `JSON.parse`): about
+ * 3,000 records, so never more than about two chunks of objects, and the scan
+ * (some 8 % of the CPU of a 2,000-record delivery) is saved.
+ */
+export const WHOLE_PARSE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The records of a body without parsing it whole: a byte scan
@@ -128,10 +131,15 @@ const checkAndScan = (bytes: BodyBytes): Result<ArraySpan | undefined> => {
  * asked for, read from the body's bytes (in memory or spooled), so a large
  * body is never held as one string or one array of objects. A body the scan
  * cannot follow is parsed whole, for the same answer and error message as
- * JSON.parse gives.
+ * JSON.parse gives. Small bodies in memory are parsed whole (WHOLE_PARSE_BYTES).
  */
-export const scanRecords = (body: Buffer | BodyBytes): Result<RecordSlices> => {
+export const scanRecords = (
+  body: Buffer | BodyBytes,
+  wholeParseBytes = WHOLE_PARSE_BYTES,
+): Result<RecordSlices> => {
   const bytes = Buffer.isBuffer(body) ? memoryBytes(body) : body;
+  // a small body in memory is parsed whole: one JSON.parse, no scan
+  if (!bytes.spooled && bytes.length <= wholeParseBytes) return parseWhole(bytes);
   const scanned = checkAndScan(bytes);
   if (!scanned.ok) return scanned;
   const span = scanned.value;
@@ -179,7 +187,12 @@ export const scanRecords = (body: Buffer | BodyBytes): Result<RecordSlices> => {
   });
 };
 
+const tooManyRecords = () =>
+  fail(new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`));
+
 const parseWhole = (bytes: BodyBytes): Result<RecordSlices> => {
   const whole = parseRecords(bytes.read(0, bytes.length));
-  return whole.ok ? ok(parsedSlices(whole.value)) : whole;
+  if (!whole.ok) return whole;
+  // the same limit as the scan: the answer does not depend on how the body was read
+  return whole.value.length > MAX_RECORDS ? tooManyRecords() : ok(parsedSlices(whole.value));
 };

@@ -9,7 +9,14 @@
  * holds of given-up sends is counted and capped (memory during an outage).
  * Producer-fatal errors (sequence, producer id, epoch) rebuild the producer.
  */
-import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import {
+  CompressionTypes,
+  type ICustomPartitioner,
+  type Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import { CdrError, describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -43,6 +50,30 @@ const FATAL_TYPES = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
   'UNKNOWN_PRODUCER_ID',
 ]);
+
+/**
+ * kafkajs' DefaultPartitioner (murmur2 as the Java client), remembering the
+ * partition of each key for a partition count: a delivery has thousands of
+ * records of a few hundred orgs, and the default hashes every key again (and
+ * filters the partition list for every message). Exact: for a keyed message
+ * the default's answer depends on the key and the partition count only.
+ */
+export const rememberingPartitioner: ICustomPartitioner = () => {
+  const base = Partitioners.DefaultPartitioner();
+  const known = new Map<string, number>();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (message.partition != null || typeof message.key !== 'string') return base(args);
+    const id = `${partitionMetadata.length}:${message.key}`;
+    let partition = known.get(id);
+    if (partition === undefined) {
+      partition = base(args);
+      if (known.size >= 100_000) known.clear();
+      known.set(id, partition);
+    }
+    return partition;
+  };
+};
 
 /** Splits messages into sends small enough for one record batch each. */
 export const chunkMessages = (batches: TopicMessages[]): TopicMessages[][] => {
@@ -161,7 +192,7 @@ export const createCdrProducer = (
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2, as the Java client: the same org lands on the same partition for every producer
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: rememberingPartitioner,
     });
     // events of a replaced producer must not change the state of the current one
     p.on(p.events.CONNECT, () => {

@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
 import type { BodyBytes } from '../../../src/ingress/body-bytes.ts';
-import { decodeJson, parseRecords, scanRecords } from '../../../src/ingress/parse-body.ts';
+import {
+  decodeJson,
+  parseRecords,
+  scanRecords,
+  WHOLE_PARSE_BYTES,
+} from '../../../src/ingress/parse-body.ts';
 import { MAX_RECORDS } from '../../../src/ingress/scan-records.ts';
 
 const MARKER = 'PAYLOAD-MARKER-4711';
@@ -185,7 +190,7 @@ describe('decodeJson', () => {
 
 describe('scanRecords: the same answer as parsing the body whole', () => {
   const scanned = (body: string | Buffer) => {
-    const r = scanRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+    const r = scanRecords(Buffer.isBuffer(body) ? body : Buffer.from(body), 0);
     if (!r.ok) return r;
     return r.value.parse(0, r.value.count);
   };
@@ -227,7 +232,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
 
   it('parses any range of records on its own', () => {
     const items = Array.from({ length: 25 }, (_, i) => ({ n: i, s: `a"b\\${i}]` }));
-    const r = scanRecords(Buffer.from(JSON.stringify({ items })));
+    const r = scanRecords(Buffer.from(JSON.stringify({ items })), 0);
     assert.ok(r.ok);
     assert.equal(r.value.streamed, true);
     assert.equal(r.value.count, 25);
@@ -244,13 +249,13 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     ]);
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"items":[]}')]);
     for (const body of [bad, bom]) {
-      const r = scanRecords(body);
+      const r = scanRecords(body, 0);
       assert.equal(r.ok ? 'ok' : r.error.code, 'body_invalid_encoding');
     }
   });
 
   it('names the records of a group that is not valid JSON, without the payload', () => {
-    const r = scanRecords(Buffer.from(`{"items":[1,2,{"x":${MARKER}}]}`));
+    const r = scanRecords(Buffer.from(`{"items":[1,2,{"x":${MARKER}}]}`), 0);
     assert.ok(r.ok);
     assert.deepEqual(r.value.parse(0, 2), { ok: true, value: [1, 2] });
     const bad = r.value.parse(2, 3);
@@ -275,7 +280,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
         (items, shape, group, pretty) => {
           const doc = (shapes[shape] as (i: unknown[]) => unknown)(items);
           const text = pretty ? JSON.stringify(doc, null, 2) : JSON.stringify(doc);
-          const r = scanRecords(Buffer.from(text));
+          const r = scanRecords(Buffer.from(text), 0);
           assert.ok(r.ok);
           const whole = records(text);
           assert.equal(r.value.count, whole.length);
@@ -305,7 +310,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
           for (const [at, c] of edits) chars[at] = c;
           const body = chars.join('');
           const whole = parseRecords(Buffer.from(body));
-          const r = scanRecords(Buffer.from(body));
+          const r = scanRecords(Buffer.from(body), 0);
           const scan = r.ok ? r.value.parse(0, r.value.count) : r;
           assert.equal(scan.ok, whole.ok, body);
           if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
@@ -334,7 +339,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
           const whole = parseRecords(buffer);
           const r = scanRecords(inBlocks(buffer, sizes));
           const scan = r.ok ? r.value.parse(0, r.value.count) : r;
-          const inOne = scanRecords(buffer);
+          const inOne = scanRecords(buffer, 0);
           // the scan follows the body in blocks whenever it does in one piece
           if (inOne.ok && r.ok) assert.equal(r.value.streamed, inOne.value.streamed, body);
           assert.equal(scan.ok, whole.ok, body);
@@ -360,10 +365,29 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
 
   it('refuses (413) a body of more records than MAX_RECORDS, without keeping them all', () => {
     const many = Buffer.from(`[${'1,'.repeat(MAX_RECORDS)}1]`);
-    const r = scanRecords(many);
-    assert.equal(r.ok ? 'ok' : r.error.code, 'body_too_large');
-    assert.ok(!r.ok && r.error.status === 413 && /more than 2000000 records/.test(r.error.message));
-    const enough = scanRecords(Buffer.from(`[${'1,'.repeat(MAX_RECORDS - 1)}1]`));
-    assert.ok(enough.ok && enough.value.count === MAX_RECORDS);
+    const enough = Buffer.from(`[${'1,'.repeat(MAX_RECORDS - 1)}1]`);
+    // scanned (0), and parsed whole (the body, 4 MB, is under WHOLE_PARSE_BYTES)
+    for (const wholeParseBytes of [0, WHOLE_PARSE_BYTES]) {
+      const r = scanRecords(many, wholeParseBytes);
+      assert.equal(r.ok ? 'ok' : r.error.code, 'body_too_large');
+      assert.ok(
+        !r.ok && r.error.status === 413 && /more than 2000000 records/.test(r.error.message),
+      );
+      const fits = scanRecords(enough, wholeParseBytes);
+      assert.ok(fits.ok && fits.value.count === MAX_RECORDS);
+      assert.equal(fits.value.streamed, wholeParseBytes === 0);
+    }
+  });
+
+  it('parses a small body in memory whole, with the same answer', () => {
+    const text = JSON.stringify({ items: [ONE, { ...ONE, 'Report ID': 'r-2' }] });
+    const whole = scanRecords(Buffer.from(text));
+    const scanned = scanRecords(Buffer.from(text), 0);
+    assert.ok(whole.ok && scanned.ok);
+    assert.equal(whole.value.streamed, false);
+    assert.equal(scanned.value.streamed, true);
+    assert.deepEqual(whole.value.parse(0, 2), scanned.value.parse(0, 2));
+    const bad = scanRecords(Buffer.from('{"items":[NaN]}'));
+    assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
   });
 });

@@ -7,7 +7,7 @@ import { type Publish, publishDelivery } from '../../../src/ingress/publish-deli
 import { INGEST, minimalRawCdr } from '../fixtures.ts';
 
 const slicesOf = (text: string) => {
-  const r = scanRecords(Buffer.from(text));
+  const r = scanRecords(Buffer.from(text), 0); // scanned: records parsed chunk by chunk
   if (!r.ok) assert.fail(r.error.message);
   return r.value;
 };
