@@ -88,6 +88,7 @@ const ingressEnv = kafkaEnv.extend({
   SPOOL_DIR: z.string().min(1).optional(),
   ACK_TIMEOUT_MS: int(10_000),
   REQUEST_TIMEOUT_MS: int(300_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   RETRY_AFTER_SECONDS: int(30),
 });
 
@@ -210,6 +211,7 @@ const toIngressConfig = (e: z.infer<typeof ingressEnv>) => ({
   ...(e.SPOOL_DIR === undefined ? {} : { spoolDir: e.SPOOL_DIR }),
   ackTimeoutMs: e.ACK_TIMEOUT_MS,
   requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
 });
 

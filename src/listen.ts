@@ -20,10 +20,17 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
  * `requestTimeoutMs`: the whole request (headers and body) must arrive within
  * it, else Node answers 408 and closes the connection (a slow-drip upload).
  * Checked every second; Node's own default is 300 s, checked every 30 s.
+ *
+ * `keepAliveTimeoutMs`: how long an idle keep-alive connection is kept open
+ * (Node's default: 5 s). A client that reuses a connection just as the server
+ * closes it sees the request fail mid-upload (EPIPE or ECONNRESET); a load
+ * balancer or HTTP client pool that keeps connections longer than the server
+ * does meets that race on every lull. The ingress keeps them longer than such
+ * clients do (65 s: above the 60 s idle timeout common to load balancers).
  */
 export const listen = (
   fetch: FetchHandler,
-  opts: { port: number; hostname?: string; requestTimeoutMs?: number },
+  opts: { port: number; hostname?: string; requestTimeoutMs?: number; keepAliveTimeoutMs?: number },
 ): Promise<Listening> => {
   const hostname = opts.hostname ?? '127.0.0.1';
   const requestTimeout = opts.requestTimeoutMs ?? 300_000;
@@ -47,5 +54,8 @@ export const listen = (
       });
     });
     server.once('error', reject);
+    if (opts.keepAliveTimeoutMs !== undefined && 'keepAliveTimeout' in server) {
+      server.keepAliveTimeout = opts.keepAliveTimeoutMs;
+    }
   });
 };

@@ -96,6 +96,7 @@ export const startIngress = async (
     port: config.port,
     hostname: config.host,
     requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
   });
   const { port, url } = server;
   logger.info('ingress listening', {
