@@ -48,7 +48,16 @@ export const listen = (
         url: `http://${hostname}:${port}`,
         close: (force = false) =>
           new Promise<void>((done) => {
-            server.close(() => done());
+            // server.close() ends the connections idle now; one whose answer is still
+            // being written would then stay open for keepAliveTimeout: end each as it
+            // goes idle, so close() resolves once the last answer is out.
+            const sweep = setInterval(() => {
+              if ('closeIdleConnections' in server) server.closeIdleConnections();
+            }, 50);
+            server.close(() => {
+              clearInterval(sweep);
+              done();
+            });
             if (force && 'closeAllConnections' in server) server.closeAllConnections();
           }),
       });

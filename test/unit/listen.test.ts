@@ -80,4 +80,32 @@ describe('listen: keep-alive', () => {
       await plain.close(true);
     }
   });
+
+  it('close() waits for an answer being written, then ends its connection without waiting for keep-alive', async () => {
+    let entered: () => void = () => {};
+    const inHandler = new Promise<void>((r) => {
+      entered = r;
+    });
+    const slow = async (req: Request) => {
+      entered();
+      await sleep(300);
+      return new Response(await req.text());
+    };
+    const server = await listen(slow, { port: 0, keepAliveTimeoutMs: 60_000 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answer = post(server.url, agent, 'in flight');
+      await inHandler;
+      const closed = server.close().then(() => 'closed' as const);
+      const timer = new AbortController();
+      const open = sleep(10_000, 'still open' as const, { signal: timer.signal }).catch(() => 'x');
+      const outcome = await Promise.race([closed, open]);
+      timer.abort();
+      assert.equal(outcome, 'closed', 'close() resolved long before the 60 s keep-alive');
+      assert.equal((await answer).body, 'in flight');
+    } finally {
+      agent.destroy();
+      await server.close(true);
+    }
+  });
 });
