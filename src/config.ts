@@ -54,7 +54,7 @@ const kafkaEnv = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
-  KAFKA_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  KAFKA_COMPRESSION: z.enum(['none', 'gzip', 'zstd']).default('none'),
   KAFKA_CLIENT: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
   SCHEMA_REGISTRY_URL: httpUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),

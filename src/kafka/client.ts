@@ -7,6 +7,7 @@ import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } 
 import type { KafkaConfig } from '../config.ts';
 import { CdrError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { registerCodecs } from './codecs.ts';
 
 export type KafkaConnection = Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
 
@@ -41,8 +42,9 @@ export const asAuthFailure = (e: unknown): CdrError | null => {
   return null;
 };
 
-export const createKafka = (config: KafkaConnection, logger: Logger): Kafka =>
-  new Kafka({
+export const createKafka = (config: KafkaConnection, logger: Logger): Kafka => {
+  registerCodecs();
+  return new Kafka({
     ...connectionOptions(config),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
@@ -61,6 +63,7 @@ export const createKafka = (config: KafkaConnection, logger: Logger): Kafka =>
         });
       },
   });
+};
 
 const pickLoggable = (o: Record<string, unknown>): Record<string, unknown> => {
   const { timestamp: _t, logger: _l, ...rest } = o;

@@ -4,7 +4,7 @@
  * alternative to kafkajs measured in issue 5: about half the CPU per record.
  * Same guarantees as kafka/producer.ts: idempotent, acks=-1, murmur2
  * partitioning as the Java client and kafkajs (an org lands on the same
- * partition whichever client wrote it), compression none or gzip, the same
+ * partition whichever client wrote it), compression none, gzip or zstd, the same
  * chunks, a deadline per chunk (kafka_timeout), a cap on the bytes of
  * given-up sends, and refused credentials as auth_failed. The library retries
  * and keeps its producer id itself; there is no producer to rebuild.
@@ -89,7 +89,7 @@ export const createPlatformaticProducer = (
       ...platformaticOptions(config),
       idempotent: true,
       acks: lib.ProduceAcks.ALL,
-      compression: config.compression === 'gzip' ? 'gzip' : 'none',
+      compression: config.compression,
       autocreateTopics: false,
       connectTimeout: 3000,
       // toPositive(murmur2) as the Java client and kafkajs' DefaultPartitioner

@@ -174,13 +174,17 @@ export const withDeadline = async <T>(work: Promise<T>, ms: number, what: string
 export const createCdrProducer = (
   kafka: Kafka,
   opts: {
-    compression: 'none' | 'gzip';
+    compression: 'none' | 'gzip' | 'zstd';
     logger: Logger;
     /** Bytes of given-up sends kafkajs may still be retrying, above which sends are refused at once. */
     maxAbandonedBytes?: number;
   },
 ): CdrProducer => {
-  const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  const compression = {
+    none: CompressionTypes.None,
+    gzip: CompressionTypes.GZIP,
+    zstd: CompressionTypes.ZSTD,
+  }[opts.compression];
   const abandoned = createAbandonedSends(opts.logger, opts.maxAbandonedBytes ?? 512 * 1024 * 1024);
   let producer: Producer;
   let connected = false;

@@ -34,7 +34,7 @@ import { sign } from '../../src/ingress/verify-signature.ts';
 import { createRegistryClient } from '../../src/kafka/registry.ts';
 import { createCdrGenerator } from '../../src/simulator/generate.ts';
 import { ensureKafkaJars, KAFKA_VERSION, stackSettings, up } from '../../src/stack/stack.ts';
-import { topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
+import { topicBytesOnDisk, topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { barChart } from './chart.ts';
 import { shippedNodeFlags } from './node-flags.ts';
 
@@ -52,12 +52,18 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** The ingress' producer client (KAFKA_CLIENT): kafkajs (default) or platformatic. */
     client: { type: 'string', default: 'kafkajs' },
+    /** KAFKA_COMPRESSION of the ingress: none (default), gzip or zstd. The reference stays uncompressed. */
+    compression: { type: 'string', default: 'none' },
     /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
     'ingress-flags': { type: 'string' },
   },
 });
 const SMOKE = args.smoke === true;
 const CLIENT = args.client === 'platformatic' ? 'platformatic' : 'kafkajs';
+const COMPRESSION = args.compression ?? 'none';
+if (!['none', 'gzip', 'zstd'].includes(COMPRESSION)) {
+  throw new Error(`--compression must be none, gzip or zstd, not ${COMPRESSION}`);
+}
 const SIZES = (args.sizes ?? (SMOKE ? '100,500' : '100,2000,20000,100000')).split(',').map(Number);
 const SENDERS = (args.senders ?? '1,4').split(',').map(Number);
 /** Each case sends deliveries until at least this many records (and at least one delivery per sender). */
@@ -105,6 +111,7 @@ const startIngress = async (env: Record<string, string>, topic: string, port: nu
         ...env,
         CDR_TOPIC: topic,
         KAFKA_CLIENT: CLIENT,
+        KAFKA_COMPRESSION: COMPRESSION,
         CDR_FEED: 'analytics',
         WEBHOOK_SECRETS: SECRET,
         PORT: String(port),
@@ -332,7 +339,7 @@ const markdown = (report: Report): string => {
     '',
     `Run ${m.date} by \`npm run bench\`${report.smoke ? ' --smoke' : ''}: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka}; load average at start ${m.loadAverageAtStart.join(' / ')}. ${m.note}.`,
     '',
-    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${report.client}\`). Topic of ${PARTITIONS} partitions, acks=all, no compression. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, same broker.`,
+    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${report.client}\`). Topic of ${PARTITIONS} partitions, acks=all, compression ${report.compression} (\`KAFKA_COMPRESSION\`): ${report.bytesOnDiskPerRecord} B per record in the broker's log, headers and batch overhead included. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, no compression, same broker.`,
     '',
     '| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -355,6 +362,10 @@ type Report = {
   smoke: boolean;
   /** The ingress' producer client (KAFKA_CLIENT). */
   client: string;
+  /** The ingress' KAFKA_COMPRESSION. */
+  compression: string;
+  /** The CDR topic's bytes in the broker's log directories per record, after all cases. */
+  bytesOnDiskPerRecord: number;
   warmupDeliveries: number;
   machine: Awaited<ReturnType<typeof machine>>;
   avgJsonBytes: number;
@@ -447,10 +458,13 @@ const main = async () => {
   const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
   if (onTopic < expected)
     throw new Error(`${onTopic} records on the topic, ${expected} acknowledged`);
+  const onDisk = await topicBytesOnDisk(env.KAFKA_BROKERS.split(','), topic);
 
   const report: Report = {
     smoke: SMOKE,
     client: CLIENT,
+    compression: COMPRESSION,
+    bytesOnDiskPerRecord: Math.round(onDisk / onTopic),
     warmupDeliveries: WARMUP_DELIVERIES,
     machine: about,
     avgJsonBytes,

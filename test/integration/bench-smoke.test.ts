@@ -1,5 +1,5 @@
 /**
- * The benchmark keeps working: `npm run bench -- --smoke` (tiny cases, seconds)
+ * The benchmark keeps working: `npm run bench -- --smoke --compression zstd` (tiny cases, seconds)
  * against the real stack writes a report whose fields are sane. No timing
  * targets here: those are figures of the full run, read by people.
  */
@@ -41,7 +41,15 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
   try {
     const child = spawn(
       process.execPath,
-      ['--disable-warning=TimeoutNegativeWarning', BENCH, '--smoke', '--out', out],
+      [
+        '--disable-warning=TimeoutNegativeWarning',
+        BENCH,
+        '--smoke',
+        '--compression',
+        'zstd',
+        '--out',
+        out,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -58,6 +66,8 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
       machine: { nproc: number; node: string; kafka: string; cpuModel: string };
       avgJsonBytes: number;
       avgAvroBytes: number;
+      compression: string;
+      bytesOnDiskPerRecord: number;
       cases: Case[];
     };
     assert.ok(report.machine.nproc >= 1);
@@ -65,6 +75,12 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
     assert.match(report.machine.kafka, /^\d+\.\d+\.\d+$/);
     assert.ok(report.avgJsonBytes > 1000, `JSON ${report.avgJsonBytes} B a record`);
     assert.ok(report.avgAvroBytes > 100 && report.avgAvroBytes < report.avgJsonBytes);
+    // the ingress ran with KAFKA_COMPRESSION=zstd: the broker holds less than the Avro alone
+    assert.equal(report.compression, 'zstd');
+    assert.ok(
+      report.bytesOnDiskPerRecord > 0 && report.bytesOnDiskPerRecord < report.avgAvroBytes,
+      `${report.bytesOnDiskPerRecord} B a record on disk, ${report.avgAvroBytes} B of Avro`,
+    );
     assert.deepEqual(
       report.cases.map((c) => [c.recordsPerDelivery, c.senders]),
       [

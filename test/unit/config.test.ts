@@ -50,6 +50,15 @@ describe('parseIngressConfig', () => {
     assert.equal(c.ackTimeoutMs, 10_000);
     assert.equal(c.retryAfterSeconds, 30);
     assert.deepEqual(c.brokers, ['localhost:9092']);
+    assert.equal(c.keepAliveTimeoutMs, 65_000);
+    assert.equal(c.compression, 'none');
+  });
+
+  it('takes KAFKA_COMPRESSION none, gzip or zstd, and names it when it is anything else', () => {
+    for (const codec of ['none', 'gzip', 'zstd'] as const) {
+      assert.equal(config({ ...BASE, KAFKA_COMPRESSION: codec }).compression, codec);
+    }
+    assert.ok(mentions(problems({ ...BASE, KAFKA_COMPRESSION: 'lz4' }), 'KAFKA_COMPRESSION'));
   });
 
   it('derives the dead-letter topic from CDR_TOPIC unless CDR_DLQ_TOPIC is set', () => {

@@ -1,6 +1,10 @@
 /** Reading back what the connector wrote, with a real kafkajs consumer. */
 import { randomUUID } from 'node:crypto';
+import { Admin } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
+import { registerCodecs } from '../../../src/kafka/codecs.ts';
+
+registerCodecs(); // zstd batches (KAFKA_COMPRESSION=zstd) read back like any other
 
 export type ReadMessage = {
   topic: string;
@@ -27,6 +31,34 @@ export const topicSize = async (brokers: string[], topic: string): Promise<numbe
     return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
   } finally {
     await admin.disconnect();
+  }
+};
+
+/**
+ * The bytes a topic takes in the broker's log directories (DescribeLogDirs,
+ * which kafkajs does not have): record batches as stored, so compressed when
+ * the producer compressed them.
+ */
+export const topicBytesOnDisk = async (brokers: string[], topic: string): Promise<number> => {
+  const kafkaAdmin = client(brokers).admin();
+  await kafkaAdmin.connect();
+  let partitions: number[];
+  try {
+    partitions = (await kafkaAdmin.fetchTopicOffsets(topic)).map((o) => o.partition);
+  } finally {
+    await kafkaAdmin.disconnect();
+  }
+  const admin = new Admin({ clientId: 'webex-cdr-kafka-test', bootstrapBrokers: brokers });
+  try {
+    const dirs = await admin.describeLogDirs({ topics: [{ name: topic, partitions }] });
+    let bytes = 0n;
+    for (const broker of dirs)
+      for (const dir of broker.results)
+        for (const t of dir.topics)
+          for (const p of t.partitions) if (!p.isFutureKey) bytes += p.partitionSize;
+    return Number(bytes);
+  } finally {
+    await admin.close();
   }
 };
 
