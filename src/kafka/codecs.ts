@@ -23,11 +23,7 @@ export const zstdCodec = {
   decompress: (buffer: Buffer): Promise<Buffer> => decompress(buffer),
 };
 
-let registered = false;
-
 /** Makes kafkajs able to write and read zstd record batches (idempotent). */
 export const registerCodecs = (): void => {
-  if (registered) return;
   CompressionCodecs[CompressionTypes.ZSTD] = () => zstdCodec;
-  registered = true;
 };

@@ -56,20 +56,25 @@ const FATAL_TYPES = new Set([
  * partition of each key for a partition count: a delivery has thousands of
  * records of a few hundred orgs, and the default hashes every key again (and
  * filters the partition list for every message). Exact: for a keyed message
- * the default's answer depends on the key and the partition count only.
+ * the default's answer depends on the key and the partition count only, so
+ * keys are remembered per partition count (the CDR and dead-letter topics
+ * differ), with no allocation per message.
  */
 export const rememberingPartitioner: ICustomPartitioner = () => {
   const base = Partitioners.DefaultPartitioner();
-  const known = new Map<string, number>();
+  const byCount = new Map<number, Map<string, number>>();
   return (args) => {
     const { message, partitionMetadata } = args;
     if (message.partition != null || typeof message.key !== 'string') return base(args);
-    const id = `${partitionMetadata.length}:${message.key}`;
-    let partition = known.get(id);
+    let known = byCount.get(partitionMetadata.length);
+    if (known === undefined || known.size >= 100_000) {
+      known = new Map();
+      byCount.set(partitionMetadata.length, known);
+    }
+    let partition = known.get(message.key);
     if (partition === undefined) {
       partition = base(args);
-      if (known.size >= 100_000) known.clear();
-      known.set(id, partition);
+      known.set(message.key, partition);
     }
     return partition;
   };
