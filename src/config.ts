@@ -17,6 +17,7 @@ import { privacyEnv, privacyProblems, toPrivacy } from './cdr/privacy.ts';
 import { type LogLevel, silentLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
 import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
+import { DEFAULT_REDIRECT_HOSTS, parseRedirectHosts } from './reconciler/region-redirect.ts';
 import { createWebexClient } from './reconciler/webex-client.ts';
 
 const list = z.string().transform((s) =>
@@ -118,6 +119,11 @@ const durationWithin = (fallback: string, min: [number, string], max: [number, s
 
 const reconcilerEnv = kafkaEnv.extend({
   WEBEX_API_BASE_URL: httpUrl.default('https://analytics.webexapis.com'),
+  // Hosts a 451 region redirect is followed to: `host`, `*.suffix` (https), or `http(s)://host:port`.
+  WEBEX_REDIRECT_HOSTS: list.default([...DEFAULT_REDIRECT_HOSTS]).superRefine((hosts, ctx) => {
+    const parsed = parseRedirectHosts(hosts);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problems.join('; ') });
+  }),
   WEBEX_ACCESS_TOKEN: z.string().optional(),
   WEBEX_ACCESS_TOKEN_FILE: z.string().optional(),
   WEBEX_CLIENT_ID: z.string().optional(),
@@ -240,6 +246,7 @@ const toReconcilerConfig = (
     ...base,
     webex: {
       baseUrl: e.WEBEX_API_BASE_URL,
+      redirectHosts: e.WEBEX_REDIRECT_HOSTS,
       auth,
       minIntervalMs: e.WEBEX_MIN_REQUEST_INTERVAL,
       timeoutMs: e.WEBEX_TIMEOUT,

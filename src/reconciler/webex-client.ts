@@ -5,17 +5,22 @@
  * - `countByOrg(window)`: `GET /v1/partners/cdrcountbyorg`, every page, as
  *   `{ orgId, count }` per customer org;
  * - `recordsByOrg(orgId, window)`: `GET /v1/partners/cdrsbyorg`, following
- *   `Link: <...>; rel="next"` on the same origin only, as raw records.
+ *   `Link: <...>; rel="next"` on the same origin only, as raw records. A 451
+ *   (the org's data is in another Webex region) is followed to the region it
+ *   names when that host is on `redirectHosts` (module region-redirect); the
+ *   org's region is remembered for the client's life and logged once. Other
+ *   hosts, loops and a 451 naming no host fail the org with the host named.
  *
  * Every body is checked with zod. 429 waits `Retry-After` (up to 15 minutes;
  * 429s do not count as attempts, at most `maxThrottledWaits` of them per
  * request); 5xx, network errors and timeouts are retried with full-jitter
  * exponential back-off, at most `maxAttempts` attempts; other statuses
- * (including 451, the region redirect) fail at once with a `webex_http`
+ * (and a 451 that is not followed) fail at once with a `webex_http`
  * CdrError naming the status and Webex's `trackingId`. A 401 renews the token
  * once (re-reads the token file, or refreshes the OAuth token). The token only
- * ever goes to `baseUrl`'s origin and is never logged; a warning is logged when
- * it would travel over plain http to a host other than this one.
+ * ever goes to `baseUrl`'s origin or an allow-listed region host, and is never
+ * logged; a warning is logged when it would travel over plain http to a host
+ * other than this one.
  *
  * Each call takes an optional `signal` (every wait and request ends at once
  * when it aborts) and `beforeRequest` (called before every request the call
@@ -31,6 +36,14 @@ import { z } from 'zod';
 import { CdrError, describe, isCdrError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { formatWebexTime, MAX_WINDOW_MS, type Window } from './plan.ts';
+import {
+  DEFAULT_REDIRECT_HOSTS,
+  isAllowedHost,
+  parseRedirectHosts,
+  rebase,
+  regionBaseOf,
+  regionCandidates,
+} from './region-redirect.ts';
 
 export const DEFAULT_BASE_URL = 'https://analytics.webexapis.com';
 export const DEFAULT_TOKEN_URL = 'https://webexapis.com/v1/access_token';
@@ -49,6 +62,8 @@ const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** Refresh an OAuth token this long before it expires (at most half its lifetime). */
 const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 const ERROR_DETAIL_MAX_CHARS = 300;
+/** Region redirects followed within one request before it is called a loop. */
+const MAX_REGION_HOPS = 3;
 
 export type WebexAuth =
   | { kind: 'static'; token: string }
@@ -77,6 +92,11 @@ export type WebexClientConfig = {
   maxPages?: number;
   /** Told the new refresh token when Webex rotates it (to persist it). */
   onRefreshTokenRotated?: (refreshToken: string) => void;
+  /**
+   * Hosts a 451 region redirect may be followed to (and the token sent to):
+   * `host`, `*.suffix` (https), or with a scheme and port. Default `*.webexapis.com`.
+   */
+  redirectHosts?: readonly string[];
   logger: Logger;
 };
 
@@ -497,6 +517,14 @@ const httpUrlOf = (name: string, text: string): URL => {
 
 type Reply = { status: number; headers: Headers; text: string; url: URL };
 
+/** ` at <origin>` when a 451 answer names a region host, for the error text. */
+const regionNamed = (reply: Reply): string => {
+  const named = regionCandidates(reply.text, reply.headers).find(
+    (c) => c.origin !== reply.url.origin,
+  );
+  return named === undefined ? '' : ` at ${named.origin}`;
+};
+
 // ---------------------------------------------------------------------------
 
 export const createWebexClient = (
@@ -537,6 +565,14 @@ export const createWebexClient = (
   );
   const minIntervalMs = intAtLeast('minIntervalMs', config.minIntervalMs ?? 0, 0, TIMER_MAX_MS);
   const maxPages = intAtLeast('maxPages', config.maxPages ?? DEFAULT_MAX_PAGES, 1);
+  const redirectList = config.redirectHosts ?? DEFAULT_REDIRECT_HOSTS;
+  const redirectHosts = parseRedirectHosts(redirectList);
+  if (!redirectHosts.ok) {
+    throw new CdrError(
+      'config_invalid',
+      `Webex client: redirectHosts: ${redirectHosts.problems.join('; ')}`,
+    );
+  }
 
   for (const [name, url] of [
     ['API base URL', base],
@@ -548,6 +584,21 @@ export const createWebexClient = (
       });
     }
   }
+  for (const p of redirectHosts.patterns) {
+    if (p.protocol === 'http:' && !LOOPBACK_HOSTS.has(p.host)) {
+      logger.warn(
+        'webex redirect host is plain http to another host: tokens would travel unencrypted',
+        {
+          host: p.text,
+        },
+      );
+    }
+  }
+  /** Where the token may go: the base URL's origin and the allow-listed region hosts. */
+  const trusted = (url: URL): boolean =>
+    url.origin === base.origin || isAllowedHost(url, redirectHosts.patterns);
+  /** Org -> the base URL of the region that holds its data (after a followed 451). */
+  const regionOf = new Map<string, URL>();
 
   const counters: WebexClientStats = { requests: 0, retries: 0, throttled: 0, tokenRenewals: 0 };
   const tokens = createTokenSource(config.auth, {
@@ -581,16 +632,82 @@ export const createWebexClient = (
     return url;
   };
 
-  /** One GET with retries; resolves with a 2xx reply (body read), rejects with a CdrError. */
-  const get = async (url: URL, what: string, options: RequestOptions = {}): Promise<Reply> => {
-    const { signal, beforeRequest } = options;
-    if (url.origin !== base.origin) {
-      // Guard for every caller: the bearer token only goes to baseUrl's origin.
+  const allowListText = () =>
+    `WEBEX_REDIRECT_HOSTS (${redirectList.length > 0 ? redirectList.join(',') : 'empty'})`;
+
+  /**
+   * After a 451 for `org` from `current`: the URL to ask instead (remembering
+   * the org's region), or a `webex_http` CdrError naming the host refused.
+   */
+  const followRegion = (
+    reply: Reply,
+    current: URL,
+    visited: Set<string>,
+    what: string,
+    org: string,
+  ): URL => {
+    const candidates = regionCandidates(reply.text, reply.headers).filter(
+      (c) => c.origin !== current.origin,
+    );
+    const target = candidates.find(trusted);
+    const refuse = (why: string): never => {
+      regionOf.delete(org);
       throw new CdrError(
-        'webex_invalid_response',
-        `${what}: refusing to send the token to ${url.origin}`,
+        'webex_http',
+        `${what}: HTTP 451${errorDetail(reply.text, reply.headers)} (region redirect: ${why})`,
+        { retriable: false },
+      );
+    };
+    if (target === undefined) {
+      const named = candidates[0];
+      return named === undefined
+        ? refuse(
+            `org ${org} is served by another Webex region, but the answer names no host to follow (body field, Location header or a URL in the message)`,
+          )
+        : refuse(
+            `org ${org} is served by another Webex region at ${named.origin}, which is not in ${allowListText()}: not followed, the token is not sent there. If it is a Webex API host, add it to WEBEX_REDIRECT_HOSTS`,
+          );
+    }
+    if (visited.has(target.origin) || visited.size > MAX_REGION_HOPS) {
+      return refuse(
+        `redirect loop for org ${org}: ${[...visited, target.origin].join(' -> ')}; not followed`,
       );
     }
+    visited.add(target.origin);
+    const region = regionBaseOf(target);
+    if (region.origin === base.origin) {
+      regionOf.delete(org);
+    } else if (regionOf.get(org)?.href !== region.href) {
+      regionOf.set(org, region);
+      logger.info('webex region redirect: org served by another region, asking it there', {
+        orgId: org,
+        host: region.origin,
+        from: current.origin,
+      });
+    }
+    return rebase(current, region);
+  };
+
+  /**
+   * One GET with retries; resolves with a 2xx reply (body read), rejects with
+   * a CdrError. With `org`, a 451 is followed to the org's region (see above).
+   */
+  const get = async (
+    first: URL,
+    what: string,
+    options: RequestOptions = {},
+    org?: string,
+  ): Promise<Reply> => {
+    const { signal, beforeRequest } = options;
+    if (!trusted(first)) {
+      // Guard for every caller: the bearer token only goes to baseUrl's origin or an allow-listed host.
+      throw new CdrError(
+        'webex_invalid_response',
+        `${what}: refusing to send the token to ${first.origin}`,
+      );
+    }
+    let url = first;
+    const visited = new Set([url.origin]);
     let renewed = false;
     let throttledWaits = 0;
     for (let attempt = 1; ; attempt++) {
@@ -687,11 +804,16 @@ export const createWebexClient = (
         await sleep(waitMs, signal);
         continue;
       }
+      if (status === 451 && org !== undefined) {
+        url = followRegion(reply, url, visited, what, org);
+        attempt--;
+        continue;
+      }
       const hint =
         status === 401
           ? ' (token rejected)'
           : status === 451
-            ? ' (region redirect: this partner is served by another Webex region; set the base URL to it)'
+            ? ` (region redirect: this partner is served by another Webex region${regionNamed(reply)}; set WEBEX_API_BASE_URL to it)`
             : status >= 300 && status < 400
               ? ` (redirect to ${headers.get('location') ?? '?'} not followed; set the base URL to it)`
               : '';
@@ -811,11 +933,14 @@ export const createWebexClient = (
   ): Promise<unknown[]> => {
     checkWindow(window);
     const startTime = formatWebexTime(window.start);
-    let url: URL | undefined = apiUrl('/v1/partners/cdrsbyorg', {
+    const home = apiUrl('/v1/partners/cdrsbyorg', {
       orgId,
       startTime,
       endTime: formatWebexTime(window.end),
     });
+    // An org seen behind a 451 before is asked straight at its region.
+    const region = regionOf.get(orgId);
+    let url: URL | undefined = region === undefined ? home : rebase(home, region);
     const seen = new Set<string>();
     const items: unknown[] = [];
     for (let page = 1; url !== undefined; page++) {
@@ -827,7 +952,7 @@ export const createWebexClient = (
       }
       seen.add(url.href);
       const what = `cdrsbyorg ${orgId} ${startTime} page ${page}`;
-      const reply = await get(url, what, options);
+      const reply = await get(url, what, options, orgId);
       for (const item of parseBody(recordsPageSchema, reply, what, [])) items.push(item);
 
       const next = parseNextLink(reply.headers.get('link'));
@@ -838,7 +963,7 @@ export const createWebexClient = (
       } catch {
         throw new CdrError('webex_invalid_response', `${what}: Link next is not a URL`);
       }
-      if (nextUrl.origin !== base.origin) {
+      if (nextUrl.origin !== reply.url.origin) {
         throw new CdrError(
           'webex_invalid_response',
           `${what}: Link next points to another origin (${nextUrl.origin}); not followed`,

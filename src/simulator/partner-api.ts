@@ -19,6 +19,12 @@
  * The pagination header names are not public at Webex: configurable, or
  * omitted with `null`, so a client can be tested for tolerance. Unknown org
  * ids answer an empty list (Webex's answer is not documented).
+ *
+ * Regions (`regionOf`): an org whose data another region holds answers
+ * cdrsbyorg with **451** naming that region's base URL, as Webex does (domain
+ * notes, "Region"). Where the URL goes is not public, so `regionAnswer` picks
+ * it: a JSON field `location` (default), a `Location` header, or only the
+ * message text. A second instance of this stand-in plays the other region.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
@@ -63,6 +69,10 @@ export type PartnerApiOptions = {
   readonly minAgeMs?: number;
   /** Longest window. Default 60 min. */
   readonly maxWindowMs?: number;
+  /** The base URL of the region holding an org's data, when it is not this one. */
+  readonly regionOf?: (orgId: string) => string | undefined;
+  /** Where a 451 names the region. Default `json`. */
+  readonly regionAnswer?: 'json' | 'location' | 'message';
 };
 
 export type PartnerApiStats = {
@@ -270,6 +280,16 @@ export const createPartnerApi = (opts: PartnerApiOptions): PartnerApi => {
   app.get(RECORDS_PATH, (c) => {
     const q = parseWindowQuery(recordsQuery, c.req.query());
     if (!q.ok) return fail(c, 400, q.problems);
+    const region = opts.regionOf?.(q.value.orgId);
+    if (region !== undefined) {
+      const id = trackingId();
+      const answer = opts.regionAnswer ?? 'json';
+      const message = `The data of organization ${q.value.orgId} is held in another region${answer === 'location' ? '' : `: ${region}`}`;
+      c.header('TrackingID', id);
+      if (answer === 'location') c.header('Location', region);
+      const body = errorBody([message], id);
+      return c.json(answer === 'json' ? { ...body, location: region } : body, 451);
+    }
     const records = opts.world.recordsOf(
       q.value.orgId,
       Date.parse(q.value.startTime),

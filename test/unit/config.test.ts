@@ -205,6 +205,25 @@ describe('parseReconcilerConfig', () => {
     return r.ok ? [] : r.problems;
   };
 
+  it('WEBEX_REDIRECT_HOSTS: Webex API hosts by default, a list of host patterns, each bad one named', () => {
+    const r = parseReconcilerConfig({ ...env, WEBEX_ACCESS_TOKEN: 't' });
+    assert.ok(r.ok);
+    assert.deepEqual(r.config.webex.redirectHosts, ['*.webexapis.com']);
+    const set = parseReconcilerConfig({
+      ...env,
+      WEBEX_ACCESS_TOKEN: 't',
+      WEBEX_REDIRECT_HOSTS: '*.webexapis.com, http://127.0.0.1:9001',
+    });
+    assert.ok(set.ok);
+    assert.deepEqual(set.config.webex.redirectHosts, ['*.webexapis.com', 'http://127.0.0.1:9001']);
+    const problems = problemsOf({ WEBEX_REDIRECT_HOSTS: '*.com,ftp://x.example.com' });
+    assert.equal(problems.length, 1, problems.join('; '));
+    assert.match(
+      problems[0] ?? '',
+      /^WEBEX_REDIRECT_HOSTS: "\*\.com": .*; "ftp:\/\/x\.example\.com": only https/,
+    );
+  });
+
   it('bounds timeouts and the interval (Node cannot wait longer than about 24.8 days)', () => {
     for (const [name, value, message] of [
       ['WEBEX_TIMEOUT', '0ms', /at least 1s/],

@@ -924,3 +924,161 @@ describe('webex client: token file', () => {
     assert.equal(empty.calls.length, 0);
   });
 });
+
+describe('webex client: region redirect (451)', () => {
+  const EU = 'https://analytics-eu.webexapis.com';
+  const moved = (where: Record<string, unknown> = { location: EU }, headers = {}) =>
+    json(
+      { message: 'Org is in another region', trackingId: 'ROUTER_451', ...where },
+      { status: 451, headers },
+    );
+  /** o1 lives in EU: the home region answers 451, EU serves it (two pages). */
+  const regions: Handler = (call) => {
+    if (call.url.origin === BASE) {
+      if (call.url.pathname.endsWith('cdrcountbyorg')) return json({ cdr_counts: [] });
+      return call.url.searchParams.get('orgId') === 'o1'
+        ? moved()
+        : json({ items: [{ id: 'home' }] });
+    }
+    if (call.url.searchParams.get('cursor') === null) {
+      return json(
+        { items: [{ id: 'eu-1' }] },
+        { headers: { Link: `<${EU}/v1/partners/cdrsbyorg?orgId=o1&cursor=1>; rel="next"` } },
+      );
+    }
+    return json({ items: [{ id: 'eu-2' }] });
+  };
+
+  it('follows it to an allow-listed region, remembers the org there, and logs it once', async () => {
+    const { client, calls, log, sleeps } = setup(regions);
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ id: 'eu-1' }, { id: 'eu-2' }]);
+    assert.deepEqual(
+      calls.map((c) => `${c.url.origin} ${c.url.searchParams.get('cursor') ?? '-'}`),
+      [`${BASE} -`, `${EU} -`, `${EU} 1`],
+    );
+    const [home, eu] = calls;
+    assert.equal(eu?.url.pathname, '/v1/partners/cdrsbyorg');
+    assert.equal(eu?.url.search, home?.url.search, 'same org and window');
+    assert.ok(calls.every((c) => c.headers.get('authorization') === `Bearer ${TOKEN}`));
+    assert.deepEqual(sleeps, [], 'a redirect is not a retry');
+
+    // the next window goes straight to the region; other orgs stay at home
+    const next = { start: WINDOW.end, end: WINDOW.end + 3_600_000 };
+    assert.deepEqual(await client.recordsByOrg('o1', next), [{ id: 'eu-1' }, { id: 'eu-2' }]);
+    assert.equal(calls[3]?.url.origin, EU);
+    assert.deepEqual(await client.recordsByOrg('o2', WINDOW), [{ id: 'home' }]);
+    assert.equal(calls.at(-1)?.url.origin, BASE);
+    const logged = log.lines.filter((l) => /region redirect/.test(l.msg));
+    assert.equal(logged.length, 1);
+    assert.deepEqual(logged[0]?.fields, { orgId: 'o1', host: EU, from: BASE });
+  });
+
+  it('finds the region in a Location header or the message', async () => {
+    for (const answer of [
+      () => moved({}, { Location: `${EU}/v1/partners/cdrsbyorg` }),
+      () => moved({ message: `Use ${EU} for this organization` }),
+      () => new Response(`moved to ${EU}`, { status: 451 }),
+    ]) {
+      const { client, calls } = setup((call) =>
+        call.url.origin === BASE ? answer() : json({ items: [{ id: 'eu' }] }),
+      );
+      assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ id: 'eu' }]);
+      assert.deepEqual(
+        calls.map((c) => c.url.origin),
+        [BASE, EU],
+      );
+    }
+  });
+
+  it('refuses a host off the allow-list, naming it and the setting; the token never goes there', async () => {
+    const { client, calls } = setup(() => moved({ location: 'https://webex-eu.evil.example' }));
+    await rejectsWith(client.recordsByOrg('o1', WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /HTTP 451/);
+      assert.match(e.message, /ROUTER_451/);
+      assert.match(e.message, /https:\/\/webex-eu\.evil\.example/);
+      assert.match(e.message, /not in WEBEX_REDIRECT_HOSTS \(\*\.webexapis\.com\)/);
+      assert.equal(e.retriable, false);
+    });
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      [BASE],
+    );
+    // plain http to a Webex host is refused too
+    const plain = setup(() => moved({ location: 'http://analytics-eu.webexapis.com' }));
+    await rejectsWith(plain.client.recordsByOrg('o1', WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /http:\/\/analytics-eu\.webexapis\.com, which is not in/),
+    );
+    assert.equal(plain.calls.length, 1);
+  });
+
+  it('refuses a 451 that names no host, and a redirect loop', async () => {
+    const none = setup(() => moved({}));
+    await rejectsWith(none.client.recordsByOrg('o1', WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /names no host to follow/),
+    );
+    assert.equal(none.calls.length, 1);
+
+    const loop = setup((call) =>
+      moved({ location: call.url.origin === BASE ? EU : `${BASE}/v1/partners/cdrsbyorg` }),
+    );
+    await rejectsWith(loop.client.recordsByOrg('o1', WINDOW), 'webex_http', (e) =>
+      assert.match(e.message, /redirect loop for org o1/),
+    );
+    assert.deepEqual(
+      loop.calls.map((c) => c.url.origin),
+      [BASE, EU],
+    );
+  });
+
+  it('follows an org back home when its region answers 451 naming the base URL', async () => {
+    let inEu = true;
+    const { client, calls } = setup((call) => {
+      const here = call.url.origin === BASE ? 'home' : 'eu';
+      if ((here === 'home') === inEu) {
+        return moved({ location: here === 'home' ? EU : BASE });
+      }
+      return json({ items: [{ id: here }] });
+    });
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ id: 'eu' }]);
+    inEu = false;
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ id: 'home' }]);
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), [{ id: 'home' }]);
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      [BASE, EU, EU, BASE, BASE],
+    );
+  });
+
+  it('takes the allow-list from redirectHosts (tests allow a loopback port), and refuses a bad one', async () => {
+    const region = 'http://127.0.0.1:9001';
+    const { client, calls, log } = setup(
+      (call) => (call.url.origin === BASE ? moved({ location: region }) : json({ items: [] })),
+      { redirectHosts: [region] },
+    );
+    assert.deepEqual(await client.recordsByOrg('o1', WINDOW), []);
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      [BASE, region],
+    );
+    assert.deepEqual(log.warnings(), [], 'loopback http is not warned about');
+    const remote = setup(() => json({ items: [] }), {
+      redirectHosts: ['http://region.example:80'],
+    });
+    assert.match(remote.log.warnings()[0]?.msg ?? '', /plain http/);
+    assert.throws(
+      () => setup(() => json({}), { redirectHosts: ['*.com'] }),
+      (e) => isCdrError(e) && e.code === 'config_invalid' && /redirectHosts/.test(e.message),
+    );
+  });
+
+  it('does not follow a 451 for cdrcountbyorg (partner-wide) but names the region in the hint', async () => {
+    const { client, calls } = setup(() => moved());
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) =>
+      assert.match(
+        e.message,
+        /another Webex region at https:\/\/analytics-eu\.webexapis\.com; set WEBEX_API_BASE_URL/,
+      ),
+    );
+    assert.equal(calls.length, 1);
+  });
+});

@@ -230,4 +230,31 @@ describe('simulator/partner-api', () => {
     assert.equal((await get(countsUrl(END - HOUR, END))).status, 200);
     assert.deepEqual(api.stats().byPath, { [COUNTS_PATH]: 4, '/v1/partners/nothing': 1 });
   });
+
+  it('answers 451 naming the region for an org held elsewhere; counts stay partner-wide', async () => {
+    const [away, home] = smallWorld.orgs.map((o) => o.orgId);
+    assert.ok(away && home);
+    const region = 'https://analytics-eu.webexapis.com';
+    const regionOf = (org: string) => (org === away ? region : undefined);
+    const window = [END - HOUR, END] as const;
+    for (const regionAnswer of ['json', 'location', 'message'] as const) {
+      const { get } = setup(smallWorld, { regionOf, regionAnswer });
+      const res = await get(recordsUrl(away, ...window));
+      assert.equal(res.status, 451);
+      const body = (await res.clone().json()) as ErrorBody & { location?: string };
+      await assertWebexError(res, 451, /another region/);
+      assert.equal(body.location, regionAnswer === 'json' ? region : undefined);
+      assert.equal(res.headers.get('location'), regionAnswer === 'location' ? region : null);
+      assert.equal(body.message.includes(region), regionAnswer !== 'location');
+      assert.equal((await get(recordsUrl(home, ...window))).status, 200);
+      const counts = (await (await get(countsUrl(...window))).json()) as {
+        cdr_counts: { orgId: string }[];
+      };
+      assert.ok(counts.cdr_counts.some((c) => c.orgId === away));
+    }
+    // the rules come first: a bad window is still 400, no token still 401
+    const { get } = setup(smallWorld, { regionOf });
+    assert.equal((await get(recordsUrl(away, END, END))).status, 400);
+    assert.equal((await get(recordsUrl(away, ...window), {})).status, 401);
+  });
 });
