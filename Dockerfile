@@ -17,7 +17,11 @@ RUN npx tsc -p tsconfig.build.json
 
 # Run: production dependencies only, compiled code, the Avro contract; as the unprivileged `node` user.
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
+# `docker stop` sends SIGTERM and SIGKILLs 10 s later (a Dockerfile cannot change that), so the
+# image's shutdown deadline is 8 s: a draining process still ends with its own exit code and log
+# line. For a longer drain raise SHUTDOWN_TIMEOUT_MS and the grace period together (docker run
+# --stop-timeout, compose stop_grace_period, Kubernetes terminationGracePeriodSeconds): README, Shutdown.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 SHUTDOWN_TIMEOUT_MS=8000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

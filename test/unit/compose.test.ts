@@ -6,7 +6,9 @@
  * there is no Docker engine. Checked: the five services, a healthcheck on each,
  * start order by health, the Dockerfile's image for the connector, and that each
  * connector service's environment and arguments pass the connector's own
- * configuration parsing and agree with one another (secret, token, API address).
+ * configuration parsing and agree with one another (secret, token, API address),
+ * and that each process gets more time to stop than its own shutdown deadline
+ * (Dockerfile ENV and compose `stop_grace_period` against SHUTDOWN_TIMEOUT_MS).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -21,6 +23,10 @@ import { parseSimulateArgs } from '../../src/simulator/command.ts';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FILE = `${ROOT}docker-compose.yml`;
+/** `docker stop` and compose wait this long after SIGTERM before SIGKILL, unless told otherwise. */
+const DOCKER_STOP_TIMEOUT_MS = 10_000;
+/** A process exits a little after its deadline passes (it logs, closes, flushes): room for that. */
+const EXIT_MARGIN_MS = 2_000;
 
 type Service = {
   image?: string;
@@ -31,6 +37,7 @@ type Service = {
   healthcheck?: { test: string[] };
   network_mode?: string;
   restart?: string;
+  stop_grace_period?: string;
 };
 type Project = { services: Record<string, Service> };
 
@@ -57,6 +64,96 @@ const withoutCompose = (): Project => {
   assert.doesNotMatch(text, /\$\{/, 'only the form VAR:-default is interpolated');
   return parse(text, { merge: true }) as Project;
 };
+
+/** A Go duration as compose writes it (`30s`, `1m30s`, `1500ms`), in ms. */
+const durationMs = (text: string): number => {
+  const units: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1_000,
+    ms: 1,
+    us: 1e-3,
+    ns: 1e-6,
+  };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)];
+  assert.equal(parts.map((p) => p[0]).join(''), text, `a duration: ${text}`);
+  return parts.reduce(
+    (ms, [, n, unit]) => ms + Number(n) * (units[unit as string] ?? Number.NaN),
+    0,
+  );
+};
+
+/** The `ENV` of the Dockerfile's last stage (the image that runs), `KEY=value` form. */
+const imageEnv = (): Record<string, string> => {
+  const text = readFileSync(`${ROOT}Dockerfile`, 'utf8').replace(/\\\n/g, ' ');
+  const stages = text.split(/^FROM\s/m);
+  const env: Record<string, string> = {};
+  for (const line of (stages.at(-1) ?? '').split('\n')) {
+    const m = /^ENV\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    for (const pair of (m[1] ?? '').trim().split(/\s+/)) {
+      const [k, ...v] = pair.split('=');
+      assert.ok(k && v.length > 0, `ENV in KEY=value form: ${line}`);
+      env[k] = v.join('=');
+    }
+  }
+  return env;
+};
+
+describe('stop grace: every process gets more time to stop than its own deadline', () => {
+  const required = {
+    KAFKA_BROKERS: 'kafka:9092',
+    SCHEMA_REGISTRY_URL: 'http://schema-registry:8081',
+    CDR_FEED: 'analytics',
+    WEBHOOK_SECRETS: 's',
+    WEBEX_ACCESS_TOKEN: 't',
+  };
+  const deadlineOf = (command: string | undefined, env: NodeJS.ProcessEnv): number | undefined => {
+    const parsed =
+      command === 'ingress'
+        ? parseIngressConfig(env)
+        : command === 'reconcile'
+          ? parseReconcilerConfig(env)
+          : undefined;
+    if (parsed === undefined) return undefined;
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+    return parsed.config.shutdownTimeoutMs;
+  };
+
+  it('the image: plain `docker run` / `docker stop` (10 s) outlasts the default deadline', () => {
+    for (const command of ['ingress', 'reconcile']) {
+      const deadline = deadlineOf(command, { ...required, ...imageEnv() });
+      assert.ok(deadline !== undefined);
+      assert.ok(
+        deadline + EXIT_MARGIN_MS <= DOCKER_STOP_TIMEOUT_MS,
+        `${command}: the image's SHUTDOWN_TIMEOUT_MS ${deadline} ms + ${EXIT_MARGIN_MS} ms must fit in docker stop's ${DOCKER_STOP_TIMEOUT_MS} ms`,
+      );
+    }
+  });
+
+  it('docker-compose.yml: the stop_grace_period of each service exceeds its SHUTDOWN_TIMEOUT_MS', async () => {
+    const project = (await withCompose()) ?? withoutCompose();
+    let checked = 0;
+    for (const [name, s] of Object.entries(project.services)) {
+      if (!s.build) continue;
+      const env = Object.fromEntries(
+        Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
+      );
+      const deadline = deadlineOf(s.command?.[0], { ...required, ...imageEnv(), ...env });
+      if (deadline === undefined) continue; // `simulate` stops at once, with no deadline of its own
+      const grace =
+        s.stop_grace_period === undefined
+          ? DOCKER_STOP_TIMEOUT_MS
+          : durationMs(s.stop_grace_period);
+      assert.ok(
+        grace >= deadline + EXIT_MARGIN_MS,
+        `${name}: stop_grace_period ${grace} ms must exceed SHUTDOWN_TIMEOUT_MS ${deadline} ms by ${EXIT_MARGIN_MS} ms`,
+      );
+      checked++;
+    }
+    assert.equal(checked, 2, 'the ingress and the reconciler');
+  });
+});
 
 describe('docker-compose.yml', async () => {
   const resolved = await withCompose();
