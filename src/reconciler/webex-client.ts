@@ -674,7 +674,8 @@ export const createWebexClient = (
       );
     }
     visited.add(target.origin);
-    const region = regionBaseOf(target);
+    // Back home: the configured base URL, with its path.
+    const region = target.origin === base.origin ? base : regionBaseOf(target);
     if (region.origin === base.origin) {
       regionOf.delete(org);
     } else if (regionOf.get(org)?.href !== region.href) {
