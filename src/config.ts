@@ -409,7 +409,14 @@ export const resolveSettings = (env: NodeJS.ProcessEnv): Resolved => {
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
-  const problems = [...file.problems, ...SETTING_NAMES.unknownProblems(fromEnv, ignore)];
+  // A setting holding a service link is refused, and not parsed as well (no second problem).
+  const links = SETTING_NAMES.serviceLinks(fromEnv);
+  for (const link of links) delete values[link.name];
+  const problems = [
+    ...file.problems,
+    ...SETTING_NAMES.unknownProblems(fromEnv, ignore),
+    ...links.map((link) => link.problem),
+  ];
   for (const name of FROM_FILE) {
     const path = values[`${name}_FILE`];
     if (path === undefined) continue;

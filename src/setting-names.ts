@@ -140,6 +140,12 @@ export type SettingNames = {
   suggestion(name: string): string;
   /** One problem per environment variable that looks like a setting but is none. */
   unknownProblems(env: Readonly<Record<string, string>>, ignore: readonly string[]): string[];
+  /**
+   * Settings whose value is a Kubernetes service link, not what was meant: a
+   * Service named `reconciler` gives every pod of the namespace
+   * RECONCILER_PORT=tcp://10.0.0.5:9464 (a `reconcile --once` CronJob too).
+   */
+  serviceLinks(env: Readonly<Record<string, string>>): { name: string; problem: string }[];
 };
 
 /**
@@ -210,5 +216,19 @@ export const createSettingNames = (deps: {
       }
       return problems;
     },
+    serviceLinks: (env) =>
+      Object.entries(env)
+        .filter(([name, value]) => known.has(name) && isServiceLink(name, value))
+        .map(([name, value]) => ({
+          name,
+          problem: `${name}: "${value}" is a Kubernetes service link (a Service named ${serviceOf(name)} in the namespace), not a value of this setting; set ${name} in the pod's environment (empty: not set), or set enableServiceLinks: false`,
+        })),
   };
 };
+
+/** The Service a service-link name comes from, as Kubernetes named it (RECONCILER_PORT: reconciler). */
+const serviceOf = (name: string) =>
+  name
+    .replace(/_(SERVICE_HOST|SERVICE_PORT.*|PORT.*)$/, '')
+    .toLowerCase()
+    .replaceAll('_', '-');

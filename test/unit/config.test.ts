@@ -726,6 +726,17 @@ describe('unknown setting names', () => {
     }
   });
 
+  it('refuses a setting that holds a service link (a Service named reconciler), naming it, once', () => {
+    const list = parseReconcilerConfig({ ...RECONCILE, RECONCILER_PORT: 'tcp://10.0.0.5:9464' });
+    assert.equal(list.ok, false);
+    if (list.ok) return;
+    assert.deepEqual(list.problems, [
+      'RECONCILER_PORT: "tcp://10.0.0.5:9464" is a Kubernetes service link (a Service named reconciler in the namespace), not a value of this setting; set RECONCILER_PORT in the pod\'s environment (empty: not set), or set enableServiceLinks: false',
+    ]);
+    const unset = parseReconcilerConfig({ ...RECONCILE, RECONCILER_PORT: '' });
+    assert.equal(unset.ok && unset.config.port, undefined);
+  });
+
   it('IGNORE_ENV lists deliberate extras: names, or prefixes ending in *', () => {
     const extras = { KAFKA_CFG_NODE_ID: '1', KAFKA_CFG_LISTENERS: 'x', WEBEX_TEAMS_TOKEN: 't' };
     assert.ok(mentions(problems({ ...BASE, ...extras }), 'KAFKA_CFG_NODE_ID'));
