@@ -34,6 +34,6 @@ EXPOSE 8080
 # them a healthcheck of their own (see docker-compose.yml) or none.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const p=process.env.RECONCILER_PORT||process.env.PORT;fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# V8 flags as in the shebang of src/cli.ts (a young generation of 8 MiB semi-spaces: see README, Performance)
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--disable-warning=TimeoutNegativeWarning", "dist/cli.js"]
+# V8 flags as in the shebang of src/bin.ts (a young generation of 8 MiB semi-spaces: see README, Performance)
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/bin.js"]
 CMD ["ingress"]

@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --disable-warning=TimeoutNegativeWarning
 /**
  * @module cli
- * The `webex-cdr-kafka` command: wires configuration into one entry point.
+ * The `webex-cdr-kafka` command: wires configuration into one entry point
+ * (loaded by bin.ts, the executable, once it has checked the Node version).
  *
  *   webex-cdr-kafka ingress              the webhook receiver
  *   webex-cdr-kafka reconcile [--once]   the reconciler
@@ -14,10 +14,14 @@
  *
  * `--config <path>` (any command) names a JSON settings file: CONFIG_FILE.
  * Invalid configuration lists every problem and exits with code 2.
+ * `<command> --help` (or `-h`, or `help <command>`) prints that command's
+ * usage and starts nothing; `--version` prints the package's version.
  */
+import { readFileSync } from 'node:fs';
 import { readCdrSchema } from './cdr/avro-schema.ts';
 import { checkConfig, parseIngressConfig } from './config.ts';
 import { startIngress } from './ingress/server.ts';
+import { ListenError } from './listen.ts';
 import { createLogger } from './log.ts';
 
 const USAGE = `usage: webex-cdr-kafka <command>
@@ -37,7 +41,66 @@ commands:
 options:
   --config <path>         a JSON file of settings (same names as the environment
                           variables; the environment wins): sets CONFIG_FILE
+  <command> --help, -h    that command's usage (also: help <command>)
+  --version               the version of webex-cdr-kafka
 `;
+
+const INGRESS_USAGE = `usage: webex-cdr-kafka ingress [--config <path>]
+
+Receives Partner Hub CDR webhooks (POST WEBHOOK_PATH, default /webhooks/cdr)
+on HOST:PORT (default 127.0.0.1:8080) and publishes their records to Kafka as
+Avro; /healthz, /readyz and /metrics beside. Configured by the environment
+(README, Configuration): KAFKA_BROKERS, SCHEMA_REGISTRY_URL, CDR_FEED and
+WEBHOOK_SECRETS are required. "webex-cdr-kafka config check ingress" shows
+the effective settings.
+
+exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 could not start (a port in
+use, credentials refused) or not drained within SHUTDOWN_TIMEOUT_MS,
+2 invalid configuration (every problem listed)
+`;
+
+const SCHEMA_USAGE = `usage: webex-cdr-kafka schema
+
+Prints the Avro schema of the CDR topic (schemas/cdr.avsc), the contract with
+the topic's consumers.
+`;
+
+const CONFIG_USAGE = `usage: webex-cdr-kafka config check [ingress|reconcile] [--config <path>]
+
+Prints the effective settings of the process (secrets as ***) with where each
+comes from (environment, config file, <NAME>_FILE, default), or every problem,
+unknown setting names included, with exit code 2. Both processes when none is
+named.
+`;
+
+/** The usage of a command, for `<command> --help`; undefined for an unknown command. */
+const usageOf = async (command: string): Promise<string | undefined> => {
+  switch (command) {
+    case 'ingress':
+      return INGRESS_USAGE;
+    case 'config':
+      return CONFIG_USAGE;
+    case 'schema':
+      return SCHEMA_USAGE;
+    case 'reconcile':
+      return (await import('./reconciler/command.ts')).USAGE;
+    case 'simulate':
+      return (await import('./simulator/command.ts')).USAGE;
+    case 'stack':
+      return (await import('./stack/cli.ts')).USAGE;
+    case 'tail':
+      return (await import('./tail.ts')).USAGE;
+    default:
+      return undefined;
+  }
+};
+
+const packageVersion = (): string => {
+  const pkg: unknown = JSON.parse(
+    readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+  );
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : '';
+};
 
 export const EXIT_CONFIG = 2;
 
@@ -135,6 +198,17 @@ export const main = async (args: string[]): Promise<number> => {
     return EXIT_CONFIG;
   }
   const [command, ...rest] = argv;
+  const asked = command === 'help' ? rest[0] : command;
+  if (
+    asked !== undefined &&
+    (command === 'help' || rest.some((a) => a === '--help' || a === '-h'))
+  ) {
+    const usage = await usageOf(asked);
+    if (usage !== undefined) {
+      process.stdout.write(usage);
+      return 0;
+    }
+  }
   switch (command) {
     case 'ingress':
       return runIngress();
@@ -159,6 +233,9 @@ export const main = async (args: string[]): Promise<number> => {
     case 'schema':
       process.stdout.write(readCdrSchema().text);
       return 0;
+    case '--version':
+      console.log(packageVersion());
+      return 0;
     case undefined:
     case '-h':
     case '--help':
@@ -177,7 +254,9 @@ main(process.argv.slice(2)).then(
   // socket or timer behind (kafkajs can, after a failed first connect).
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    // An address that cannot be bound is one line that names the setting to change.
+    if (e instanceof ListenError) console.error(e.message);
+    else console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exit(1);
   },
 );

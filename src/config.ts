@@ -19,6 +19,7 @@ import { parseDuration } from './reconciler/plan.ts';
 import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
 import { DEFAULT_REDIRECT_HOSTS, parseRedirectHosts } from './reconciler/region-redirect.ts';
 import { createWebexClient } from './reconciler/webex-client.ts';
+import { createSettingNames } from './setting-names.ts';
 
 const list = z.string().transform((s) =>
   s
@@ -70,6 +71,8 @@ const kafkaEnv = z.object({
   CDR_FEED: z.enum(FEEDS, { message: `one of ${FEEDS.join(', ')} (the Partner Hub feed type)` }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+  /** Environment variables under the product's prefixes that are not its settings: names or `PREFIX*`. */
+  IGNORE_ENV: list.optional(),
   ...privacyEnv.shape,
 });
 
@@ -309,12 +312,35 @@ export type Sources = Record<string, string>;
 
 type Resolved = { values: RawEnv; sources: Sources; problems: string[] };
 
-const KNOWN = new Set([
-  'CONFIG_FILE',
-  ...Object.keys(ingressEnv.shape),
-  ...Object.keys(reconcilerEnv.shape),
-  ...FROM_FILE.map((n) => `${n}_FILE`),
-]);
+/**
+ * Every setting name the product reads, from the environment or the config
+ * file, in any of its processes (a shared environment is not a typo): the
+ * keys of the schemas, CONFIG_FILE and the `<NAME>_FILE` twins.
+ */
+export const SETTINGS: readonly string[] = [
+  ...new Set([
+    'CONFIG_FILE',
+    ...Object.keys(ingressEnv.shape),
+    ...Object.keys(reconcilerEnv.shape),
+    ...FROM_FILE.map((n) => `${n}_FILE`),
+  ]),
+].sort();
+
+const KNOWN: ReadonlySet<string> = new Set(SETTINGS);
+
+/** Names once read, refused with what replaced them rather than ignored. */
+const RETIRED: Readonly<Record<string, string>> = {
+  RECONCILE_MAX_IDS_PER_PASS:
+    'no longer used; the ledger is bounded by RECONCILE_WINDOWS_PER_PASS (windows per topic read)',
+};
+
+/** Unknown names under the product's prefixes are refused, with the nearest setting. */
+export const SETTING_NAMES = createSettingNames({
+  known: SETTINGS,
+  retired: RETIRED,
+  fromFile: FROM_FILE,
+  hatch: 'IGNORE_ENV',
+});
 
 // `FOO=` in a .env file means "not set", not "the empty string".
 const emptyAsUnset = (env: NodeJS.ProcessEnv): RawEnv =>
@@ -348,7 +374,8 @@ const readConfigFile = (path: string): { values: RawEnv; problems: string[] } =>
   const problems: string[] = [];
   for (const [name, v] of Object.entries(json)) {
     if (!KNOWN.has(name) || name === 'CONFIG_FILE') {
-      problems.push(`${name}: not a setting (in CONFIG_FILE ${path})`);
+      const hint = name === 'CONFIG_FILE' ? '' : SETTING_NAMES.suggestion(name);
+      problems.push(`${name}: not a setting (in CONFIG_FILE ${path})${hint ? `; ${hint}` : ''}`);
     } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
       values[name] = v.join(',');
     } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
@@ -385,7 +412,18 @@ export const resolveSettings = (env: NodeJS.ProcessEnv): Resolved => {
     values[name] = v;
     sources[name] = 'environment';
   }
-  const problems = [...file.problems];
+  const ignore = (values.IGNORE_ENV ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  // A setting holding a service link is refused, and not parsed as well (no second problem).
+  const links = SETTING_NAMES.serviceLinks(fromEnv);
+  for (const link of links) delete values[link.name];
+  const problems = [
+    ...file.problems,
+    ...SETTING_NAMES.unknownProblems(fromEnv, ignore),
+    ...links.map((link) => link.problem),
+  ];
   for (const name of FROM_FILE) {
     const path = values[`${name}_FILE`];
     if (path === undefined) continue;
@@ -511,11 +549,6 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
       ...kafkaProblems(e),
       ...webexAuthProblems(e),
       ...(fromFile?.ok === false ? [`WEBEX_REFRESH_TOKEN_FILE: ${fromFile.problem}`] : []),
-      ...(e.RECONCILE_MAX_IDS_PER_PASS === undefined
-        ? []
-        : [
-            'RECONCILE_MAX_IDS_PER_PASS: no longer used; the ledger is bounded by RECONCILE_WINDOWS_PER_PASS (windows per topic read)',
-          ]),
     ],
     resolved,
   );

@@ -2,6 +2,9 @@
  * @module listen
  * Serves a fetch handler (a Hono app) with @hono/node-server and resolves once
  * it listens, with the bound port (port 0 picks a free one) and a close().
+ * An address that cannot be bound (in use, privileged, not this machine's)
+ * rejects with a ListenError: one line naming the address and the setting to
+ * change, which the CLI prints as is (exit code 1), never a stack trace.
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -15,6 +18,30 @@ export type Listening = {
 };
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** The settings (or flags) that choose the address, named when it cannot be bound. */
+export type AddressSettings = { readonly port: string; readonly host?: string };
+
+const WHY: Record<string, (s: AddressSettings) => string> = {
+  EADDRINUSE: (s) =>
+    `the port is in use by another program (or another copy of this one); set ${s.port} to a free port`,
+  EACCES: (s) =>
+    `permission denied (ports below 1024 need privileges); set ${s.port} to 1024 or above`,
+  EADDRNOTAVAIL: (s) =>
+    `not an address of this machine; set ${s.host ?? 'the host'} to one of its addresses`,
+  ENOTFOUND: (s) => `no such host name; set ${s.host ?? 'the host'} to an address of this machine`,
+};
+
+export class ListenError extends Error {
+  readonly code: string;
+  constructor(address: string, code: string, settings: AddressSettings) {
+    const why =
+      WHY[code]?.(settings) ?? `check ${settings.host ?? 'the host'} and ${settings.port}`;
+    super(`cannot listen on ${address} (${code}): ${why}`);
+    this.name = 'ListenError';
+    this.code = code;
+  }
+}
 
 /**
  * `requestTimeoutMs`: the whole request (headers and body) must arrive within
@@ -30,7 +57,14 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
  */
 export const listen = (
   fetch: FetchHandler,
-  opts: { port: number; hostname?: string; requestTimeoutMs?: number; keepAliveTimeoutMs?: number },
+  opts: {
+    port: number;
+    hostname?: string;
+    requestTimeoutMs?: number;
+    keepAliveTimeoutMs?: number;
+    /** Named in a ListenError (default: "the port"). */
+    settings?: AddressSettings;
+  },
 ): Promise<Listening> => {
   const hostname = opts.hostname ?? '127.0.0.1';
   const requestTimeout = opts.requestTimeoutMs ?? 300_000;
@@ -39,7 +73,15 @@ export const listen = (
     headersTimeout: Math.min(60_000, requestTimeout),
     connectionsCheckingInterval: 1000,
   };
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve, fail) => {
+    const reject = (e: NodeJS.ErrnoException) =>
+      fail(
+        new ListenError(
+          hostname.includes(':') ? `[${hostname}]:${opts.port}` : `${hostname}:${opts.port}`,
+          e.code ?? e.message,
+          opts.settings ?? { port: 'the port' },
+        ),
+      );
     const server = serve({ fetch, port: opts.port, hostname, serverOptions }, () => {
       server.off('error', reject);
       const port = (server.address() as AddressInfo).port;

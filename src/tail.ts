@@ -18,6 +18,20 @@ import { stackSettings } from './stack/stack.ts';
 
 class ConfigError extends Error {}
 
+/** Printed by `webex-cdr-kafka tail --help` (cli.ts). */
+export const USAGE = `usage: webex-cdr-kafka tail [--topic <topic>] [--since <duration>] [--limit <n>]
+
+Prints the records of a topic as JSON lines: partition, timestamp, key,
+headers and the value (Avro decoded through the schema registry; dead-letter
+and audit topics are JSON). Uses KAFKA_BROKERS and SCHEMA_REGISTRY_URL, or the
+local stack's .stack/env when they are not set.
+
+  --topic <topic>     the topic (default: CDR_TOPIC, else webex.calling.cdr)
+  --since <duration>  how far back, e.g. 90m, 1h, 2d (default 1h)
+  --limit <n>         at most n records
+  -h, --help          this text
+`;
+
 export type TailedRecord = {
   partition: number;
   timestamp: string;

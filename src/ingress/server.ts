@@ -97,6 +97,7 @@ export const startIngress = async (
     hostname: config.host,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    settings: { port: 'PORT', host: 'HOST' },
   });
   const { port, url } = server;
   logger.info('ingress listening', {

@@ -20,6 +20,21 @@ import { createReconciler, type Reconciler } from './service.ts';
 
 const EXIT_CONFIG = 2;
 
+/** Printed by `webex-cdr-kafka reconcile --help` (cli.ts). */
+export const USAGE = `usage: webex-cdr-kafka reconcile [--once [--from <time>] [--to <time>]] [--config <path>]
+
+Backfills the records the webhook missed, from the Webex partner APIs (README,
+Reconciliation). Without --once: a service that runs at start and then every
+RECONCILE_INTERVAL, with /healthz, /readyz and /metrics on RECONCILER_PORT
+when that is set. "webex-cdr-kafka config check reconcile" shows the settings.
+
+  --once         one run over the last RECONCILE_LOOKBACK (or --from/--to), then
+                 a summary and an exit code (README, Reconciliation)
+  --from <time>  start of the range, e.g. 2026-11-22T00:00:00Z (with --once)
+  --to <time>    end of the range (with --once)
+  -h, --help     this text
+`;
+
 const parseTime = (flag: string, v: string | undefined): number | undefined | string => {
   if (v === undefined) return undefined;
   const ms = Date.parse(v);
@@ -122,6 +137,7 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
         : await listen(createReconcilerApp(reconciler.status).fetch, {
             port: config.port,
             hostname: config.host,
+            settings: { port: 'RECONCILER_PORT', host: 'HOST' },
           });
     if (http !== undefined) logger.info('reconciler probes and metrics', { url: http.url });
     reconciler.schedule();

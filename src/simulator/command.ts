@@ -213,8 +213,9 @@ export const runSimulateCommand = async (
           : { rateLimit: { requests: s['api-rate'], perMs: 60_000 } }),
       });
       const port = s['api-port'];
-      const started = await listen(api.fetch, { port }).catch((e: unknown) => {
-        err(`simulate: cannot serve the partner API on 127.0.0.1:${port}: ${String(e)}`);
+      const settings = { port: '--api-port' };
+      const started = await listen(api.fetch, { port, settings }).catch((e: unknown) => {
+        err(`simulate: partner API: ${e instanceof Error ? e.message : String(e)}`);
         return undefined;
       });
       if (started === undefined) return 1;

@@ -1,8 +1,27 @@
 /** `npm run stack -- up|down|status`: the local Kafka + registry stack. */
 import { down, saslListener, stackSettings, status, up } from './stack.ts';
 
+export const USAGE = `usage: webex-cdr-kafka stack up|down|status   (in a checkout: npm run stack -- ...)
+
+A local Apache Kafka broker (KRaft) and Apicurio Registry, run from jars under
+.stack/ (fetched once from Maven Central; Java 17+ and Maven needed), for
+development and the tests. Not part of the product: its STACK_* variables are
+not settings of the connector.
+
+  up      start both (idempotent); writes .stack/env (KAFKA_BROKERS, SCHEMA_REGISTRY_URL)
+  down    stop both and remove the broker's data
+  status  say whether each runs, and the addresses (the default)
+
+  STACK_KAFKA_PORT (19092), STACK_CONTROLLER_PORT (19093), STACK_REGISTRY_PORT
+  (18081), STACK_SASL_PORT (the Kafka port + 2), STACK_DIR (.stack)
+`;
+
 export const runStack = async (args: string[]): Promise<number> => {
   const [cmd = 'status'] = args;
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const s = stackSettings();
   switch (cmd) {
     case 'up':
@@ -28,7 +47,7 @@ export const runStack = async (args: string[]): Promise<number> => {
       return st.services.every((x) => x.ready) ? 0 : 1;
     }
     default:
-      console.error(`unknown stack command "${cmd}": use up, down or status`);
+      console.error(`unknown stack command "${cmd}": use up, down or status (--help)`);
       return 2;
   }
 };

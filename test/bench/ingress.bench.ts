@@ -96,7 +96,7 @@ const startIngress = async (env: Record<string, string>, topic: string, port: nu
   const cli = join(ROOT, 'src/cli.ts');
   const cpuProf = args['cpu-prof'];
   const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
-  // the V8 flags the ingress ships with (the shebang of src/cli.ts), unless --ingress-flags says otherwise
+  // the V8 flags the ingress ships with (the shebang of src/bin.ts), unless --ingress-flags says otherwise
   const flags = (args['ingress-flags'] ?? shippedNodeFlags().join(' '))
     .split(' ')
     .filter((f) => f !== '');

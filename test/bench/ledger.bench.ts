@@ -129,6 +129,7 @@ const main = async () => {
   const reader = spawn(
     process.execPath,
     [
+      '--disable-warning=TimeoutNegativeWarning',
       ...shippedNodeFlags(), // the reconciler's own V8 flags
       fileURLToPath(import.meta.url),
       '--read',

@@ -246,6 +246,71 @@ describe('webex-cdr-kafka command line', () => {
     }
   });
 
+  test('a typo in a setting name: config check and ingress exit 2 with the setting that was meant', async () => {
+    const env = {
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      CDR_FEED: 'analytics',
+      WEBHOOK_SECRETS: 's',
+      PORT: String(await freePort()),
+      PRIVACY_DROP_FEILDS: 'calling_number,called_number',
+    };
+    const suggestion =
+      /PRIVACY_DROP_FEILDS: not a setting of webex-cdr-kafka \(did you mean PRIVACY_DROP_FIELDS\?\)/;
+    for (const args of [['config', 'check'], ['config', 'check', 'ingress'], ['ingress']]) {
+      const p = run(args, env);
+      assert.equal(await p.exited, 2, `${args.join(' ')}: ${p.err()}`);
+      assert.match(p.err(), suggestion, args.join(' '));
+      assert.doesNotMatch(p.err(), /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(p.out(), /valid; effective settings/);
+    }
+  });
+
+  test('a port in use: one line naming the address and the setting, exit 1 (ingress, reconciler, simulate)', async () => {
+    const taken = await listen(() => new Response('taken'), { port: 0 });
+    try {
+      const kafka = {
+        KAFKA_BROKERS: stack.brokers.join(','),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+      };
+      const cases = [
+        {
+          args: ['ingress'],
+          env: { ...kafka, CDR_FEED: 'analytics', WEBHOOK_SECRETS: 's', PORT: String(taken.port) },
+          setting: 'PORT',
+        },
+        {
+          args: ['reconcile'],
+          env: {
+            ...kafka,
+            CDR_FEED: 'analytics',
+            WEBEX_ACCESS_TOKEN: 't',
+            WEBEX_API_BASE_URL: 'http://127.0.0.1:1',
+            RECONCILER_PORT: String(taken.port),
+          },
+          setting: 'RECONCILER_PORT',
+        },
+        { args: ['simulate', '--api-port', String(taken.port)], env: {}, setting: '--api-port' },
+      ];
+      for (const c of cases) {
+        const p = run(c.args, c.env);
+        assert.equal(await p.exited, 1, `${c.args[0]}: ${p.err()}`);
+        const line = `cannot listen on 127.0.0.1:${taken.port} (EADDRINUSE): the port is in use by another program (or another copy of this one); set ${c.setting} to a free port`;
+        const lines = p
+          .err()
+          .split('\n')
+          .filter((l) => l !== '');
+        assert.deepEqual(
+          lines.map((l) => l.replace(/^simulate: partner API: /, '')),
+          [line],
+          c.args[0],
+        );
+      }
+    } finally {
+      await taken.close(true);
+    }
+  });
+
   test('reconcile: bad settings and a range Webex would refuse are listed at once, exit 2, no stack trace', async () => {
     const env = {
       KAFKA_BROKERS: '127.0.0.1:1',

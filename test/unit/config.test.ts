@@ -7,9 +7,13 @@ import {
   checkConfig,
   type IngressConfig,
   parseIngressConfig,
+  parseKafkaConfig,
   parseReconcilerConfig,
+  SETTING_NAMES,
+  SETTINGS,
 } from '../../src/config.ts';
 import { connectionOptions } from '../../src/kafka/client.ts';
+import { editDistance } from '../../src/setting-names.ts';
 
 const BASE = {
   KAFKA_BROKERS: 'localhost:9092',
@@ -588,5 +592,209 @@ describe('Kafka TLS and registry settings', () => {
     assert.equal(c.registry.token, 'tok');
     assert.equal(c.registry.ca, FAKE_CA);
     assert.equal(c.registry.url, 'https://registry:8081');
+  });
+});
+
+describe('unknown setting names', () => {
+  const RECONCILE = { ...BASE, WEBEX_ACCESS_TOKEN: 'webex-token' };
+  /** The problem naming `name`, for both processes and `config check` alike. */
+  const refusal = (env: NodeJS.ProcessEnv, name: string): string => {
+    const found: string[] = [];
+    for (const r of [
+      parseIngressConfig(env),
+      parseReconcilerConfig({ ...RECONCILE, ...env }),
+      parseKafkaConfig(env),
+    ]) {
+      assert.equal(r.ok, false, `${name} accepted`);
+      if (r.ok) continue;
+      const p = r.problems.find((x) => x.startsWith(`${name}:`));
+      assert.ok(p !== undefined, `${name} not named in ${JSON.stringify(r.problems)}`);
+      found.push(p);
+    }
+    const report = checkConfig('ingress', env);
+    assert.equal(report.ok, false);
+    assert.ok(report.problems.includes(found[0] ?? ''), JSON.stringify(report.problems));
+    return found[0] ?? '';
+  };
+
+  it("refuses each typo of the issue, with the setting that was meant (they passed as 'valid')", () => {
+    const typos = {
+      PRIVACY_DROP_FEILDS: ['calling_number', 'PRIVACY_DROP_FIELDS'],
+      PRIVACY_HASH_FIELD: ['calling_number', 'PRIVACY_HASH_FIELDS'],
+      KAFKA_SASL_MECHANISMS: ['plain', 'KAFKA_SASL_MECHANISM'],
+      WEBHOOK_ACCEPT_SHA265: ['true', 'WEBHOOK_ACCEPT_SHA256'],
+    };
+    for (const [name, [value, meant]] of Object.entries(typos)) {
+      const p = refusal({ ...BASE, [name]: value }, name);
+      assert.match(p, new RegExp(`did you mean ${meant}\\?`), p);
+      assert.match(p, /IGNORE_ENV/, 'names the escape hatch');
+    }
+  });
+
+  it('names WEBHOOK_SECRET (singular) beside the missing WEBHOOK_SECRETS', () => {
+    const { WEBHOOK_SECRETS: _, ...noSecrets } = BASE;
+    const list = problems({ ...noSecrets, WEBHOOK_SECRET: 'secret-1' });
+    const p = list.find((x) => x.startsWith('WEBHOOK_SECRET:'));
+    assert.ok(p?.includes('did you mean WEBHOOK_SECRETS?'), JSON.stringify(list));
+    assert.ok(mentions(list, 'WEBHOOK_SECRETS'));
+    assert.equal(p?.includes('secret-1'), false, 'never the value');
+  });
+
+  it('refuses near misses outside the prefixes, a _FILE form that does not exist, and retired names', () => {
+    assert.match(refusal({ ...BASE, LOG_LEVL: 'debug' }, 'LOG_LEVL'), /did you mean LOG_LEVEL\?/);
+    assert.match(refusal({ ...BASE, KAFAK_BROKERS: 'k:1' }, 'KAFAK_BROKERS'), /KAFKA_BROKERS\?/);
+    assert.match(
+      refusal({ ...BASE, REQUEST_TIMEOUT: '1' }, 'REQUEST_TIMEOUT'),
+      /did you mean REQUEST_TIMEOUT_MS\?/,
+    );
+    assert.match(
+      refusal({ ...BASE, MAX_BODY_SIZE: '1' }, 'MAX_BODY_SIZE'),
+      /settings starting MAX_BODY_: MAX_BODY_BYTES/,
+    );
+    assert.match(
+      refusal({ ...BASE, KAFKA_BROKERS_FILE: '/b' }, 'KAFKA_BROKERS_FILE'),
+      /KAFKA_BROKERS cannot be given as a file/,
+    );
+    assert.match(refusal({ ...BASE, KAFKA_WHATEVER: 'x' }, 'KAFKA_WHATEVER'), /no setting/);
+    assert.match(
+      refusal({ ...BASE, RECONCILE_MAX_IDS_PER_PASS: '9' }, 'RECONCILE_MAX_IDS_PER_PASS'),
+      /no longer used/,
+    );
+  });
+
+  it('derives the prefixes from the names; the names from the schemas', () => {
+    for (const p of ['WEBHOOK_', 'KAFKA_', 'SCHEMA_REGISTRY_', 'PRIVACY_', 'WEBEX_', 'CDR_']) {
+      assert.ok(SETTING_NAMES.prefixes.includes(p), p);
+    }
+    for (const p of ['RECONCILE', 'INGRESS_', 'MAX_BODY_', 'SPOOL_', 'KEEP_ALIVE_']) {
+      assert.ok(SETTING_NAMES.prefixes.includes(p), p);
+    }
+    for (const generic of ['PORT', 'HOST', 'LOG_', 'MAX_', 'SCHEMA_', 'CONFIG_', 'REQUEST_']) {
+      assert.equal(SETTING_NAMES.prefixes.includes(generic), false, generic);
+    }
+    for (const which of ['ingress', 'reconcile'] as const) {
+      for (const s of checkConfig(which, {}).settings) assert.ok(SETTINGS.includes(s.name), s.name);
+    }
+    for (const name of [
+      'CONFIG_FILE',
+      'IGNORE_ENV',
+      'WEBHOOK_SECRETS_FILE',
+      'PRIVACY_HASH_KEY_FILE',
+    ]) {
+      assert.ok(SETTINGS.includes(name), name);
+    }
+  });
+
+  it("accepts the other process's settings: one environment is often shared", () => {
+    config({ ...BASE, WEBEX_ACCESS_TOKEN: 'x', RECONCILE_INTERVAL: '1h', RECONCILER_PORT: '9464' });
+    const r = parseReconcilerConfig({ ...RECONCILE, WEBHOOK_PATH: '/w', MAX_BODY_BYTES: '10' });
+    assert.equal(r.ok, true, r.ok ? '' : r.problems.join('; '));
+  });
+
+  it("leaves other software's names alone: generic words, Node, the dev stack, Kafka's scripts", () => {
+    const others = {
+      PATH: '/usr/bin',
+      HOME: '/home/node',
+      HOSTNAME: 'ingress-7d9f',
+      NODE_ENV: 'production',
+      NODE_OPTIONS: '--max-old-space-size=512',
+      YARN_VERSION: '1.22.22',
+      LOG_FORMAT: 'json',
+      MAX_WORKERS: '4',
+      CONFIG_DIR: '/etc/app',
+      SCHEMA_PATH: '/schemas',
+      KEEP_ALIVE: '1',
+      STACK_KAFKA_PORT: '31092',
+      STACK_REGISTRY_PORT: '31081',
+      STACK_DIR: '/tmp/stack',
+      KAFKA_HOME: '/opt/kafka',
+      KAFKA_HEAP_OPTS: '-Xmx1G',
+      JAVA_HOME: '/usr/lib/jvm',
+    };
+    config({ ...BASE, ...others });
+  });
+
+  it('accepts the service links Kubernetes injects (Services kafka, schema-registry, webex-sim)', () => {
+    const links = {
+      KAFKA_PORT: 'tcp://10.0.0.1:9092',
+      KAFKA_PORT_9092_TCP: 'tcp://10.0.0.1:9092',
+      KAFKA_PORT_9092_TCP_PROTO: 'tcp',
+      KAFKA_PORT_9092_TCP_PORT: '9092',
+      KAFKA_PORT_9092_TCP_ADDR: '10.0.0.1',
+      KAFKA_SERVICE_HOST: '10.0.0.1',
+      KAFKA_SERVICE_PORT: '9092',
+      KAFKA_SERVICE_PORT_BROKER: '9092',
+      SCHEMA_REGISTRY_SERVICE_HOST: '10.0.0.2',
+      SCHEMA_REGISTRY_SERVICE_PORT: '8081',
+      SCHEMA_REGISTRY_PORT: 'tcp://10.0.0.2:8081',
+      SCHEMA_REGISTRY_PORT_8081_TCP: 'tcp://10.0.0.2:8081',
+      SCHEMA_REGISTRY_PORT_8081_TCP_ADDR: '10.0.0.2',
+      WEBEX_SIM_SERVICE_HOST: 'fd00::12',
+      WEBEX_SIM_PORT_8443_UDP_PROTO: 'udp',
+    };
+    config({ ...BASE, ...links });
+    // The shapes are matched precisely, values included: these are settings gone wrong.
+    for (const [name, value] of [
+      ['KAFKA_PORT', '9092'],
+      ['KAFKA_SERVICE_HOST', 'kafka.example'],
+      ['KAFKA_PORT_9092_TCP_PORT', '9093'],
+      ['KAFKA_PORT_9092_TCP_PROTO', 'udp'],
+      ['KAFKA_SERVICE_PORTS', '9092'],
+    ] as const) {
+      refusal({ ...BASE, [name]: value }, name);
+    }
+  });
+
+  it('refuses a setting that holds a service link (a Service named reconciler), naming it, once', () => {
+    const list = parseReconcilerConfig({ ...RECONCILE, RECONCILER_PORT: 'tcp://10.0.0.5:9464' });
+    assert.equal(list.ok, false);
+    if (list.ok) return;
+    assert.deepEqual(list.problems, [
+      'RECONCILER_PORT: "tcp://10.0.0.5:9464" is a Kubernetes service link (a Service named reconciler in the namespace), not a value of this setting; set RECONCILER_PORT in the pod\'s environment (empty: not set), or set enableServiceLinks: false',
+    ]);
+    const unset = parseReconcilerConfig({ ...RECONCILE, RECONCILER_PORT: '' });
+    assert.equal(unset.ok && unset.config.port, undefined);
+  });
+
+  it('IGNORE_ENV lists deliberate extras: names, or prefixes ending in *', () => {
+    const extras = { KAFKA_CFG_NODE_ID: '1', KAFKA_CFG_LISTENERS: 'x', WEBEX_TEAMS_TOKEN: 't' };
+    assert.ok(mentions(problems({ ...BASE, ...extras }), 'KAFKA_CFG_NODE_ID'));
+    config({ ...BASE, ...extras, IGNORE_ENV: 'KAFKA_CFG_*, WEBEX_TEAMS_TOKEN' });
+    const list = problems({
+      ...BASE,
+      ...extras,
+      PRIVACY_DROP_FEILDS: 'x',
+      IGNORE_ENV: 'KAFKA_CFG_*',
+    });
+    assert.deepEqual(
+      list.map((p) => p.split(':')[0]),
+      ['WEBEX_TEAMS_TOKEN', 'PRIVACY_DROP_FEILDS'],
+    );
+    withFiles(
+      { 'c.json': JSON.stringify({ ...BASE, IGNORE_ENV: ['WEBEX_TEAMS_TOKEN'] }) },
+      (path) => {
+        config({ CONFIG_FILE: path('c.json'), WEBEX_TEAMS_TOKEN: 't' });
+      },
+    );
+  });
+
+  it('suggests the setting for an unknown key of the config file too', () => {
+    withFiles({ 'c.json': JSON.stringify({ ...BASE, PRIVACY_DROP_FEILDS: ['x'] }) }, (path) => {
+      const list = problems({ CONFIG_FILE: path('c.json') });
+      const p = list.find((x) => x.startsWith('PRIVACY_DROP_FEILDS:'));
+      assert.match(
+        p ?? '',
+        /in CONFIG_FILE .*did you mean PRIVACY_DROP_FIELDS\?/,
+        JSON.stringify(list),
+      );
+    });
+  });
+
+  it('measures edits with transpositions as one edit', () => {
+    assert.equal(editDistance('FEILDS', 'FIELDS'), 1);
+    assert.equal(editDistance('SHA265', 'SHA256'), 1);
+    assert.equal(editDistance('SECRET', 'SECRETS'), 1);
+    assert.equal(editDistance('NODE_ENV', 'IGNORE_ENV'), 3);
+    assert.equal(editDistance('', 'ABC'), 3);
   });
 });

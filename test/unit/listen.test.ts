@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listen } from '../../src/listen.ts';
+import { ListenError, listen } from '../../src/listen.ts';
 
 type Answer = { status: number; keepAlive: string; reused: boolean; body: string };
 
@@ -106,6 +106,35 @@ describe('listen: keep-alive', () => {
     } finally {
       agent.destroy();
       await server.close(true);
+    }
+  });
+});
+
+describe('listen: an address that cannot be bound', () => {
+  it('rejects with one line naming the address and the setting to change', async () => {
+    const first = await listen(echo, { port: 0 });
+    try {
+      const taken = listen(echo, { port: first.port, settings: { port: 'PORT', host: 'HOST' } });
+      await assert.rejects(taken, (e: unknown) => {
+        assert.ok(e instanceof ListenError);
+        assert.equal(e.code, 'EADDRINUSE');
+        assert.equal(
+          e.message,
+          `cannot listen on 127.0.0.1:${first.port} (EADDRINUSE): the port is in use by another program (or another copy of this one); set PORT to a free port`,
+        );
+        return true;
+      });
+      const elsewhere = listen(echo, {
+        port: 0,
+        hostname: '192.0.2.1',
+        settings: { port: 'P', host: 'H' },
+      });
+      await assert.rejects(
+        elsewhere,
+        /cannot listen on 192\.0\.2\.1:0 \(EADDRNOTAVAIL\): .*set H /,
+      );
+    } finally {
+      await first.close(true);
     }
   });
 });
