@@ -88,7 +88,7 @@ export const parseTimeArg = (
   if (zone === undefined) {
     return refuse(text, 'has no offset (it would be read as local time)', bare);
   }
-  const fraction = Math.floor(Number(`0.${frac ?? '0'}`) * 1000);
+  const fraction = Number((frac ?? '').padEnd(3, '0').slice(0, 3)); // milliseconds, cut
   const t =
     utc(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s ?? 0), fraction) -
     offsetMs(zone);

@@ -84,7 +84,7 @@ export const readTopicRange = async (
             deadline.abort(
               new CdrError(
                 'kafka_timeout',
-                `reading ${topic}: Kafka did not answer within ${opts.startTimeoutMs} ms`,
+                `Kafka did not answer within ${opts.startTimeoutMs} ms`,
               ),
             ),
           opts.startTimeoutMs,

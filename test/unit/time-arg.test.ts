@@ -19,6 +19,8 @@ describe('time arguments (--from, --to, --since)', () => {
     const at = (text: string) => new Date(value(parseTimeArg(text, { now: NOW }))).toISOString();
     assert.equal(at('2026-12-01T10:00:00Z'), '2026-12-01T10:00:00.000Z');
     assert.equal(at('2026-12-01T10:00:00.123Z'), '2026-12-01T10:00:00.123Z');
+    assert.equal(at('2026-12-01T10:00:00.5Z'), '2026-12-01T10:00:00.500Z');
+    assert.equal(at('2026-12-01T10:00:00.035999Z'), '2026-12-01T10:00:00.035Z');
     assert.equal(at('2026-12-01t10:00z'), '2026-12-01T10:00:00.000Z');
     assert.equal(at('2026-12-01T10:00:00+01:00'), '2026-12-01T09:00:00.000Z');
     assert.equal(at('2026-12-01T10:00:00-0530'), '2026-12-01T15:30:00.000Z');
