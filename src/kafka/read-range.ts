@@ -12,6 +12,7 @@
  * (rejecting with its reason; with `follow`, that is the end and resolves).
  * `onRecord` may return a promise: nothing more is handed over until it
  * settles (backpressure), and the group membership is kept alive meanwhile.
+ * If it throws, or the consumer crashes for good, the read rejects with that.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -132,12 +133,16 @@ export const readTopicRange = async (
     let lastProgress = Date.now();
     let handling = false;
     let stopped = false;
-    let finish: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => {
-      finish = () => {
+    // Ends the read: every partition read, 'stop', or a failure (of onRecord, or the consumer's).
+    let finish: (error?: unknown) => void = () => undefined;
+    const finished = new Promise<unknown>((resolve) => {
+      finish = (error?: unknown) => {
         stopped = true;
-        resolve();
+        resolve(error);
       };
+    });
+    c.on(c.events.CRASH, ({ payload }) => {
+      if (!payload.restart) finish(payload.error);
     });
     await step(c.connect());
     await step(c.subscribe({ topic, fromBeginning: true }));
@@ -155,23 +160,30 @@ export const readTopicRange = async (
               const text = headerText(v);
               if (text !== undefined) headers[k] = text;
             }
-            let answer = opts.onRecord({
-              partition: batch.partition,
-              key: m.key === null ? null : m.key.toString('utf8'),
-              headers,
-              timestamp: Number(m.timestamp),
-              value: m.value,
-            });
-            if (answer instanceof Promise) {
-              // A slow reader (a full pipe) must not cost the group membership.
-              handling = true;
-              const beat = setInterval(() => heartbeat().catch(() => undefined), 3_000);
-              try {
-                answer = await answer;
-              } finally {
-                clearInterval(beat);
-                handling = false;
+            let answer: unknown;
+            try {
+              answer = opts.onRecord({
+                partition: batch.partition,
+                key: m.key === null ? null : m.key.toString('utf8'),
+                headers,
+                timestamp: Number(m.timestamp),
+                value: m.value,
+              });
+              if (answer instanceof Promise) {
+                // A slow reader (a full pipe) must not cost the group membership.
+                handling = true;
+                const beat = setInterval(() => heartbeat().catch(() => undefined), 3_000);
+                try {
+                  answer = await answer;
+                } finally {
+                  clearInterval(beat);
+                  handling = false;
+                }
               }
+            } catch (e) {
+              // The reader's failure ends the read (kafkajs would retry the batch).
+              finish(e);
+              return;
             }
             records += 1;
             lastProgress = Date.now();
@@ -212,7 +224,7 @@ export const readTopicRange = async (
       }, 500);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
-      finished.then(() => done());
+      finished.then((error) => done(error));
     });
     return stats(true, partitions, records);
   } finally {

@@ -50,6 +50,12 @@ after(async () => {
   await stack.close();
 });
 
+const testKafka = () =>
+  createKafka(
+    { brokers: stack.brokers, clientId: 'tail-test', ssl: false, sasl: undefined },
+    createLogger('silent'),
+  );
+
 const tail = (args: string[], env: Record<string, string> = {}) =>
   runCli(['tail', ...args], {
     KAFKA_BROKERS: stack.brokers.join(','),
@@ -122,10 +128,7 @@ describe('webex-cdr-kafka tail', () => {
   });
 
   test('reading stops as soon as the reader says so: not the whole range first', async () => {
-    const kafka = createKafka(
-      { brokers: stack.brokers, clientId: 'tail-test', ssl: false, sasl: undefined },
-      createLogger('silent'),
-    );
+    const kafka = testKafka();
     let handed = 0;
     const stats = await readTopicRange(kafka, {
       topic,
@@ -154,6 +157,31 @@ describe('webex-cdr-kafka tail', () => {
     } finally {
       p.child.kill('SIGKILL');
     }
+  });
+
+  test('a record the registry cannot decode ends it with exit 1, naming the registry', async () => {
+    const bad = uniqueTopic('tail-undecodable');
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: bad, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    // the wire format's magic byte and a schema id the registry does not have
+    await producer.send({
+      topic: bad,
+      messages: [{ key: 'org-a', value: Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 2, 4]) }],
+    });
+    await producer.disconnect();
+    const p = tail(['--topic', bad]);
+    assert.equal(await p.exited, 1);
+    assert.match(
+      p.err(),
+      new RegExp(
+        `decoding a record of ${bad} \\(partition 0\\) with the schema registry at ${stack.registryUrl}`,
+      ),
+    );
   });
 
   test('a topic that does not exist is an error naming the topic and the brokers (exit 1)', async () => {
