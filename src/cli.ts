@@ -31,7 +31,7 @@ commands:
   reconcile [--once ...]  backfill records the webhook missed (see README)
   simulate ...            run the Webex stand-in (see README)
   stack up|down|status    local Kafka + schema registry for development and tests
-  tail [--topic T] [--since 1h] [--limit N]
+  tail [--topic T] [--since T] [--limit N] [--follow] [--org ID] [--report-id ID]
                           print a topic's records as JSON lines (Avro decoded)
   schema                  print the Avro schema of the CDR topic
   config check [ingress|reconcile]
@@ -249,14 +249,28 @@ export const main = async (args: string[]): Promise<number> => {
   }
 };
 
+/**
+ * Resolves once what was written to `stream` has been handed to the OS: to a
+ * pipe, writes are asynchronous, and process.exit() drops what is still queued.
+ */
+const drained = (stream: NodeJS.WriteStream): Promise<void> =>
+  stream.destroyed || stream.writableLength === 0
+    ? Promise.resolve()
+    : new Promise((resolve) => stream.write('', () => resolve()));
+
+const exit = async (code: number) => {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+};
+
 main(process.argv.slice(2)).then(
   // Everything was closed in order; exit even if a client library leaves a
   // socket or timer behind (kafkajs can, after a failed first connect).
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e: unknown) => {
     // An address that cannot be bound is one line that names the setting to change.
     if (e instanceof ListenError) console.error(e.message);
     else console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
+    return exit(1);
   },
 );

@@ -2,16 +2,20 @@
  * @module kafka/read-range
  * Reads a topic from the offsets at a timestamp up to the end offsets of the
  * moment the read starts (a snapshot: records produced meanwhile are not
- * waited for). Values are handed over as bytes, never decoded here. Used by
- * the reconciler, for which the topic's keys and headers are the ledger, and
- * by `webex-cdr-kafka tail`.
+ * waited for), or, with `follow`, on and on until `signal` aborts. Values are
+ * handed over as bytes, never decoded here. Used by the reconciler, for which
+ * the topic's keys and headers are the ledger, and by `webex-cdr-kafka tail`.
  *
  * kafkajs only consumes through a consumer group: this one joins a group of
- * its own, seeks, never commits, and leaves when every partition is read, or
- * at once when `signal` aborts (rejecting with its reason).
+ * its own, seeks, never commits, and leaves when every partition is read,
+ * when `onRecord` answers `'stop'`, or at once when `signal` aborts
+ * (rejecting with its reason; with `follow`, that is the end and resolves).
+ * `onRecord` may return a promise: nothing more is handed over until it
+ * settles (backpressure), and the group membership is kept alive meanwhile.
+ * If it throws, or the consumer crashes for good, the read rejects with that.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { CdrError } from '../errors.ts';
 
 export type KeyAndHeaders = {
@@ -23,7 +27,27 @@ export type KeyAndHeaders = {
   readonly value: Buffer | null;
 };
 
-export type RangeStats = { partitions: number; records: number; ms: number };
+export type RangeStats = {
+  /** False when the topic does not exist (nothing was read). */
+  exists: boolean;
+  partitions: number;
+  records: number;
+  ms: number;
+};
+
+/** Answering `'stop'` (or a promise of it) ends the read after this record. */
+export type OnRecord = (r: KeyAndHeaders) => unknown;
+
+/** Rejects with `signal`'s reason as soon as it aborts, else settles as `p` does. */
+const unlessAborted = <T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+  if (signal === undefined) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+};
 
 const headerText = (v: unknown): string | undefined => {
   if (v === undefined || v === null) return undefined;
@@ -37,87 +61,148 @@ export const readTopicRange = async (
   opts: {
     topic: string;
     fromTimestamp: number;
-    onRecord: (r: KeyAndHeaders) => void;
+    onRecord: OnRecord;
+    /** Keep reading records produced after the start, until `signal` aborts. */
+    follow?: boolean;
     /** Give up when no record arrives for this long while partitions remain unread. */
     stallMs?: number;
+    /** Give up (`kafka_timeout`) when the read has not started this long after the call. */
+    startTimeoutMs?: number;
     signal?: AbortSignal;
   },
 ): Promise<RangeStats> => {
-  const { signal } = opts;
+  const { signal, topic } = opts;
+  const follow = opts.follow === true;
   signal?.throwIfAborted();
   const started = Date.now();
-  const admin = kafka.admin();
-  await admin.connect();
+  // Reaching the cluster, finding the offsets and joining the group: under one deadline.
+  const deadline = new AbortController();
+  const startTimer =
+    opts.startTimeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            deadline.abort(
+              new CdrError(
+                'kafka_timeout',
+                `Kafka did not answer within ${opts.startTimeoutMs} ms`,
+              ),
+            ),
+          opts.startTimeoutMs,
+        );
+  const starting =
+    signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+  const step = <T>(p: Promise<T>) => unlessAborted(p, starting);
   const remaining = new Map<number, bigint>(); // partition -> end offset (exclusive)
   const starts = new Map<number, string>();
-  try {
-    if (!(await admin.listTopics()).includes(opts.topic)) {
-      return { partitions: 0, records: 0, ms: Date.now() - started };
-    }
-    const ends = await admin.fetchTopicOffsets(opts.topic);
-    const from = await admin.fetchTopicOffsetsByTimestamp(opts.topic, opts.fromTimestamp);
-    for (const e of ends) {
-      const start = from.find((f) => f.partition === e.partition)?.offset ?? e.low;
-      const first = BigInt(start) > BigInt(e.low) ? BigInt(start) : BigInt(e.low);
-      if (first < BigInt(e.high)) {
-        remaining.set(e.partition, BigInt(e.high));
-        starts.set(e.partition, first.toString());
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const partitions = remaining.size;
-  if (partitions === 0) return { partitions: 0, records: 0, ms: Date.now() - started };
-  signal?.throwIfAborted();
-
-  const consumer = kafka.consumer({
-    groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 2 * 1024 * 1024,
-    maxWaitTimeInMs: 250,
+  const stats = (exists: boolean, partitions = 0, records = 0): RangeStats => ({
+    exists,
+    partitions,
+    records,
+    ms: Date.now() - started,
   });
+  let consumer: Consumer | undefined;
   let records = 0;
-  let lastProgress = Date.now();
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-    let finish: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve;
+    const admin = kafka.admin();
+    try {
+      await step(admin.connect());
+      if (!(await step(admin.listTopics())).includes(topic)) return stats(false);
+      const ends = await step(admin.fetchTopicOffsets(topic));
+      const from = await step(admin.fetchTopicOffsetsByTimestamp(topic, opts.fromTimestamp));
+      for (const e of ends) {
+        const start = from.find((f) => f.partition === e.partition)?.offset ?? e.low;
+        const first = BigInt(start) > BigInt(e.low) ? BigInt(start) : BigInt(e.low);
+        if (first < BigInt(e.high)) remaining.set(e.partition, BigInt(e.high));
+        if (follow || first < BigInt(e.high)) starts.set(e.partition, first.toString());
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const partitions = remaining.size;
+    if (partitions === 0 && !follow) return stats(true);
+    signal?.throwIfAborted();
+
+    consumer = kafka.consumer({
+      groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
+      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 2 * 1024 * 1024,
+      maxWaitTimeInMs: 250,
     });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        const end = remaining.get(batch.partition);
-        if (end === undefined) return;
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) >= end) break;
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {})) {
-            const text = headerText(v);
-            if (text !== undefined) headers[k] = text;
+    const c = consumer;
+    let lastProgress = Date.now();
+    let handling = false;
+    let stopped = false;
+    // Ends the read: every partition read, 'stop', or a failure (of onRecord, or the consumer's).
+    let finish: (error?: unknown) => void = () => undefined;
+    const finished = new Promise<unknown>((resolve) => {
+      finish = (error?: unknown) => {
+        stopped = true;
+        resolve(error);
+      };
+    });
+    c.on(c.events.CRASH, ({ payload }) => {
+      if (!payload.restart) finish(payload.error);
+    });
+    await step(c.connect());
+    await step(c.subscribe({ topic, fromBeginning: true }));
+    await step(
+      c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch, heartbeat }) => {
+          const end = follow ? undefined : remaining.get(batch.partition);
+          if (stopped || (!follow && end === undefined)) return;
+          for (const m of batch.messages) {
+            if (end !== undefined && BigInt(m.offset) >= end) break;
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(m.headers ?? {})) {
+              const text = headerText(v);
+              if (text !== undefined) headers[k] = text;
+            }
+            let answer: unknown;
+            try {
+              answer = opts.onRecord({
+                partition: batch.partition,
+                key: m.key === null ? null : m.key.toString('utf8'),
+                headers,
+                timestamp: Number(m.timestamp),
+                value: m.value,
+              });
+              if (answer instanceof Promise) {
+                // A slow reader (a full pipe) must not cost the group membership.
+                handling = true;
+                const beat = setInterval(() => heartbeat().catch(() => undefined), 3_000);
+                try {
+                  answer = await answer;
+                } finally {
+                  clearInterval(beat);
+                  handling = false;
+                }
+              }
+            } catch (e) {
+              // The reader's failure ends the read (kafkajs would retry the batch).
+              finish(e);
+              return;
+            }
+            records += 1;
+            lastProgress = Date.now();
+            if (answer === 'stop') {
+              finish();
+              return;
+            }
           }
-          opts.onRecord({
-            partition: batch.partition,
-            key: m.key === null ? null : m.key.toString('utf8'),
-            headers,
-            timestamp: Number(m.timestamp),
-            value: m.value,
-          });
-          records += 1;
-        }
-        lastProgress = Date.now();
-        if (BigInt(batch.lastOffset()) + 1n >= end) {
-          remaining.delete(batch.partition);
-          consumer.pause([{ topic: opts.topic, partitions: [batch.partition] }]);
-          if (remaining.size === 0) finish();
-        }
-      },
-    });
-    for (const [partition, offset] of starts)
-      consumer.seek({ topic: opts.topic, partition, offset });
+          lastProgress = Date.now();
+          if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
+            remaining.delete(batch.partition);
+            c.pause([{ topic, partitions: [batch.partition] }]);
+            if (remaining.size === 0) finish();
+          }
+        },
+      }),
+    );
+    for (const [partition, offset] of starts) c.seek({ topic, partition, offset });
+    clearTimeout(startTimer);
     const stallMs = opts.stallMs ?? 60_000;
     await new Promise<void>((resolve, reject) => {
       const done = (error?: unknown) => {
@@ -126,23 +211,24 @@ export const readTopicRange = async (
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onAbort = () => done(signal?.reason ?? new Error('aborted'));
+      const onAbort = () => done(follow ? undefined : (signal?.reason ?? new Error('aborted')));
       const watchdog = setInterval(() => {
-        if (Date.now() - lastProgress > stallMs) {
+        if (!follow && !handling && Date.now() - lastProgress > stallMs) {
           done(
             new CdrError(
               'kafka_timeout',
-              `reading ${opts.topic} stalled: ${remaining.size} partition(s) unread after ${stallMs} ms`,
+              `reading ${topic} stalled: ${remaining.size} partition(s) unread after ${stallMs} ms`,
             ),
           );
         }
       }, 500);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
-      finished.then(() => done());
+      finished.then((error) => done(error));
     });
+    return stats(true, partitions, records);
   } finally {
-    await consumer.disconnect();
+    clearTimeout(startTimer);
+    await consumer?.disconnect();
   }
-  return { partitions, records, ms: Date.now() - started };
 };

@@ -1,7 +1,7 @@
 /**
  * @module reconciler/command
  * `webex-cdr-kafka reconcile`: the long-running service (first run at start,
- * then every RECONCILE_INTERVAL), or `--once [--from ISO] [--to ISO]` for
+ * then every RECONCILE_INTERVAL), or `--once [--from T] [--to T]` (src/time-arg.ts) for
  * operators: progress on a terminal, a summary (always, even when stopped or
  * failed), exit code 0 only if nothing is left missing and nothing failed.
  * A range outside what Webex can be asked about now is a configuration
@@ -12,6 +12,7 @@ import { parseReconcilerConfig } from '../config.ts';
 import { describe } from '../errors.ts';
 import { listen } from '../listen.ts';
 import { createLogger } from '../log.ts';
+import { attachRelativeTimes, parseTimeArg } from '../time-arg.ts';
 import { createReconcilerApp } from './http.ts';
 import { plannableRange, type Window } from './plan.ts';
 import { failedRun, type RunSummary } from './reconcile.ts';
@@ -30,15 +31,20 @@ when that is set. "webex-cdr-kafka config check reconcile" shows the settings.
 
   --once         one run over the last RECONCILE_LOOKBACK (or --from/--to), then
                  a summary and an exit code (README, Reconciliation)
-  --from <time>  start of the range, e.g. 2026-11-22T00:00:00Z (with --once)
+  --from <time>  start of the range, 2026-11-22T00:00:00Z, 2026-11-22 (UTC
+                 midnight), now or -48h (with --once)
   --to <time>    end of the range (with --once)
   -h, --help     this text
 `;
 
-const parseTime = (flag: string, v: string | undefined): number | undefined | string => {
+const parseTime = (
+  flag: string,
+  v: string | undefined,
+  now: number,
+): number | undefined | string => {
   if (v === undefined) return undefined;
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? `--${flag}: not an ISO 8601 time: "${v}"` : ms;
+  const t = parseTimeArg(v, { now });
+  return t.ok ? t.value : `--${flag}: ${t.error}`;
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -70,7 +76,7 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   let flags: { once?: boolean; from?: string; to?: string };
   try {
     ({ values: flags } = parseArgs({
-      args,
+      args: attachRelativeTimes(args, ['from', 'to']),
       options: { once: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' } },
       strict: true,
     }));
@@ -79,15 +85,15 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
     return EXIT_CONFIG;
   }
   const problems: string[] = [];
-  const from = parseTime('from', flags.from);
-  const to = parseTime('to', flags.to);
+  const now = Date.now();
+  const from = parseTime('from', flags.from, now);
+  const to = parseTime('to', flags.to, now);
   for (const t of [from, to]) if (typeof t === 'string') problems.push(t);
   if (!flags.once && (flags.from !== undefined || flags.to !== undefined)) {
     problems.push('--from/--to: only with --once');
   }
   const parsed = parseReconcilerConfig(process.env);
   if (!parsed.ok) problems.push(...parsed.problems);
-  const now = Date.now();
   const range = {
     from: typeof from === 'number' ? from : undefined,
     to: typeof to === 'number' ? to : undefined,

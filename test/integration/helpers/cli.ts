@@ -1,0 +1,57 @@
+/** The `webex-cdr-kafka` command run as a child process, its output collected. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url));
+
+/**
+ * Runs the CLI with only PATH and `env` in its environment, stdout and stderr
+ * as pipes. `until(re)` resolves once stdout + stderr match, `until(n)` once
+ * stdout holds n lines (both reject if the child exits first).
+ */
+export const runCli = (args: string[], env: Record<string, string>) => {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=TimeoutNegativeWarning', CLI, ...args],
+    {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  const check = () => {
+    for (const w of waiters) w();
+  };
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    check();
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    check();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const lines = () => stdout.split('\n').length - 1;
+  const until = (what: RegExp | number) =>
+    new Promise<void>((resolve, reject) => {
+      const w = () => {
+        if (typeof what === 'number' ? lines() >= what : what.test(stdout + stderr)) {
+          waiters.delete(w);
+          resolve();
+        }
+      };
+      waiters.add(w);
+      w();
+      void exited.then(() => {
+        if (!waiters.has(w)) return;
+        w();
+        waiters.delete(w);
+        reject(new Error(`exited before ${what}: ${stderr}`));
+      });
+    });
+  return { child, exited, out: () => stdout, err: () => stderr, until };
+};
