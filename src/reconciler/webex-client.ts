@@ -13,7 +13,10 @@
  * exponential back-off, at most `maxAttempts` attempts; other statuses
  * (including 451, the region redirect) fail at once with a `webex_http`
  * CdrError naming the status and Webex's `trackingId`. A 401 renews the token
- * once (re-reads the token file, or refreshes the OAuth token). The token only
+ * once (re-reads the token file, or refreshes the OAuth token); a 401 that
+ * renewal cannot cure, a refresh Webex refuses, and a 403 on the partner-wide
+ * `cdrcountbyorg` are `webex_auth_failed`, naming the settings to fix (no
+ * other request can succeed either). The token only
  * ever goes to `baseUrl`'s origin and is never logged; a warning is logged when
  * it would travel over plain http to a host other than this one.
  *
@@ -340,10 +343,11 @@ const createTokenSource = (
           );
         }
         if (!res.ok) {
+          const retriable = res.status === 429 || res.status >= 500;
           throw new CdrError(
-            'webex_http',
-            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}`,
-            { retriable: res.status === 429 || res.status >= 500 },
+            retriable ? 'webex_http' : 'webex_auth_failed',
+            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}${retriable ? '' : `: ${REFRESH_REFUSED}`}`,
+            { retriable },
           );
         }
         const parsed = tokenResponseSchema.safeParse(parseJson(text));
@@ -391,6 +395,22 @@ const createTokenSource = (
     }
   }
 };
+
+/** What to fix when Webex refuses the token and renewing it did not help. */
+const tokenRefused = (auth: WebexAuth): string => {
+  switch (auth.kind) {
+    case 'static':
+      return 'Webex refused WEBEX_ACCESS_TOKEN (wrong or expired): set a valid partner token, or use the OAuth refresh flow (WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET, WEBEX_REFRESH_TOKEN), which renews it';
+    case 'file':
+      return `Webex refused the token in WEBEX_ACCESS_TOKEN_FILE (${auth.path}), also after re-reading the file: write a valid partner token into it`;
+    case 'oauth':
+      return 'Webex refused an access token just obtained by the OAuth refresh flow: check that WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REFRESH_TOKEN belong to a partner administrator';
+  }
+};
+const REFRESH_REFUSED =
+  'the OAuth refresh flow is refused: renew WEBEX_REFRESH_TOKEN (or WEBEX_REFRESH_TOKEN_FILE) and check WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET';
+const FORBIDDEN =
+  "Webex refused the partner API (403): the token's user needs a partner administrator role and the scope spark-admin:calling_cdr_read (see WEBEX_ACCESS_TOKEN, or the integration of WEBEX_CLIENT_ID)";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -581,8 +601,16 @@ export const createWebexClient = (
     return url;
   };
 
-  /** One GET with retries; resolves with a 2xx reply (body read), rejects with a CdrError. */
-  const get = async (url: URL, what: string, options: RequestOptions = {}): Promise<Reply> => {
+  /**
+   * One GET with retries; resolves with a 2xx reply (body read), rejects with a
+   * CdrError. `partnerWide`: a 403 concerns the token, not one org.
+   */
+  const get = async (
+    url: URL,
+    what: string,
+    options: RequestOptions = {},
+    partnerWide = false,
+  ): Promise<Reply> => {
     const { signal, beforeRequest } = options;
     if (url.origin !== base.origin) {
       // Guard for every caller: the bearer token only goes to baseUrl's origin.
@@ -687,9 +715,16 @@ export const createWebexClient = (
         await sleep(waitMs, signal);
         continue;
       }
+      if (status === 401 || (status === 403 && partnerWide)) {
+        throw new CdrError(
+          'webex_auth_failed',
+          `${what}: HTTP ${status}${errorDetail(reply.text, headers)}: ${status === 401 ? tokenRefused(config.auth) : FORBIDDEN}`,
+          { retriable: false },
+        );
+      }
       const hint =
-        status === 401
-          ? ' (token rejected)'
+        status === 403
+          ? ' (forbidden for this org)'
           : status === 451
             ? ' (region redirect: this partner is served by another Webex region; set the base URL to it)'
             : status >= 300 && status < 400
@@ -739,7 +774,7 @@ export const createWebexClient = (
         page === 1 ? query : { ...query, page: String(page) },
       );
       const what = `cdrcountbyorg ${query.startTime} page ${page}`;
-      const reply = await get(url, what, options);
+      const reply = await get(url, what, options, true);
       pages = page;
       const pagination = parsePagination(reply.headers);
       logger.debug('webex cdrcountbyorg page', {

@@ -166,6 +166,8 @@ describe('docs/asyncapi.yaml', () => {
         stillMissing: 0,
         surplus: 0,
         errors: [],
+        failed: false,
+        errorCode: null,
       },
     ]);
     const audit = message('ReconciliationResult');
