@@ -21,10 +21,12 @@ export const createAuditWriter =
   };
 
 export const formatSummary = (s: RunSummary): string => {
-  const lines = [
-    `run ${s.runId}${s.aborted ? ' (stopped early)' : ''}`,
-    'window (UTC)                       orgs    webex    topic backfill    unpub  missing  surplus errors',
-  ];
+  const lines = [`run ${s.runId}${s.aborted ? ' (stopped early)' : ''}`];
+  if (s.windows.length > 0) {
+    lines.push(
+      'window (UTC)                       orgs    webex    topic backfill    unpub  missing  surplus errors',
+    );
+  }
   for (const w of s.windows) {
     lines.push(
       [

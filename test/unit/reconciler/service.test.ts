@@ -116,6 +116,26 @@ describe('reconciler service: STARTUP_TIMEOUT', () => {
   });
 });
 
+describe('reconciler service: health', () => {
+  it('is stale, not ready, when no run has succeeded for twice RECONCILE_INTERVAL', async () => {
+    const config = unreachable();
+    let t = Date.now();
+    const reconciler = createReconciler(config, silentLogger, { now: () => t });
+    try {
+      const stale = () => reconciler.status().reasons.filter((r) => r.startsWith('stale'));
+      assert.deepEqual(stale(), []);
+      t += 2 * config.intervalMs + 60_000;
+      assert.match(
+        stale()[0] ?? '',
+        /^stale: no successful run for \d+ min \(more than twice RECONCILE_INTERVAL\)$/,
+      );
+      assert.equal(reconciler.status().ready, false);
+    } finally {
+      await reconciler.stop();
+    }
+  });
+});
+
 describe('reconciler service: stop', () => {
   it('stops within seconds while Kafka is unreachable (scheduled service)', async () => {
     const reconciler = createReconciler(unreachable(), silentLogger);
