@@ -19,7 +19,7 @@ import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { exitWithin, runCli } from './helpers/cli.ts';
-import { uniqueTopic } from './helpers/kafka.ts';
+import { readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
 import { createTestReconciler } from './helpers/reconciler.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
@@ -104,8 +104,9 @@ describe('reconciler failures', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reconcile-token-'));
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${WRONG}\n`);
+    const topic = uniqueTopic('reconcile-401-service');
     const reconciler = createTestReconciler(stack, {
-      CDR_TOPIC: uniqueTopic('reconcile-401-service'),
+      CDR_TOPIC: topic,
       WEBEX_API_BASE_URL: server.url,
       WEBEX_ACCESS_TOKEN: '',
       WEBEX_ACCESS_TOKEN_FILE: tokenFile,
@@ -120,6 +121,15 @@ describe('reconciler failures', () => {
       assert.equal(failed.stoppedBy?.code, 'webex_auth_failed');
       assert.match(failed.stoppedBy?.error ?? '', /WEBEX_ACCESS_TOKEN_FILE/);
       assert.equal(failed.windows.length, 1, 'stopped after the first window');
+      // the audit trail says the window failed, and why
+      const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 1);
+      assert.deepEqual(
+        audit.map((m) => {
+          const r = JSON.parse(m.value.toString()) as Record<string, unknown>;
+          return [r.orgId, r.failed, r.errorCode];
+        }),
+        [['*', true, 'webex_auth_failed']],
+      );
 
       const ready = await probe.request('/readyz');
       assert.equal(ready.status, 503);
