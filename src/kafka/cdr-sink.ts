@@ -143,10 +143,20 @@ export const createCdrSink = (
   });
   expired.catch(() => undefined);
   const warn = rateLimited((m, f) => logger.warn(m, f), STARTUP_WARN_EVERY_MS, now);
+  const overdue = () => now() - since >= config.startupTimeoutMs;
+  const gaveUp = () => {
+    const error = new CdrError(
+      'startup_timeout',
+      `${waitingFor()} not reached within ${config.startupTimeoutMs / 1000}s (STARTUP_TIMEOUT; ${attempts} attempt${attempts === 1 ? '' : 's'}); last error: ${reason()}`,
+    );
+    logger.error('cannot start: gave up', { error: error.message, attempts });
+    return error;
+  };
   const started = (async () => {
     let delay = 250;
     for (;;) {
       stopping.signal.throwIfAborted();
+      if (giveUp && overdue()) throw gaveUp();
       attempts++;
       try {
         await Promise.race([attempt(), aborted, ...(giveUp ? [expired] : [])]);
@@ -162,22 +172,12 @@ export const createCdrSink = (
           throw refused;
         }
         if (e !== DEADLINE) lastError = describe(e);
-        const overdue = now() - since >= config.startupTimeoutMs;
-        if (giveUp && overdue) {
-          const error = new CdrError(
-            'startup_timeout',
-            `${waitingFor()} not reached within ${config.startupTimeoutMs / 1000}s (STARTUP_TIMEOUT; ${attempts} attempt${attempts === 1 ? '' : 's'}); last error: ${reason()}`,
-          );
-          logger.error('cannot start: gave up', { error: error.message, attempts });
-          throw error;
-        }
-        warn(
-          overdue ? 'not ready after STARTUP_TIMEOUT, still retrying' : 'not ready yet, retrying',
-          {
-            ...warnFields(),
-            retryInMs: delay,
-          },
-        );
+        if (giveUp && overdue()) throw gaveUp();
+        const late = overdue();
+        warn(late ? 'not ready after STARTUP_TIMEOUT, still retrying' : 'not ready yet, retrying', {
+          ...warnFields(),
+          retryInMs: delay,
+        });
         const remaining = config.startupTimeoutMs - (now() - since);
         await sleep(giveUp ? Math.min(delay, Math.max(0, remaining)) : delay, undefined, {
           signal: stopping.signal,
