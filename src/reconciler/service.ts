@@ -121,7 +121,6 @@ export const createReconciler = (
   );
   const sink = createCdrSink(config, logger, [config.auditTopic], {
     giveUpAfterStartupTimeout: deps.oneShot === true,
-    now,
   });
   const writeAudit = createAuditWriter(sink.producer, config.auditTopic, config.publishTimeoutMs);
   const abort = new AbortController();
