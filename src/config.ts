@@ -39,6 +39,30 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const pem = (kind: string) =>
   z.string().refine((t) => t.includes('-----BEGIN'), `PEM text (-----BEGIN ...${kind}-----)`);
 
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        return parseDuration(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+        return z.NEVER;
+      }
+    })
+    .meta({ unit: 'ms' });
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** A duration within [min, max]; the bounds are named in the problem as written. */
+const durationWithin = (fallback: string, min: [number, string], max: [number, string]) =>
+  duration(fallback)
+    .pipe(z.number().min(min[0], `at least ${min[1]}`).max(max[0], `at most ${max[1]}`))
+    .meta({ unit: 'ms' });
+
 const kafkaEnv = z.object({
   KAFKA_BROKERS: list.pipe(
     z
@@ -73,6 +97,7 @@ const kafkaEnv = z.object({
   SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
   /** Environment variables under the product's prefixes that are not its settings: names or `PREFIX*`. */
   IGNORE_ENV: list.optional(),
+  STARTUP_TIMEOUT: durationWithin('60s', [SECOND, '1s'], [HOUR, '1h']),
   ...privacyEnv.shape,
 });
 
@@ -95,30 +120,6 @@ const ingressEnv = kafkaEnv.extend({
   KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   RETRY_AFTER_SECONDS: int(30),
 });
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      try {
-        return parseDuration(text);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
-        return z.NEVER;
-      }
-    })
-    .meta({ unit: 'ms' });
-
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-/** A duration within [min, max]; the bounds are named in the problem as written. */
-const durationWithin = (fallback: string, min: [number, string], max: [number, string]) =>
-  duration(fallback)
-    .pipe(z.number().min(min[0], `at least ${min[1]}`).max(max[0], `at most ${max[1]}`))
-    .meta({ unit: 'ms' });
 
 const reconcilerEnv = kafkaEnv.extend({
   WEBEX_API_BASE_URL: httpUrl.default('https://analytics.webexapis.com'),
@@ -198,6 +199,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
   feed: e.CDR_FEED,
   logLevel: e.LOG_LEVEL satisfies LogLevel,
   shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  /** How long a start may try to reach Kafka and the registry: one-shot commands then give up. */
+  startupTimeoutMs: e.STARTUP_TIMEOUT,
   privacy: toPrivacy(e),
 });
 

@@ -241,7 +241,9 @@ const main = async (signal: AbortSignal): Promise<number> => {
     const ingressConfig = parseIngressConfig({ ...env, WEBHOOK_SECRETS: SECRET, PORT: '0' });
     if (!ingressConfig.ok) throw new Error(ingressConfig.problems.join('; '));
     const logger = createLogger('error');
-    started.ingress = await startIngress(ingressConfig.config, logger);
+    started.ingress = await startIngress(ingressConfig.config, logger, {
+      giveUpAfterStartupTimeout: true,
+    });
     await started.ingress.started;
     check();
     const webhookUrl = `${started.ingress.url}${ingressConfig.config.path}`;
@@ -327,7 +329,7 @@ const main = async (signal: AbortSignal): Promise<number> => {
       WEBEX_ACCESS_TOKEN: 'demo-token',
     });
     if (!reconcilerConfig.ok) throw new Error(reconcilerConfig.problems.join('; '));
-    started.reconciler = createReconciler(reconcilerConfig.config, logger);
+    started.reconciler = createReconciler(reconcilerConfig.config, logger, { oneShot: true });
     const summary = await started.reconciler.runOnce(
       started.reconciler.plan({ from: world.startMs, to: world.endMs }),
       (p) => {

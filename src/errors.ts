@@ -26,8 +26,11 @@ export const ERROR_CODES = [
   'registry_unavailable',
   'auth_failed',
   'not_ready',
+  'startup_timeout',
   'webex_http',
+  'webex_auth_failed',
   'webex_invalid_response',
+  'window_aged_out',
   'config_invalid',
 ] as const;
 
@@ -55,8 +58,11 @@ const TRAITS: Record<ErrorCode, ErrorTraits> = {
   registry_unavailable: { status: 503, retriable: true },
   auth_failed: { status: 503, retriable: false },
   not_ready: { status: 503, retriable: true },
+  startup_timeout: { status: 503, retriable: true },
   webex_http: { status: 502, retriable: true },
+  webex_auth_failed: { status: 502, retriable: false },
   webex_invalid_response: { status: 502, retriable: false },
+  window_aged_out: { status: 500, retriable: false },
   config_invalid: { status: 500, retriable: false },
 };
 

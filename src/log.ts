@@ -84,3 +84,29 @@ export const createLogger = (
   );
 
 export const silentLogger: Logger = createLogger('silent');
+
+/**
+ * For a condition that repeats (a dependency still down): the first call logs
+ * at once, later ones at most once per `intervalMs`, each line saying how many
+ * calls were left out since the previous one (`suppressed`). Returns whether
+ * the call was logged.
+ */
+export const rateLimited = (
+  log: (msg: string, fields?: Fields) => void,
+  intervalMs: number,
+  now: () => number = Date.now,
+): ((msg: string, fields?: Fields) => boolean) => {
+  let last: number | undefined;
+  let suppressed = 0;
+  return (msg, fields = {}) => {
+    const t = now();
+    if (last !== undefined && t - last < intervalMs) {
+      suppressed++;
+      return false;
+    }
+    log(msg, suppressed > 0 ? { ...fields, suppressed } : fields);
+    last = t;
+    suppressed = 0;
+    return true;
+  };
+};

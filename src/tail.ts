@@ -25,10 +25,6 @@ import { createLogger } from './log.ts';
 import { stackSettings } from './stack/stack.ts';
 import { attachRelativeTimes, parseTimeArg } from './time-arg.ts';
 
-/** How long tail waits to reach Kafka and start reading before it gives up. */
-// lead: wire STARTUP_TIMEOUT
-export const TAIL_START_TIMEOUT_MS = 60_000;
-
 class ConfigError extends Error {}
 class DecodeError extends Error {}
 
@@ -69,6 +65,7 @@ export type TailOptions = {
   orgs?: ReadonlySet<string> | undefined;
   /** Only records whose `cdr-report-id` header is one of these. */
   reportIds?: ReadonlySet<string> | undefined;
+  /** How long to wait to reach Kafka and start reading; default STARTUP_TIMEOUT (60 s). */
   startTimeoutMs?: number;
   signal?: AbortSignal;
 };
@@ -101,7 +98,7 @@ export const tailTopic = async (
       topic,
       fromTimestamp: opts.sinceMs,
       follow: opts.follow === true,
-      startTimeoutMs: opts.startTimeoutMs ?? TAIL_START_TIMEOUT_MS,
+      startTimeoutMs: opts.startTimeoutMs ?? parsed.config.startupTimeoutMs,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       onRecord: async (r) => {
         if (!matches(r, opts)) return;

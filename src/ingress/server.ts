@@ -14,7 +14,7 @@
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngressConfig } from '../config.ts';
-import { createCdrSink } from '../kafka/cdr-sink.ts';
+import { type CdrSinkOptions, createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createApp, type Drain } from './app.ts';
@@ -67,6 +67,8 @@ const createDrain = () => {
 export const startIngress = async (
   config: IngressConfig,
   logger: Logger,
+  /** A one-shot caller (the demo) gives up after STARTUP_TIMEOUT; the service keeps trying. */
+  sinkOptions: CdrSinkOptions = {},
 ): Promise<RunningIngress> => {
   if (config.secrets.length === 0) {
     logger.warn(
@@ -81,7 +83,7 @@ export const startIngress = async (
       error: spoolProblem,
     });
   }
-  const sink = createCdrSink(config, logger);
+  const sink = createCdrSink(config, logger, [], sinkOptions);
   const drain = createDrain();
   const app = createApp({
     settings: config,

@@ -6,13 +6,19 @@
  * so a process can start before Kafka or the registry and report not-ready
  * meanwhile. Refused credentials (Kafka SASL, registry 401) end the start
  * at once: `started` rejects with `auth_failed`.
+ *
+ * STARTUP_TIMEOUT bounds the wait: a one-shot command (`giveUpAfter-
+ * StartupTimeout`) then gives up, `started` rejecting with `startup_timeout`
+ * naming what was not reached (the brokers or the registry URL) and the last
+ * error; a service keeps retrying and says so at `warn`. While starting, the
+ * reason is logged at most once per 30 s (and kafkajs' own lines likewise).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
 import { PRIVACY_HEADER } from '../cdr/privacy.ts';
 import type { KafkaConfig } from '../config.ts';
-import { describe } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { CdrError, describe } from '../errors.ts';
+import { type Logger, rateLimited } from '../log.ts';
 import { asAuthFailure, createKafka } from './client.ts';
 import { type CdrProducer, createCdrProducer } from './producer.ts';
 import { createPlatformaticProducer } from './producer-platformatic.ts';
@@ -33,12 +39,38 @@ export type CdrSink = {
   close(): Promise<void>;
 };
 
+export type CdrSinkOptions = {
+  /** One-shot commands: give up once STARTUP_TIMEOUT has passed (services keep retrying). */
+  giveUpAfterStartupTimeout?: boolean;
+  now?: () => number;
+};
+
+/** While starting, a repeated reason is logged at most this often. */
+export const STARTUP_WARN_EVERY_MS = 30_000;
+const NO_ANSWER = 'no answer yet';
+
 export const createCdrSink = (
   config: KafkaConfig,
   logger: Logger,
   extraTopics: string[] = [],
+  options: CdrSinkOptions = {},
 ): CdrSink => {
-  const kafka = createKafka(config, logger);
+  const now = options.now ?? Date.now;
+  let ready = false;
+  // kafkajs logs each failed connection; until the start succeeds, our own
+  // rate-limited line says the same, so its lines are limited too and the last
+  // one is kept as the reason when an attempt is cut short by the deadline.
+  let kafkaSays: string | undefined;
+  const kafkaWarn = rateLimited((m, f) => logger.warn(m, f), STARTUP_WARN_EVERY_MS, now);
+  const kafkaLogger: Logger = {
+    ...logger,
+    warn: (msg, fields) => {
+      if (ready) return logger.warn(msg, fields);
+      kafkaSays = msg;
+      kafkaWarn(msg, fields);
+    },
+  };
+  const kafka = createKafka(config, kafkaLogger);
   const producer =
     config.client === 'platformatic'
       ? createPlatformaticProducer(config, { logger })
@@ -75,17 +107,61 @@ export const createCdrSink = (
     if (!producer.isConnected()) await producer.connect();
   };
 
+  /** What the start is stuck on, from the steps done so far. */
+  const onRegistry = () => topicsReady && encoder === null;
+  const waitingFor = () =>
+    onRegistry()
+      ? `the schema registry ${config.registry.url}`
+      : `Kafka brokers ${config.brokers.join(', ')}`;
+
   // Retries until ready; close() ends it at once (the promise then rejects).
   const aborted = new Promise<never>((_, reject) => {
     stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason), { once: true });
   });
   aborted.catch(() => undefined);
+  const giveUp = options.giveUpAfterStartupTimeout === true;
+  const since = now();
+  let attempts = 0;
+  let lastError = NO_ANSWER;
+  /** The last error, or what kafkajs said last when an attempt is still waiting for Kafka. */
+  const reason = () => (onRegistry() ? lastError : (kafkaSays ?? lastError));
+  const warnFields = () => ({
+    waitingFor: waitingFor(),
+    error: reason(),
+    attempts,
+    sinceMs: now() - since,
+  });
+  // At the deadline a one-shot command stops trying; a service says it still is.
+  const DEADLINE = Symbol('STARTUP_TIMEOUT');
+  const expiry = new AbortController();
+  const expired = sleep(config.startupTimeoutMs, undefined, {
+    signal: expiry.signal,
+    ref: false,
+  }).then((): never => {
+    if (!giveUp) logger.warn('not ready after STARTUP_TIMEOUT, still retrying', warnFields());
+    throw DEADLINE;
+  });
+  expired.catch(() => undefined);
+  const warn = rateLimited((m, f) => logger.warn(m, f), STARTUP_WARN_EVERY_MS, now);
+  const overdue = () => now() - since >= config.startupTimeoutMs;
+  const gaveUp = () => {
+    const error = new CdrError(
+      'startup_timeout',
+      `${waitingFor()} not reached within ${config.startupTimeoutMs / 1000}s (STARTUP_TIMEOUT; ${attempts} attempt${attempts === 1 ? '' : 's'}); last error: ${reason()}`,
+    );
+    logger.error('cannot start: gave up', { error: error.message, attempts });
+    return error;
+  };
   const started = (async () => {
     let delay = 250;
     for (;;) {
       stopping.signal.throwIfAborted();
+      if (giveUp && overdue()) throw gaveUp();
+      attempts++;
       try {
-        await Promise.race([attempt(), aborted]);
+        await Promise.race([attempt(), aborted, ...(giveUp ? [expired] : [])]);
+        ready = true;
+        if (attempts > 1) logger.info('ready', { attempts, ms: now() - since });
         return;
       } catch (e) {
         stopping.signal.throwIfAborted();
@@ -95,13 +171,23 @@ export const createCdrSink = (
           logger.error('cannot start: credentials refused', { error: describe(refused) });
           throw refused;
         }
-        logger.warn('not ready yet, retrying', { error: describe(e), retryInMs: delay });
-        await sleep(delay, undefined, { signal: stopping.signal });
+        if (e !== DEADLINE) lastError = describe(e);
+        if (giveUp && overdue()) throw gaveUp();
+        const late = overdue();
+        warn(late ? 'not ready after STARTUP_TIMEOUT, still retrying' : 'not ready yet, retrying', {
+          ...warnFields(),
+          retryInMs: delay,
+        });
+        const remaining = config.startupTimeoutMs - (now() - since);
+        await sleep(giveUp ? Math.min(delay, Math.max(0, remaining)) : delay, undefined, {
+          signal: stopping.signal,
+        });
         delay = Math.min(delay * 2, 10_000);
       }
     }
   })();
   started.catch(() => undefined);
+  void started.finally(() => expiry.abort()).catch(() => undefined);
 
   const publisher = createCdrPublisher({
     producer,

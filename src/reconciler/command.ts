@@ -3,9 +3,12 @@
  * `webex-cdr-kafka reconcile`: the long-running service (first run at start,
  * then every RECONCILE_INTERVAL), or `--once [--from T] [--to T]` (src/time-arg.ts) for
  * operators: progress on a terminal, a summary (always, even when stopped or
- * failed), exit code 0 only if nothing is left missing and nothing failed.
- * A range outside what Webex can be asked about now is a configuration
- * problem (exit 2), never clipped silently.
+ * failed), and an exit code: 0 complete (nothing missing, nothing failed),
+ * 1 records still missing, 3 failed or stopped early (a window or org failed,
+ * Webex refused the credentials, Kafka or the registry not reached within
+ * STARTUP_TIMEOUT, a stop request), 2 bad configuration. A range outside what
+ * Webex can be asked about now is a configuration problem (exit 2), never
+ * clipped silently.
  */
 import { parseArgs } from 'node:util';
 import { parseReconcilerConfig } from '../config.ts';
@@ -15,11 +18,13 @@ import { createLogger } from '../log.ts';
 import { attachRelativeTimes, parseTimeArg } from '../time-arg.ts';
 import { createReconcilerApp } from './http.ts';
 import { plannableRange, type Window } from './plan.ts';
-import { failedRun, type RunSummary } from './reconcile.ts';
+import { codeOf, failedRun, type RunOutcome, type RunSummary, runOutcome } from './reconcile.ts';
 import { formatSummary } from './report.ts';
 import { createReconciler, type Reconciler } from './service.ts';
 
 const EXIT_CONFIG = 2;
+/** `reconcile --once` exit codes by outcome. */
+export const EXIT_CODES: Record<RunOutcome, number> = { complete: 0, missing: 1, failed: 3 };
 
 /** Printed by `webex-cdr-kafka reconcile --help` (cli.ts). */
 export const USAGE = `usage: webex-cdr-kafka reconcile [--once [--from <time>] [--to <time>]] [--config <path>]
@@ -110,7 +115,7 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   const logger = createLogger(config.logLevel, { service: 'reconciler' });
   let reconciler: Reconciler;
   try {
-    reconciler = createReconciler(config, logger);
+    reconciler = createReconciler(config, logger, { oneShot: flags.once === true });
   } catch (e) {
     console.error('invalid configuration:');
     console.error(`  - ${describe(e)}`);
@@ -169,13 +174,11 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
     });
   } catch (e) {
     logger.error('reconciliation run failed', { error: describe(e) });
-    summary = failedRun(windows, `run failed: ${describe(e)}`);
+    summary = failedRun(windows, codeOf(e, 'kafka_failed'), `run failed: ${describe(e)}`);
   } finally {
     if (tty) process.stderr.write('\n');
     await reconciler.stop();
   }
   process.stdout.write(formatSummary(summary));
-  const clean =
-    summary.totals.stillMissing === 0 && summary.totals.errors === 0 && !summary.aborted;
-  return clean ? 0 : 1;
+  return EXIT_CODES[runOutcome(summary)];
 };

@@ -2,15 +2,36 @@
  * @module reconciler/http
  * The reconciler's own small HTTP face (when RECONCILER_PORT is set), for
  * probes and alerting: `/healthz`, `/readyz` (Kafka, registry and topics
- * ready), and `/metrics` with the figures of the last run. Alert on
- * `webex_cdr_reconcile_last_run_still_missing > 0`, on errors, and on a last
- * run older than twice the interval.
+ * ready, the last run did not fail, a run succeeded within twice the
+ * interval; 503 with the reasons otherwise), and `/metrics` with the figures
+ * of the last run. Alert on `webex_cdr_reconcile_last_run_still_missing > 0`,
+ * on failed windows, and on a last success older than twice the interval.
  */
 import { Hono } from 'hono';
+import type { ErrorCode } from '../errors.ts';
 import { createCounter, createGauge, processMetrics, renderMetrics } from '../metrics.ts';
 import type { ReconcilerStatus } from './service.ts';
 
 const P = 'webex_cdr_reconcile';
+
+/** The codes a window or org usually fails with: their series exist from the start, at 0. */
+const FAILURE_CODES: readonly ErrorCode[] = [
+  'webex_http',
+  'webex_auth_failed',
+  'webex_invalid_response',
+  'window_aged_out',
+  'kafka_timeout',
+  'kafka_failed',
+  'not_ready',
+  'startup_timeout',
+];
+
+const byCode = (name: string, help: string, counts: Partial<Record<ErrorCode, number>>) => {
+  const c = createCounter(`${P}_${name}_total`, help);
+  for (const code of FAILURE_CODES) c.add(0, { code });
+  for (const [code, n] of Object.entries(counts)) c.add(n, { code });
+  return c;
+};
 
 /** Counters over all runs, gauges of the last run (absent before the first). */
 export const renderReconcilerMetrics = (s: ReconcilerStatus): string => {
@@ -56,6 +77,16 @@ export const renderReconcilerMetrics = (s: ReconcilerStatus): string => {
           gauge(`${P}_last_run_surplus`, 'Records on the topic Webex does not count.', t.surplus),
           gauge(`${P}_last_run_errors`, 'Errors of the last run.', t.errors),
           gauge(
+            `${P}_last_run_failed_windows`,
+            'Windows of the last run that could not be reconciled.',
+            t.failedWindows,
+          ),
+          gauge(
+            `${P}_last_run_failed_orgs`,
+            'Orgs of the last run that could not be reconciled (summed over windows).',
+            t.failedOrgs,
+          ),
+          gauge(
             `${P}_last_run_aborted`,
             'The last run was stopped early (0/1).',
             s.lastRun?.aborted ? 1 : 0,
@@ -76,6 +107,21 @@ export const renderReconcilerMetrics = (s: ReconcilerStatus): string => {
       s.sums.stillMissing,
     ),
     counter('errors', 'Errors of all runs.', s.sums.errors),
+    byCode(
+      'failed_windows',
+      'Windows that could not be reconciled, by the error code of their first failure.',
+      s.failedByCode.windows,
+    ),
+    byCode(
+      'failed_orgs',
+      'Orgs of a window that could not be reconciled, by error code.',
+      s.failedByCode.orgs,
+    ),
+    gauge(
+      `${P}_last_success_timestamp_seconds`,
+      'When the last run that did not fail finished (Unix time; 0 before the first). Alert when older than twice RECONCILE_INTERVAL.',
+      (s.lastSuccessAt ?? 0) / 1000,
+    ),
     records,
     gauge(`${P}_running`, 'A run is in progress (0/1).', s.running ? 1 : 0),
     ...last,
@@ -89,7 +135,7 @@ export const createReconcilerApp = (status: () => ReconcilerStatus) => {
   app.get('/readyz', (c) => {
     const s = status();
     return c.json(
-      { status: s.ready ? 'ready' : 'not ready', running: s.running },
+      { status: s.ready ? 'ready' : 'not ready', running: s.running, reasons: s.reasons },
       s.ready ? 200 : 503,
     );
   });

@@ -21,16 +21,20 @@
  *
  * Failures stay where they happen: a failed topic read fails its pass's
  * windows, a failed count its window, a failed fetch or publish its org; each
- * is in the summary and the audit (org `*` for a whole window), and the run
- * goes on. An abort ends the run between any two steps. Every window and org
- * that needed attention gets one audit result; every window one log line; the
- * run ends with totals.
+ * is counted as failed with its error code (never as "nothing missing"), is in
+ * the summary and the audit (org `*` for a whole window), and the run goes
+ * on. A failure no retry can cure (Webex refusing the credentials after a
+ * renewal, `webex_auth_failed`; an unusable token file, `config_invalid`)
+ * stops the run after its window: every other request would fail the same
+ * way. An abort ends the run between any two steps. Every window and org that
+ * needed attention gets one audit result; every window one log line (`warn`
+ * when it failed, with each cause once); the run ends with totals.
  */
 import { randomUUID } from 'node:crypto';
 import { prepareBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
-import { describe } from '../errors.ts';
+import { describe, type ErrorCode, isCdrError } from '../errors.ts';
 import { rawHash } from '../kafka/messages.ts';
 import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
@@ -54,7 +58,14 @@ export type OrgResult = {
   stillMissing: number;
   surplus: number;
   errors: string[];
+  /** The org (or, for `*`, the window) could not be reconciled: see errorCode and errors. */
+  failed: boolean;
+  /** The code of the first error, or null. */
+  errorCode: ErrorCode | null;
 };
+
+/** One org of a window (or the window itself, org `*`) that could not be reconciled. */
+export type Failure = { orgId: string; code: ErrorCode; error: string };
 
 export type WindowSummary = {
   start: string;
@@ -68,6 +79,8 @@ export type WindowSummary = {
   stillMissing: number;
   surplus: number;
   errors: string[];
+  /** What could not be reconciled: one entry per failed org, `*` for the window as a whole. */
+  failures: Failure[];
 };
 
 export type RunSummary = {
@@ -83,9 +96,35 @@ export type RunSummary = {
     stillMissing: number;
     surplus: number;
     errors: number;
+    /** Windows with any failure (the window as a whole, or one of its orgs). */
+    failedWindows: number;
+    /** Orgs of windows that could not be reconciled, over all windows. */
+    failedOrgs: number;
   };
+  /** Failed windows by the code of their first failure, failed orgs by theirs. */
+  failedByCode: {
+    windows: Partial<Record<ErrorCode, number>>;
+    orgs: Partial<Record<ErrorCode, number>>;
+  };
+  /** Stopped before its end (a stop request, or `stoppedBy`). */
   aborted: boolean;
+  /** The failure that ended the run early (refused credentials, no Kafka), or null. */
+  stoppedBy: { code: ErrorCode; error: string } | null;
 };
+
+/**
+ * complete: every window compared, nothing missing; missing: every window
+ * compared, records still missing (unpublishable); failed: a window or org
+ * failed, or the run was stopped early.
+ */
+export type RunOutcome = 'complete' | 'missing' | 'failed';
+
+export const runOutcome = (s: RunSummary): RunOutcome =>
+  s.aborted || s.stoppedBy !== null || s.totals.failedWindows > 0 || s.totals.errors > 0
+    ? 'failed'
+    : s.totals.stillMissing > 0
+      ? 'missing'
+      : 'complete';
 
 export type Progress = { window: number; windows: number; org: number; orgs: number };
 
@@ -115,6 +154,9 @@ export type ReconcileDeps = {
 
 export const WINDOW_AGED_OUT = 'window aged out before it could be reconciled';
 
+/** Codes after which no further Webex request can succeed: the run stops. */
+const STOPS_THE_RUN: ReadonlySet<ErrorCode> = new Set(['webex_auth_failed', 'config_invalid']);
+
 /** Thrown before a Webex request for a window Webex no longer serves. */
 export class WindowAgedOutError extends Error {
   constructor() {
@@ -124,6 +166,10 @@ export class WindowAgedOutError extends Error {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The error's code; `fallback` names the step for errors without one. */
+export const codeOf = (e: unknown, fallback: ErrorCode): ErrorCode =>
+  isCdrError(e) ? e.code : e instanceof WindowAgedOutError ? 'window_aged_out' : fallback;
 
 /** Consecutive groups of at most `size` windows (at least one each), oldest first. */
 export const splitPasses = (windows: readonly Window[], size: number): Window[][] => {
@@ -166,7 +212,12 @@ const emptyWindowSummary = (window: Window): WindowSummary => ({
   stillMissing: 0,
   surplus: 0,
   errors: [],
+  failures: [],
 });
+
+const increment = (m: Partial<Record<ErrorCode, number>>, code: ErrorCode) => {
+  m[code] = (m[code] ?? 0) + 1;
+};
 
 /** Totals over the windows reported; `planned` is the number of windows asked for. */
 export const summariseRun = (
@@ -174,6 +225,7 @@ export const summariseRun = (
   windows: WindowSummary[],
   planned: number,
   aborted: boolean,
+  stoppedBy: RunSummary['stoppedBy'] = null,
 ): RunSummary => {
   const totals = {
     windows: planned,
@@ -185,7 +237,10 @@ export const summariseRun = (
     stillMissing: 0,
     surplus: 0,
     errors: 0,
+    failedWindows: 0,
+    failedOrgs: 0,
   };
+  const failedByCode: RunSummary['failedByCode'] = { windows: {}, orgs: {} };
   for (const w of windows) {
     totals.webex += w.webexTotal;
     totals.topicBefore += w.topicTotal;
@@ -195,18 +250,30 @@ export const summariseRun = (
     totals.stillMissing += w.stillMissing;
     totals.surplus += w.surplus;
     totals.errors += w.errors.length;
+    const [first] = w.failures;
+    if (first !== undefined) {
+      totals.failedWindows += 1;
+      increment(failedByCode.windows, first.code);
+    }
+    for (const f of w.failures) {
+      if (f.orgId === '*') continue;
+      totals.failedOrgs += 1;
+      increment(failedByCode.orgs, f.code);
+    }
   }
-  return { runId, windows, totals, aborted };
+  return {
+    runId,
+    windows,
+    totals,
+    failedByCode,
+    aborted: aborted || stoppedBy !== null,
+    stoppedBy,
+  };
 };
 
-/** A run that could not start or ended with an exception: every window carries `error`. */
-export const failedRun = (windows: readonly Window[], error: string): RunSummary =>
-  summariseRun(
-    randomUUID(),
-    windows.map((w) => ({ ...emptyWindowSummary(w), errors: [error] })),
-    windows.length,
-    false,
-  );
+/** A run that could not start (Kafka or the registry not reached) or ended with an exception. */
+export const failedRun = (windows: readonly Window[], code: ErrorCode, error: string): RunSummary =>
+  summariseRun(randomUUID(), [], windows.length, true, { code, error });
 
 type Run = {
   deps: ReconcileDeps;
@@ -214,7 +281,12 @@ type Run = {
   log: Logger;
   now: () => number;
   windowCount: number;
+  /** A stop was requested. */
   aborted(): boolean;
+  /** The failure that stops the run, once one happened. */
+  fatal: Failure | null;
+  /** Stopped, or a failure stops the run: no further step. */
+  halted(): boolean;
 };
 
 export const reconcile = async (deps: ReconcileDeps, windows: Window[]): Promise<RunSummary> => {
@@ -226,17 +298,49 @@ export const reconcile = async (deps: ReconcileDeps, windows: Window[]): Promise
     now: deps.now ?? Date.now,
     windowCount: windows.length,
     aborted: () => deps.signal?.aborted === true,
+    fatal: null,
+    halted: () => run.aborted() || run.fatal !== null,
   };
   const summaries: WindowSummary[] = [];
   let index = 0;
   for (const pass of splitPasses(windows, deps.windowsPerPass)) {
-    if (run.aborted()) break;
+    if (run.halted()) break;
     summaries.push(...(await reconcilePass(run, pass, index)));
     index += pass.length;
   }
-  const result = summariseRun(runId, summaries, windows.length, run.aborted());
-  run.log.info('reconciliation run finished', { ...result.totals, aborted: result.aborted });
+  const stoppedBy = run.fatal === null ? null : { code: run.fatal.code, error: run.fatal.error };
+  const result = summariseRun(runId, summaries, windows.length, run.aborted(), stoppedBy);
+  if (stoppedBy !== null) {
+    run.log.error('reconciliation stopped: no further request can succeed', {
+      ...stoppedBy,
+      windowsNotReached: windows.length - summaries.length,
+    });
+  }
+  const failed = result.totals.failedWindows > 0 || stoppedBy !== null;
+  run.log[failed ? 'warn' : 'info']('reconciliation run finished', {
+    ...result.totals,
+    aborted: result.aborted,
+  });
   return result;
+};
+
+/** Records a failure of the window (org `*`) or of one org; one that stops the run stops it. */
+const noteFailure = (run: Run, s: WindowSummary, failure: Failure): void => {
+  s.failures.push(failure);
+  if (run.fatal === null && STOPS_THE_RUN.has(failure.code)) run.fatal = failure;
+};
+
+/** The window as a whole could not be compared (or its audit not written). */
+const failWindow = (run: Run, s: WindowSummary, code: ErrorCode, error: string): void => {
+  s.errors.push(error);
+  noteFailure(run, s, { orgId: '*', code, error });
+};
+
+/** An error of one org's reconciliation: the org is failed, with the first error's code. */
+const failOrg = (result: OrgResult, code: ErrorCode, error: string): void => {
+  result.errors.push(error);
+  result.failed = true;
+  result.errorCode ??= code;
 };
 
 /** The audit result for a window that could not be compared org by org. */
@@ -253,6 +357,8 @@ const wholeWindowResult = (run: Run, s: WindowSummary): OrgResult => ({
   stillMissing: 0,
   surplus: 0,
   errors: [...s.errors],
+  failed: s.failures.length > 0,
+  errorCode: s.failures[0]?.code ?? null,
 });
 
 /** Writes the results of one or more windows in one send; a failure is an error of each. */
@@ -266,12 +372,25 @@ const audit = async (run: Run, summaries: WindowSummary[], results: OrgResult[])
     await raceAbort(run.deps.writeAudit(results), run.deps.signal);
   } catch (e) {
     if (run.aborted()) return;
-    for (const s of summaries) s.errors.push(`audit: ${describe(e)}`);
+    for (const s of summaries)
+      failWindow(run, s, codeOf(e, 'kafka_failed'), `audit: ${describe(e)}`);
   }
 };
 
+/** Each cause of a window's failures once: its code, how many failed with it, the first error. */
+const causesOf = (failures: readonly Failure[]) => {
+  const byCode = new Map<ErrorCode, { code: ErrorCode; failures: number; error: string }>();
+  for (const f of failures) {
+    const c = byCode.get(f.code);
+    if (c === undefined) byCode.set(f.code, { code: f.code, failures: 1, error: f.error });
+    else c.failures += 1;
+  }
+  return [...byCode.values()];
+};
+
 const logWindow = (run: Run, s: WindowSummary): void => {
-  run.log.info('window reconciled', {
+  const failed = s.failures.length > 0;
+  run.log[failed ? 'warn' : 'info'](failed ? 'window failed' : 'window reconciled', {
     window: `${s.start}/${s.end}`,
     orgs: s.orgs,
     expected: s.webexTotal,
@@ -283,6 +402,12 @@ const logWindow = (run: Run, s: WindowSummary): void => {
     unresolved: s.stillMissing,
     surplus: s.surplus,
     errors: s.errors.length,
+    ...(failed
+      ? {
+          failedOrgs: s.failures.filter((f) => f.orgId !== '*').length,
+          causes: causesOf(s.failures),
+        }
+      : {}),
     ...(run.aborted() ? { aborted: true } : {}),
   });
 };
@@ -312,7 +437,11 @@ const reconcilePass = async (
       error,
     });
     // One send for the pass: if Kafka is down, one deadline passes, not one per window.
-    const summaries = windows.map((w) => ({ ...emptyWindowSummary(w), errors: [error] }));
+    const summaries = windows.map((w) => {
+      const s = emptyWindowSummary(w);
+      failWindow(run, s, codeOf(e, 'kafka_failed'), error);
+      return s;
+    });
     await audit(
       run,
       summaries,
@@ -333,7 +462,7 @@ const reconcilePass = async (
   };
   const summaries: WindowSummary[] = [];
   for (const [slot, window] of windows.entries()) {
-    if (run.aborted()) break;
+    if (run.halted()) break;
     const s = await reconcileWindow(run, pass, window, slot, firstIndex + slot);
     if (s !== undefined) summaries.push(s);
   }
@@ -370,7 +499,10 @@ const reconcileWindow = async (
     const orgs = ledger.orgs(slot);
     summary.orgs = orgs.length;
     for (const org of orgs) summary.topicTotal += ledger.distinct(slot, org);
-    summary.errors.push(
+    failWindow(
+      run,
+      summary,
+      codeOf(e, 'webex_http'),
       e instanceof WindowAgedOutError ? e.message : `cdrcountbyorg: ${describe(e)}`,
     );
     await audit(run, [summary], [wholeWindowResult(run, summary)]);
@@ -382,7 +514,7 @@ const reconcileWindow = async (
   summary.orgs = orgs.length;
   const results: OrgResult[] = [];
   for (const [orgIndex, orgId] of orgs.entries()) {
-    if (run.aborted()) break;
+    if (run.halted()) break;
     deps.onProgress?.({
       window: index + 1,
       windows: run.windowCount,
@@ -407,6 +539,8 @@ const reconcileWindow = async (
       stillMissing: 0,
       surplus: Math.max(0, topicCount - webexCount),
       errors: [],
+      failed: false,
+      errorCode: null,
     };
     if (webexCount > topicCount) {
       try {
@@ -414,7 +548,7 @@ const reconcileWindow = async (
         await backfill(run, pass, window, result, request);
       } catch (e) {
         if (run.aborted()) break;
-        result.errors.push(describe(e));
+        failOrg(result, codeOf(e, 'webex_http'), describe(e));
         result.stillMissing = webexCount - topicCount;
       }
     }
@@ -424,6 +558,9 @@ const reconcileWindow = async (
     summary.stillMissing += result.stillMissing;
     summary.surplus += result.surplus;
     summary.errors.push(...result.errors.map((e) => `${orgId}: ${e}`));
+    if (result.errorCode !== null) {
+      noteFailure(run, summary, { orgId, code: result.errorCode, error: result.errors.join('; ') });
+    }
     results.push(result);
   }
   await audit(run, [summary], results);
@@ -461,7 +598,7 @@ const backfill = async (
     } catch (e) {
       if (run.aborted()) throw e;
       // Not knowing what is there already, send them (a duplicate beats a loss).
-      result.errors.push(`dead-letter topic read: ${describe(e)}`);
+      failOrg(result, codeOf(e, 'kafka_failed'), `dead-letter topic read: ${describe(e)}`);
     }
     const fresh = new Set<string>();
     dead = dead.filter((_, i) => {

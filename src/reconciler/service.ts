@@ -6,16 +6,32 @@
  * in one process. stop() aborts first (the run ends between two steps, Webex
  * waits end at once), then closes the sink (so a start-up still retrying
  * against an unreachable Kafka gives up) and waits for the run: it never
- * hangs on Kafka or Webex.
+ * hangs on Kafka or Webex. `oneShot` (`reconcile --once`): a start that has
+ * not reached Kafka and the registry within STARTUP_TIMEOUT gives up, and the
+ * run is a failed one naming what was not reached.
+ *
+ * Health (for `/readyz`): not ready while Kafka or the registry is not, while
+ * stopping, when the last run failed (a window or org failed, or it stopped
+ * early), and when no run has succeeded for twice RECONCILE_INTERVAL (since
+ * the last success, or the start).
  */
 import { randomUUID } from 'node:crypto';
 import type { ReconcilerConfig } from '../config.ts';
+import { describe } from '../errors.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { HEADER } from '../kafka/messages.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
 import { plannableRange, planWindows, type Window } from './plan.ts';
-import { type Progress, type RunSummary, reconcile, summariseRun } from './reconcile.ts';
+import {
+  codeOf,
+  failedRun,
+  type Progress,
+  type RunSummary,
+  reconcile,
+  runOutcome,
+  summariseRun,
+} from './reconcile.ts';
 import { createRefreshTokenStore } from './refresh-token-file.ts';
 import { createAuditWriter } from './report.ts';
 import { createWebexClient } from './webex-client.ts';
@@ -33,46 +49,79 @@ export type Reconciler = {
 
 export type ReconcilerStatus = {
   ready: boolean;
+  /** Why it is not ready; empty when ready. */
+  reasons: string[];
   running: boolean;
   runs: number;
   backfilledTotal: number;
   /** Sums of every finished run's totals, for the reconciler's counters. */
   sums: RunSummary['totals'];
+  /** Sums of every finished run's failed windows and orgs by error code. */
+  failedByCode: RunSummary['failedByCode'];
   lastRun: RunSummary | null;
   /** epoch ms */
   lastFinishedAt: number | null;
+  /** When the last run that did not fail finished (epoch ms), or null. */
+  lastSuccessAt: number | null;
 };
 
-/** Resolves true once `started` resolves, false if it rejects or `signal` aborts first. */
-const readyUnlessAborted = (started: Promise<void>, signal: AbortSignal): Promise<boolean> =>
+/** 'ready' once `started` resolves; 'stopped' if `signal` aborts first; else why it failed. */
+const startOutcome = (
+  started: Promise<void>,
+  signal: AbortSignal,
+): Promise<'ready' | 'stopped' | { error: unknown }> =>
   new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const onAbort = () => resolve(false);
+    if (signal.aborted) return resolve('stopped');
+    const onAbort = () => resolve('stopped');
     signal.addEventListener('abort', onAbort, { once: true });
     started.then(
       () => {
         signal.removeEventListener('abort', onAbort);
-        resolve(!signal.aborted);
+        resolve(signal.aborted ? 'stopped' : 'ready');
       },
-      () => {
+      (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(false);
+        resolve(signal.aborted ? 'stopped' : { error });
       },
     );
   });
 
+const addCounts = <K extends string>(
+  into: Partial<Record<K, number>>,
+  from: Partial<Record<K, number>>,
+) => {
+  for (const [k, n] of Object.entries(from) as [K, number][]) into[k] = (into[k] ?? 0) + n;
+};
+
+/** The codes a run failed with, for a readiness reason. */
+const failureCodes = (s: RunSummary): string[] => [
+  ...new Set([
+    ...(s.stoppedBy === null ? [] : [s.stoppedBy.code]),
+    ...Object.keys(s.failedByCode.windows),
+    ...Object.keys(s.failedByCode.orgs),
+  ]),
+];
+
 export const createReconciler = (
   config: ReconcilerConfig,
   logger: Logger,
-  deps: { fetch?: typeof fetch; now?: () => number } = {},
+  deps: {
+    fetch?: typeof fetch;
+    now?: () => number;
+    /** `reconcile --once`: give up on Kafka and the registry after STARTUP_TIMEOUT. */
+    oneShot?: boolean;
+  } = {},
 ): Reconciler => {
   const now = deps.now ?? Date.now;
+  const createdAt = now();
   const tokenStore = createRefreshTokenStore({ path: config.refreshTokenFile, logger });
   const webex = createWebexClient(
     { ...config.webex, logger, onRefreshTokenRotated: tokenStore.onRotated },
     deps.fetch === undefined ? {} : { fetch: deps.fetch },
   );
-  const sink = createCdrSink(config, logger, [config.auditTopic]);
+  const sink = createCdrSink(config, logger, [config.auditTopic], {
+    giveUpAfterStartupTimeout: deps.oneShot === true,
+  });
   const writeAudit = createAuditWriter(sink.producer, config.auditTopic, config.publishTimeoutMs);
   const abort = new AbortController();
   let running: Promise<RunSummary> | null = null;
@@ -99,16 +148,48 @@ export const createReconciler = (
     runs: 0,
     backfilledTotal: 0,
     sums: summariseRun('', [], 0, false).totals,
+    failedByCode: { windows: {}, orgs: {} } as RunSummary['failedByCode'],
     lastRun: null as RunSummary | null,
     lastFinishedAt: null as number | null,
+    lastSuccessAt: null as number | null,
+  };
+
+  const notReadyReasons = (): string[] => {
+    const reasons: string[] = [];
+    if (stopping !== undefined) reasons.push('stopping');
+    const sinkState = sink.readiness();
+    if (!sinkState.ready) {
+      const waiting = Object.entries(sinkState.checks).filter(([, ok]) => !ok);
+      reasons.push(`Kafka or the registry not ready: ${waiting.map(([k]) => k).join(', ')}`);
+    }
+    const last = status.lastRun;
+    if (last !== null && runOutcome(last) === 'failed') {
+      reasons.push(`last run failed: ${failureCodes(last).join(', ') || 'stopped early'}`);
+    }
+    const staleAfterMs = 2 * config.intervalMs;
+    const since = status.lastSuccessAt ?? createdAt;
+    if (now() - since > staleAfterMs) {
+      reasons.push(
+        `stale: no successful run for ${Math.round((now() - since) / 60_000)} min (more than twice RECONCILE_INTERVAL)`,
+      );
+    }
+    return reasons;
   };
 
   const runOnce = async (windows?: Window[], onProgress?: (p: Progress) => void) => {
     if (running !== null) throw new Error('a reconciliation run is already in progress');
     const run = (async () => {
-      if (!(await readyUnlessAborted(sink.started, abort.signal))) {
+      const start = await startOutcome(sink.started, abort.signal);
+      if (start === 'stopped') {
         logger.info('reconciliation run stopped before Kafka was ready');
         return summariseRun(randomUUID(), [], windows?.length ?? 0, true);
+      }
+      if (start !== 'ready') {
+        return failedRun(
+          windows ?? plan(),
+          codeOf(start.error, 'not_ready'),
+          describe(start.error),
+        );
       }
       return reconcile(
         {
@@ -157,8 +238,11 @@ export const createReconciler = (
       for (const k of Object.keys(status.sums) as (keyof RunSummary['totals'])[]) {
         status.sums[k] += summary.totals[k];
       }
+      addCounts(status.failedByCode.windows, summary.failedByCode.windows);
+      addCounts(status.failedByCode.orgs, summary.failedByCode.orgs);
       status.lastRun = summary;
       status.lastFinishedAt = now();
+      if (runOutcome(summary) !== 'failed') status.lastSuccessAt = status.lastFinishedAt;
       return summary;
     } finally {
       running = null;
@@ -206,11 +290,19 @@ export const createReconciler = (
       return stopping;
     },
     webexStats: () => webex.stats(),
-    status: () => ({
-      ...status,
-      sums: { ...status.sums },
-      ready: stopping === undefined && sink.readiness().ready,
-      running: running !== null,
-    }),
+    status: () => {
+      const reasons = notReadyReasons();
+      return {
+        ...status,
+        sums: { ...status.sums },
+        failedByCode: {
+          windows: { ...status.failedByCode.windows },
+          orgs: { ...status.failedByCode.orgs },
+        },
+        ready: reasons.length === 0,
+        reasons,
+        running: running !== null,
+      };
+    },
   };
 };

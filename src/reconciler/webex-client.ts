@@ -17,10 +17,12 @@
  * exponential back-off, at most `maxAttempts` attempts; other statuses
  * (and a 451 that is not followed) fail at once with a `webex_http`
  * CdrError naming the status and Webex's `trackingId`. A 401 renews the token
- * once (re-reads the token file, or refreshes the OAuth token). The token only
- * ever goes to `baseUrl`'s origin or an allow-listed region host, and is never
- * logged; a warning is logged when it would travel over plain http to a host
- * other than this one.
+ * once (re-reads the token file, or refreshes the OAuth token); a 401 that
+ * renewal cannot cure, a refresh Webex refuses, and a 403 on the partner-wide
+ * `cdrcountbyorg` are `webex_auth_failed`, naming the settings to fix (no
+ * other request can succeed either). The token only ever goes to `baseUrl`'s
+ * origin or an allow-listed region host, and is never logged; a warning is
+ * logged when it would travel over plain http to a host other than this one.
  *
  * Each call takes an optional `signal` (every wait and request ends at once
  * when it aborts) and `beforeRequest` (called before every request the call
@@ -360,10 +362,11 @@ const createTokenSource = (
           );
         }
         if (!res.ok) {
+          const retriable = res.status === 429 || res.status >= 500;
           throw new CdrError(
-            'webex_http',
-            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}`,
-            { retriable: res.status === 429 || res.status >= 500 },
+            retriable ? 'webex_http' : 'webex_auth_failed',
+            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}${retriable ? '' : `: ${REFRESH_REFUSED}`}`,
+            { retriable },
           );
         }
         const parsed = tokenResponseSchema.safeParse(parseJson(text));
@@ -411,6 +414,22 @@ const createTokenSource = (
     }
   }
 };
+
+/** What to fix when Webex refuses the token and renewing it did not help. */
+const tokenRefused = (auth: WebexAuth): string => {
+  switch (auth.kind) {
+    case 'static':
+      return 'Webex refused WEBEX_ACCESS_TOKEN (wrong or expired): set a valid partner token, or use the OAuth refresh flow (WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET, WEBEX_REFRESH_TOKEN), which renews it';
+    case 'file':
+      return `Webex refused the token in WEBEX_ACCESS_TOKEN_FILE (${auth.path}), also after re-reading the file: write a valid partner token into it`;
+    case 'oauth':
+      return 'Webex refused an access token just obtained by the OAuth refresh flow: check that WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REFRESH_TOKEN belong to a partner administrator';
+  }
+};
+const REFRESH_REFUSED =
+  'the OAuth refresh flow is refused: renew WEBEX_REFRESH_TOKEN (or WEBEX_REFRESH_TOKEN_FILE) and check WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET';
+const FORBIDDEN =
+  "Webex refused the partner API (403): the token's user needs a partner administrator role and the scope spark-admin:calling_cdr_read (see WEBEX_ACCESS_TOKEN, or the integration of WEBEX_CLIENT_ID)";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -691,14 +710,16 @@ export const createWebexClient = (
 
   /**
    * One GET with retries; resolves with a 2xx reply (body read), rejects with
-   * a CdrError. With `org`, a 451 is followed to the org's region (see above).
+   * a CdrError. With `org`, a 451 is followed to the org's region (see above);
+   * `partnerWide`: a 403 concerns the token, not one org.
    */
   const get = async (
     first: URL,
     what: string,
     options: RequestOptions = {},
-    org?: string,
+    scope: { org?: string; partnerWide?: boolean } = {},
   ): Promise<Reply> => {
+    const { org, partnerWide = false } = scope;
     const { signal, beforeRequest } = options;
     if (!trusted(first)) {
       // Guard for every caller: the bearer token only goes to baseUrl's origin or an allow-listed host.
@@ -810,9 +831,16 @@ export const createWebexClient = (
         attempt--;
         continue;
       }
+      if (status === 401 || (status === 403 && partnerWide)) {
+        throw new CdrError(
+          'webex_auth_failed',
+          `${what}: HTTP ${status}${errorDetail(reply.text, headers)}: ${status === 401 ? tokenRefused(config.auth) : FORBIDDEN}`,
+          { retriable: false },
+        );
+      }
       const hint =
-        status === 401
-          ? ' (token rejected)'
+        status === 403
+          ? ' (forbidden for this org)'
           : status === 451
             ? ` (region redirect: this partner is served by another Webex region${regionNamed(reply)}; set WEBEX_API_BASE_URL to it)`
             : status >= 300 && status < 400
@@ -862,7 +890,7 @@ export const createWebexClient = (
         page === 1 ? query : { ...query, page: String(page) },
       );
       const what = `cdrcountbyorg ${query.startTime} page ${page}`;
-      const reply = await get(url, what, options);
+      const reply = await get(url, what, options, { partnerWide: true });
       pages = page;
       const pagination = parsePagination(reply.headers);
       logger.debug('webex cdrcountbyorg page', {
@@ -953,7 +981,7 @@ export const createWebexClient = (
       }
       seen.add(url.href);
       const what = `cdrsbyorg ${orgId} ${startTime} page ${page}`;
-      const reply = await get(url, what, options, orgId);
+      const reply = await get(url, what, options, { org: orgId });
       for (const item of parseBody(recordsPageSchema, reply, what, [])) items.push(item);
 
       const next = parseNextLink(reply.headers.get('link'));

@@ -2,7 +2,7 @@
  * The command line as deployments use it: `webex-cdr-kafka ingress` configured
  * only by the environment contract, answering a signed delivery and stopping
  * cleanly on SIGTERM; `reconcile --once` against the Webex stand-in, exit code
- * 0 when nothing is left missing and 1 when Webex could not be asked; bad
+ * 0 when nothing is left missing and 3 when Webex could not be asked; bad
  * reconciler settings and ranges exit 2; a reconciler whose Kafka is
  * unreachable stops within seconds of SIGTERM; `config check` prints the
  * effective settings with secrets masked, or every problem with exit code 2.
@@ -155,7 +155,7 @@ describe('webex-cdr-kafka command line', () => {
     }
   });
 
-  test('reconcile --once: exit 0 when the topic is whole, 1 when Webex cannot be asked', async () => {
+  test('reconcile --once: exit 0 when the topic is whole, 3 (failed) when Webex cannot be asked', async () => {
     const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
     const world = createWebexWorld({
       seed: 'cli',
@@ -197,8 +197,10 @@ describe('webex-cdr-kafka command line', () => {
         WEBEX_API_BASE_URL: apiUrl,
         WEBEX_ACCESS_TOKEN: 'bad',
       });
-      assert.equal(await denied.exited, 1);
+      // issue 12: a refused token is a failed run (3), not "records still missing" (1)
+      assert.equal(await denied.exited, 3);
       assert.match(denied.out(), /errors [1-9]/);
+      assert.match(denied.out(), /failed windows 1/);
 
       const ok = run(['reconcile', ...range], {
         ...env,
@@ -379,7 +381,8 @@ describe('webex-cdr-kafka command line', () => {
     // on a loaded machine: SIGTERM before the handlers ends the process with no exit code)
     await waitFor(once, /not ready yet, retrying/);
     const o = await timed(once);
-    assert.equal(o.code, 1);
+    // issue 12: a run stopped early exits 3 (failed or aborted), no longer 1
+    assert.equal(o.code, 3);
     assert.ok(o.ms < 5_000, `stopped after ${o.ms} ms`);
     assert.match(once.out(), /stopped early/);
     assert.match(once.out(), /^total: 1 windows/m);

@@ -56,6 +56,7 @@ describe('parseIngressConfig', () => {
     assert.deepEqual(c.brokers, ['localhost:9092']);
     assert.equal(c.keepAliveTimeoutMs, 65_000);
     assert.equal(c.compression, 'none');
+    assert.equal(c.startupTimeoutMs, 60_000, 'STARTUP_TIMEOUT is shared with the ingress');
   });
 
   it('takes KAFKA_COMPRESSION none, gzip or zstd, and names it when it is anything else', () => {
@@ -202,6 +203,7 @@ describe('parseReconcilerConfig', () => {
     assert.equal(r.config.webex.timeoutMs, 30_000);
     assert.equal(r.config.publishTimeoutMs, 60_000);
     assert.equal(r.config.refreshTokenFile, undefined);
+    assert.equal(r.config.startupTimeoutMs, 60_000);
   });
 
   const problemsOf = (extra: Record<string, string>) => {
@@ -239,6 +241,9 @@ describe('parseReconcilerConfig', () => {
       ['RECONCILE_INTERVAL', '25d', /at most 24d/],
       ['WEBEX_MIN_REQUEST_INTERVAL', '30d', /at most 1h/],
       ['RECONCILE_WINDOWS_PER_PASS', '0', /./],
+      ['STARTUP_TIMEOUT', '500ms', /at least 1s/],
+      ['STARTUP_TIMEOUT', '2h', /at most 1h/],
+      ['STARTUP_TIMEOUT', 'soon', /./],
     ] as const) {
       const list = problemsOf({ [name]: value });
       assert.ok(
@@ -252,6 +257,8 @@ describe('parseReconcilerConfig', () => {
       ['RECONCILE_INTERVAL', '1m'],
       ['RECONCILE_INTERVAL', '24d'],
       ['RECONCILE_WINDOWS_PER_PASS', '1'],
+      ['STARTUP_TIMEOUT', '1s'],
+      ['STARTUP_TIMEOUT', '1h'],
     ] as const) {
       assert.deepEqual(problemsOf({ [name]: value }), [], `${name}=${value}`);
     }

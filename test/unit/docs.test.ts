@@ -166,11 +166,30 @@ describe('docs/asyncapi.yaml', () => {
         stillMissing: 0,
         surplus: 0,
         errors: [],
+        failed: false,
+        errorCode: null,
+      },
+      {
+        runId: 'run-1',
+        windowStart: '2026-11-23T11:00:00.000Z',
+        windowEnd: '2026-11-23T12:00:00.000Z',
+        orgId: '*',
+        webexCount: 0,
+        topicCount: 3,
+        backfilled: 0,
+        deadLettered: 0,
+        unpublishable: 0,
+        stillMissing: 0,
+        surplus: 0,
+        errors: ['cdrcountbyorg: HTTP 401'],
+        failed: true,
+        errorCode: 'webex_auth_failed',
       },
     ]);
     const audit = message('ReconciliationResult');
-    const [m] = sent;
-    assert.ok(m);
+    const [m, failed] = sent;
+    assert.ok(m && failed);
+    check(audit.payload, JSON.parse(String(failed.value)), 'audit value of a failed window');
     const value = JSON.parse(String(m.value)) as Record<string, unknown>;
     assert.deepEqual(
       Object.keys(value).sort(),

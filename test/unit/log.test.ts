@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, rateLimited } from '../../src/log.ts';
 
 const capture = () => {
   const lines: string[] = [];
@@ -40,5 +40,30 @@ describe('log', () => {
     for (const v of values) assert.equal(text.includes(v as string), false, text);
     assert.match(text, /"kept":"visible"/);
     assert.match(text, /"x-webex-signature":"\[redacted\]"/);
+  });
+});
+
+describe('rateLimited', () => {
+  it('logs the first call at once, then at most once per interval, counting what it left out', () => {
+    let t = 0;
+    const logged: [string, Record<string, unknown> | undefined][] = [];
+    const warn = rateLimited(
+      (msg, fields) => logged.push([msg, fields]),
+      30_000,
+      () => t,
+    );
+    assert.equal(warn('not ready yet, retrying', { attempts: 1 }), true);
+    for (let attempts = 2; attempts <= 6; attempts++) {
+      t += 5_000; // a retry every 5 s: 25 s later, still inside the interval
+      assert.equal(warn('not ready yet, retrying', { attempts }), false);
+    }
+    t += 5_000; // 30 s after the first line
+    assert.equal(warn('not ready yet, retrying', { attempts: 7 }), true);
+    t += 1_000;
+    warn('not ready yet, retrying', { attempts: 8 });
+    assert.deepEqual(logged, [
+      ['not ready yet, retrying', { attempts: 1 }],
+      ['not ready yet, retrying', { attempts: 7, suppressed: 5 }],
+    ]);
   });
 });

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url));
 
+export type CliRun = ReturnType<typeof runCli>;
+
 /**
  * Runs the CLI with only PATH and `env` in its environment, stdout and stderr
  * as pipes. `until(re)` resolves once stdout + stderr match, `until(n)` once
@@ -54,4 +56,23 @@ export const runCli = (args: string[], env: Record<string, string>) => {
       });
     });
   return { child, exited, out: () => stdout, err: () => stderr, until };
+};
+
+/**
+ * The exit code, or 'hung' after `ms` (the child is then killed): a test of a
+ * bounded wait fails instead of waiting for ever.
+ */
+export const exitWithin = async (p: CliRun, ms: number): Promise<number | null | 'hung'> => {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => {
+      p.child.kill('SIGKILL');
+      resolve('hung');
+    }, ms);
+  });
+  try {
+    return await Promise.race([p.exited, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
 };

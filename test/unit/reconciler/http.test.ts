@@ -7,16 +7,20 @@ import { parsePrometheusText } from '../prometheus.ts';
 
 const idle: ReconcilerStatus = {
   ready: false,
+  reasons: ['Kafka or the registry not ready: topics'],
   running: false,
   runs: 0,
   backfilledTotal: 0,
   sums: summariseRun('', [], 0, false).totals,
+  failedByCode: { windows: {}, orgs: {} },
   lastRun: null,
   lastFinishedAt: null,
+  lastSuccessAt: null,
 };
 
 const afterRun: ReconcilerStatus = {
   ready: true,
+  reasons: [],
   running: false,
   runs: 3,
   backfilledTotal: 42,
@@ -30,12 +34,18 @@ const afterRun: ReconcilerStatus = {
     stillMissing: 5,
     surplus: 0,
     errors: 1,
+    failedWindows: 1,
+    failedOrgs: 1,
   },
+  failedByCode: { windows: { kafka_timeout: 1 }, orgs: { kafka_timeout: 1 } },
   lastFinishedAt: Date.UTC(2026, 10, 23, 12, 0, 0),
+  lastSuccessAt: Date.UTC(2026, 10, 23, 0, 0, 0),
   lastRun: {
     runId: 'r',
     windows: [],
     aborted: false,
+    stoppedBy: null,
+    failedByCode: { windows: {}, orgs: {} },
     totals: {
       windows: 48,
       webex: 1000,
@@ -46,6 +56,8 @@ const afterRun: ReconcilerStatus = {
       stillMissing: 3,
       surplus: 0,
       errors: 1,
+      failedWindows: 0,
+      failedOrgs: 0,
     },
   },
 };
@@ -54,10 +66,18 @@ describe('reconciler HTTP', () => {
   it('is not ready before Kafka is, and has no last-run figures before a run', async () => {
     const app = createReconcilerApp(() => idle);
     assert.equal((await app.request('/healthz')).status, 200);
-    assert.equal((await app.request('/readyz')).status, 503);
+    const ready = await app.request('/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(((await ready.json()) as { reasons: string[] }).reasons, idle.reasons);
     const text = await (await app.request('/metrics')).text();
     assert.match(text, /^webex_cdr_reconcile_runs_total 0$/m);
     assert.doesNotMatch(text, /last_run_still_missing/);
+    assert.match(text, /^webex_cdr_reconcile_last_success_timestamp_seconds 0$/m);
+    assert.match(
+      text,
+      /^webex_cdr_reconcile_failed_windows_total\{code="webex_auth_failed"\} 0$/m,
+      'the series exist before the first failure',
+    );
     parsePrometheusText(text);
   });
 
@@ -82,5 +102,10 @@ describe('reconciler HTTP', () => {
       /^webex_cdr_records_total\{source="reconciler",outcome="dead_lettered"\} 2$/m,
     );
     assert.match(text, /^process_start_time_seconds \d+(\.\d+)?$/m);
+    assert.match(text, /^webex_cdr_reconcile_failed_windows_total\{code="kafka_timeout"\} 1$/m);
+    assert.match(text, /^webex_cdr_reconcile_failed_orgs_total\{code="kafka_timeout"\} 1$/m);
+    assert.match(text, /^webex_cdr_reconcile_failed_windows_total\{code="webex_http"\} 0$/m);
+    assert.match(text, /^webex_cdr_reconcile_last_run_failed_windows 0$/m);
+    assert.match(text, /^webex_cdr_reconcile_last_success_timestamp_seconds 1795392000$/m);
   });
 });

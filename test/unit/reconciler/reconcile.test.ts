@@ -4,15 +4,17 @@ import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
-import { silentLogger } from '../../../src/log.ts';
+import { type Logger, silentLogger } from '../../../src/log.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
 import {
   type OrgResult,
   type ReconcileDeps,
   reconcile,
+  runOutcome,
   splitPasses,
   WINDOW_AGED_OUT,
 } from '../../../src/reconciler/reconcile.ts';
+import { formatSummary } from '../../../src/reconciler/report.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
 import type { RequestOptions } from '../../../src/reconciler/webex-client.ts';
 
@@ -34,6 +36,8 @@ const raw = (r: Rec) =>
 
 type HarnessOptions = {
   failOrg?: string;
+  /** What a failing org or count throws (default: a webex_http 500). */
+  error?: Error;
   failCount?: (w: Window) => boolean;
   failRead?: (from: number) => boolean;
   dlq?: unknown[];
@@ -66,7 +70,9 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
         request(options);
         calls.count += 1;
         events.push(`count ${(w.start - T0) / H}`);
-        if (opts.failCount?.(w)) throw new CdrError('webex_http', 'cdrcountbyorg answered 500');
+        if (opts.failCount?.(w)) {
+          throw opts.error ?? new CdrError('webex_http', 'cdrcountbyorg answered 500');
+        }
         const m = new Map<string, number>();
         for (const r of webex.filter((x) => inWindow(x, w))) m.set(r.org, (m.get(r.org) ?? 0) + 1);
         return [...m].map(([orgId, count]) => ({ orgId, count }));
@@ -75,7 +81,9 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
         request(options);
         calls.records.push(`${org}@${w.start}`);
         events.push(`records ${org} ${(w.start - T0) / H}`);
-        if (org === opts.failOrg) throw new CdrError('webex_http', 'cdrsbyorg answered 500');
+        if (org === opts.failOrg) {
+          throw opts.error ?? new CdrError('webex_http', 'cdrsbyorg answered 500');
+        }
         return webex.filter((x) => x.org === org && inWindow(x, w)).map(raw);
       },
     },
@@ -123,6 +131,23 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
     now: () => clock,
   };
   return { deps, onTopic, dlq, published, audits, calls, events };
+};
+
+type Line = { level: string; msg: string; fields: Record<string, unknown> };
+const captureLogger = () => {
+  const lines: Line[] = [];
+  const at =
+    (level: string) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, msg, fields });
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return { logger, lines };
 };
 
 describe('reconcile', () => {
@@ -464,5 +489,108 @@ describe('reconcile', () => {
     assert.equal(h.calls.count, 48);
     assert.deepEqual(h.calls.records, [], 'nothing short after the backfill');
     assert.equal(again.totals.backfilled, 0);
+  });
+  test('failures are counted as failed windows and orgs with their error code, never as nothing missing', async () => {
+    const h = harness(webex, [], { failOrg: 'A', failCount: (w) => w.start === T0 + H });
+    const run = await reconcile(h.deps, W);
+    // window 0: org A failed (500), B backfilled; window 1: the count failed
+    assert.equal(run.totals.failedWindows, 2);
+    assert.equal(run.totals.failedOrgs, 1);
+    assert.deepEqual(run.failedByCode, { windows: { webex_http: 2 }, orgs: { webex_http: 1 } });
+    assert.equal(run.stoppedBy, null);
+    assert.equal(runOutcome(run), 'failed');
+    const a = h.audits.find((r) => r.orgId === 'A');
+    assert.equal(a?.failed, true);
+    assert.equal(a?.errorCode, 'webex_http');
+    assert.equal(h.audits.find((r) => r.orgId === 'B')?.failed, false);
+    const star = h.audits.find((r) => r.orgId === '*');
+    assert.deepEqual([star?.failed, star?.errorCode], [true, 'webex_http']);
+    const text = formatSummary(run);
+    assert.match(text, /failed windows 2, failed orgs 1/);
+    assert.match(text, /^failed: webex_http \(2 windows\), webex_http \(1 org\)$/m);
+    assert.match(text, /^outcome: failed$/m);
+  });
+
+  test('a failed window is logged once at warn with each cause once; a clean one at info', async () => {
+    const many: Rec[] = ['A', 'B', 'C'].map((org, i) => ({ id: `m${i}`, org, end: T0 + i }));
+    const { logger, lines } = captureLogger();
+    const timeout = new CdrError('kafka_timeout', 'Kafka did not acknowledge within 1000 ms');
+    const h = harness(many, []);
+    const run = await reconcile(
+      {
+        ...h.deps,
+        logger,
+        publisher: {
+          publish: async () => {
+            throw timeout;
+          },
+        },
+      },
+      W,
+    );
+    assert.equal(run.totals.failedOrgs, 3);
+    const windowLines = lines.filter((l) => /^window /.test(l.msg));
+    assert.deepEqual(
+      windowLines.map((l) => [l.level, l.msg]),
+      [
+        ['warn', 'window failed'],
+        ['info', 'window reconciled'],
+      ],
+    );
+    assert.deepEqual(windowLines[0]?.fields.causes, [
+      { code: 'kafka_timeout', failures: 3, error: timeout.message },
+    ]);
+    assert.equal(windowLines[0]?.fields.failedOrgs, 3);
+    assert.equal(lines.find((l) => l.msg === 'reconciliation run finished')?.level, 'warn');
+  });
+
+  test('Webex refusing the credentials stops the run after the first window: one error line, the window audited', async () => {
+    const refused = new CdrError(
+      'webex_auth_failed',
+      'cdrcountbyorg: HTTP 401: Webex refused WEBEX_ACCESS_TOKEN (wrong or expired)',
+    );
+    const { logger, lines } = captureLogger();
+    const h = harness(webex, [], { failCount: () => true, error: refused });
+    const three = [...W, { start: T0 + 2 * H, end: T0 + 3 * H }];
+    const run = await reconcile({ ...h.deps, logger }, three);
+    assert.equal(h.calls.count, 1, 'one request, not one per window');
+    assert.equal(run.windows.length, 1);
+    assert.equal(run.totals.windows, 3);
+    assert.equal(run.totals.failedWindows, 1);
+    assert.equal(run.aborted, true);
+    assert.deepEqual(run.stoppedBy, {
+      code: 'webex_auth_failed',
+      error: `cdrcountbyorg: ${refused.message}`,
+    });
+    assert.deepEqual(
+      h.audits.map((r) => [r.orgId, r.failed, r.errorCode]),
+      [['*', true, 'webex_auth_failed']],
+    );
+    const errors = lines.filter((l) => l.level === 'error');
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]?.fields.error), /WEBEX_ACCESS_TOKEN/);
+    assert.equal(errors[0]?.fields.windowsNotReached, 2);
+    const text = formatSummary(run);
+    assert.match(text, /not reached 2/);
+    assert.match(text, /^stopped early: cdrcountbyorg: .*WEBEX_ACCESS_TOKEN/m);
+    assert.equal(runOutcome(run), 'failed');
+
+    // the same refusal while fetching one org's records stops the run there too
+    const mid = harness(webex, [], { failOrg: 'A', error: refused });
+    const run2 = await reconcile(mid.deps, W);
+    assert.deepEqual(mid.calls.records, [`A@${T0}`], 'B and the second window not asked');
+    assert.equal(run2.stoppedBy?.code, 'webex_auth_failed');
+    assert.deepEqual(run2.failedByCode.orgs, { webex_auth_failed: 1 });
+  });
+
+  test('outcome: complete, or missing when records are still missing but nothing failed', async () => {
+    const h = harness(webex, []);
+    assert.equal(runOutcome(await reconcile(h.deps, W)), 'complete');
+    const bad = { id: 'x1', org: 'A', end: T0 + 7, bad: true };
+    const m = harness([...webex, bad], webex);
+    const run = await reconcile(m.deps, W);
+    assert.equal(run.totals.stillMissing, 1);
+    assert.equal(runOutcome(run), 'missing');
+    assert.match(formatSummary(run), /^outcome: missing$/m);
   });
 });

@@ -484,7 +484,7 @@ describe('webex client: retries', () => {
     assert.equal(dead.calls.length, 2);
   });
 
-  for (const status of [400, 403, 404, 451]) {
+  for (const status of [400, 404, 451]) {
     it(`fails at once on ${status}, with Webex's message and trackingId but never the token`, async () => {
       const { client, calls, sleeps } = setup(() =>
         json(
@@ -524,13 +524,32 @@ describe('webex client: retries', () => {
     assert.equal(calls.length, 1);
   });
 
-  it('fails at once on 401 with a static token', async () => {
+  it('fails at once on 401 with a static token: webex_auth_failed, naming the setting to fix', async () => {
     const { client, calls } = setup(() => json({ message: 'unauthorized' }, { status: 401 }));
-    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_auth_failed', (e) => {
       assert.match(e.message, /401/);
+      assert.match(e.message, /WEBEX_ACCESS_TOKEN .*OAuth refresh flow/);
+      assert.equal(e.retriable, false);
       assert.ok(!e.message.includes(TOKEN));
     });
     assert.equal(calls.length, 1);
+  });
+
+  it('a 403 on cdrcountbyorg concerns the token (webex_auth_failed); on cdrsbyorg only that org (webex_http)', async () => {
+    const forbidden = () =>
+      json({ message: 'forbidden', trackingId: 'ROUTER_403', errors: [] }, { status: 403 });
+    const partner = setup(forbidden);
+    await rejectsWith(partner.client.countByOrg(WINDOW), 'webex_auth_failed', (e) => {
+      assert.match(e.message, /HTTP 403.*ROUTER_403/);
+      assert.match(e.message, /spark-admin:calling_cdr_read/);
+      assert.ok(!e.message.includes(TOKEN));
+    });
+    const org = setup(forbidden);
+    await rejectsWith(org.client.recordsByOrg('o1', WINDOW), 'webex_http', (e) => {
+      assert.match(e.message, /HTTP 403.*forbidden for this org/);
+      assert.equal(e.retriable, false);
+    });
+    assert.equal(org.calls.length, 1);
   });
 });
 
@@ -812,8 +831,9 @@ describe('webex client: OAuth', () => {
           : new Response('', { status: 401 }),
       { auth: oauth },
     );
-    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_auth_failed', (e) => {
       assert.match(e.message, /401/);
+      assert.match(e.message, /WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REFRESH_TOKEN/);
       assert.equal(e.retriable, false);
     });
     assert.deepEqual(
@@ -841,8 +861,9 @@ describe('webex client: OAuth', () => {
         ),
       { auth: oauth },
     );
-    await rejectsWith(refused.client.countByOrg(WINDOW), 'webex_http', (e) => {
+    await rejectsWith(refused.client.countByOrg(WINDOW), 'webex_auth_failed', (e) => {
       assert.match(e.message, /OAuth.*400.*invalid_grant/);
+      assert.match(e.message, /renew WEBEX_REFRESH_TOKEN/);
       assert.ok(!e.message.includes('csecret') && !e.message.includes('refresh-1'));
       assert.equal(e.retriable, false);
     });
@@ -901,8 +922,9 @@ describe('webex client: token file', () => {
     assert.equal(client.stats().tokenRenewals, 1);
 
     accepted = 'nobody';
-    await rejectsWith(client.countByOrg(WINDOW), 'webex_http', (e) => {
+    await rejectsWith(client.countByOrg(WINDOW), 'webex_auth_failed', (e) => {
       assert.match(e.message, /401/);
+      assert.ok(e.message.includes(`WEBEX_ACCESS_TOKEN_FILE (${path})`));
       assert.ok(!e.message.includes('file-token'));
     });
     assert.equal(calls.length, 4, 'unchanged file: no second attempt');
