@@ -8,22 +8,21 @@
  * effective settings with secrets masked, or every problem with exit code 2.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { runCli } from './helpers/cli.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 const H = 3_600_000;
 
 let stack: TestStack;
@@ -34,28 +33,7 @@ after(async () => {
   await stack.close();
 });
 
-const run = (args: string[], env: Record<string, string>) => {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', CLI, ...args],
-    {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return { child, exited, out: () => stdout, err: () => stderr };
-};
+const run = runCli;
 
 describe('webex-cdr-kafka command line', () => {
   test('ingress from the environment: ready, 200 for a signed delivery, clean exit on SIGTERM', async () => {
