@@ -10,8 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setImmediate, setTimeout } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setImmediate, setTimeout } from 'node:timers/promises';
 import { prepareChunk } from '../../src/cdr/batch.ts';
 import { parseIngressConfig } from '../../src/config.ts';
 import { describe as describeError } from '../../src/errors.ts';

@@ -6,7 +6,8 @@
  * false) is only read: the connector writes with the id registered for its
  * schema, registers nothing, changes no compatibility level, and refuses to
  * start when the schema is missing or the registered one cannot read its
- * records; and a global level stricter than BACKWARD is never lowered.
+ * records; and a global level stricter than BACKWARD is never lowered (a
+ * subject's own stricter level: schema-contract.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -217,14 +218,5 @@ describe('schema registry', () => {
         body: { compatibility: String(before.body.compatibilityLevel ?? 'NONE') },
       });
     }
-  });
-
-  test('a subject level stricter than BACKWARD is kept', async () => {
-    const topic = uniqueTopic('strict-subject');
-    const subject = `${topic}-value`;
-    await registry(`/config/${subject}`, { method: 'PUT', body: { compatibility: 'FULL' } });
-    const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
-    await ingress.close();
-    assert.equal((await registry(`/config/${subject}`)).body.compatibilityLevel, 'FULL');
   });
 });

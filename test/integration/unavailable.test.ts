@@ -7,8 +7,8 @@
  * back the same delivery gets 200.
  */
 import assert from 'node:assert/strict';
-import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { parseIngressConfig } from '../../src/config.ts';
 import { startIngress } from '../../src/ingress/server.ts';
 import { createLogger } from '../../src/log.ts';

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';
-import { CdrError } from '../../../src/errors.ts';
 import { readCdrSchema } from '../../../src/cdr/avro-schema.ts';
+import { CdrError } from '../../../src/errors.ts';
 import { createRegistryClient, ensureBackwardCompatibility } from '../../../src/kafka/registry.ts';
 import { listen } from '../../../src/listen.ts';
 
