@@ -127,12 +127,12 @@ export const createCdrSink = (
     if (step.name === 'schema') {
       return new CdrError(
         'registry_unavailable',
-        `the schema registry is not answering (start-up keeps retrying): ${step.failed}`,
+        `the schema registry is not available (start-up keeps retrying): ${step.failed}`,
       );
     }
     return new CdrError(
       'kafka_unavailable',
-      `Kafka is not reachable at ${config.brokers.join(',')} (start-up keeps retrying): ${step.failed}`,
+      `Kafka at ${config.brokers.join(',')} is not available (start-up keeps retrying): ${step.failed}`,
     );
   };
 

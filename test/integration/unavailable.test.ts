@@ -93,7 +93,7 @@ describe('accurate 503 reasons', () => {
       const refused = await running.post();
       assert.equal(refused.status, 503);
       assert.equal(refused.error, 'kafka_unavailable', refused.text);
-      assert.match(refused.message ?? '', /Kafka is not reachable at 127\.0\.0\.1:\d+/);
+      assert.match(refused.message ?? '', /Kafka at 127\.0\.0\.1:\d+ is not available/);
       assert.doesNotMatch(refused.text, /schema/i);
       const warned = running.lines.filter(
         (l) => l.level === 'warn' && l.msg === 'delivery refused',
