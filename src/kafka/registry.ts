@@ -117,7 +117,7 @@ export const refusal = (
   if (status === 403) {
     return new CdrError(
       'auth_failed',
-      `${at} refused ${what} with 403 (forbidden): the credentials may not do this, or the registry is read-only (governed): ${AUTH_HINT}, or set SCHEMA_AUTO_REGISTER=false to use the schema its owners registered`,
+      `${at} refused ${what} with 403 (forbidden): the credentials may not do this, or the registry is read-only (governed): ${AUTH_HINT}${c.autoRegister === false ? ' (governed mode only reads: the credentials need read access to the subject)' : ', or set SCHEMA_AUTO_REGISTER=false to use the schema its owners registered'}`,
     );
   }
   if (status === 404 && !registryNotFound(answer.body)) {
