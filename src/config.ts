@@ -87,6 +87,8 @@ const kafkaEnv = z.object({
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
   SCHEMA_REGISTRY_TOKEN: z.string().optional(),
   SCHEMA_REGISTRY_CA: pem('CERTIFICATE').optional(),
+  SCHEMA_AUTO_REGISTER: bool(true),
+  SCHEMA_USE_LATEST: bool(false),
   CDR_TOPIC: topicName.default('webex.calling.cdr'),
   CDR_DLQ_TOPIC: topicName.optional(),
   CDR_TOPIC_PARTITIONS: int(6),
@@ -190,6 +192,8 @@ const toKafkaConfig = (e: KafkaEnv) => ({
     password: e.SCHEMA_REGISTRY_PASSWORD,
     token: e.SCHEMA_REGISTRY_TOKEN,
     ca: e.SCHEMA_REGISTRY_CA,
+    autoRegister: e.SCHEMA_AUTO_REGISTER,
+    useLatest: e.SCHEMA_USE_LATEST,
   },
   topic: e.CDR_TOPIC,
   dlqTopic: e.CDR_DLQ_TOPIC ?? `${e.CDR_TOPIC}.dlq`,
@@ -500,6 +504,10 @@ const kafkaProblems = (e: RawEnv): string[] => [
     : []),
   ...(e.SCHEMA_REGISTRY_CA && !/^https:/i.test(e.SCHEMA_REGISTRY_URL ?? '')
     ? ['SCHEMA_REGISTRY_CA: only used with an https SCHEMA_REGISTRY_URL']
+    : []),
+  ...(/^(true|1|yes|on|y|enabled)$/i.test(e.SCHEMA_USE_LATEST ?? '') &&
+  !/^(false|0|no|off|n|disabled)$/i.test(e.SCHEMA_AUTO_REGISTER ?? '')
+    ? ['SCHEMA_USE_LATEST: only with SCHEMA_AUTO_REGISTER=false (governed registry)']
     : []),
   ...privacyProblems(e),
 ];

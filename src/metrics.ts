@@ -116,6 +116,8 @@ export type Metrics = {
   delivery(status: number, seconds: number): void;
   records(source: RecordSource, outcome: RecordOutcome, n: number): void;
   deadLettered(reason: ErrorCode, n: number): void;
+  /** A webhook request answered 4xx or 5xx: its status and reason code. */
+  refused(status: number, reason: string): void;
   /** The time Kafka took to acknowledge a delivery's records. */
   produced(seconds: number): void;
   payload(bytes: number): void;
@@ -130,6 +132,10 @@ export const createMetrics = (): Metrics => {
   const deliveries = createCounter(
     'webex_cdr_deliveries_total',
     'Webhook deliveries answered, by HTTP status and outcome (accepted, refused, unavailable).',
+  );
+  const errors = createCounter(
+    'webex_cdr_delivery_errors_total',
+    'Webhook deliveries answered 4xx or 5xx, by HTTP status and reason code (src/errors.ts, or internal).',
   );
   const records = createCounter(
     'webex_cdr_records_total',
@@ -177,6 +183,7 @@ export const createMetrics = (): Metrics => {
     status < 300 ? 'accepted' : status >= 500 ? 'unavailable' : 'refused';
   const all: Metric[] = [
     deliveries,
+    errors,
     inFlight,
     records,
     dead,
@@ -196,6 +203,7 @@ export const createMetrics = (): Metrics => {
       if (outcome === 'duplicate_in_batch') duplicates.add(n);
     },
     deadLettered: (reason, n) => dead.add(n, { reason }),
+    refused: (status, reason) => errors.add(1, { status: String(status), reason }),
     produced: (seconds) => produce.observe(seconds),
     payload: (bytes) => size.observe(bytes),
     accepted: (atMs) => last.set(atMs / 1000),

@@ -9,8 +9,11 @@
  *
  * A delivery is answered 200 with counts only after Kafka acknowledged every
  * record (main and dead-letter); errors map to HTTP in one place (`onError`).
- * Every webhook request ends in one log line and is counted, whatever ended
- * it. While draining (shutdown), new deliveries get 503 and `/readyz` fails.
+ * Every webhook request ends in one log line (`info`) and is counted, whatever
+ * ended it. A refusal (4xx, 5xx) and a dead-lettered record are also logged at
+ * `warn` with their reason code, rate-limited per code (log-repeats.ts), and
+ * counted by code. While draining (shutdown), new deliveries get 503 and
+ * `/readyz` fails.
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
@@ -20,6 +23,7 @@ import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
+import { createRepeatedWarnings, type RepeatedWarnings } from '../log-repeats.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
@@ -53,7 +57,12 @@ export type IngressSettings = SignatureConfig &
     readonly retryAfterSeconds: number;
   };
 
-export type Readiness = () => { ready: boolean; checks: Record<string, boolean> };
+export type Readiness = () => {
+  ready: boolean;
+  checks: Record<string, boolean>;
+  /** Why not ready: the error a delivery gets meanwhile. */
+  problem?: CdrError | null;
+};
 
 export type IngressDeps = {
   readonly settings: IngressSettings;
@@ -72,6 +81,8 @@ export type IngressDeps = {
   readonly privacy?: Privacy | null;
   /** Shutdown: refuses new deliveries while draining, and counts those in flight. */
   readonly drain?: Drain;
+  /** Where refusals and dead letters are warned about (rate-limited); one per app by default. */
+  readonly warnings?: RepeatedWarnings;
 };
 
 export type Drain = {
@@ -127,6 +138,7 @@ export const createApp = (deps: IngressDeps) => {
   const { settings, logger } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetrics();
+  const warnings = deps.warnings ?? createRepeatedWarnings(logger);
   const app = new Hono<{ Variables: { delivery: DeliveryLine } }>();
 
   // Every answer of the webhook route is counted and logged once, whatever ended it.
@@ -146,7 +158,17 @@ export const createApp = (deps: IngressDeps) => {
     const ms = now() - started;
     metrics.delivery(status, ms / 1000);
     if (status < 300) metrics.accepted(now());
-    logger[status >= 500 ? 'warn' : 'info']('delivery', { status, ...line, ms });
+    logger.info('delivery', { status, ...line, ms });
+    if (status >= 400) {
+      const code = typeof line.code === 'string' ? line.code : 'internal';
+      metrics.refused(status, code);
+      warnings.warn(`${status} ${code}`, 'delivery refused', {
+        status,
+        code,
+        reason: line.reason ?? 'internal error',
+        trackingId: line.trackingId,
+      });
+    }
   });
 
   app.use(settings.path, async (_c, next) => {
@@ -165,8 +187,13 @@ export const createApp = (deps: IngressDeps) => {
   app.get('/readyz', (c) => {
     if (deps.drain?.draining()) return c.json({ status: 'stopping', checks: {} }, 503);
     const r = deps.readiness();
+    const problem = r.ready ? null : (r.problem ?? null);
     return c.json(
-      { status: r.ready ? 'ready' : 'not ready', checks: r.checks },
+      {
+        status: r.ready ? 'ready' : 'not ready',
+        checks: r.checks,
+        ...(problem === null ? {} : { error: problem.code, message: problem.message }),
+      },
       r.ready ? 200 : 503,
     );
   });
@@ -230,6 +257,11 @@ export const createApp = (deps: IngressDeps) => {
           metrics.records('webhook', 'duplicate_in_batch', chunk.duplicatesInBatch);
           for (const [code, n] of deadLetterReasons(batch, chunk.deadLettered)) {
             metrics.deadLettered(code, n);
+            warnings.warn(`dead_lettered ${code}`, 'records dead-lettered', {
+              code,
+              records: n,
+              deliveryId,
+            });
           }
         },
       });

@@ -17,6 +17,7 @@ import type { IngressConfig } from '../config.ts';
 import { type CdrSinkOptions, createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
+import { createRepeatedWarnings } from '../log-repeats.ts';
 import { createApp, type Drain } from './app.ts';
 import { spoolDirProblem } from './body-bytes.ts';
 import { createByteBudget } from './read-body.ts';
@@ -85,6 +86,7 @@ export const startIngress = async (
   }
   const sink = createCdrSink(config, logger, [], sinkOptions);
   const drain = createDrain();
+  const warnings = createRepeatedWarnings(logger);
   const app = createApp({
     settings: config,
     publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
@@ -93,6 +95,7 @@ export const startIngress = async (
     budget: createByteBudget(config.maxInflightBytes),
     privacy: config.privacy,
     drain,
+    warnings,
   });
   const server = await listen(app.fetch, {
     port: config.port,
@@ -130,6 +133,7 @@ export const startIngress = async (
     );
     const outcome = await Promise.race([work.then(() => 'done' as const), expired]);
     timeout.abort();
+    warnings.flush(); // the counts of repeated refusals not yet logged
     if (outcome === 'done') {
       logger.info('stopped', { ms: Date.now() - started });
       return { clean: true };

@@ -4,8 +4,13 @@
  * topics created when missing, the schema registered (BACKWARD), the producer
  * connected. Start-up keeps retrying in the background until all three hold,
  * so a process can start before Kafka or the registry and report not-ready
- * meanwhile. Refused credentials (Kafka SASL, registry 401) end the start
- * at once: `started` rejects with `auth_failed`.
+ * meanwhile, saying what it waits for: `problem()` is the error a delivery
+ * gets until then (not_ready while a step is first tried, kafka_unavailable or
+ * registry_unavailable once it failed). The producer counts as ready once it
+ * holds its producer id. Refused credentials (Kafka SASL, registry 401/403)
+ * and a registry that cannot be right (a wrong URL, a governed schema that is
+ * missing or cannot read our records) end the start at once: `started`
+ * rejects with `auth_failed` or `config_invalid`.
  *
  * STARTUP_TIMEOUT bounds the wait: a one-shot command (`giveUpAfter-
  * StartupTimeout`) then gives up, `started` rejecting with `startup_timeout`
@@ -34,7 +39,9 @@ export type CdrSink = {
   readonly subject: string;
   /** Resolves once topics, schema and producer are ready (retrying meanwhile); rejects after close(). */
   readonly started: Promise<void>;
-  readiness(): { ready: boolean; checks: Record<string, boolean> };
+  readiness(): { ready: boolean; checks: Record<string, boolean>; problem: CdrError | null };
+  /** Why the sink is not ready yet (what a delivery is answered meanwhile); null once started. */
+  problem(): CdrError | null;
   encoder(): Encoder | null;
   close(): Promise<void>;
 };
@@ -48,6 +55,18 @@ export type CdrSinkOptions = {
 /** While starting, a repeated reason is logged at most this often. */
 export const STARTUP_WARN_EVERY_MS = 30_000;
 const NO_ANSWER = 'no answer yet';
+
+type Step = 'topics' | 'schema' | 'producer';
+
+const WAITING_FOR: Record<Step, string> = {
+  topics: 'Kafka (topics)',
+  schema: 'the schema registry',
+  producer: 'Kafka (producer id)',
+};
+
+/** A refusal that retrying cannot change: credentials, or a registry that cannot be right. */
+const startRefusal = (e: unknown): CdrError | null =>
+  asAuthFailure(e) ?? (e instanceof CdrError && e.code === 'config_invalid' ? e : null);
 
 export const createCdrSink = (
   config: KafkaConfig,
@@ -79,6 +98,9 @@ export const createCdrSink = (
   const subject = `${config.topic}-value`;
   let encoder: Encoder | null = null;
   let topicsReady = false;
+  let producerReady = false;
+  /** The step start-up is at, and how it last failed (null: not yet). */
+  let step: { name: Step; failed: string | null } | null = { name: 'topics', failed: null };
   const stopping = new AbortController();
 
   const topics: TopicSpec[] = [config.topic, config.dlqTopic, ...extraTopics].map((topic) => ({
@@ -87,24 +109,63 @@ export const createCdrSink = (
     replicationFactor: config.replicationFactor,
   }));
 
+  /** Runs one step of the start, remembering which one is waited for and how it failed. */
+  const at = async (name: Step, work: () => Promise<void>) => {
+    if (step?.name !== name) step = { name, failed: null };
+    try {
+      await work();
+    } catch (e) {
+      step = { name, failed: describe(e) };
+      throw e;
+    }
+  };
+
   const attempt = async () => {
     if (!topicsReady) {
-      if (config.createTopics) {
-        const created = await ensureTopics(kafka, topics);
-        if (created.length > 0) logger.info('created topics', { topics: created });
-      } else {
-        const missing = await missingTopics(kafka, topics);
-        if (missing.length > 0) {
-          throw new Error(`topics missing (KAFKA_CREATE_TOPICS=false): ${missing.join(', ')}`);
+      await at('topics', async () => {
+        if (config.createTopics) {
+          const created = await ensureTopics(kafka, topics);
+          if (created.length > 0) logger.info('created topics', { topics: created });
+        } else {
+          const missing = await missingTopics(kafka, topics);
+          if (missing.length > 0) {
+            throw new Error(`topics missing (KAFKA_CREATE_TOPICS=false): ${missing.join(', ')}`);
+          }
         }
-      }
+      });
       topicsReady = true;
     }
     if (encoder === null) {
-      encoder = await registry.registerEncoder(subject, readCdrSchema().text);
-      logger.info('schema registered', { subject, schemaId: encoder.schemaId });
+      await at('schema', async () => {
+        encoder = await registry.registerEncoder(subject, readCdrSchema().text);
+      });
+      const e = encoder as Encoder | null;
+      logger.info(
+        config.registry.autoRegister === false ? 'schema found (governed)' : 'schema registered',
+        { subject, schemaId: e?.schemaId },
+      );
     }
-    if (!producer.isConnected()) await producer.connect();
+    if (!producer.isConnected()) await at('producer', () => producer.connect());
+    producerReady = true;
+    step = null;
+  };
+
+  const problem = (): CdrError | null => {
+    if (step === null) return null;
+    const waiting = WAITING_FOR[step.name];
+    if (step.failed === null) {
+      return new CdrError('not_ready', `starting: waiting for ${waiting}`);
+    }
+    if (step.name === 'schema') {
+      return new CdrError(
+        'registry_unavailable',
+        `the schema registry is not available (start-up keeps retrying): ${step.failed}`,
+      );
+    }
+    return new CdrError(
+      'kafka_unavailable',
+      `Kafka at ${config.brokers.join(',')} is not available (start-up keeps retrying): ${step.failed}`,
+    );
   };
 
   /** What the start is stuck on, from the steps done so far. */
@@ -165,10 +226,13 @@ export const createCdrSink = (
         return;
       } catch (e) {
         stopping.signal.throwIfAborted();
-        // Wrong credentials do not heal by retrying: fail the start, loudly.
-        const refused = asAuthFailure(e);
+        // Wrong credentials or a wrong registry do not heal by retrying: fail the start, loudly.
+        const refused = startRefusal(e);
         if (refused !== null) {
-          logger.error('cannot start: credentials refused', { error: describe(refused) });
+          logger.error(
+            refused.code === 'auth_failed' ? 'cannot start: credentials refused' : 'cannot start',
+            { error: describe(refused) },
+          );
           throw refused;
         }
         if (e !== DEADLINE) lastError = describe(e);
@@ -192,6 +256,7 @@ export const createCdrSink = (
   const publisher = createCdrPublisher({
     producer,
     encoder: () => encoder,
+    notReady: problem,
     topic: config.topic,
     dlqTopic: config.dlqTopic,
     ...(config.privacy === null ? {} : { headers: { [PRIVACY_HEADER]: config.privacy.header } }),
@@ -205,13 +270,16 @@ export const createCdrSink = (
     subject,
     started,
     encoder: () => encoder,
+    problem,
     readiness: () => {
       const checks = {
         topics: topicsReady,
         schemaRegistered: encoder !== null,
-        producerConnected: producer.isConnected(),
+        // connected with its producer id (both clients)
+        producerConnected: producerReady && producer.isConnected(),
       };
-      return { ready: Object.values(checks).every(Boolean), checks };
+      const ready = Object.values(checks).every(Boolean);
+      return { ready, checks, problem: ready ? null : problem() };
     },
     async close() {
       stopping.abort(new Error('stopped'));

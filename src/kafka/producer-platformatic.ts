@@ -7,7 +7,8 @@
  * partition whichever client wrote it), compression none, gzip or zstd, the same
  * chunks, a deadline per chunk (kafka_timeout), a cap on the bytes of
  * given-up sends, and refused credentials as auth_failed. The library retries
- * and keeps its producer id itself; there is no producer to rebuild.
+ * and keeps its producer id itself; there is no producer to rebuild. Connected
+ * means holding the producer id (fetched at connect, not at the first send).
  */
 import type { KafkaConfig } from '../config.ts';
 import { CdrError, describe } from '../errors.ts';
@@ -107,6 +108,9 @@ export const createPlatformaticProducer = (
       producer ??= await build();
       try {
         await producer.metadata({ topics: [] });
+        // Ready only with a producer id: a fresh cluster answers InitProducerId with
+        // "coordinator loading" for a while, longer than the library's retries of a send.
+        if (producer.producerId === undefined) await producer.initIdempotentProducer({});
         connected = true;
       } catch (e) {
         throw platformaticAuthFailure(e) ?? e;

@@ -8,6 +8,10 @@
  * retries; the Report ID makes a late duplicate harmless. What kafkajs still
  * holds of given-up sends is counted and capped (memory during an outage).
  * Producer-fatal errors (sequence, producer id, epoch) rebuild the producer.
+ * It is connected only once it holds its producer id (InitProducerId, which a
+ * fresh cluster answers "coordinator loading" for a while: kafkajs retries it,
+ * and a connect that still fails is retried by the caller); sends made before
+ * wait for it.
  */
 import {
   CompressionTypes,
@@ -203,10 +207,10 @@ export const createCdrProducer = (
       // murmur2, as the Java client: the same org lands on the same partition for every producer
       createPartitioner: rememberingPartitioner,
     });
-    // events of a replaced producer must not change the state of the current one
-    p.on(p.events.CONNECT, () => {
-      if (producer === p) connected = true;
-    });
+    // Not on CONNECT: kafkajs emits it before InitProducerId, and a send made
+    // while the producer id is on its way fails inside kafkajs ("reading
+    // 'release'"). Connected means connect() resolved: the producer id is held.
+    // Events of a replaced producer must not change the state of the current one.
     p.on(p.events.DISCONNECT, () => {
       if (producer === p) connected = false;
     });
@@ -218,6 +222,9 @@ export const createCdrProducer = (
     const p = producer;
     connecting ??= p
       .connect()
+      .then(() => {
+        if (producer === p) connected = true;
+      })
       .catch(async (e: unknown) => {
         // a failed connect can leave sockets open: close them before the next try
         await p.disconnect().catch(() => undefined);

@@ -35,6 +35,8 @@ export type CdrPublisher = {
 export const createCdrPublisher = (deps: {
   producer: CdrProducer;
   encoder: () => Encoder | null;
+  /** What a publish is answered before the schema is known (not_ready when absent or null). */
+  notReady?: () => CdrError | null;
   topic: string;
   dlqTopic: string;
   /** Added to every message, main and dead-letter (e.g. `cdr-privacy`). */
@@ -43,7 +45,7 @@ export const createCdrPublisher = (deps: {
   async publish(batch, ingest, deadlineMs) {
     const encoder = deps.encoder();
     if (encoder === null) {
-      throw new CdrError('not_ready', 'the CDR schema is not registered yet');
+      throw deps.notReady?.() ?? new CdrError('not_ready', 'the CDR schema is not registered yet');
     }
     const main: OutMessage[] = [];
     const dead = [...batch.dead];

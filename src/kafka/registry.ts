@@ -1,20 +1,33 @@
 /**
  * @module kafka/registry
- * Registers the CDR Avro schema under `<topic>-value` with compatibility
- * BACKWARD and encodes records in the Confluent wire format (magic byte 0,
- * 4-byte schema id, Avro binary). Works against Confluent Schema Registry and
- * Apicurio's ccompat API: Confluent answers `GET /config/{subject}` with 404
- * when the subject has no own setting, Apicurio with 200 and the global
- * default; both end with the subject at BACKWARD (or a stricter level the
- * operator chose), and registration never fails on that difference.
- * Authentication is HTTP basic (username + password) or a bearer token; an
- * https URL may name its own CA. Every request, of the registry client and
- * our own, carries the same Authorization header and TLS settings.
+ * Finds the schema id records are written with, under `<topic>-value`, and
+ * encodes records in the Confluent wire format (magic byte 0, 4-byte schema
+ * id, Avro binary). Works against Confluent Schema Registry and Apicurio's
+ * ccompat API.
+ *
+ * By default (`autoRegister`) it registers the CDR schema with the subject at
+ * least BACKWARD: Confluent answers `GET /config/{subject}` with 404 when the
+ * subject has no own setting, Apicurio with 200 and NONE or the global default
+ * (404 for a subject it does not know); a level already at least as strict as
+ * BACKWARD, the subject's or the global one, is never lowered.
+ * Governed (`autoRegister: false`): it never registers and never changes a
+ * compatibility level; it looks the schema up (by content, or the subject's
+ * latest version with `useLatest`) and refuses to start when the registered
+ * schema cannot read what the connector writes.
+ *
+ * Answers that retrying cannot change fail the start with a hint: 401 and 403
+ * (credentials, a read-only registry) as `auth_failed`, a 404 that is not the
+ * registry's own "not found" (a URL without Apicurio's `/apis/ccompat/v7`) and
+ * a schema the registry refuses as `config_invalid`. Authentication is HTTP
+ * basic (username + password) or a bearer token; an https URL may name its own
+ * CA. Every request, of the registry client and our own, carries the same
+ * Authorization header and TLS settings.
  */
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { CdrError } from '../errors.ts';
+import avsc from 'avsc';
+import { CdrError, describe } from '../errors.ts';
 
 export type RegistryConfig = {
   url: string;
@@ -24,6 +37,10 @@ export type RegistryConfig = {
   token?: string | undefined;
   /** PEM CA certificate(s) for an https URL. */
   ca?: string | undefined;
+  /** false: governed, never register nor change compatibility (default true). */
+  autoRegister?: boolean | undefined;
+  /** Governed: write with the subject's latest version instead of looking ours up by content. */
+  useLatest?: boolean | undefined;
 };
 
 /** Levels that already guarantee what BACKWARD guarantees. */
@@ -39,7 +56,10 @@ export type Encoder = {
 
 export type RegistryClient = {
   readonly registry: SchemaRegistry;
-  /** Makes sure the subject is at least BACKWARD, registers the schema, returns an encoder. */
+  /**
+   * The encoder of `schemaText` under `subject`: registered (the subject kept at
+   * least BACKWARD) or, governed, looked up and checked.
+   */
   registerEncoder(subject: string, schemaText: string): Promise<Encoder>;
   decode(buffer: Buffer): Promise<unknown>;
 };
@@ -72,14 +92,62 @@ const agentFor = (c: RegistryConfig): Agent | undefined =>
     ? new Agent({ ca: c.ca, keepAlive: true })
     : undefined;
 
-// 401 only: the credentials are wrong. A 403 (not allowed) may be granted while we retry.
-const AUTH_STATUSES = new Set([401]);
+const AUTH_HINT = 'check SCHEMA_REGISTRY_USERNAME/PASSWORD or SCHEMA_REGISTRY_TOKEN';
 
-const refused = (c: RegistryConfig, status: number, what: string) =>
-  new CdrError(
-    'auth_failed',
-    `schema registry at ${redact(c.url)} refused ${what} with ${status}: check SCHEMA_REGISTRY_USERNAME/PASSWORD or SCHEMA_REGISTRY_TOKEN`,
-  );
+/**
+ * The registry's own "not found" (subject, version, schema or setting) carries
+ * an error code 404xx; any other 404 comes from a server without the API at
+ * this path (Apicurio's root answers 404 for /subjects and /config).
+ */
+const registryNotFound = (body: unknown): boolean => {
+  const code = (body as { error_code?: unknown } | null)?.error_code;
+  return typeof code === 'number' && code > 40400 && code < 40500;
+};
+
+/** An answer that retrying will not change, as the error that fails the start; else null. */
+export const refusal = (
+  c: RegistryConfig,
+  answer: { status: number; body: unknown },
+  what: string,
+): CdrError | null => {
+  const at = `schema registry at ${redact(c.url)}`;
+  const { status } = answer;
+  if (status === 401)
+    return new CdrError('auth_failed', `${at} refused ${what} with 401: ${AUTH_HINT}`);
+  if (status === 403) {
+    return new CdrError(
+      'auth_failed',
+      `${at} refused ${what} with 403 (forbidden): the credentials may not do this, or the registry is read-only (governed): ${AUTH_HINT}${c.autoRegister === false ? ' (governed mode only reads: the credentials need read access to the subject)' : ', or set SCHEMA_AUTO_REGISTER=false to use the schema its owners registered'}`,
+    );
+  }
+  if (status === 404 && !registryNotFound(answer.body)) {
+    return new CdrError(
+      'config_invalid',
+      `${at} answered 404 for ${what}: no Confluent-compatible API at this URL; check SCHEMA_REGISTRY_URL (Apicurio serves it under /apis/ccompat/v7, e.g. http://registry:8080/apis/ccompat/v7)`,
+    );
+  }
+  return null;
+};
+
+/** The registry's message for an answer, for errors (never a schema or credentials). */
+const answerText = (a: { status: number; body: unknown }): string => {
+  const message = (a.body as { message?: unknown } | null)?.message;
+  return `${a.status}${typeof message === 'string' ? ` (${message.slice(0, 300)})` : ''}`;
+};
+
+/** Throws the refusal, or a retriable registry_unavailable unless the answer is one of `ok`. */
+const expect = (
+  c: RegistryConfig,
+  answer: { status: number; body: unknown },
+  what: string,
+  ok: readonly number[] = [200],
+) => {
+  const refused = refusal(c, answer, what);
+  if (refused !== null) throw refused;
+  if (!ok.includes(answer.status)) {
+    throw new CdrError('registry_unavailable', `${what} answered ${answerText(answer)}`);
+  }
+};
 
 const registryFetch = (
   c: RegistryConfig,
@@ -132,7 +200,18 @@ const registryFetch = (
   });
 };
 
-/** Reads the subject's compatibility; sets BACKWARD unless it is already at least that strict. */
+const levelOf = (a: { status: number; body: unknown }): string =>
+  a.status === 200
+    ? String((a.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '').toUpperCase()
+    : '';
+
+/**
+ * Keeps the subject at least BACKWARD, and at the global level when that is
+ * stricter: a level at least as strict as BACKWARD, the subject's or the
+ * global one, is never lowered. (Apicurio reports NONE for a subject without
+ * rules of its own while a stricter global rule is in force: so the global
+ * level is read whenever the subject's is weaker.)
+ */
 export const ensureBackwardCompatibility = async (
   c: RegistryConfig,
   subject: string,
@@ -140,25 +219,90 @@ export const ensureBackwardCompatibility = async (
 ): Promise<Compatibility> => {
   const path = `/config/${encodeURIComponent(subject)}`;
   const current = await registryFetch(c, path, { agent });
-  if (AUTH_STATUSES.has(current.status)) throw refused(c, current.status, `GET ${path}`);
-  const level =
-    current.status === 200
-      ? String((current.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '')
-      : '';
-  if (current.status !== 200 && current.status !== 404) {
-    throw new CdrError('registry_unavailable', `GET ${path} answered ${current.status}`);
-  }
-  if (AT_LEAST_BACKWARD.has(level.toUpperCase())) return level.toUpperCase() as Compatibility;
+  expect(c, current, `GET ${path}`, [200, 404]);
+  const level = levelOf(current);
+  if (AT_LEAST_BACKWARD.has(level)) return level as Compatibility;
+  const global = await registryFetch(c, '/config', { agent });
+  expect(c, global, 'GET /config');
+  const globalLevel = levelOf(global);
+  const target = (AT_LEAST_BACKWARD.has(globalLevel) ? globalLevel : 'BACKWARD') as Compatibility;
   const set = await registryFetch(c, path, {
     method: 'PUT',
-    body: { compatibility: 'BACKWARD' },
+    body: { compatibility: target },
     agent,
   });
-  if (AUTH_STATUSES.has(set.status)) throw refused(c, set.status, `PUT ${path}`);
-  if (set.status !== 200) {
-    throw new CdrError('registry_unavailable', `PUT ${path} answered ${set.status}`);
+  expect(c, set, `PUT ${path}`);
+  return target;
+};
+
+type AvroSchemaType = ReturnType<typeof avsc.Type.forSchema>;
+
+const parseAvro = (text: string): AvroSchemaType => avsc.Type.forSchema(JSON.parse(text));
+
+/**
+ * Governed: the id and schema registered for what we write, by content or as
+ * the subject's latest version; refused when it cannot read our records.
+ */
+export const findRegisteredSchema = async (
+  c: RegistryConfig,
+  subject: string,
+  schemaText: string,
+  agent: Agent | undefined = agentFor(c),
+): Promise<{ id: number; type: AvroSchemaType }> => {
+  const base = `/subjects/${encodeURIComponent(subject)}`;
+  const what = c.useLatest ? `GET ${base}/versions/latest` : `POST ${base} (lookup)`;
+  const answer = c.useLatest
+    ? await registryFetch(c, `${base}/versions/latest`, { agent })
+    : await registryFetch(c, base, { method: 'POST', body: { schema: schemaText }, agent });
+  if (answer.status === 404 && registryNotFound(answer.body)) {
+    throw new CdrError(
+      'config_invalid',
+      `SCHEMA_AUTO_REGISTER=false: ${c.useLatest ? `subject ${subject} has no version` : `the CDR schema is not registered under ${subject}`} (${what} answered ${answerText(answer)}); the connector does not register in governed mode: have schemas/cdr.avsc registered under ${subject}${c.useLatest ? '' : ', or set SCHEMA_USE_LATEST=true to write with its latest version'}`,
+    );
   }
-  return 'BACKWARD';
+  expect(c, answer, what);
+  const found = answer.body as { id?: unknown; schema?: unknown };
+  if (typeof found.id !== 'number') {
+    throw new CdrError('registry_unavailable', `${what} answered without a schema id`);
+  }
+  const ours = parseAvro(schemaText);
+  const registered = typeof found.schema === 'string' ? parseAvro(found.schema) : ours;
+  try {
+    registered.createResolver(ours);
+  } catch (e) {
+    throw new CdrError(
+      'config_invalid',
+      `SCHEMA_AUTO_REGISTER=false: schema ${found.id} registered under ${subject} cannot read the records the connector writes (${describe(e)}); register a version compatible with schemas/cdr.avsc`,
+    );
+  }
+  return { id: found.id, type: registered };
+};
+
+/** Registers `schemaText` under `subject`; its id. */
+const registerSchema = async (
+  c: RegistryConfig,
+  subject: string,
+  schemaText: string,
+  agent: Agent | undefined,
+): Promise<number> => {
+  const what = `POST /subjects/${subject}/versions`;
+  const answer = await registryFetch(c, `/subjects/${encodeURIComponent(subject)}/versions`, {
+    method: 'POST',
+    body: { schema: schemaText },
+    agent,
+  });
+  if (answer.status === 409 || answer.status === 422) {
+    throw new CdrError(
+      'config_invalid',
+      `schema registry refused the CDR schema under ${subject}: ${answerText(answer)}; check the subject's compatibility level and versions`,
+    );
+  }
+  expect(c, answer, what);
+  const id = (answer.body as { id?: unknown }).id;
+  if (typeof id !== 'number') {
+    throw new CdrError('registry_unavailable', `${what} answered without a schema id`);
+  }
+  return id;
 };
 
 export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
@@ -183,31 +327,19 @@ export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
   return {
     registry,
     async registerEncoder(subject, schemaText) {
-      const compatibility = await ensureBackwardCompatibility(c, subject, agent);
       let id: number;
-      try {
-        ({ id } = await registry.register(
-          { type: 'AVRO' as never, schema: schemaText },
-          { subject, compatibility: compatibility as never },
-        ));
-      } catch (cause) {
-        const status = (cause as { status?: unknown }).status;
-        if (typeof status === 'number' && AUTH_STATUSES.has(status)) {
-          throw refused(c, status, `registering ${subject}`);
-        }
-        throw new CdrError(
-          'registry_unavailable',
-          `registering ${subject} failed: ${String(cause)}`,
-          {
-            cause,
-          },
-        );
+      let type: AvroSchemaType;
+      if (c.autoRegister === false) {
+        ({ id, type } = await findRegisteredSchema(c, subject, schemaText, agent));
+      } else {
+        await ensureBackwardCompatibility(c, subject, agent);
+        id = await registerSchema(c, subject, schemaText, agent);
+        type = parseAvro(schemaText);
       }
-      const schema = await registry.getSchema(id);
       const header = Buffer.alloc(5);
       header.writeUInt8(0, 0);
       header.writeUInt32BE(id, 1);
-      return { schemaId: id, encode: wireEncoder(header, schema) };
+      return { schemaId: id, encode: wireEncoder(header, type) };
     },
     decode: (buffer) => registry.decode(buffer),
   };

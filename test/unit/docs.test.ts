@@ -222,11 +222,15 @@ describe('docs/openapi.yaml', () => {
     retryAfterSeconds: 7,
   };
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-  const appWith = (opts: { ready: boolean; publishError?: unknown }) =>
+  const appWith = (opts: { ready: boolean; publishError?: unknown; problem?: CdrError }) =>
     createApp({
       settings,
       logger: silent,
-      readiness: () => ({ ready: opts.ready, checks: { producer: opts.ready, schema: true } }),
+      readiness: () => ({
+        ready: opts.ready,
+        checks: { producer: opts.ready, schema: true },
+        problem: opts.problem ?? null,
+      }),
       publish: async (batch) => {
         if (opts.publishError !== undefined) throw opts.publishError;
         return {
@@ -306,6 +310,7 @@ describe('docs/openapi.yaml', () => {
     init?: RequestInit;
     ready?: boolean;
     publishError?: unknown;
+    problem?: CdrError;
     status: number;
     code?: string;
   }[] = [
@@ -382,11 +387,23 @@ describe('docs/openapi.yaml', () => {
     { name: 'liveness', path: '/healthz', status: 200 },
     { name: 'ready', path: '/readyz', status: 200 },
     { name: 'not ready', path: '/readyz', ready: false, status: 503 },
+    {
+      name: 'not ready, Kafka unreachable',
+      path: '/readyz',
+      ready: false,
+      problem: new CdrError('kafka_unavailable', 'Kafka is not reachable at k:9092'),
+      status: 503,
+      code: 'kafka_unavailable',
+    },
     { name: 'metrics', path: '/metrics', status: 200 },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.status} as documented`, async () => {
-      const app = appWith({ ready: c.ready ?? true, publishError: c.publishError });
+      const app = appWith({
+        ready: c.ready ?? true,
+        publishError: c.publishError,
+        ...(c.problem === undefined ? {} : { problem: c.problem }),
+      });
       const res = await app.request(c.path, c.init);
       assert.equal(res.status, c.status);
       const op = operation(c.path, (c.init?.method ?? 'GET').toLowerCase());

@@ -9,7 +9,10 @@ import { DELIVERY_CHUNK_RECORDS } from '../../../src/ingress/publish-delivery.ts
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import type { Logger } from '../../../src/log.ts';
+import { createRepeatedWarnings } from '../../../src/log-repeats.ts';
+import { createMetrics, type Metrics } from '../../../src/metrics.ts';
 import { fullRawCdr, minimalRawCdr } from '../fixtures.ts';
+import { parsePrometheusText, sampleValue } from '../prometheus.ts';
 
 const SECRET = 'partner-hub-secret';
 const PATH = '/webhooks/cdr';
@@ -40,6 +43,7 @@ const createHarness = (
     publishError?: unknown;
     ready?: boolean;
     drain?: Drain;
+    metrics?: Metrics;
   } = {},
 ) => {
   const calls: PublishCall[] = [];
@@ -56,6 +60,7 @@ const createHarness = (
     error: log('error'),
     child: () => logger,
   };
+  const warnings = createRepeatedWarnings(logger);
   const app = createApp({
     settings: { ...SETTINGS, ...opts.settings },
     publish: async (batch, ingest, deadlineMs): Promise<PublishCounts> => {
@@ -74,8 +79,10 @@ const createHarness = (
     logger,
     now: () => NOW,
     ...(opts.drain === undefined ? {} : { drain: opts.drain }),
+    ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+    warnings,
   });
-  return { app, calls, logs };
+  return { app, calls, logs, warnings };
 };
 
 type App = ReturnType<typeof createHarness>['app'];
@@ -561,7 +568,15 @@ describe('logging', () => {
         [401, 'signature_invalid'],
       ],
     );
-    assert.equal(h.logs.length, 3, JSON.stringify(h.logs));
+    // one line per delivery; the two refusals are also warned about (issue 12)
+    assert.equal(h.logs.filter((l) => l.level === 'info').length, 3, JSON.stringify(h.logs));
+    assert.deepEqual(
+      h.logs.filter((l) => l.level === 'warn').map((l) => [l.msg, l.fields?.code]),
+      [
+        ['delivery refused', 'body_invalid_json'],
+        ['delivery refused', 'signature_invalid'],
+      ],
+    );
     assert.deepEqual(
       Object.keys(lines[0]?.fields ?? {}).sort(),
       [
@@ -584,6 +599,85 @@ describe('logging', () => {
     assert.equal(all.includes(MARKER), false, all);
     assert.equal(all.includes(signature), false);
     assert.equal(all.includes(SECRET), false);
+  });
+});
+
+describe('refusals: warned about by reason, rate-limited, and counted', () => {
+  it('a wrong secret: one warn line with the reason, then a count; a counter by reason', async () => {
+    const metrics = createMetrics();
+    const h = createHarness({ metrics });
+    const body = items(minimalRawCdr('r', { User: MARKER }));
+    const forged = sign(body, 'not-the-secret');
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await post(h.app, body, { 'x-spark-signature': forged })).status, 401);
+    }
+    assert.equal((await post(h.app, body, { 'content-type': 'text/plain' })).status, 415);
+    const warned = () => h.logs.filter((l) => l.level === 'warn');
+    assert.deepEqual(
+      warned().map((l) => l.fields),
+      [
+        {
+          status: 401,
+          code: 'signature_invalid',
+          reason: 'x-spark-signature does not match the body',
+          trackingId: undefined,
+        },
+        {
+          status: 415,
+          code: 'content_type_unsupported',
+          reason: 'Content-Type must be one of application/json, application/*+json',
+          trackingId: undefined,
+        },
+      ],
+    );
+    assert.ok(warned().every((l) => l.msg === 'delivery refused'));
+    // the repeats are summed up once per interval (here: at once)
+    h.warnings.flush();
+    assert.deepEqual(
+      warned()
+        .slice(2)
+        .map((l) => [l.fields?.code, l.fields?.repeated]),
+      [['signature_invalid', 4]],
+    );
+    const m = parsePrometheusText(metrics.render());
+    const errors = (status: string, reason: string) =>
+      sampleValue(m, 'webex_cdr_delivery_errors_total', { status, reason });
+    assert.equal(errors('401', 'signature_invalid'), 5);
+    assert.equal(errors('415', 'content_type_unsupported'), 1);
+    const all = JSON.stringify(h.logs);
+    assert.equal(all.includes(MARKER), false);
+    assert.equal(all.includes(forged), false);
+    assert.equal(all.includes(SECRET), false);
+  });
+
+  it('a 503 and dead letters are warned about with their reason code', async () => {
+    const metrics = createMetrics();
+    const down = createHarness({
+      metrics,
+      publishError: new CdrError('kafka_unavailable', 'Kafka is not reachable at k:9092'),
+    });
+    assert.equal((await post(down.app, items(minimalRawCdr('r')))).status, 503);
+    assert.deepEqual(
+      down.logs.filter((l) => l.level === 'warn').map((l) => [l.fields?.status, l.fields?.code]),
+      [[503, 'kafka_unavailable']],
+    );
+    assert.equal(
+      sampleValue(parsePrometheusText(metrics.render()), 'webex_cdr_delivery_errors_total', {
+        status: '503',
+        reason: 'kafka_unavailable',
+      }),
+      1,
+    );
+    const h = createHarness();
+    const res = await post(h.app, items(minimalRawCdr('r'), { 'Org UUID': 'o', User: MARKER }));
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      h.logs
+        .filter((l) => l.level === 'warn')
+        .map((l) => [l.msg, l.fields?.code, l.fields?.records]),
+      [['records dead-lettered', 'record_missing_report_id', 1]],
+    );
+    assert.equal(JSON.stringify(h.logs).includes(MARKER), false);
   });
 });
 
