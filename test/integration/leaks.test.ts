@@ -182,7 +182,8 @@ describe('the reconciler never follows a link to another host', () => {
         logger: silentLogger,
         maxAttempts: 1,
       });
-      const window = { start: Date.now() - 3 * 3_600_000, end: Date.now() - 2 * 3_600_000 };
+      const t = Date.now();
+      const window = { start: t - 3 * 3_600_000, end: t - 2 * 3_600_000 };
       for (const m of ['link', 'redirect', 'link-localhost'] as const) {
         mode = m;
         await assert.rejects(client.recordsByOrg('org-1', window), (e: Error) => {
