@@ -1,0 +1,86 @@
+/**
+ * The CI step that builds and runs the image (.ci/docker-smoke, README "In a container"):
+ * CI calls it and requires Docker there; a dockerd it starts never gets a bridge network;
+ * every build and container it runs is on the host network; and without Docker it says
+ * so and is skipped, unless REQUIRE_DOCKER=1 makes that a failure. The step itself runs
+ * in .ci/run (a real engine, the real image); this test needs no Docker.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+describe('CI builds and runs the image (.ci/docker-smoke)', () => {
+  it('.ci/run calls it after npm test, with Docker required', () => {
+    const lines = read('.ci/run').split('\n');
+    const test = lines.findIndex((l) => l.trim() === 'npm test');
+    const smoke = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/docker-smoke$/.test(l));
+    assert.ok(test >= 0 && smoke > test, 'REQUIRE_DOCKER=1 ... .ci/docker-smoke after npm test');
+  });
+
+  it('starts dockerd only with no bridge, no iptables, no forwarding, no NAT, no proxy', () => {
+    const script = read('.ci/docker-smoke');
+    const want = /^\s*want='(\{.*\})'$/m.exec(script)?.[1];
+    assert.ok(want !== undefined, 'the daemon.json it writes');
+    assert.deepEqual(JSON.parse(want), {
+      bridge: 'none',
+      iptables: false,
+      ip6tables: false,
+      'ip-forward': false,
+      'ip-masq': false,
+      'userland-proxy': false,
+    });
+    const starts = script.split('\n').filter((l) => /^\s*dockerd /.test(l));
+    assert.ok(starts.length > 0);
+    for (const l of starts) assert.match(l, /--config-file "\$\{DAEMON_JSON\}"/);
+    // the network check follows the start, and fails the step
+    assert.match(script, /only_host_and_none \|\| fail/);
+  });
+
+  it('runs every build and container on the host network', () => {
+    for (const file of ['.ci/docker-smoke', '.ci/docker-smoke-run']) {
+      // a command continues on the next line after a trailing backslash
+      const commands = read(file).replace(/\\\n/g, ' ').split('\n');
+      const runs = commands.filter((l) => /(^|[|&;(]|\$\()\s*docker (run|build)\b/.test(l));
+      assert.ok(runs.length >= 2, file);
+      for (const l of runs) assert.match(l, /--network host/, `${file}: ${l.trim()}`);
+    }
+  });
+
+  // A PATH without docker, as on a laptop without it.
+  const withoutDocker = (env: Record<string, string>) => {
+    const bin = mkdtempSync(join(tmpdir(), 'no-docker-'));
+    try {
+      for (const tool of ['bash', 'mktemp', 'rm', 'awk', 'dirname', 'id']) {
+        const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+        symlinkSync(found.stdout.trim(), join(bin, tool));
+      }
+      return spawnSync(join(root, '.ci/docker-smoke'), {
+        cwd: root,
+        encoding: 'utf8',
+        env: { PATH: bin, ...env },
+        timeout: 30_000,
+      });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  };
+
+  it('without Docker: says so and is skipped (exit 0)', () => {
+    const r = withoutDocker({});
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /docker-smoke: SKIPPED: no docker CLI .*REQUIRE_DOCKER=1/);
+  });
+
+  it('without Docker but REQUIRE_DOCKER=1 (CI): fails (exit 1), saying why', () => {
+    const r = withoutDocker({ REQUIRE_DOCKER: '1' });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /docker-smoke: FAILED: no docker CLI \(REQUIRE_DOCKER=1/);
+  });
+});
