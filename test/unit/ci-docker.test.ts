@@ -36,7 +36,7 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
       'ip-masq': false,
       'userland-proxy': false,
     });
-    const starts = script.split('\n').filter((l) => /^\s*dockerd /.test(l));
+    const starts = script.split('\n').filter((l) => /^\s*(setsid )?dockerd /.test(l));
     assert.ok(starts.length > 0);
     for (const l of starts) assert.match(l, /--config-file "\$\{DAEMON_JSON\}"/);
     // the network check follows the start, and fails the step
