@@ -2,8 +2,8 @@
  * docker-compose.yml, resolved by the real `docker compose config` (compose v2;
  * .ci/run builds the plugin when it is missing and sets REQUIRE_DOCKER_COMPOSE=1).
  * Without compose on the machine, the YAML is resolved here instead (merge keys,
- * `${VAR:-default}`), and the test says so. No image is built and nothing is run:
- * there is no Docker engine. Checked: the five services, a healthcheck on each,
+ * `${VAR:-default}`), and the test says so. Nothing is built or run here (the image
+ * itself is built and run by .ci/docker-smoke). Checked: the five services, a healthcheck on each,
  * start order by health, the Dockerfile's image for the connector, and that each
  * connector service's environment and arguments pass the connector's own
  * configuration parsing and agree with one another (secret, token, API address),
