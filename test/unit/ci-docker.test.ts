@@ -24,8 +24,29 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
     assert.ok(test >= 0 && smoke > test, 'REQUIRE_DOCKER=1 ... .ci/docker-smoke after npm test');
   });
 
+  it('.ci/run brings compose up after the smoke test and the compose plugin, with Docker required', () => {
+    const lines = read('.ci/run').split('\n');
+    const smoke = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/docker-smoke$/.test(l));
+    const plugin = lines.findIndex((l) => /go build .*cli-plugins\/docker-compose/.test(l));
+    const up = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/compose-up$/.test(l));
+    assert.ok(smoke >= 0 && plugin > smoke && up > plugin, 'REQUIRE_DOCKER=1 .ci/compose-up last');
+  });
+
+  it('both steps start the engine the same way (.ci/docker-engine)', () => {
+    for (const file of ['.ci/docker-smoke', '.ci/compose-up']) {
+      const lines = read(file).split('\n');
+      const lib = lines.findIndex((l) => l.trim() === '. .ci/docker-engine');
+      assert.ok(lib >= 0 && lines[lib + 1]?.trim() === 'engine_up', file);
+      assert.doesNotMatch(
+        read(file),
+        /^\s*(setsid )?dockerd /m,
+        `${file} starts no dockerd of its own`,
+      );
+    }
+  });
+
   it('starts dockerd only with no bridge, no iptables, no forwarding, no NAT, no proxy', () => {
-    const script = read('.ci/docker-smoke');
+    const script = read('.ci/docker-engine');
     const want = /^\s*want='(\{.*\})'$/m.exec(script)?.[1];
     assert.ok(want !== undefined, 'the daemon.json it writes');
     assert.deepEqual(JSON.parse(want), {
@@ -44,24 +65,29 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
   });
 
   it('runs every build and container on the host network', () => {
-    for (const file of ['.ci/docker-smoke', '.ci/docker-smoke-run']) {
+    for (const file of [
+      '.ci/docker-engine',
+      '.ci/docker-smoke',
+      '.ci/docker-smoke-run',
+      '.ci/compose-up',
+    ]) {
       // a command continues on the next line after a trailing backslash
       const commands = read(file).replace(/\\\n/g, ' ').split('\n');
       const runs = commands.filter((l) => /(^|[|&;(]|\$\()\s*docker (run|build)\b/.test(l));
-      assert.ok(runs.length >= 2, file);
+      assert.ok(runs.length >= 1, file);
       for (const l of runs) assert.match(l, /--network host/, `${file}: ${l.trim()}`);
     }
   });
 
   // A PATH without docker, as on a laptop without it.
-  const withoutDocker = (env: Record<string, string>) => {
+  const withoutDocker = (env: Record<string, string>, script = '.ci/docker-smoke') => {
     const bin = mkdtempSync(join(tmpdir(), 'no-docker-'));
     try {
       for (const tool of ['bash', 'mktemp', 'rm', 'awk', 'dirname', 'id']) {
         const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
         symlinkSync(found.stdout.trim(), join(bin, tool));
       }
-      return spawnSync(join(root, '.ci/docker-smoke'), {
+      return spawnSync(join(root, script), {
         cwd: root,
         encoding: 'utf8',
         env: { PATH: bin, ...env },
@@ -82,5 +108,14 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
     const r = withoutDocker({ REQUIRE_DOCKER: '1' });
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stderr, /docker-smoke: FAILED: no docker CLI \(REQUIRE_DOCKER=1/);
+  });
+
+  it('compose-up without Docker: skipped (exit 0), or a failure with REQUIRE_DOCKER=1', () => {
+    const skipped = withoutDocker({}, '.ci/compose-up');
+    assert.equal(skipped.status, 0, skipped.stderr);
+    assert.match(skipped.stdout, /compose-up: SKIPPED: no docker CLI \(compose is not brought up;/);
+    const failed = withoutDocker({ REQUIRE_DOCKER: '1' }, '.ci/compose-up');
+    assert.equal(failed.status, 1, failed.stdout);
+    assert.match(failed.stderr, /compose-up: FAILED: no docker CLI \(REQUIRE_DOCKER=1/);
   });
 });

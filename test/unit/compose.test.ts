@@ -8,7 +8,11 @@
  * connector service's environment and arguments pass the connector's own
  * configuration parsing and agree with one another (secret, token, API address),
  * and that each process gets more time to stop than its own shutdown deadline
- * (Dockerfile ENV and compose `stop_grace_period` against SHUTDOWN_TIMEOUT_MS).
+ * (Dockerfile ENV and compose `stop_grace_period` against SHUTDOWN_TIMEOUT_MS), that the
+ * project's image is built once (by one service; the others only name it), that Kafka is the
+ * version the local stack runs, and that docker-compose.host.yml (CI brings the pair up for real:
+ * .ci/compose-up) puts every service and the build on the host network, on 127.0.0.1 and on
+ * ports of its own that nothing else here uses.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -19,10 +23,14 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
 import { parseSimulateArgs } from '../../src/simulator/command.ts';
+import { KAFKA_VERSION } from '../../src/stack/stack.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FILE = `${ROOT}docker-compose.yml`;
+const HOST_FILE = `${ROOT}docker-compose.host.yml`;
+/** The image of the three connector services. */
+const CONNECTOR_IMAGE = 'webex-cdr-kafka:local';
 /** `docker stop` and compose wait this long after SIGTERM before SIGKILL, unless told otherwise. */
 const DOCKER_STOP_TIMEOUT_MS = 10_000;
 /** A process exits a little after its deadline passes (it logs, closes, flushes): room for that. */
@@ -30,7 +38,9 @@ const EXIT_MARGIN_MS = 2_000;
 
 type Service = {
   image?: string;
-  build?: unknown;
+  build?: string | { context?: string; network?: string };
+  ports?: unknown[];
+  extra_hosts?: unknown;
   command?: string[];
   environment?: Record<string, string | null>;
   depends_on?: Record<string, { condition: string }>;
@@ -41,9 +51,10 @@ type Service = {
 };
 type Project = { services: Record<string, Service> };
 
-const withCompose = async (): Promise<Project | null> => {
+const withCompose = async (files: string[] = [FILE]): Promise<Project | null> => {
   try {
-    const { stdout } = await run('docker', ['compose', '-f', FILE, 'config', '--format', 'json'], {
+    const args = ['compose', ...files.flatMap((f) => ['-f', f]), 'config', '--format', 'json'];
+    const { stdout } = await run('docker', args, {
       cwd: ROOT,
       env: { ...process.env, WEBHOOK_SECRETS: '' }, // the file's own default
       maxBuffer: 16 * 1024 * 1024,
@@ -56,13 +67,19 @@ const withCompose = async (): Promise<Project | null> => {
 };
 
 /** What compose does for this file, without compose: merge keys and `${VAR:-default}`. */
-const withoutCompose = (): Project => {
-  const text = readFileSync(FILE, 'utf8').replace(
+const withoutCompose = (file: string = FILE): Project => {
+  const text = readFileSync(file, 'utf8').replace(
     /\$\{(\w+):-([^}]*)\}/g,
     (_, _name: string, fallback: string) => fallback,
   );
   assert.doesNotMatch(text, /\$\{/, 'only the form VAR:-default is interpolated');
-  return parse(text, { merge: true }) as Project;
+  // compose's `!reset`: drop what the base file says (read here as null)
+  const reset = ['seq', 'map'].map((collection) => ({
+    tag: '!reset',
+    collection: collection as 'seq' | 'map',
+    resolve: () => null,
+  }));
+  return parse(text, { merge: true, customTags: reset }) as Project;
 };
 
 /** A Go duration as compose writes it (`30s`, `1m30s`, `1500ms`), in ms. */
@@ -134,7 +151,7 @@ describe('stop grace: every process gets more time to stop than its own deadline
     const project = (await withCompose()) ?? withoutCompose();
     let checked = 0;
     for (const [name, s] of Object.entries(project.services)) {
-      if (!s.build) continue;
+      if (s.image !== CONNECTOR_IMAGE) continue;
       const env = Object.fromEntries(
         Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
       );
@@ -193,9 +210,22 @@ describe('docker-compose.yml', async () => {
     assert.match(svc('kafka').image ?? '', /^apache\/kafka:/);
     assert.match(svc('schema-registry').image ?? '', /^confluentinc\/cp-schema-registry:/);
     for (const name of ['ingress', 'reconciler', 'simulator']) {
-      assert.ok(svc(name).build, `${name} is built from the Dockerfile`);
-      assert.equal(svc(name).image, 'webex-cdr-kafka:local');
+      assert.equal(svc(name).image, CONNECTOR_IMAGE);
     }
+  });
+
+  it('builds the project image once: one service builds it, the others only name it', () => {
+    const builders = Object.entries(project.services).filter(([, s]) => s.build !== undefined);
+    assert.deepEqual(
+      builders.map(([name]) => name),
+      ['ingress'],
+      'only the ingress has build: (compose builds a build: once per service)',
+    );
+    assert.equal(svc('ingress').image, CONNECTOR_IMAGE);
+  });
+
+  it(`runs the Kafka version the local stack runs (${KAFKA_VERSION})`, () => {
+    assert.equal(svc('kafka').image, `apache/kafka:${KAFKA_VERSION}`);
   });
 
   it('the ingress environment is a valid ingress configuration', () => {
@@ -230,5 +260,127 @@ describe('docker-compose.yml', async () => {
     assert.ok(
       reconciler.healthcheck?.test.join(' ').includes(`127.0.0.1:${parsed.config.port}/readyz`),
     );
+  });
+});
+
+/** docker-compose.host.yml over docker-compose.yml as compose merges them, without compose:
+ * mappings (environment, healthcheck, build) key by key, everything else replaced. */
+const mergeWithoutCompose = (): Project => {
+  const base = withoutCompose(FILE);
+  const over = withoutCompose(HOST_FILE);
+  const services: Record<string, Service> = {};
+  for (const [name, b] of Object.entries(base.services)) {
+    const o = over.services[name] ?? {};
+    const build = (x: Service['build']) => (typeof x === 'string' ? { context: x } : x);
+    services[name] = {
+      ...b,
+      ...o,
+      environment: { ...b.environment, ...o.environment },
+      ...(b.healthcheck || o.healthcheck
+        ? { healthcheck: { ...b.healthcheck, ...o.healthcheck } as Service['healthcheck'] }
+        : {}),
+      ...(b.build || o.build ? { build: { ...build(b.build), ...build(o.build) } } : {}),
+      ...(o.ports === null ? { ports: [] } : {}),
+    };
+  }
+  return { services };
+};
+
+describe('docker-compose.host.yml: the host-network override CI brings up', async () => {
+  const resolved = await withCompose([FILE, HOST_FILE]);
+  const project = resolved ?? mergeWithoutCompose();
+  const svc = (name: string): Service => {
+    const s = project.services[name];
+    assert.ok(s, `service ${name}`);
+    return s;
+  };
+  const env = (name: string) =>
+    Object.fromEntries(
+      Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
+    ) as NodeJS.ProcessEnv;
+  /** Every port a service listens on, as host:port (on the host network they are host ports). */
+  const listening = (): Record<string, string[]> => {
+    const kafka = (env('kafka').KAFKA_LISTENERS ?? '').split(',').map((l) => l.split('://')[1]);
+    const registry = (env('schema-registry').SCHEMA_REGISTRY_LISTENERS ?? '').split('://')[1];
+    const ingress = parseIngressConfig(env('ingress'));
+    const reconciler = parseReconcilerConfig(env('reconciler'));
+    const [, ...args] = svc('simulator').command ?? [];
+    const sim = parseSimulateArgs(args);
+    assert.ok(ingress.ok && reconciler.ok && sim.ok && !sim.help);
+    return {
+      kafka: kafka.map((a) => a ?? ''),
+      'schema-registry': [registry ?? ''],
+      ingress: [`${ingress.config.host}:${ingress.config.port}`],
+      simulator: [`127.0.0.1:${sim.settings['api-port']}`],
+      reconciler: [`${reconciler.config.host}:${reconciler.config.port}`],
+    };
+  };
+
+  it(`resolves (${resolved ? 'by docker compose config' : 'by merging here: docker compose is not installed'})`, () => {
+    assert.deepEqual(Object.keys(project.services).sort(), [
+      'ingress',
+      'kafka',
+      'reconciler',
+      'schema-registry',
+      'simulator',
+    ]);
+  });
+
+  it('every service and the build on the host network, no published port, no extra_hosts', () => {
+    for (const [name, s] of Object.entries(project.services)) {
+      assert.equal(s.network_mode, 'host', `${name}: network_mode host`);
+      assert.deepEqual(s.ports ?? [], [], `${name}: no ports (every port is a host port)`);
+      // Docker 20.10 writes /etc/hosts without the host name then: Kafka's listeners die.
+      assert.equal(s.extra_hosts, undefined, `${name}: no extra_hosts`);
+    }
+    const build = svc('ingress').build;
+    assert.ok(
+      typeof build === 'object' && build.network === 'host',
+      'the build on the host network',
+    );
+  });
+
+  it('everything listens on 127.0.0.1, on distinct ports 37100-37199 (clear of the stack and of CI)', () => {
+    const all = Object.values(listening()).flat();
+    for (const a of all) {
+      const m = /^127\.0\.0\.1:(\d+)$/.exec(a);
+      assert.ok(m, `${a} is on 127.0.0.1`);
+      const port = Number(m[1]);
+      assert.ok(port >= 37100 && port <= 37199, `${a}: a port of 37100-37199`);
+    }
+    assert.equal(new Set(all).size, all.length, `distinct: ${all.join(' ')}`);
+  });
+
+  it('each address a service is given is where the other listens', () => {
+    const at = listening();
+    const kafka = env('kafka');
+    const advertised = (kafka.KAFKA_ADVERTISED_LISTENERS ?? '').replace(/^PLAINTEXT:\/\//, '');
+    assert.ok(at.kafka?.includes(advertised), `advertised ${advertised}`);
+    assert.equal(kafka.KAFKA_CONTROLLER_QUORUM_VOTERS, `1@${at.kafka?.[1]}`);
+    assert.ok(
+      svc('kafka').healthcheck?.test.join(' ').includes(`--bootstrap-server ${advertised}`),
+    );
+    const registry = at['schema-registry']?.[0];
+    assert.ok(svc('schema-registry').healthcheck?.test.join(' ').includes(`http://${registry}/`));
+    for (const name of ['ingress', 'simulator', 'reconciler']) {
+      assert.equal(env(name).KAFKA_BROKERS, advertised, `${name}: KAFKA_BROKERS`);
+      // CI's stand-in registry (Apicurio) has its Confluent-compatible API under /apis/ccompat/v7.
+      assert.equal(
+        env(name).SCHEMA_REGISTRY_URL,
+        `http://${registry}/apis/ccompat/v7`,
+        `${name}: SCHEMA_REGISTRY_URL`,
+      );
+    }
+    const ingress = parseIngressConfig(env('ingress'));
+    assert.ok(ingress.ok);
+    const [, ...args] = svc('simulator').command ?? [];
+    const sim = parseSimulateArgs(args);
+    assert.ok(sim.ok && !sim.help);
+    assert.equal(sim.settings.url, `http://${at.ingress?.[0]}${ingress.config.path}`);
+    assert.equal(env('reconciler').WEBEX_API_BASE_URL, `http://${at.simulator?.[0]}`);
+    for (const name of ['ingress', 'simulator', 'reconciler']) {
+      const [addr] = at[name] ?? [];
+      assert.ok(svc(name).healthcheck?.test.join(' ').includes(`http://${addr}/`), name);
+    }
   });
 });
