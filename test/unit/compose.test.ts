@@ -277,7 +277,7 @@ const mergeWithoutCompose = (): Project => {
       ...o,
       environment: { ...b.environment, ...o.environment },
       ...(b.healthcheck || o.healthcheck
-        ? { healthcheck: { ...b.healthcheck, ...o.healthcheck } as Service['healthcheck'] }
+        ? { healthcheck: { ...b.healthcheck, ...o.healthcheck } as { test: string[] } }
         : {}),
       ...(b.build || o.build ? { build: { ...build(b.build), ...build(o.build) } } : {}),
       ...(o.ports === null ? { ports: [] } : {}),
