@@ -98,7 +98,6 @@ export const createCdrSink = (
   const subject = `${config.topic}-value`;
   let encoder: Encoder | null = null;
   let topicsReady = false;
-  let producerReady = false;
   /** The step start-up is at, and how it last failed (null: not yet). */
   let step: { name: Step; failed: string | null } | null = { name: 'topics', failed: null };
   const stopping = new AbortController();
@@ -146,7 +145,6 @@ export const createCdrSink = (
       );
     }
     if (!producer.isConnected()) await at('producer', () => producer.connect());
-    producerReady = true;
     step = null;
   };
 
@@ -169,7 +167,7 @@ export const createCdrSink = (
   };
 
   /** What the start is stuck on, from the steps done so far. */
-  const onRegistry = () => topicsReady && encoder === null;
+  const onRegistry = () => step?.name === 'schema';
   const waitingFor = () =>
     onRegistry()
       ? `the schema registry ${config.registry.url}`
@@ -276,7 +274,7 @@ export const createCdrSink = (
         topics: topicsReady,
         schemaRegistered: encoder !== null,
         // connected with its producer id (both clients)
-        producerConnected: producerReady && producer.isConnected(),
+        producerConnected: producer.isConnected(),
       };
       const ready = Object.values(checks).every(Boolean);
       return { ready, checks, problem: ready ? null : problem() };

@@ -178,6 +178,7 @@ export const readTopicRange = async (
                 } finally {
                   clearInterval(beat);
                   handling = false;
+                  lastProgress = Date.now();
                 }
               }
             } catch (e) {
@@ -186,7 +187,6 @@ export const readTopicRange = async (
               return;
             }
             records += 1;
-            lastProgress = Date.now();
             if (answer === 'stop') {
               finish();
               return;

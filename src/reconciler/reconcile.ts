@@ -120,7 +120,7 @@ export type RunSummary = {
 export type RunOutcome = 'complete' | 'missing' | 'failed';
 
 export const runOutcome = (s: RunSummary): RunOutcome =>
-  s.aborted || s.stoppedBy !== null || s.totals.failedWindows > 0 || s.totals.errors > 0
+  s.aborted || s.totals.failedWindows > 0 || s.totals.errors > 0
     ? 'failed'
     : s.totals.stillMissing > 0
       ? 'missing'

@@ -159,8 +159,8 @@ export const createReconciler = (
     if (stopping !== undefined) reasons.push('stopping');
     const sinkState = sink.readiness();
     if (!sinkState.ready) {
-      const waiting = Object.entries(sinkState.checks).filter(([, ok]) => !ok);
-      reasons.push(`Kafka or the registry not ready: ${waiting.map(([k]) => k).join(', ')}`);
+      // The sink says what start-up waits for (Kafka, the registry, the producer id) and why.
+      reasons.push(`Kafka or the registry not ready: ${sinkState.problem?.message ?? 'starting'}`);
     }
     const last = status.lastRun;
     if (last !== null && runOutcome(last) === 'failed') {
