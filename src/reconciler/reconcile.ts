@@ -31,6 +31,7 @@
  * when it failed, with each cause once); the run ends with totals.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
@@ -129,6 +130,8 @@ export const runOutcome = (s: RunSummary): RunOutcome =>
 export type Progress = { window: number; windows: number; org: number; orgs: number };
 
 export type ReconcileDeps = {
+  /** Attempts of a pass's topic read before its windows fail (default 1). */
+  topicReadAttempts?: number;
   webex: Pick<WebexClient, 'countByOrg' | 'recordsByOrg'>;
   /** Feeds every record on the CDR topic from `fromTimestamp` to its end into the ledger. */
   readTopic(fromTimestamp: number, ledger: Ledger, signal?: AbortSignal): Promise<unknown>;
@@ -151,6 +154,9 @@ export type ReconcileDeps = {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 };
+
+/** The wait before the next attempt of a pass's topic read (times the attempt). */
+const TOPIC_READ_RETRY_MS = 1_000;
 
 export const WINDOW_AGED_OUT = 'window aged out before it could be reconciled';
 
@@ -425,9 +431,27 @@ const reconcilePass = async (
 ): Promise<WindowSummary[]> => {
   const { deps } = run;
   const from = (windows[0] as Window).start - deps.clockSkewMs;
-  const ledger = createLedger(windows);
+  let ledger = createLedger(windows);
   try {
-    await raceAbort(deps.readTopic(from, ledger, deps.signal), deps.signal);
+    // A read can fail for a moment (a fresh cluster's group coordinator still loading):
+    // it is tried again before the pass's windows fail, each time into a fresh ledger.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await raceAbort(deps.readTopic(from, ledger, deps.signal), deps.signal);
+        break;
+      } catch (e) {
+        if (run.aborted() || attempt >= (deps.topicReadAttempts ?? 1)) throw e;
+        const waitMs = TOPIC_READ_RETRY_MS * attempt;
+        run.log.warn('reading the topic failed, retrying', {
+          from: iso(from),
+          attempt,
+          waitMs,
+          error: describe(e),
+        });
+        await raceAbort(sleep(waitMs), deps.signal);
+        ledger = createLedger(windows);
+      }
+    }
   } catch (e) {
     if (run.aborted()) return [];
     const error = `topic read: ${describe(e)}`;

@@ -194,6 +194,8 @@ export const createReconciler = (
       return reconcile(
         {
           webex,
+          // a fresh cluster's group coordinator may still be loading at the first read
+          topicReadAttempts: 3,
           readTopic: (from, ledger, signal) =>
             readTopicRange(sink.kafka, {
               topic: config.topic,
