@@ -4,6 +4,13 @@
  * specification, with the type the connector publishes them as. This list is
  * the single source for the Avro schema (`schemas/cdr.avsc`) and the
  * normaliser; a test keeps the three in agreement.
+ *
+ * The list is `as const`, so its names are types: `FieldName` (the Avro
+ * names), `SpecName` and `LiveName` (the spellings Webex sends),
+ * `RecordFields` (the typed fields of a published record) and `LiveRecord`
+ * (a record as Webex sends it) derive from it. A field added here makes `tsc`
+ * name every other place it must go (the simulator's values, the test
+ * fixture).
  */
 
 /** How a field's value is parsed and which Avro type carries it. */
@@ -18,13 +25,19 @@ export type FieldSpec = {
   readonly note?: string;
 };
 
-const spec = (
-  webex: string,
-  kind: FieldKind = 'string',
-  extra: { live?: string; note?: string } = {},
-): FieldSpec => ({ webex, kind, ...extra });
+type SpecExtra = { readonly live?: string; readonly note?: string };
 
-export const FIELD_SPECS: readonly FieldSpec[] = [
+const spec = <
+  const W extends string,
+  const K extends FieldKind = 'string',
+  const E extends SpecExtra = Record<never, never>,
+>(
+  webex: W,
+  kind: K = 'string' as K,
+  extra: E = {} as E,
+): FieldSpec & { readonly webex: W; readonly kind: K } & E => ({ webex, kind, ...extra });
+
+export const FIELD_SPECS = [
   spec('Answer indicator', 'string', { note: 'Yes / No / Yes-PostRedirection' }),
   spec('Answer time', 'time'),
   spec('Answered', 'boolean'),
@@ -108,29 +121,88 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
   spec('User type', 'string', { note: 'User, Place, VirtualLine, HuntGroup, ...' }),
   spec('User UUID'),
   spec('WxCC consult merge status'),
-];
+] as const satisfies readonly FieldSpec[];
+
+type SpecEntry = (typeof FIELD_SPECS)[number];
+
+/** Webex's spelling in the specification: `'Report ID'`. */
+export type SpecName = SpecEntry['webex'];
+
+type LiveOf<S> = S extends { readonly live: infer L extends string }
+  ? L
+  : S extends { readonly webex: infer W extends string }
+    ? W
+    : never;
+
+/** The spelling of live data: the specification's, unless the field has a `live` one. */
+export type LiveName = LiveOf<SpecEntry>;
+
+/**
+ * One value per field keyed by its live spelling, each typed by its field's
+ * kind (`V` maps kinds to types): the shape of a record as Webex sends it.
+ */
+export type LiveRecord<V extends Record<FieldKind, unknown>> = {
+  [S in SpecEntry as LiveOf<S>]: V[S['kind']];
+};
+
+type Chars<S extends string> = S extends `${infer C}${infer Rest}` ? C | Chars<Rest> : never;
+type Alphanumeric = Chars<'abcdefghijklmnopqrstuvwxyz0123456789'>;
+
+/** `toFieldName` in the type system, one character at a time. */
+type Snake<
+  S extends string,
+  Out extends string = '',
+  Gap extends boolean = false,
+> = S extends `${infer C}${infer Rest}`
+  ? C extends Alphanumeric
+    ? Snake<Rest, `${Out}${Gap extends true ? (Out extends '' ? '' : '_') : ''}${C}`>
+    : Snake<Rest, Out, true>
+  : Out;
+
+/** The Avro name of a Webex spelling: `'Call transfer Time'` -> `'call_transfer_time'`. */
+export type ToFieldName<W extends string> = string extends W ? string : Snake<Lowercase<W>>;
 
 /** Avro field name: lower-cased, every run of non-alphanumerics turned into `_`. */
-export const toFieldName = (webex: string): string =>
+export const toFieldName = <W extends string>(webex: W): ToFieldName<W> =>
   webex
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
+    .replace(/^_+|_+$/g, '') as ToFieldName<W>;
 
 /** Key used to match incoming keys: case-, space-, underscore- and punctuation-insensitive. */
 export const toMatchKey = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
-export type Field = FieldSpec & { readonly name: string; readonly matchKey: string };
+type WithName<S> = S extends SpecEntry
+  ? S & { readonly name: ToFieldName<S['webex']>; readonly matchKey: string }
+  : never;
 
-export const FIELDS: readonly Field[] = FIELD_SPECS.map((f) => ({
-  ...f,
-  name: toFieldName(f.webex),
-  matchKey: toMatchKey(f.webex),
-}));
+/** One field of the list with its Avro name and match key (a union: one member per field). */
+export type Field = WithName<SpecEntry>;
+
+/** An Avro field name of the schema: `'report_id'`. */
+export type FieldName = Field['name'];
+
+/** The text fields (the ones that can be hashed) and their names. */
+export type TextField = Extract<Field, { readonly kind: 'string' }>;
+export type TextFieldName = TextField['name'];
+
+/** The value a field of this kind has in a published record (times in epoch ms). */
+export type KindValue<K extends FieldKind> = K extends 'string'
+  ? string
+  : K extends 'boolean'
+    ? boolean
+    : number;
+
+/** The 83 typed fields of a published record; null where Webex gave no value. */
+export type RecordFields = { -readonly [F in Field as F['name']]: KindValue<F['kind']> | null };
+
+export const FIELDS: readonly Field[] = FIELD_SPECS.map(
+  (f) => ({ ...f, name: toFieldName(f.webex), matchKey: toMatchKey(f.webex) }) as Field,
+);
 
 /** Lookup from match key (`reportid`) to field. */
 export const FIELDS_BY_MATCH_KEY: ReadonlyMap<string, Field> = new Map(
   FIELDS.map((f) => [f.matchKey, f]),
 );
 
-export const FIELD_NAMES = FIELDS.map((f) => f.name);
+export const FIELD_NAMES: readonly FieldName[] = FIELDS.map((f) => f.name);

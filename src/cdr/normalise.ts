@@ -9,7 +9,13 @@
  * `Org UUID` cannot be published and comes back as an error.
  */
 import { CdrError, fail, ok, type Result } from '../errors.ts';
-import { FIELD_NAMES, FIELDS, FIELDS_BY_MATCH_KEY, toMatchKey } from './fields.ts';
+import {
+  FIELD_NAMES,
+  FIELDS,
+  FIELDS_BY_MATCH_KEY,
+  type RecordFields,
+  toMatchKey,
+} from './fields.ts';
 import { parseValue, rawText } from './parse-value.ts';
 
 export const FEEDS = ['analytics', 'billing'] as const;
@@ -27,9 +33,8 @@ export type Ingest = {
 
 export type FieldValue = string | number | boolean | null;
 
-/** The value written with the Avro schema: the 83 fields, extra_fields, ingest. */
-export type CdrRecord = {
-  [field: string]: FieldValue | Record<string, string> | Ingest;
+/** The value written with the Avro schema: the 83 fields (typed from fields.ts), extra_fields, ingest. */
+export type CdrRecord = RecordFields & {
   extra_fields: Record<string, string>;
   ingest: Ingest;
 };

@@ -15,17 +15,25 @@
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { FIELDS, FIELDS_BY_MATCH_KEY, type Field, toMatchKey } from './fields.ts';
+import {
+  FIELDS,
+  FIELDS_BY_MATCH_KEY,
+  type Field,
+  type FieldName,
+  type TextField,
+  type TextFieldName,
+  toMatchKey,
+} from './fields.ts';
 import type { CdrRecord } from './normalise.ts';
 
 /** The dedup and partition keys: never transformed (and not personal data). */
-const PROTECTED = new Set(['report_id', 'org_uuid']);
+const PROTECTED: ReadonlySet<FieldName> = new Set<FieldName>(['report_id', 'org_uuid']);
 
 export const PRIVACY_HEADER = 'cdr-privacy';
 
 export type Privacy = {
-  readonly drop: readonly string[];
-  readonly hash: readonly string[];
+  readonly drop: readonly FieldName[];
+  readonly hash: readonly TextFieldName[];
   /** The `cdr-privacy` header value: `drop;fields=a,b hmac-sha256:v1;fields=c,d`. */
   readonly header: string;
   /** Transforms a normalised record in place. */
@@ -36,7 +44,15 @@ export type Privacy = {
 
 const fieldByName = (name: string): Field | undefined => FIELDS_BY_MATCH_KEY.get(toMatchKey(name));
 
-const fieldList = (variable: string, hashing: boolean) =>
+const anyField = (_f: Field): _f is Field => true;
+const isTextField = (f: Field): f is TextField => f.kind === 'string';
+
+/** A comma list of field names; `usable` says which fields the list may name (only text can be hashed). */
+const fieldList = <F extends Field>(
+  variable: string,
+  hashing: boolean,
+  usable: (f: Field) => f is F,
+) =>
   z
     .string()
     .optional()
@@ -45,7 +61,7 @@ const fieldList = (variable: string, hashing: boolean) =>
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s !== '');
-      const fields: string[] = [];
+      const fields: F['name'][] = [];
       const unknown = names.filter((n) => fieldByName(n) === undefined);
       if (unknown.length > 0) {
         ctx.addIssue({
@@ -61,7 +77,7 @@ const fieldList = (variable: string, hashing: boolean) =>
             code: 'custom',
             message: `${f.name} is the record's key and cannot be ${hashing ? 'hashed' : 'dropped'}`,
           });
-        } else if (hashing && f.kind !== 'string') {
+        } else if (!usable(f)) {
           ctx.addIssue({
             code: 'custom',
             message: `${f.name} is a ${f.kind} field: only text fields can be hashed (drop it instead)`,
@@ -74,8 +90,8 @@ const fieldList = (variable: string, hashing: boolean) =>
 
 /** The privacy variables; merged into the configuration schema (config.ts). */
 export const privacyEnv = z.object({
-  PRIVACY_DROP_FIELDS: fieldList('PRIVACY_DROP_FIELDS', false),
-  PRIVACY_HASH_FIELDS: fieldList('PRIVACY_HASH_FIELDS', true),
+  PRIVACY_DROP_FIELDS: fieldList('PRIVACY_DROP_FIELDS', false, anyField),
+  PRIVACY_HASH_FIELDS: fieldList('PRIVACY_HASH_FIELDS', true, isTextField),
   /** Also as PRIVACY_HASH_KEY_FILE, resolved by config.ts like every secret. */
   PRIVACY_HASH_KEY: z.string().optional(),
 });
@@ -102,7 +118,8 @@ export const privacyProblems = (raw: Record<string, string | undefined>): string
   const parsed = privacyEnv.safeParse(raw);
   if (!parsed.success) return [];
   const { PRIVACY_DROP_FIELDS: drop, PRIVACY_HASH_FIELDS: hash } = parsed.data;
-  const both = drop.filter((f) => hash.includes(f));
+  const hashed: ReadonlySet<FieldName> = new Set(hash);
+  const both = drop.filter((f) => hashed.has(f));
   const problems =
     both.length > 0
       ? [`PRIVACY_DROP_FIELDS/PRIVACY_HASH_FIELDS: ${both.join(', ')} listed in both`]
@@ -128,8 +145,8 @@ export const toPrivacy = (e: PrivacyEnv): Privacy | null => {
 };
 
 export const createPrivacy = (settings: {
-  drop: readonly string[];
-  hash: readonly string[];
+  drop: readonly FieldName[];
+  hash: readonly TextFieldName[];
   key: string;
 }): Privacy => {
   const { drop, hash, key } = settings;

@@ -2,6 +2,7 @@
  * Shared test data: a raw Webex CDR with every documented field set, in the
  * shapes Webex sends (strings almost everywhere, both time formats).
  */
+import type { SpecName } from '../../src/cdr/fields.ts';
 import type { Ingest } from '../../src/cdr/normalise.ts';
 
 export const INGEST: Ingest = {
@@ -14,8 +15,8 @@ export const INGEST: Ingest = {
 /** Epoch ms of `2023-10-12T21:22:32.621Z`, the specification's example time. */
 export const SPEC_TIME_MS = Date.UTC(2023, 9, 12, 21, 22, 32, 621);
 
-/** One raw record with all 83 fields set (spec spellings, live value shapes). */
-export const fullRawCdr = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+/** All 83 fields in the spec spellings, live value shapes (typed: a field added to fields.ts is missing here). */
+const ALL_FIELDS: { readonly [N in SpecName]: string | number } = {
   'Answer indicator': 'Yes',
   'Answer time': '2023-10-12T21:20:01.000Z',
   Answered: 'true',
@@ -99,6 +100,11 @@ export const fullRawCdr = (overrides: Record<string, unknown> = {}): Record<stri
   'User type': 'User',
   'User UUID': 'user-1',
   'WxCC consult merge status': 'merged',
+};
+
+/** One raw record with all 83 fields set (spec spellings, live value shapes). */
+export const fullRawCdr = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  ...ALL_FIELDS,
   ...overrides,
 });
 
