@@ -15,14 +15,10 @@
  * The counts and record lookups always cover every record, delivered or not:
  * that is Webex's truth the reconciler compares against.
  */
-import {
-  type CdrGenerator,
-  createCdrGenerator,
-  type GeneratorOptions,
-  type RawCdr,
-  type SimulatedCdr,
-  type SimulatedOrg,
-} from './generate.ts';
+
+import type { RawCdr, SimulatedCdr } from './generate/legs.ts';
+import type { SimulatedOrg } from './generate/orgs.ts';
+import { type CdrGenerator, createCdrGenerator, type GeneratorOptions } from './generate.ts';
 import { createRandom } from './random.ts';
 
 export const TICK_MS = 5 * 60_000;

@@ -3,12 +3,9 @@ import { describe, it } from 'node:test';
 import { FIELD_SPECS, toMatchKey } from '../../../src/cdr/fields.ts';
 import { normalise } from '../../../src/cdr/normalise.ts';
 import { parseTime } from '../../../src/cdr/parse-value.ts';
-import {
-  createCdrGenerator,
-  EXTRA_KEYS,
-  formatTime,
-  type SimulatedCdr,
-} from '../../../src/simulator/generate.ts';
+import { formatTime, type SimulatedCdr } from '../../../src/simulator/generate/legs.ts';
+import { EXTRA_KEYS } from '../../../src/simulator/generate/reference-data.ts';
+import { createCdrGenerator } from '../../../src/simulator/generate.ts';
 
 const HOUR = 3_600_000;
 const END = Date.parse('2026-11-23T12:00:00.000Z');
