@@ -41,7 +41,7 @@ import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { isWindowAlive, type Window } from './plan.ts';
 import { createLedger, type Ledger } from './topic-ledger.ts';
-import type { RequestOptions, WebexClient } from './webex-client.ts';
+import type { RequestOptions, WebexClient } from './webex/client.ts';
 
 export type OrgResult = {
   runId: string;

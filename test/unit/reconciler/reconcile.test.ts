@@ -16,7 +16,7 @@ import {
 } from '../../../src/reconciler/reconcile.ts';
 import { formatSummary } from '../../../src/reconciler/report.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
-import type { RequestOptions } from '../../../src/reconciler/webex-client.ts';
+import type { RequestOptions } from '../../../src/reconciler/webex/client.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;

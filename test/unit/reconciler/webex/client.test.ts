@@ -3,16 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CdrError, isCdrError } from '../../../src/errors.ts';
-import type { Logger } from '../../../src/log.ts';
-import type { Window } from '../../../src/reconciler/plan.ts';
+import { type CdrError, isCdrError } from '../../../../src/errors.ts';
+import type { Logger } from '../../../../src/log.ts';
+import type { Window } from '../../../../src/reconciler/plan.ts';
 import {
   createWebexClient,
   parseNextLink,
   parsePagination,
   parseRetryAfter,
   type WebexClientConfig,
-} from '../../../src/reconciler/webex-client.ts';
+} from '../../../../src/reconciler/webex/client.ts';
 
 // ---------------------------------------------------------------------------
 // Fakes

@@ -1,5 +1,5 @@
 /**
- * @module reconciler/webex-client
+ * @module reconciler/webex/client
  * The two partner reconciliation APIs of Webex Calling, with the partner
  * access token:
  * - `countByOrg(window)`: `GET /v1/partners/cdrcountbyorg`, every page, as
@@ -35,9 +35,9 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { CdrError, describe, isCdrError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { formatWebexTime, MAX_WINDOW_MS, type Window } from './plan.ts';
+import { CdrError, describe, isCdrError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { formatWebexTime, MAX_WINDOW_MS, type Window } from '../plan.ts';
 import {
   DEFAULT_REDIRECT_HOSTS,
   isAllowedHost,
