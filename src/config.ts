@@ -16,9 +16,9 @@ import { FEEDS } from './cdr/normalise.ts';
 import { privacyEnv, privacyProblems, toPrivacy } from './cdr/privacy.ts';
 import { type LogLevel, silentLogger } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
+import { createWebexClient } from './reconciler/webex/client.ts';
 import { readRefreshTokenFile } from './reconciler/webex/refresh-token-file.ts';
 import { DEFAULT_REDIRECT_HOSTS, parseRedirectHosts } from './reconciler/webex/region-redirect.ts';
-import { createWebexClient } from './reconciler/webex/client.ts';
 import { createSettingNames } from './setting-names.ts';
 
 const list = z.string().transform((s) =>

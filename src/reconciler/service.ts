@@ -32,9 +32,9 @@ import {
   runOutcome,
   summariseRun,
 } from './reconcile.ts';
-import { createRefreshTokenStore } from './webex/refresh-token-file.ts';
 import { createAuditWriter } from './report.ts';
 import { createWebexClient } from './webex/client.ts';
+import { createRefreshTokenStore } from './webex/refresh-token-file.ts';
 
 export type Reconciler = {
   runOnce(windows?: Window[], onProgress?: (p: Progress) => void): Promise<RunSummary>;

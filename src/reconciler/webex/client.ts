@@ -32,73 +32,39 @@
  * `cdrcountbyorg` are matched tolerantly (`parsePagination`), logged at debug,
  * and a warning is logged when pagination-looking headers are not understood.
  */
-import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { z } from 'zod';
-import { CdrError, describe, isCdrError } from '../../errors.ts';
+import type { z } from 'zod';
+import { CdrError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { formatWebexTime, MAX_WINDOW_MS, type Window } from '../plan.ts';
+import { loggableHeaders, parseNextLink, parsePagination } from './headers.ts';
+import { parseClientOptions, type WebexClientOptionsInput } from './options.ts';
+import { isAllowedHost, rebase, regionBaseOf, regionCandidates } from './region-redirect.ts';
 import {
-  DEFAULT_REDIRECT_HOSTS,
-  isAllowedHost,
-  parseRedirectHosts,
-  rebase,
-  regionBaseOf,
-  regionCandidates,
-} from './region-redirect.ts';
+  fullJitterBackoff,
+  type Reply,
+  type ReplyScope,
+  requestWithPolicy,
+  sendOnce,
+} from './request.ts';
+import {
+  countPageSchema,
+  errorDetail,
+  type OrgCount,
+  parseBody,
+  recordsPageSchema,
+} from './schemas.ts';
+import { createTokenSource, tokenRefused } from './tokens.ts';
 
-export const DEFAULT_BASE_URL = 'https://analytics.webexapis.com';
-export const DEFAULT_TOKEN_URL = 'https://webexapis.com/v1/access_token';
-export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_ATTEMPTS = 6;
-export const DEFAULT_MAX_BACKOFF_MS = 60_000;
-export const DEFAULT_MAX_PAGES = 500;
 /** `cdrcountbyorg` pages hold up to this many orgs. */
 export const COUNT_PAGE_SIZE = 200;
-/** 429 answers waited out per request before giving up (they are not attempts). */
-export const DEFAULT_MAX_THROTTLED_WAITS = 20;
-/** Longest `Retry-After` honoured; longer ones are cut to this. */
-export const MAX_RETRY_AFTER_MS = 15 * 60_000;
-const BACKOFF_BASE_MS = 500;
-const DEFAULT_RETRY_AFTER_MS = 60_000;
-/** Refresh an OAuth token this long before it expires (at most half its lifetime). */
-const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
-const ERROR_DETAIL_MAX_CHARS = 300;
 /** Region redirects followed within one request before it is called a loop. */
 const MAX_REGION_HOPS = 3;
 
-export type WebexAuth =
-  | { kind: 'static'; token: string }
-  /** The file holds the access token; it is re-read once when a request gets 401. */
-  | { kind: 'file'; path: string }
-  | {
-      kind: 'oauth';
-      clientId: string;
-      clientSecret: string;
-      refreshToken: string;
-      tokenUrl?: string;
-    };
-
-export type WebexClientConfig = {
-  baseUrl?: string;
-  auth: WebexAuth;
-  timeoutMs?: number;
-  /** Attempts per request after 5xx, network errors and timeouts (429s not counted). */
-  maxAttempts?: number;
-  maxBackoffMs?: number;
-  /** 429 answers waited out per request before giving up. */
-  maxThrottledWaits?: number;
-  /** Client-side pacing: at least this long between the starts of two API requests. */
-  minIntervalMs?: number;
-  /** Upper bound on pages followed for one call (both APIs). */
-  maxPages?: number;
+/** The options of `webex/options.ts`, plus what cannot be checked: the logger and a callback. */
+export type WebexClientConfig = WebexClientOptionsInput & {
   /** Told the new refresh token when Webex rotates it (to persist it). */
   onRefreshTokenRotated?: (refreshToken: string) => void;
-  /**
-   * Hosts a 451 region redirect may be followed to (and the token sent to):
-   * `host`, `*.suffix` (https), or with a scheme and port. Default `*.webexapis.com`.
-   */
-  redirectHosts?: readonly string[];
   logger: Logger;
 };
 
@@ -122,29 +88,7 @@ export type WebexClientStats = {
   tokenRenewals: number;
 };
 
-const orgCountSchema = z.object({
-  orgId: z.string().min(1),
-  count: z.number().int().nonnegative(),
-});
-const countPageSchema = z.object({ cdr_counts: z.array(orgCountSchema) });
-const recordsPageSchema = z.union([
-  z.array(z.unknown()),
-  z.object({ items: z.array(z.unknown()) }).transform((body) => body.items),
-]);
-const tokenResponseSchema = z.object({
-  access_token: z.string().min(1),
-  expires_in: z.coerce.number().positive(),
-  refresh_token: z.string().min(1).optional(),
-});
-const webexErrorSchema = z.object({
-  message: z.string().optional(),
-  trackingId: z.string().optional(),
-  error: z.string().optional(),
-  error_description: z.string().optional(),
-  errors: z.array(z.object({ description: z.string().optional() })).optional(),
-});
-
-export type OrgCount = z.infer<typeof orgCountSchema>;
+export type { OrgCount };
 
 export type RequestOptions = {
   /** Ends every wait and request of the call at once (rejecting with the abort reason). */
@@ -159,340 +103,11 @@ export type WebexClient = {
   stats(): WebexClientStats;
 };
 
-// ---------------------------------------------------------------------------
-// Header parsing (exported for tests)
-
-export type Pagination = {
-  pageCount?: number;
-  totalOrgs?: number;
-  currentPage?: number;
-  /** Header names that look like pagination but were not understood. */
-  unrecognised: string[];
-};
-
-const normaliseHeaderName = (name: string): string =>
-  name
-    .toLowerCase()
-    .replace(/^x[-_]/, '')
-    .replace(/[-_]/g, '');
-
-const PAGE_COUNT_NAMES = new Set([
-  'pagecount',
-  'pagescount',
-  'totalpages',
-  'totalpagecount',
-  'pagestotal',
-  'numberofpages',
-  'numpages',
-  'pages',
-]);
-const TOTAL_ORGS_NAMES = new Set([
-  'totalorgcount',
-  'totalorgscount',
-  'totalorgs',
-  'totalorganizations',
-  'totalorganisations',
-  'totalorganizationcount',
-  'totalorganisationcount',
-  'orgcount',
-  'orgscount',
-  'organizationcount',
-  'totalcount',
-  'totalitems',
-  'totalresults',
-  'total',
-]);
-const CURRENT_PAGE_NAMES = new Set(['currentpage', 'page', 'pagenumber', 'pagenum', 'curpage']);
-const PAGINATION_HINT = /page|pagina|total|count|org|next|link|cursor|offset/;
-
-/**
- * Reads the page count, total orgs and current page of a `cdrcountbyorg`
- * response from headers whose names are not public: compared
- * case-insensitively, ignoring a leading `x-` and every `-` and `_`
- * (`X-Page-Count`, `Total-Pages`, `numberOfPages`, `X-Total-Org-Count`, ...).
- */
-export const parsePagination = (
-  headers: Headers | Iterable<[string, string]> | Record<string, string>,
-): Pagination => {
-  const entries =
-    headers instanceof Headers || Symbol.iterator in headers
-      ? [...(headers as Iterable<[string, string]>)]
-      : Object.entries(headers);
-  const result: Pagination = { unrecognised: [] };
-  for (const [name, value] of entries) {
-    const key = normaliseHeaderName(name);
-    const trimmed = value.trim();
-    const n = /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
-    const field = PAGE_COUNT_NAMES.has(key)
-      ? 'pageCount'
-      : TOTAL_ORGS_NAMES.has(key)
-        ? 'totalOrgs'
-        : CURRENT_PAGE_NAMES.has(key)
-          ? 'currentPage'
-          : undefined;
-    if (field !== undefined && n !== undefined && Number.isSafeInteger(n)) {
-      result[field] = n;
-    } else if (PAGINATION_HINT.test(key)) {
-      result.unrecognised.push(name);
-    }
-  }
-  return result;
-};
-
-/** The `rel="next"` target of a `Link` header, or undefined. */
-export const parseNextLink = (link: string | null | undefined): string | undefined => {
-  if (!link) return undefined;
-  for (const match of link.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
-    const [, target, params = ''] = match;
-    for (const param of params.split(';')) {
-      const rel = /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param);
-      if (rel?.[1]?.toLowerCase().split(/\s+/).includes('next')) return target;
-    }
-  }
-  return undefined;
-};
-
-/**
- * How long a 429 asks us to wait: `Retry-After` in seconds or as an HTTP date;
- * 60 s when missing or unreadable.
- */
-export const parseRetryAfter = (value: string | null | undefined, now: number): number => {
-  const text = value?.trim() ?? '';
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  if (text !== '' && !Number.isNaN(date)) return Math.max(0, date - now);
-  return DEFAULT_RETRY_AFTER_MS;
-};
-
-// ---------------------------------------------------------------------------
-// Tokens
-
-type TokenSource = {
-  get(signal?: AbortSignal): Promise<string>;
-  /** After a 401 with `rejected`: true when a different token is now worth a try. */
-  renew(rejected: string, signal?: AbortSignal): Promise<boolean>;
-};
-
-const createTokenSource = (
-  auth: WebexAuth,
-  ctx: {
-    fetch: typeof fetch;
-    now: () => number;
-    timeoutMs: number;
-    logger: Logger;
-    stats: WebexClientStats;
-    onRefreshTokenRotated?: (refreshToken: string) => void;
-  },
-): TokenSource => {
-  switch (auth.kind) {
-    case 'static':
-      return { get: async () => auth.token, renew: async () => false };
-    case 'file': {
-      let current: Promise<string> | undefined;
-      const read = async (): Promise<string> => {
-        let text: string;
-        try {
-          text = await readFile(auth.path, 'utf8');
-        } catch (e) {
-          throw new CdrError(
-            'config_invalid',
-            `cannot read Webex token file ${auth.path}: ${describe(e)}`,
-          );
-        }
-        const token = text.trim().replace(/^Bearer\s+/i, '');
-        if (token === '')
-          throw new CdrError('config_invalid', `Webex token file ${auth.path} is empty`);
-        return token;
-      };
-      const start = (): Promise<string> => {
-        const p = read();
-        current = p;
-        p.catch(() => {
-          if (current === p) current = undefined;
-        });
-        return p;
-      };
-      return {
-        get: () => current ?? start(),
-        renew: async (rejected) => {
-          ctx.stats.tokenRenewals++;
-          const token = await start();
-          if (token === rejected) {
-            ctx.logger.warn('webex token file still holds the rejected token', { path: auth.path });
-          }
-          return token !== rejected;
-        },
-      };
-    }
-    case 'oauth': {
-      const tokenUrl = auth.tokenUrl ?? DEFAULT_TOKEN_URL;
-      let refreshToken = auth.refreshToken;
-      let token: { value: string; refreshAt: number } | undefined;
-      let inflight: Promise<string> | undefined;
-
-      const refresh = async (signal?: AbortSignal): Promise<string> => {
-        const body = new URLSearchParams({
-          grant_type: 'refresh_token',
-          client_id: auth.clientId,
-          client_secret: auth.clientSecret,
-          refresh_token: refreshToken,
-        });
-        let res: Response;
-        let text: string;
-        try {
-          res = await ctx.fetch(tokenUrl, {
-            method: 'POST',
-            headers: {
-              'Content-Type': 'application/x-www-form-urlencoded',
-              Accept: 'application/json',
-            },
-            body,
-            redirect: 'manual',
-            signal: withTimeout(ctx.timeoutMs, signal),
-          });
-          text = await res.text();
-        } catch (e) {
-          signal?.throwIfAborted();
-          throw new CdrError(
-            'webex_http',
-            `Webex OAuth token refresh failed: ${describeFetchError(e, ctx.timeoutMs)}`,
-            {
-              cause: e,
-            },
-          );
-        }
-        if (!res.ok) {
-          const retriable = res.status === 429 || res.status >= 500;
-          throw new CdrError(
-            retriable ? 'webex_http' : 'webex_auth_failed',
-            `Webex OAuth token refresh answered HTTP ${res.status}${errorDetail(text, res.headers)}${retriable ? '' : `: ${REFRESH_REFUSED}`}`,
-            { retriable },
-          );
-        }
-        const parsed = tokenResponseSchema.safeParse(parseJson(text));
-        if (!parsed.success) {
-          throw new CdrError(
-            'webex_invalid_response',
-            `Webex OAuth token response: ${describeIssues(parsed.error)}`,
-          );
-        }
-        const { access_token, expires_in, refresh_token } = parsed.data;
-        const lifetimeMs = expires_in * 1000;
-        token = {
-          value: access_token,
-          refreshAt: ctx.now() + lifetimeMs - Math.min(TOKEN_REFRESH_MARGIN_MS, lifetimeMs / 2),
-        };
-        if (refresh_token !== undefined && refresh_token !== refreshToken) {
-          refreshToken = refresh_token;
-          ctx.logger.info('webex oauth refresh token rotated');
-          ctx.onRefreshTokenRotated?.(refresh_token);
-        }
-        ctx.logger.debug('webex oauth access token obtained', { expiresInS: expires_in });
-        return access_token;
-      };
-      const refreshOnce = (signal?: AbortSignal): Promise<string> => {
-        inflight ??= refresh(signal).finally(() => {
-          inflight = undefined;
-        });
-        return inflight;
-      };
-      return {
-        get: async (signal) => {
-          if (inflight !== undefined) return inflight;
-          if (token !== undefined && ctx.now() < token.refreshAt) return token.value;
-          if (token !== undefined) ctx.stats.tokenRenewals++;
-          return refreshOnce(signal);
-        },
-        renew: async (rejected, signal) => {
-          if (inflight === undefined && token !== undefined && token.value !== rejected)
-            return true;
-          if (inflight === undefined) ctx.stats.tokenRenewals++;
-          await refreshOnce(signal);
-          return true;
-        },
-      };
-    }
-  }
-};
-
-/** What to fix when Webex refuses the token and renewing it did not help. */
-const tokenRefused = (auth: WebexAuth): string => {
-  switch (auth.kind) {
-    case 'static':
-      return 'Webex refused WEBEX_ACCESS_TOKEN (wrong or expired): set a valid partner token, or use the OAuth refresh flow (WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET, WEBEX_REFRESH_TOKEN), which renews it';
-    case 'file':
-      return `Webex refused the token in WEBEX_ACCESS_TOKEN_FILE (${auth.path}), also after re-reading the file: write a valid partner token into it`;
-    case 'oauth':
-      return 'Webex refused an access token just obtained by the OAuth refresh flow: check that WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REFRESH_TOKEN belong to a partner administrator';
-  }
-};
-const REFRESH_REFUSED =
-  'the OAuth refresh flow is refused: renew WEBEX_REFRESH_TOKEN (or WEBEX_REFRESH_TOKEN_FILE) and check WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET';
-const FORBIDDEN =
-  "Webex refused the partner API (403): the token's user needs a partner administrator role and the scope spark-admin:calling_cdr_read (see WEBEX_ACCESS_TOKEN, or the integration of WEBEX_CLIENT_ID)";
-
-// ---------------------------------------------------------------------------
-// Helpers
-
-const withTimeout = (timeoutMs: number, signal: AbortSignal | undefined): AbortSignal =>
-  signal === undefined
-    ? AbortSignal.timeout(timeoutMs)
-    : AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]);
-
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** True when a token sent to `url` would cross the network unencrypted. */
 export const isPlaintextRemote = (url: URL): boolean =>
   url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname.toLowerCase());
-
-/** `fetch failed` says little: add the cause (`ECONNREFUSED`, ...) and name timeouts. */
-const describeFetchError = (e: unknown, timeoutMs: number): string => {
-  if (e instanceof Error && e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-  const cause =
-    e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const detail =
-    typeof cause?.code === 'string'
-      ? cause.code
-      : typeof cause?.message === 'string'
-        ? cause.message
-        : '';
-  return detail === '' ? describe(e) : `${describe(e)} (${detail})`;
-};
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
-
-const describeIssues = (error: z.ZodError): string =>
-  error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
-    .join('; ');
-
-const clip = (s: string): string =>
-  s.length > ERROR_DETAIL_MAX_CHARS ? `${s.slice(0, ERROR_DETAIL_MAX_CHARS)}...` : s;
-
-/** `: <message> (trackingId ...)` from a Webex error body or headers; never the request. */
-const errorDetail = (text: string, headers: Headers): string => {
-  const parsed = webexErrorSchema.safeParse(parseJson(text));
-  const body = parsed.success ? parsed.data : {};
-  const message =
-    body.message ??
-    body.errors?.find((e) => e.description)?.description ??
-    [body.error, body.error_description].filter(Boolean).join(': ');
-  const trackingId = body.trackingId ?? headers.get('trackingid') ?? undefined;
-  return `${message ? `: ${clip(message)}` : ''}${trackingId ? ` (trackingId ${clip(trackingId)})` : ''}`;
-};
-
-const loggableHeaders = (headers: Headers): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const [name, value] of headers) if (name !== 'set-cookie') out[name] = value;
-  return out;
-};
 
 const checkWindow = (window: Window): void => {
   const { start, end } = window;
@@ -508,44 +123,6 @@ const checkWindow = (window: Window): void => {
   }
 };
 
-/** Node cannot wait longer than this (longer timers fire after 1 ms). */
-const TIMER_MAX_MS = 2_147_483_647;
-
-const intAtLeast = (name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new CdrError(
-      'config_invalid',
-      `Webex client: ${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got ${value}`,
-    );
-  }
-  return value;
-};
-
-const httpUrlOf = (name: string, text: string): URL => {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new CdrError('config_invalid', `Webex client: ${name} is not a URL: ${text}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new CdrError('config_invalid', `Webex client: ${name} must be http(s): ${url.href}`);
-  }
-  return url;
-};
-
-type Reply = { status: number; headers: Headers; text: string; url: URL };
-
-/** ` at <origin>` when a 451 answer names a region host, for the error text. */
-const regionNamed = (reply: Reply): string => {
-  const named = regionCandidates(reply.text, reply.headers).find(
-    (c) => c.origin !== reply.url.origin,
-  );
-  return named === undefined ? '' : ` at ${named.origin}`;
-};
-
-// ---------------------------------------------------------------------------
-
 export const createWebexClient = (
   config: WebexClientConfig,
   deps: WebexClientDeps = {},
@@ -558,40 +135,12 @@ export const createWebexClient = (
   const now = deps.now ?? Date.now;
   const logger = config.logger;
 
-  const base = httpUrlOf('baseUrl', config.baseUrl ?? DEFAULT_BASE_URL);
-  const tokenUrl =
-    config.auth.kind === 'oauth'
-      ? httpUrlOf('tokenUrl', config.auth.tokenUrl ?? DEFAULT_TOKEN_URL)
-      : undefined;
+  const options = parseClientOptions(config);
+  const { timeoutMs, minIntervalMs, maxPages, auth } = options;
+  const base = new URL(options.baseUrl);
+  const tokenUrl = auth.kind === 'oauth' ? new URL(auth.tokenUrl) : undefined;
   const basePath = base.pathname.replace(/\/+$/, '');
-  const timeoutMs = intAtLeast(
-    'timeoutMs',
-    config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    1,
-    TIMER_MAX_MS,
-  );
-  const maxAttempts = intAtLeast('maxAttempts', config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 1);
-  const maxBackoffMs = intAtLeast(
-    'maxBackoffMs',
-    config.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
-    0,
-    TIMER_MAX_MS,
-  );
-  const maxThrottledWaits = intAtLeast(
-    'maxThrottledWaits',
-    config.maxThrottledWaits ?? DEFAULT_MAX_THROTTLED_WAITS,
-    0,
-  );
-  const minIntervalMs = intAtLeast('minIntervalMs', config.minIntervalMs ?? 0, 0, TIMER_MAX_MS);
-  const maxPages = intAtLeast('maxPages', config.maxPages ?? DEFAULT_MAX_PAGES, 1);
-  const redirectList = config.redirectHosts ?? DEFAULT_REDIRECT_HOSTS;
-  const redirectHosts = parseRedirectHosts(redirectList);
-  if (!redirectHosts.ok) {
-    throw new CdrError(
-      'config_invalid',
-      `Webex client: redirectHosts: ${redirectHosts.problems.join('; ')}`,
-    );
-  }
+  const { list: redirectList, patterns: redirectPatterns } = options.redirectHosts;
 
   for (const [name, url] of [
     ['API base URL', base],
@@ -603,7 +152,7 @@ export const createWebexClient = (
       });
     }
   }
-  for (const p of redirectHosts.patterns) {
+  for (const p of redirectPatterns) {
     if (p.protocol === 'http:' && !LOOPBACK_HOSTS.has(p.host)) {
       logger.warn(
         'webex redirect host is plain http to another host: tokens would travel unencrypted',
@@ -615,12 +164,12 @@ export const createWebexClient = (
   }
   /** Where the token may go: the base URL's origin and the allow-listed region hosts. */
   const trusted = (url: URL): boolean =>
-    url.origin === base.origin || isAllowedHost(url, redirectHosts.patterns);
+    url.origin === base.origin || isAllowedHost(url, redirectPatterns);
   /** Org -> the base URL of the region that holds its data (after a followed 451). */
   const regionOf = new Map<string, URL>();
 
   const counters: WebexClientStats = { requests: 0, retries: 0, throttled: 0, tokenRenewals: 0 };
-  const tokens = createTokenSource(config.auth, {
+  const tokens = createTokenSource(auth, {
     fetch: doFetch,
     now,
     timeoutMs,
@@ -630,6 +179,12 @@ export const createWebexClient = (
       ? { onRefreshTokenRotated: config.onRefreshTokenRotated }
       : {}),
   });
+  const policy = {
+    maxAttempts: options.maxAttempts,
+    maxThrottledWaits: options.maxThrottledWaits,
+    backoff: fullJitterBackoff(options.maxBackoffMs, random),
+  };
+  const refused = tokenRefused(config.auth);
 
   let nextSlot = 0;
   /** Reserves the next request slot synchronously, so concurrent callers queue up. */
@@ -640,9 +195,6 @@ export const createWebexClient = (
     nextSlot = slot + minIntervalMs;
     if (slot > t) await sleep(slot - t, signal);
   };
-
-  const backoff = (attempt: number): number =>
-    Math.floor(random() * Math.min(maxBackoffMs, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
 
   const apiUrl = (path: string, query: Record<string, string>): URL => {
     const url = new URL(base.origin);
@@ -709,17 +261,16 @@ export const createWebexClient = (
   };
 
   /**
-   * One GET with retries; resolves with a 2xx reply (body read), rejects with
-   * a CdrError. With `org`, a 451 is followed to the org's region (see above);
-   * `partnerWide`: a 403 concerns the token, not one org.
+   * One GET with the retry policy; resolves with a 2xx reply (body read),
+   * rejects with a CdrError. With `org`, a 451 is followed to the org's region
+   * (see above); `partnerWide`: a 403 concerns the token, not one org.
    */
   const get = async (
     first: URL,
     what: string,
     options: RequestOptions = {},
-    scope: { org?: string; partnerWide?: boolean } = {},
+    scope: Omit<ReplyScope, 'what' | 'tokenRefused'> = {},
   ): Promise<Reply> => {
-    const { org, partnerWide = false } = scope;
     const { signal, beforeRequest } = options;
     if (!trusted(first)) {
       // Guard for every caller: the bearer token only goes to baseUrl's origin or an allow-listed host.
@@ -728,149 +279,39 @@ export const createWebexClient = (
         `${what}: refusing to send the token to ${first.origin}`,
       );
     }
-    let url = first;
-    const visited = new Set([url.origin]);
-    let renewed = false;
-    let throttledWaits = 0;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      await pace(signal);
-      signal?.throwIfAborted();
-      beforeRequest?.();
-      let token: string;
-      try {
-        token = await tokens.get(signal);
-      } catch (e) {
-        signal?.throwIfAborted();
-        if (!isCdrError(e) || !e.retriable || attempt >= maxAttempts) throw e;
-        const waitMs = backoff(attempt);
-        logger.warn('webex token unavailable, retrying', {
-          what,
-          reason: e.message,
-          attempt,
-          waitMs,
-        });
-        counters.retries++;
-        await sleep(waitMs, signal);
-        continue;
-      }
-      counters.requests++;
-      let reply: Reply;
-      try {
-        const res = await doFetch(url, {
-          method: 'GET',
-          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
-          redirect: 'manual',
-          signal: withTimeout(timeoutMs, signal),
-        });
-        reply = { status: res.status, headers: res.headers, text: await res.text(), url };
-      } catch (e) {
-        signal?.throwIfAborted();
-        const reason = describeFetchError(e, timeoutMs);
-        if (attempt >= maxAttempts) {
-          throw new CdrError(
-            'webex_http',
-            `${what}: ${reason} (gave up after ${attempt} attempts)`,
-            {
-              cause: e,
-            },
-          );
-        }
-        const waitMs = backoff(attempt);
-        logger.warn('webex request failed, retrying', { what, reason, attempt, waitMs });
-        counters.retries++;
-        await sleep(waitMs, signal);
-        continue;
-      }
-      const { status, headers } = reply;
-      if (status >= 200 && status < 300) return reply;
-
-      if (status === 401 && !renewed) {
-        renewed = true;
-        if (await tokens.renew(token, signal)) {
-          logger.info('webex token rejected (401), retrying with a renewed token', { what });
-          attempt--;
-          continue;
-        }
-      }
-      if (status === 429) {
-        // Throttling is not a failure: it does not use up attempts, but is capped on its own.
-        counters.throttled++;
-        if (throttledWaits >= maxThrottledWaits) {
-          throw new CdrError(
-            'webex_http',
-            `${what}: HTTP 429${errorDetail(reply.text, headers)} (still throttled after waiting ${throttledWaits} times)`,
-          );
-        }
-        throttledWaits++;
-        const waitMs = Math.min(
-          MAX_RETRY_AFTER_MS,
-          parseRetryAfter(headers.get('retry-after'), now()),
-        );
-        logger.info('webex request throttled, waiting', { what, status, throttledWaits, waitMs });
-        counters.retries++;
-        await sleep(waitMs, signal);
-        attempt--;
-        continue;
-      }
-      if (status >= 500) {
-        if (attempt >= maxAttempts) {
-          throw new CdrError(
-            'webex_http',
-            `${what}: HTTP ${status}${errorDetail(reply.text, headers)} (gave up after ${attempt} attempts)`,
-          );
-        }
-        const waitMs = backoff(attempt);
-        logger.warn('webex request failed, retrying', { what, status, attempt, waitMs });
-        counters.retries++;
-        await sleep(waitMs, signal);
-        continue;
-      }
-      if (status === 451 && org !== undefined) {
-        url = followRegion(reply, url, visited, what, org);
-        attempt--;
-        continue;
-      }
-      if (status === 401 || (status === 403 && partnerWide)) {
-        throw new CdrError(
-          'webex_auth_failed',
-          `${what}: HTTP ${status}${errorDetail(reply.text, headers)}: ${status === 401 ? tokenRefused(config.auth) : FORBIDDEN}`,
-          { retriable: false },
-        );
-      }
-      const hint =
-        status === 403
-          ? ' (forbidden for this org)'
-          : status === 451
-            ? ` (region redirect: this partner is served by another Webex region${regionNamed(reply)}; set WEBEX_API_BASE_URL to it)`
-            : status >= 300 && status < 400
-              ? ` (redirect to ${headers.get('location') ?? '?'} not followed; set the base URL to it)`
-              : '';
-      throw new CdrError(
-        'webex_http',
-        `${what}: HTTP ${status}${errorDetail(reply.text, headers)}${hint}`,
-        { retriable: false },
-      );
-    }
+    const visited = new Set([first.origin]);
+    const attempt = (url: URL) =>
+      sendOnce(url, {
+        fetch: doFetch,
+        timeoutMs,
+        now,
+        pace,
+        token: (s) => tokens.get(s),
+        counters,
+        scope: { ...scope, what, tokenRefused: refused },
+        signal,
+        beforeRequest,
+      });
+    return requestWithPolicy(
+      attempt,
+      first,
+      what,
+      policy,
+      {
+        sleep,
+        renew: (rejected, s) => tokens.renew(rejected, s),
+        follow: (reply, current, org) => followRegion(reply, current, visited, what, org),
+        logger,
+        counters,
+      },
+      signal,
+    );
   };
 
-  const parseBody = <T>(schema: z.ZodType<T>, reply: Reply, what: string, empty: T): T => {
-    if (reply.text.trim() === '') {
-      logger.debug('webex answered an empty body', { what, status: reply.status });
-      return empty;
-    }
-    const json = parseJson(reply.text);
-    if (json === undefined) {
-      throw new CdrError('webex_invalid_response', `${what}: body is not JSON`);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new CdrError(
-        'webex_invalid_response',
-        `${what}: unexpected body: ${describeIssues(parsed.error)}`,
-      );
-    }
-    return parsed.data;
+  const readBody = <T>(schema: z.ZodType<T>, reply: Reply, what: string, empty: T): T => {
+    const body = parseBody(schema, reply.text, what, empty);
+    if (body.empty) logger.debug('webex answered an empty body', { what, status: reply.status });
+    return body.value;
   };
 
   let warnedUnrecognised = false;
@@ -911,7 +352,7 @@ export const createWebexClient = (
         });
       }
       totalOrgs = pagination.totalOrgs ?? totalOrgs;
-      const counts = parseBody(countPageSchema, reply, what, { cdr_counts: [] }).cdr_counts;
+      const counts = readBody(countPageSchema, reply, what, { cdr_counts: [] }).cdr_counts;
       let added = 0;
       for (const c of counts) {
         if (byOrg.has(c.orgId)) continue;
@@ -982,7 +423,7 @@ export const createWebexClient = (
       seen.add(url.href);
       const what = `cdrsbyorg ${orgId} ${startTime} page ${page}`;
       const reply = await get(url, what, options, { org: orgId });
-      for (const item of parseBody(recordsPageSchema, reply, what, [])) items.push(item);
+      for (const item of readBody(recordsPageSchema, reply, what, [])) items.push(item);
 
       const next = parseNextLink(reply.headers.get('link'));
       if (next === undefined) break;
