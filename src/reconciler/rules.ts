@@ -17,7 +17,7 @@
  */
 import type { ErrorCode } from '../errors.ts';
 import type { Window } from './plan.ts';
-import type { OrgCount } from './webex/client.ts';
+import type { OrgCount } from './webex/schemas.ts';
 
 export type OrgResult = {
   runId: string;
