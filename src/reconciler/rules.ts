@@ -19,14 +19,8 @@ import type { ErrorCode } from '../errors.ts';
 import type { Window } from './plan.ts';
 import type { OrgCount } from './webex/schemas.ts';
 
-export type OrgResult = {
-  runId: string;
-  windowStart: string;
-  windowEnd: string;
-  /** The customer org, or `*` when the window as a whole could not be compared. */
-  orgId: string;
-  webexCount: number;
-  topicCount: number;
+/** What reconciling an org came to; a window's summary holds their sums. */
+type Figures = {
   backfilled: number;
   /** Sent to the dead-letter topic by this run. */
   deadLettered: number;
@@ -35,6 +29,16 @@ export type OrgResult = {
   stillMissing: number;
   surplus: number;
   errors: string[];
+};
+
+export type OrgResult = Figures & {
+  runId: string;
+  windowStart: string;
+  windowEnd: string;
+  /** The customer org, or `*` when the window as a whole could not be compared. */
+  orgId: string;
+  webexCount: number;
+  topicCount: number;
   /** The org (or, for `*`, the window) could not be reconciled: see errorCode and errors. */
   failed: boolean;
   /** The code of the first error, or null. */
@@ -44,18 +48,12 @@ export type OrgResult = {
 /** One org of a window (or the window itself, org `*`) that could not be reconciled. */
 export type Failure = { orgId: string; code: ErrorCode; error: string };
 
-export type WindowSummary = {
+export type WindowSummary = Figures & {
   start: string;
   end: string;
   orgs: number;
   webexTotal: number;
   topicTotal: number;
-  backfilled: number;
-  deadLettered: number;
-  unpublishable: number;
-  stillMissing: number;
-  surplus: number;
-  errors: string[];
   /** What could not be reconciled: one entry per failed org, `*` for the window as a whole. */
   failures: Failure[];
 };

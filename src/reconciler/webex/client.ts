@@ -31,6 +31,11 @@
  * Unknowns (domain notes section 4): the pagination header names of
  * `cdrcountbyorg` are matched tolerantly (`parsePagination`), logged at debug,
  * and a warning is logged when pagination-looking headers are not understood.
+ *
+ * The parts, by concern: `options.ts` (the options' schema), `schemas.ts`
+ * (bodies), `headers.ts` (pagination, `Link`, `Retry-After`), `tokens.ts`
+ * (token sources), `request.ts` (one attempt classified once, and the loop
+ * that applies the retry policy), `region-redirect.ts` (the 451 allow-list).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { z } from 'zod';

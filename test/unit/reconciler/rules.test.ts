@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   addCounts,
   addOrg,
+  type BackfillCounts,
   backfillFailed,
   causesOf,
   compareOrg,
@@ -89,60 +90,28 @@ describe('reconcile rules: settling an org', () => {
     });
   });
 
-  const backfills = [
-    {
-      name: 'everything missing is fetched and published',
-      webex: 5,
-      topic: 2,
-      found: { records: 5, onTopic: 2, dead: 0, deadSent: 0, accepted: 3, deadLettered: 0 },
-      want: { backfilled: 3, deadLettered: 0, unpublishable: 0, stillMissing: 0 },
-    },
-    {
-      name: 'Webex counts more than it returns: the rest stays missing',
-      webex: 5,
-      topic: 1,
-      found: { records: 3, onTopic: 1, dead: 0, deadSent: 0, accepted: 2, deadLettered: 0 },
-      want: { backfilled: 2, deadLettered: 0, unpublishable: 0, stillMissing: 2 },
-    },
-    {
-      name: 'records that cannot be normalised are unpublishable and stay missing',
-      webex: 4,
-      topic: 1,
-      found: { records: 2, onTopic: 1, dead: 2, deadSent: 2, accepted: 1, deadLettered: 2 },
-      want: { backfilled: 1, deadLettered: 2, unpublishable: 2, stillMissing: 2 },
-    },
-    {
-      name: 'dead-lettered by an earlier run: still unpublishable, not sent again',
-      webex: 3,
-      topic: 1,
-      found: { records: 1, onTopic: 1, dead: 2, deadSent: 0, accepted: 0, deadLettered: 0 },
-      want: { backfilled: 0, deadLettered: 0, unpublishable: 2, stillMissing: 2 },
-    },
-    {
-      name: 'a record that fails Avro encoding is dead-lettered by the publisher',
-      webex: 3,
-      topic: 1,
-      found: { records: 2, onTopic: 0, dead: 0, deadSent: 0, accepted: 1, deadLettered: 1 },
-      want: { backfilled: 1, deadLettered: 1, unpublishable: 1, stillMissing: 1 },
-    },
-    {
-      name: 'records on the topic but counted in a neighbouring window are present',
-      webex: 4,
-      topic: 0,
-      found: { records: 4, onTopic: 3, dead: 0, deadSent: 0, accepted: 1, deadLettered: 0 },
-      want: { backfilled: 1, deadLettered: 0, unpublishable: 0, stillMissing: 0 },
-    },
+  const found = (
+    records: number,
+    onTopic: number,
+    dead: number,
+    deadSent: number,
+    accepted: number,
+    deadLettered: number,
+  ): BackfillCounts => ({ records, onTopic, dead, deadSent, accepted, deadLettered });
+  // name, Webex, topic, found, want [backfilled, deadLettered, unpublishable, stillMissing]
+  const backfills: [string, number, number, BackfillCounts, number[]][] = [
+    ['all missing fetched and published', 5, 2, found(5, 2, 0, 0, 3, 0), [3, 0, 0, 0]],
+    ['Webex counts more than it returns', 5, 1, found(3, 1, 0, 0, 2, 0), [2, 0, 0, 2]],
+    ['unnormalisable: unpublishable, missing', 4, 1, found(2, 1, 2, 2, 1, 2), [1, 2, 2, 2]],
+    ['dead-lettered before: not sent again', 3, 1, found(1, 1, 2, 0, 0, 0), [0, 0, 2, 2]],
+    ['Avro encoding failed: dead-lettered', 3, 1, found(2, 0, 0, 0, 1, 1), [1, 1, 1, 1]],
+    ['on the topic in a neighbouring window', 4, 0, found(4, 3, 0, 0, 1, 0), [1, 0, 0, 0]],
   ];
-  for (const { name, webex, topic, found, want } of backfills) {
+  for (const [name, webex, topic, counts, want] of backfills) {
     it(name, () => {
-      const settled = settleBackfill(result(webex, topic), found);
+      const settled = settleBackfill(result(webex, topic), counts);
       assert.deepEqual(
-        {
-          backfilled: settled.backfilled,
-          deadLettered: settled.deadLettered,
-          unpublishable: settled.unpublishable,
-          stillMissing: settled.stillMissing,
-        },
+        [settled.backfilled, settled.deadLettered, settled.unpublishable, settled.stillMissing],
         want,
       );
       assert.equal(settled.failed, false);
