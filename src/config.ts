@@ -14,11 +14,11 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FEEDS } from './cdr/normalise.ts';
 import { privacyEnv, privacyProblems, toPrivacy } from './cdr/privacy.ts';
-import { type LogLevel, silentLogger } from './log.ts';
+import type { LogLevel } from './log.ts';
 import { parseDuration } from './reconciler/plan.ts';
-import { readRefreshTokenFile } from './reconciler/refresh-token-file.ts';
-import { DEFAULT_REDIRECT_HOSTS, parseRedirectHosts } from './reconciler/region-redirect.ts';
-import { createWebexClient } from './reconciler/webex-client.ts';
+import { parseClientOptions } from './reconciler/webex/options.ts';
+import { readRefreshTokenFile } from './reconciler/webex/refresh-token-file.ts';
+import { DEFAULT_REDIRECT_HOSTS, parseRedirectHosts } from './reconciler/webex/region-redirect.ts';
 import { createSettingNames } from './setting-names.ts';
 
 const list = z.string().transform((s) =>
@@ -566,7 +566,7 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
   if (!parsed.ok) return parsed;
   // Whatever the Webex client would refuse at start is a configuration problem too.
   try {
-    createWebexClient({ ...parsed.config.webex, logger: silentLogger });
+    parseClientOptions(parsed.config.webex);
   } catch (e) {
     return { ok: false, problems: [e instanceof Error ? e.message : String(e)] };
   }

@@ -18,8 +18,9 @@ import { createLogger } from '../log.ts';
 import { attachRelativeTimes, parseTimeArg } from '../time-arg.ts';
 import { createReconcilerApp } from './http.ts';
 import { plannableRange, type Window } from './plan.ts';
-import { codeOf, failedRun, type RunOutcome, type RunSummary, runOutcome } from './reconcile.ts';
+import { codeOf, failedRun } from './reconcile.ts';
 import { formatSummary } from './report.ts';
+import { type RunOutcome, type RunSummary, runOutcome } from './rules.ts';
 import { createReconciler, type Reconciler } from './service.ts';
 
 const EXIT_CONFIG = 2;

@@ -29,6 +29,10 @@
  * way. An abort ends the run between any two steps. Every window and org that
  * needed attention gets one audit result; every window one log line (`warn`
  * when it failed, with each cause once); the run ends with totals.
+ *
+ * The rules (which orgs to compare, what counts as missing, surplus or
+ * unpublishable, how results fold into summaries) are pure functions in
+ * rules.ts; this module does the I/O around them.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,92 +44,30 @@ import { rawHash } from '../kafka/messages.ts';
 import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { isWindowAlive, type Window } from './plan.ts';
+import {
+  addCounts,
+  addOrg,
+  type BackfillCounts,
+  backfillFailed,
+  causesOf,
+  compareOrg,
+  compareWindow,
+  emptyWindowSummary,
+  type Failure,
+  failOrg,
+  failWindow,
+  type OrgResult,
+  openOrgResult,
+  orgFailure,
+  type RunSummary,
+  settleBackfill,
+  stopsTheRun,
+  summariseRun,
+  type WindowSummary,
+  wholeWindowResult,
+} from './rules.ts';
 import { createLedger, type Ledger } from './topic-ledger.ts';
-import type { RequestOptions, WebexClient } from './webex-client.ts';
-
-export type OrgResult = {
-  runId: string;
-  windowStart: string;
-  windowEnd: string;
-  /** The customer org, or `*` when the window as a whole could not be compared. */
-  orgId: string;
-  webexCount: number;
-  topicCount: number;
-  backfilled: number;
-  /** Sent to the dead-letter topic by this run. */
-  deadLettered: number;
-  /** Webex records that cannot be published (dead-lettered now or by an earlier run). */
-  unpublishable: number;
-  stillMissing: number;
-  surplus: number;
-  errors: string[];
-  /** The org (or, for `*`, the window) could not be reconciled: see errorCode and errors. */
-  failed: boolean;
-  /** The code of the first error, or null. */
-  errorCode: ErrorCode | null;
-};
-
-/** One org of a window (or the window itself, org `*`) that could not be reconciled. */
-export type Failure = { orgId: string; code: ErrorCode; error: string };
-
-export type WindowSummary = {
-  start: string;
-  end: string;
-  orgs: number;
-  webexTotal: number;
-  topicTotal: number;
-  backfilled: number;
-  deadLettered: number;
-  unpublishable: number;
-  stillMissing: number;
-  surplus: number;
-  errors: string[];
-  /** What could not be reconciled: one entry per failed org, `*` for the window as a whole. */
-  failures: Failure[];
-};
-
-export type RunSummary = {
-  runId: string;
-  windows: WindowSummary[];
-  totals: {
-    windows: number;
-    webex: number;
-    topicBefore: number;
-    backfilled: number;
-    deadLettered: number;
-    unpublishable: number;
-    stillMissing: number;
-    surplus: number;
-    errors: number;
-    /** Windows with any failure (the window as a whole, or one of its orgs). */
-    failedWindows: number;
-    /** Orgs of windows that could not be reconciled, over all windows. */
-    failedOrgs: number;
-  };
-  /** Failed windows by the code of their first failure, failed orgs by theirs. */
-  failedByCode: {
-    windows: Partial<Record<ErrorCode, number>>;
-    orgs: Partial<Record<ErrorCode, number>>;
-  };
-  /** Stopped before its end (a stop request, or `stoppedBy`). */
-  aborted: boolean;
-  /** The failure that ended the run early (refused credentials, no Kafka), or null. */
-  stoppedBy: { code: ErrorCode; error: string } | null;
-};
-
-/**
- * complete: every window compared, nothing missing; missing: every window
- * compared, records still missing (unpublishable); failed: a window or org
- * failed, or the run was stopped early.
- */
-export type RunOutcome = 'complete' | 'missing' | 'failed';
-
-export const runOutcome = (s: RunSummary): RunOutcome =>
-  s.aborted || s.totals.failedWindows > 0 || s.totals.errors > 0
-    ? 'failed'
-    : s.totals.stillMissing > 0
-      ? 'missing'
-      : 'complete';
+import type { OrgCount, RequestOptions, WebexClient } from './webex/client.ts';
 
 export type Progress = { window: number; windows: number; org: number; orgs: number };
 
@@ -159,9 +101,6 @@ export type ReconcileDeps = {
 const TOPIC_READ_RETRY_MS = 1_000;
 
 export const WINDOW_AGED_OUT = 'window aged out before it could be reconciled';
-
-/** Codes after which no further Webex request can succeed: the run stops. */
-const STOPS_THE_RUN: ReadonlySet<ErrorCode> = new Set(['webex_auth_failed', 'config_invalid']);
 
 /** Thrown before a Webex request for a window Webex no longer serves. */
 export class WindowAgedOutError extends Error {
@@ -204,77 +143,6 @@ const raceAbort = <T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
       },
     );
   });
-};
-
-const emptyWindowSummary = (window: Window): WindowSummary => ({
-  start: iso(window.start),
-  end: iso(window.end),
-  orgs: 0,
-  webexTotal: 0,
-  topicTotal: 0,
-  backfilled: 0,
-  deadLettered: 0,
-  unpublishable: 0,
-  stillMissing: 0,
-  surplus: 0,
-  errors: [],
-  failures: [],
-});
-
-const increment = (m: Partial<Record<ErrorCode, number>>, code: ErrorCode) => {
-  m[code] = (m[code] ?? 0) + 1;
-};
-
-/** Totals over the windows reported; `planned` is the number of windows asked for. */
-export const summariseRun = (
-  runId: string,
-  windows: WindowSummary[],
-  planned: number,
-  aborted: boolean,
-  stoppedBy: RunSummary['stoppedBy'] = null,
-): RunSummary => {
-  const totals = {
-    windows: planned,
-    webex: 0,
-    topicBefore: 0,
-    backfilled: 0,
-    deadLettered: 0,
-    unpublishable: 0,
-    stillMissing: 0,
-    surplus: 0,
-    errors: 0,
-    failedWindows: 0,
-    failedOrgs: 0,
-  };
-  const failedByCode: RunSummary['failedByCode'] = { windows: {}, orgs: {} };
-  for (const w of windows) {
-    totals.webex += w.webexTotal;
-    totals.topicBefore += w.topicTotal;
-    totals.backfilled += w.backfilled;
-    totals.deadLettered += w.deadLettered;
-    totals.unpublishable += w.unpublishable;
-    totals.stillMissing += w.stillMissing;
-    totals.surplus += w.surplus;
-    totals.errors += w.errors.length;
-    const [first] = w.failures;
-    if (first !== undefined) {
-      totals.failedWindows += 1;
-      increment(failedByCode.windows, first.code);
-    }
-    for (const f of w.failures) {
-      if (f.orgId === '*') continue;
-      totals.failedOrgs += 1;
-      increment(failedByCode.orgs, f.code);
-    }
-  }
-  return {
-    runId,
-    windows,
-    totals,
-    failedByCode,
-    aborted: aborted || stoppedBy !== null,
-    stoppedBy,
-  };
 };
 
 /** A run that could not start (Kafka or the registry not reached) or ended with an exception. */
@@ -330,68 +198,46 @@ export const reconcile = async (deps: ReconcileDeps, windows: Window[]): Promise
   return result;
 };
 
-/** Records a failure of the window (org `*`) or of one org; one that stops the run stops it. */
-const noteFailure = (run: Run, s: WindowSummary, failure: Failure): void => {
-  s.failures.push(failure);
-  if (run.fatal === null && STOPS_THE_RUN.has(failure.code)) run.fatal = failure;
+/** Notes a failure of the window (org `*`) or of one org; one that stops the run stops it. */
+const noteFailure = (run: Run, failure: Failure | null | undefined): void => {
+  if (failure && run.fatal === null && stopsTheRun(failure.code)) run.fatal = failure;
 };
 
-/** The window as a whole could not be compared (or its audit not written). */
-const failWindow = (run: Run, s: WindowSummary, code: ErrorCode, error: string): void => {
-  s.errors.push(error);
-  noteFailure(run, s, { orgId: '*', code, error });
+/** The window as a whole failed: in its summary, and the run stopped if the code says so. */
+const windowFailed = (
+  run: Run,
+  s: WindowSummary,
+  code: ErrorCode,
+  error: string,
+): WindowSummary => {
+  const failed = failWindow(s, code, error);
+  noteFailure(run, failed.failures.at(-1));
+  return failed;
 };
 
-/** An error of one org's reconciliation: the org is failed, with the first error's code. */
-const failOrg = (result: OrgResult, code: ErrorCode, error: string): void => {
-  result.errors.push(error);
-  result.failed = true;
-  result.errorCode ??= code;
-};
-
-/** The audit result for a window that could not be compared org by org. */
-const wholeWindowResult = (run: Run, s: WindowSummary): OrgResult => ({
-  runId: run.runId,
-  windowStart: s.start,
-  windowEnd: s.end,
-  orgId: '*',
-  webexCount: s.webexTotal,
-  topicCount: s.topicTotal,
-  backfilled: 0,
-  deadLettered: 0,
-  unpublishable: 0,
-  stillMissing: 0,
-  surplus: 0,
-  errors: [...s.errors],
-  failed: s.failures.length > 0,
-  errorCode: s.failures[0]?.code ?? null,
-});
-
-/** Writes the results of one or more windows in one send; a failure is an error of each. */
-const audit = async (run: Run, summaries: WindowSummary[], results: OrgResult[]): Promise<void> => {
-  if (results.length === 0) return;
+/**
+ * Writes the results of one or more windows in one send; a failure is an
+ * error of each. Resolves with the summaries, failed where the audit was not written.
+ */
+const audit = async (
+  run: Run,
+  summaries: WindowSummary[],
+  results: OrgResult[],
+): Promise<WindowSummary[]> => {
+  if (results.length === 0) return summaries;
   if (run.aborted()) {
     run.log.info('run stopped: audit not written', { windows: summaries.map((s) => s.start) });
-    return;
+    return summaries;
   }
   try {
     await raceAbort(run.deps.writeAudit(results), run.deps.signal);
+    return summaries;
   } catch (e) {
-    if (run.aborted()) return;
-    for (const s of summaries)
-      failWindow(run, s, codeOf(e, 'kafka_failed'), `audit: ${describe(e)}`);
+    if (run.aborted()) return summaries;
+    return summaries.map((s) =>
+      windowFailed(run, s, codeOf(e, 'kafka_failed'), `audit: ${describe(e)}`),
+    );
   }
-};
-
-/** Each cause of a window's failures once: its code, how many failed with it, the first error. */
-const causesOf = (failures: readonly Failure[]) => {
-  const byCode = new Map<ErrorCode, { code: ErrorCode; failures: number; error: string }>();
-  for (const f of failures) {
-    const c = byCode.get(f.code);
-    if (c === undefined) byCode.set(f.code, { code: f.code, failures: 1, error: f.error });
-    else c.failures += 1;
-  }
-  return [...byCode.values()];
 };
 
 const logWindow = (run: Run, s: WindowSummary): void => {
@@ -461,15 +307,13 @@ const reconcilePass = async (
       error,
     });
     // One send for the pass: if Kafka is down, one deadline passes, not one per window.
-    const summaries = windows.map((w) => {
-      const s = emptyWindowSummary(w);
-      failWindow(run, s, codeOf(e, 'kafka_failed'), error);
-      return s;
-    });
-    await audit(
+    const failed = windows.map((w) =>
+      windowFailed(run, emptyWindowSummary(w), codeOf(e, 'kafka_failed'), error),
+    );
+    const summaries = await audit(
       run,
-      summaries,
-      summaries.map((s) => wholeWindowResult(run, s)),
+      failed,
+      failed.map((s) => wholeWindowResult(run.runId, s)),
     );
     for (const s of summaries) logWindow(run, s);
     return summaries;
@@ -504,7 +348,7 @@ const reconcileWindow = async (
 ): Promise<WindowSummary | undefined> => {
   const { deps } = run;
   const { ledger } = pass;
-  const summary = emptyWindowSummary(window);
+  let summary = emptyWindowSummary(window);
   const guard = () => {
     if (!isWindowAlive(window, { now: run.now(), lookbackMs: deps.lookbackMs })) {
       throw new WindowAgedOutError();
@@ -512,32 +356,32 @@ const reconcileWindow = async (
   };
   const request: RequestOptions = { signal: deps.signal, beforeRequest: guard };
 
-  const counts = new Map<string, number>();
+  let counts: OrgCount[];
   try {
     guard();
-    for (const c of await deps.webex.countByOrg(window, request)) {
-      counts.set(c.orgId, (counts.get(c.orgId) ?? 0) + c.count);
-    }
+    counts = await deps.webex.countByOrg(window, request);
   } catch (e) {
     if (run.aborted()) return undefined;
     const orgs = ledger.orgs(slot);
     summary.orgs = orgs.length;
     for (const org of orgs) summary.topicTotal += ledger.distinct(slot, org);
-    failWindow(
+    summary = windowFailed(
       run,
       summary,
       codeOf(e, 'webex_http'),
       e instanceof WindowAgedOutError ? e.message : `cdrcountbyorg: ${describe(e)}`,
     );
-    await audit(run, [summary], [wholeWindowResult(run, summary)]);
+    [summary] = (await audit(run, [summary], [wholeWindowResult(run.runId, summary)])) as [
+      WindowSummary,
+    ];
     logWindow(run, summary);
     return summary;
   }
 
-  const orgs = [...new Set([...counts.keys(), ...ledger.orgs(slot)])].sort();
+  const orgs = compareWindow(counts, ledger.orgs(slot));
   summary.orgs = orgs.length;
   const results: OrgResult[] = [];
-  for (const [orgIndex, orgId] of orgs.entries()) {
+  for (const [orgIndex, org] of orgs.entries()) {
     if (run.halted()) break;
     deps.onProgress?.({
       window: index + 1,
@@ -545,64 +389,45 @@ const reconcileWindow = async (
       org: orgIndex + 1,
       orgs: orgs.length,
     });
-    const webexCount = counts.get(orgId) ?? 0;
-    const topicCount = ledger.distinct(slot, orgId);
-    summary.webexTotal += webexCount;
-    summary.topicTotal += topicCount;
-    if (webexCount === topicCount) continue;
-    const result: OrgResult = {
-      runId: run.runId,
-      windowStart: summary.start,
-      windowEnd: summary.end,
-      orgId,
-      webexCount,
-      topicCount,
-      backfilled: 0,
-      deadLettered: 0,
-      unpublishable: 0,
-      stillMissing: 0,
-      surplus: Math.max(0, topicCount - webexCount),
-      errors: [],
-      failed: false,
-      errorCode: null,
-    };
-    if (webexCount > topicCount) {
+    const comparison = compareOrg(org, ledger.distinct(slot, org.orgId));
+    summary = addCounts(summary, comparison);
+    if (comparison.balanced) continue;
+    let result = openOrgResult(run.runId, summary, comparison);
+    if (comparison.needsBackfill) {
       try {
         guard();
-        await backfill(run, pass, window, result, request);
+        await backfill(run, pass, window, result.orgId, request, (rule) => {
+          result = rule(result);
+        });
       } catch (e) {
         if (run.aborted()) break;
-        failOrg(result, codeOf(e, 'webex_http'), describe(e));
-        result.stillMissing = webexCount - topicCount;
+        result = backfillFailed(result, codeOf(e, 'webex_http'), describe(e));
       }
     }
-    summary.backfilled += result.backfilled;
-    summary.deadLettered += result.deadLettered;
-    summary.unpublishable += result.unpublishable;
-    summary.stillMissing += result.stillMissing;
-    summary.surplus += result.surplus;
-    summary.errors.push(...result.errors.map((e) => `${orgId}: ${e}`));
-    if (result.errorCode !== null) {
-      noteFailure(run, summary, { orgId, code: result.errorCode, error: result.errors.join('; ') });
-    }
+    summary = addOrg(summary, result);
+    noteFailure(run, orgFailure(result));
     results.push(result);
   }
-  await audit(run, [summary], results);
+  [summary] = (await audit(run, [summary], results)) as [WindowSummary];
   logWindow(run, summary);
   return summary;
 };
 
-/** Fetches one org's records for the window and publishes those not on the topic yet. */
+/**
+ * Fetches one org's records for the window and publishes those not on the
+ * topic yet; what it finds goes to the org's result through `apply`.
+ */
 const backfill = async (
   run: Run,
   pass: Pass,
   window: Window,
-  result: OrgResult,
+  orgId: string,
   request: RequestOptions,
+  apply: (rule: (r: OrgResult) => OrgResult) => void,
 ): Promise<void> => {
   const { deps } = run;
   const { ledger } = pass;
-  const raws = await deps.webex.recordsByOrg(result.orgId, window, request);
+  const raws = await deps.webex.recordsByOrg(orgId, window, request);
   const ingest: Ingest = {
     feed: deps.feed,
     source: 'reconciler',
@@ -622,7 +447,8 @@ const backfill = async (
     } catch (e) {
       if (run.aborted()) throw e;
       // Not knowing what is there already, send them (a duplicate beats a loss).
-      failOrg(result, codeOf(e, 'kafka_failed'), `dead-letter topic read: ${describe(e)}`);
+      const error = `dead-letter topic read: ${describe(e)}`;
+      apply((r) => failOrg(r, codeOf(e, 'kafka_failed'), error));
     }
     const fresh = new Set<string>();
     dead = dead.filter((_, i) => {
@@ -644,16 +470,13 @@ const backfill = async (
   // Marked even if Avro encoding failed (then dead-lettered): not tried again in this pass.
   for (const r of missing) ledger.add(r.callEnd, r.orgId, r.reportId);
   for (const h of hashes) known.add(h);
-  result.backfilled = counts.accepted;
-  result.deadLettered = counts.deadLettered;
-  // Records that failed Avro encoding are dead-lettered by the publisher itself.
-  result.unpublishable = batch.dead.length + Math.max(0, counts.deadLettered - dead.length);
-  // Webex's records for this org and window now on the topic, wherever our
-  // cdr-call-end placed them; what Webex counted but did not return, or what
-  // cannot be published, stays missing.
-  const present = batch.records.length - missing.length + counts.accepted;
-  result.stillMissing = Math.max(
-    0,
-    result.webexCount - Math.max(present, result.topicCount + counts.accepted),
-  );
+  const found: BackfillCounts = {
+    records: batch.records.length,
+    onTopic: batch.records.length - missing.length,
+    dead: batch.dead.length,
+    deadSent: dead.length,
+    accepted: counts.accepted,
+    deadLettered: counts.deadLettered,
+  };
+  apply((r) => settleBackfill(r, found));
 };

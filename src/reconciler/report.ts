@@ -7,7 +7,7 @@
  * failed by error code, why the run stopped early, and its outcome.
  */
 import type { CdrProducer } from '../kafka/producer.ts';
-import { type OrgResult, type RunSummary, runOutcome } from './reconcile.ts';
+import { type OrgResult, type RunSummary, runOutcome } from './rules.ts';
 
 export const createAuditWriter =
   (producer: CdrProducer, topic: string, timeoutMs: number) =>

@@ -23,18 +23,11 @@ import { HEADER } from '../kafka/messages.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
 import { plannableRange, planWindows, type Window } from './plan.ts';
-import {
-  codeOf,
-  failedRun,
-  type Progress,
-  type RunSummary,
-  reconcile,
-  runOutcome,
-  summariseRun,
-} from './reconcile.ts';
-import { createRefreshTokenStore } from './refresh-token-file.ts';
+import { codeOf, failedRun, type Progress, reconcile } from './reconcile.ts';
 import { createAuditWriter } from './report.ts';
-import { createWebexClient } from './webex-client.ts';
+import { type RunSummary, runOutcome, summariseRun } from './rules.ts';
+import { createWebexClient } from './webex/client.ts';
+import { createRefreshTokenStore } from './webex/refresh-token-file.ts';
 
 export type Reconciler = {
   runOnce(windows?: Window[], onProgress?: (p: Progress) => void): Promise<RunSummary>;

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { listen } from '../../src/listen.ts';
 import { silentLogger } from '../../src/log.ts';
-import { createWebexClient } from '../../src/reconciler/webex-client.ts';
+import { createWebexClient } from '../../src/reconciler/webex/client.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';

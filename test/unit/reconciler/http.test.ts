@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReconcilerApp } from '../../../src/reconciler/http.ts';
-import { summariseRun } from '../../../src/reconciler/reconcile.ts';
+import { summariseRun } from '../../../src/reconciler/rules.ts';
 import type { ReconcilerStatus } from '../../../src/reconciler/service.ts';
 import { parsePrometheusText } from '../prometheus.ts';
 

@@ -7,16 +7,15 @@ import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import { type Logger, silentLogger } from '../../../src/log.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
 import {
-  type OrgResult,
   type ReconcileDeps,
   reconcile,
-  runOutcome,
   splitPasses,
   WINDOW_AGED_OUT,
 } from '../../../src/reconciler/reconcile.ts';
 import { formatSummary } from '../../../src/reconciler/report.ts';
+import { type OrgResult, runOutcome } from '../../../src/reconciler/rules.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
-import type { RequestOptions } from '../../../src/reconciler/webex-client.ts';
+import type { RequestOptions } from '../../../src/reconciler/webex/client.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;

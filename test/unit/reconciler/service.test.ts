@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseReconcilerConfig } from '../../../src/config.ts';
 import { type Logger, silentLogger } from '../../../src/log.ts';
-import { runOutcome } from '../../../src/reconciler/reconcile.ts';
+import { runOutcome } from '../../../src/reconciler/rules.ts';
 import { createReconciler } from '../../../src/reconciler/service.ts';
 
 const unreachable = () => {

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Logger } from '../../../src/log.ts';
+import type { Logger } from '../../../../src/log.ts';
 import {
   createRefreshTokenStore,
   readRefreshTokenFile,
-} from '../../../src/reconciler/refresh-token-file.ts';
+} from '../../../../src/reconciler/webex/refresh-token-file.ts';
 
 const recordingLogger = () => {
   const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];

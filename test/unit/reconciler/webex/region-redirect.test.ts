@@ -7,7 +7,7 @@ import {
   rebase,
   regionBaseOf,
   regionCandidates,
-} from '../../../src/reconciler/region-redirect.ts';
+} from '../../../../src/reconciler/webex/region-redirect.ts';
 
 const patterns = (entries: readonly string[]) => {
   const parsed = parseRedirectHosts(entries);

@@ -1,5 +1,5 @@
 /**
- * @module reconciler/region-redirect
+ * @module reconciler/webex/region-redirect
  * Webex's region redirect: for an org whose data another region holds, the
  * analytics host answers HTTP 451 and says where the data is. The shape of
  * that answer is not public (README, Open Webex questions), so it is read

@@ -1,5 +1,5 @@
 /**
- * @module reconciler/refresh-token-file
+ * @module reconciler/webex/refresh-token-file
  * Webex may answer an OAuth refresh with a new refresh token and retire the
  * old one. With `WEBEX_REFRESH_TOKEN_FILE` the refresh token is read from that
  * file at start, and every rotated one is written back atomically (a temporary
@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { describe } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { describe } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
 
 export type RefreshTokenRead = { ok: true; token: string } | { ok: false; problem: string };
 
