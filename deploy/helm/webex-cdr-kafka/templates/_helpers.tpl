@@ -182,7 +182,8 @@ explicit value must leave at least 2 s after the deadline and the preStop sleep.
 - name: secrets
   secret:
     secretName: {{ include "webex-cdr-kafka.secretName" .root }}
-    defaultMode: 0440
+    # 0440 (written in decimal: YAML 1.1 and 1.2 read a leading 0 differently)
+    defaultMode: 288
     items:
 {{- range $keys }}
       - key: {{ . }}
@@ -274,7 +275,7 @@ containers:
       {{- toYaml $r.livenessProbe | nindent 6 }}
 {{- end }}
     env:
-      {{- include "webex-cdr-kafka.env" $ctx | indent 6 }}
+      {{- with include "webex-cdr-kafka.env" $ctx | trim }}{{ . | nindent 6 }}{{ end }}
     securityContext:
       {{- toYaml $root.Values.securityContext | nindent 6 }}
     resources:
@@ -294,7 +295,7 @@ containers:
 volumes:
   - name: tmp
     emptyDir: {}
-{{- include "webex-cdr-kafka.secretVolume" $ctx | indent 2 }}
+{{- with include "webex-cdr-kafka.secretVolume" $ctx | trim }}{{ . | nindent 2 }}{{ end }}
 {{- if $store }}
   - name: token-store
 {{- if $r.tokenStore.persistence.enabled }}
