@@ -4,6 +4,8 @@
  */
 import type { SpecName } from '../../src/cdr/fields.ts';
 import type { Ingest } from '../../src/cdr/normalise.ts';
+import { summariseRun } from '../../src/reconciler/rules.ts';
+import type { ReconcilerStatus } from '../../src/reconciler/service.ts';
 
 export const INGEST: Ingest = {
   feed: 'analytics',
@@ -117,3 +119,17 @@ export const minimalRawCdr = (
   'Org UUID': 'org-1',
   ...overrides,
 });
+
+/** A reconciler that has not run yet and waits for Kafka (its `/readyz` answers 503). */
+export const IDLE_RECONCILER: ReconcilerStatus = {
+  ready: false,
+  reasons: ['Kafka or the registry not ready: topics'],
+  running: false,
+  runs: 0,
+  backfilledTotal: 0,
+  sums: summariseRun('', [], 0, false).totals,
+  failedByCode: { windows: {}, orgs: {} },
+  lastRun: null,
+  lastFinishedAt: null,
+  lastSuccessAt: null,
+};

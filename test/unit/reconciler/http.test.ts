@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReconcilerApp } from '../../../src/reconciler/http.ts';
-import { summariseRun } from '../../../src/reconciler/rules.ts';
 import type { ReconcilerStatus } from '../../../src/reconciler/service.ts';
+import { IDLE_RECONCILER } from '../fixtures.ts';
 import { parsePrometheusText } from '../prometheus.ts';
 
-const idle: ReconcilerStatus = {
-  ready: false,
-  reasons: ['Kafka or the registry not ready: topics'],
-  running: false,
-  runs: 0,
-  backfilledTotal: 0,
-  sums: summariseRun('', [], 0, false).totals,
-  failedByCode: { windows: {}, orgs: {} },
-  lastRun: null,
-  lastFinishedAt: null,
-  lastSuccessAt: null,
-};
+const idle = IDLE_RECONCILER;
 
 const afterRun: ReconcilerStatus = {
   ready: true,
