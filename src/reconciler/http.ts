@@ -40,7 +40,7 @@ const byCode = (counts: Partial<Record<ErrorCode, number>>): [Labels, number][] 
 
 type Totals = NonNullable<ReconcilerStatus['lastRun']>['totals'];
 
-/** The last run's gauges: registered once a run has finished (absent before the first). */
+/** The last run's gauges, `webex_cdr_reconcile_last_run_<name>`. */
 const LAST_RUN: readonly [string, string, (t: Totals, s: ReconcilerStatus) => number][] = [
   [
     'finished_seconds',
@@ -73,18 +73,26 @@ const LAST_RUN: readonly [string, string, (t: Totals, s: ReconcilerStatus) => nu
 
 /**
  * The reconciler's registry: counters over all runs and gauges of the last
- * run, each read from one status snapshot per scrape by its collect callback.
- * A new figure is one more `readCounter`/`readGauge` reading `s()`.
+ * run, each read by its collect callback from one status snapshot per scrape.
+ * A new figure is one more line: `gauge(name, help, (s) => value)` (or `counter`).
  */
 export const createReconcilerMetrics = (
   status: () => ReconcilerStatus,
   registry: Registry = createRegistry(),
 ) => {
   let snapshot = status();
-  const s = () => snapshot;
+  type Read<T> = (s: ReconcilerStatus) => T;
   const r = [registry];
-  const counter = (name: string, help: string, read: (s: ReconcilerStatus) => number) =>
-    readCounter(r, `${P}_${name}_total`, help, () => read(s()));
+  const counter = (name: string, help: string, value: Read<number>) =>
+    readCounter(r, `${P}_${name}_total`, help, () => value(snapshot));
+  const byCodeCounter = (
+    name: string,
+    help: string,
+    counts: Read<Partial<Record<ErrorCode, number>>>,
+  ) => readCounter(r, `${P}_${name}_total`, help, () => byCode(counts(snapshot)), ['code']);
+  const gauge = (name: string, help: string, value: Read<number>) =>
+    readGauge(r, `${P}_${name}`, help, () => value(snapshot));
+
   counter('runs', 'Reconciliation runs finished.', (s) => s.runs);
   counter('windows', 'Windows reconciled by all runs.', (s) => s.sums.windows);
   counter(
@@ -99,41 +107,37 @@ export const createReconcilerMetrics = (
     (s) => s.sums.stillMissing,
   );
   counter('errors', 'Errors of all runs.', (s) => s.sums.errors);
-  readCounter(
-    r,
-    `${P}_failed_windows_total`,
+  byCodeCounter(
+    'failed_windows',
     'Windows that could not be reconciled, by the error code of their first failure.',
-    () => byCode(s().failedByCode.windows),
-    ['code'],
+    (s) => s.failedByCode.windows,
   );
-  readCounter(
-    r,
-    `${P}_failed_orgs_total`,
+  byCodeCounter(
+    'failed_orgs',
     'Orgs of a window that could not be reconciled, by error code.',
-    () => byCode(s().failedByCode.orgs),
-    ['code'],
+    (s) => s.failedByCode.orgs,
   );
-  readGauge(
-    r,
-    `${P}_last_success_timestamp_seconds`,
+  gauge(
+    'last_success_timestamp_seconds',
     'When the last run that did not fail finished (Unix time; 0 before the first). Alert when older than twice RECONCILE_INTERVAL.',
-    () => (s().lastSuccessAt ?? 0) / 1000,
+    (s) => (s.lastSuccessAt ?? 0) / 1000,
   );
   readCounter(
     r,
     'webex_cdr_records_total',
     'CDRs by source and outcome (published, dead_lettered).',
     () => [
-      [{ source: 'reconciler', outcome: 'published' }, s().sums.backfilled],
-      [{ source: 'reconciler', outcome: 'dead_lettered' }, s().sums.deadLettered],
+      [{ source: 'reconciler', outcome: 'published' }, snapshot.sums.backfilled],
+      [{ source: 'reconciler', outcome: 'dead_lettered' }, snapshot.sums.deadLettered],
     ],
     ['source', 'outcome'],
   );
-  readGauge(r, `${P}_running`, 'A run is in progress (0/1).', () => (s().running ? 1 : 0));
-  const lastRun = LAST_RUN.map(([name, help, read]) =>
+  gauge('running', 'A run is in progress (0/1).', (s) => (s.running ? 1 : 0));
+  // not registered until a run has finished: absent before the first
+  const lastRun = LAST_RUN.map(([name, help, value]) =>
     readGauge([], `${P}_last_run_${name}`, help, () => {
-      const t = s().lastRun?.totals;
-      return t === undefined ? undefined : read(t, s());
+      const t = snapshot.lastRun?.totals;
+      return t === undefined ? undefined : value(t, snapshot);
     }),
   );
   return {

@@ -127,6 +127,9 @@ const callsPerDelivery = (tree: Tree) => {
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+/** median (min–max) */
+const spread = (xs: number[], digits: number) =>
+  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
 const trees = await Promise.all((args.src ?? '.').split(',').map(load));
 const results = new Map(
@@ -149,11 +152,9 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 console.log(
-  `${ROUNDS} rounds; a delivery = ${RECORDS} records; ${DELIVERIES} deliveries and ${CALLS} metric-call sets per round; medians`,
+  `${ROUNDS} rounds; a delivery = ${RECORDS} records; ${DELIVERIES} deliveries and ${CALLS} metric-call sets per round; median (min–max) of the rounds`,
 );
 console.log('tree\tcalls ns/delivery\tdelivery µs\tscrape ms');
 for (const [name, r] of results) {
-  console.log(
-    `${name}\t${median(r.calls).toFixed(0)}\t${median(r.delivery).toFixed(0)}\t${median(r.scrape).toFixed(2)}`,
-  );
+  console.log(`${name}\t${spread(r.calls, 0)}\t${spread(r.delivery, 0)}\t${spread(r.scrape, 2)}`);
 }

@@ -6,6 +6,7 @@ import { createMetrics, type Registry } from '../../src/metrics.ts';
 import { createReconcilerMetrics } from '../../src/reconciler/http.ts';
 import { summariseRun } from '../../src/reconciler/reconcile.ts';
 import type { ReconcilerStatus } from '../../src/reconciler/service.ts';
+import { parsePrometheusText } from './prometheus.ts';
 
 /** One series' value from prom-client's own JSON of a registry (`metricName` for histogram parts). */
 const seriesValue = async (
@@ -183,6 +184,24 @@ describe('metrics (prom-client)', () => {
     assert.match(after, /^webex_cdr_reconcile_failed_windows_total\{code="kafka_failed"\} 0$/m);
     assert.match(after, /^webex_cdr_records_total\{source="reconciler",outcome="published"\} 4$/m);
     assert.match(after, /^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('renders text a Prometheus parser reads: every family typed and described, histograms whole', async () => {
+    const ingress = createMetrics();
+    ingress.delivery(200, 0.02);
+    ingress.payload(5000);
+    const reconciler = createReconcilerMetrics(() => ranRun);
+    for (const text of [await ingress.render(), await reconciler.render()]) {
+      const families = parsePrometheusText(text);
+      assert.ok(families.size > 40, `${families.size} families`);
+      for (const f of families.values()) {
+        assert.notEqual(f.type, 'UNTYPED', f.name);
+        assert.ok(f.help.length > 0, f.name);
+        for (const s of f.type === 'HISTOGRAM' ? f.metrics : []) {
+          assert.equal(s.buckets?.['+Inf'], s.count, `${f.name}: +Inf is the count`);
+        }
+      }
+    }
   });
 
   it('exports what the README documents, with its types, labels and processes', async () => {
