@@ -1,110 +1,92 @@
 /**
  * @module metrics
- * Prometheus text format (0.0.4) without a dependency: counters, gauges and
- * cumulative histograms (`_bucket{le}`, `_sum`, `_count`), plus the process
- * basics. Label values come from small fixed sets (HTTP status, outcome,
- * source, error code), never from records or orgs, so cardinality is bounded.
+ * Prometheus metrics with prom-client. Each service (an ingress, a reconciler)
+ * has a registry of its own, never prom-client's global one: tests start
+ * several services in one process. Every registry also holds prom-client's
+ * default Node metrics (process CPU, RSS, heap, event-loop lag, GC, handles),
+ * set up once per process and shared by its registries: they describe the
+ * one process, and their collectors (a GC observer, an event-loop delay
+ * monitor) cannot be stopped, so one set per service would pile up.
  *
- * `createIngressMetrics` is what the ingress records; the reconciler's figures
- * are rendered from its status (reconciler/http.ts) with the same helpers.
+ * Label values come from small fixed sets (HTTP status, outcome, source,
+ * error code), never from records or orgs, so cardinality is bounded.
+ *
+ * Adding a metric: `new Counter({ name, help, labelNames, registers: [registry] })`
+ * (or Gauge, Histogram) next to the code that records it; a figure kept
+ * elsewhere (a service's status) is read at each scrape with `readCounter` /
+ * `readGauge` (reconciler/http.ts). `createMetrics` is what the ingress records.
  */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 
-type Labels = Record<string, string>;
+export type { Registry };
+export type Labels = Record<string, string>;
 
-const escapeLabel = (v: string) =>
-  v.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('"', '\\"');
+let processMetrics: Registry | undefined;
 
-const labelText = (labels: Labels): string => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+/** A new registry holding the process' default Node metrics (set up at the first call). */
+export const createRegistry = (): Registry => {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return Registry.merge([processMetrics]);
 };
 
-const number = (n: number): string =>
-  Number.isFinite(n) ? String(n) : Number.isNaN(n) ? 'NaN' : n > 0 ? '+Inf' : '-Inf';
+/** What `GET /metrics` renders: a service's registry, after whatever its render does first. */
+export type Scrapable = { readonly registry: Registry; render(): Promise<string> };
 
-type Metric = { render(): string[] };
+/** The answer of `GET /metrics`: the text format 0.0.4. */
+export const scrape = async (m: Scrapable): Promise<Response> =>
+  new Response(await m.render(), { headers: { 'Content-Type': m.registry.contentType } });
 
-const header = (name: string, help: string, type: string) => [
-  `# HELP ${name} ${help}`,
-  `# TYPE ${name} ${type}`,
-];
-
-/** A counter or gauge with one series per label set. */
-const createSeries = (name: string, help: string, type: 'counter' | 'gauge') => {
-  const values = new Map<string, number>();
-  return {
-    add(n: number, labels: Labels = {}) {
-      const key = labelText(labels);
-      values.set(key, (values.get(key) ?? 0) + n);
+/**
+ * A counter whose total is kept elsewhere, read at each scrape: a number, or
+ * one per label set (series not read keep their absence; those to show at 0
+ * are read as 0).
+ */
+export const readCounter = (
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => number | Iterable<readonly [Labels, number]>,
+  labelNames: readonly string[] = [],
+) =>
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      this.reset();
+      const value = read();
+      if (typeof value === 'number') this.inc(value);
+      else for (const [labels, n] of value) this.inc(labels, n);
     },
-    set(n: number, labels: Labels = {}) {
-      values.set(labelText(labels), n);
+  });
+
+/** A gauge read at each scrape; `undefined` leaves it without a sample. */
+export const readGauge = (
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => number | undefined,
+) =>
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      const value = read();
+      if (value === undefined) this.remove();
+      else this.set(value);
     },
-    render: () => [
-      ...header(name, help, type),
-      ...[...values].map(([l, v]) => `${name}${l} ${number(v)}`),
-    ],
-  };
-};
-
-export const createCounter = (name: string, help: string) => createSeries(name, help, 'counter');
-export const createGauge = (name: string, help: string) => createSeries(name, help, 'gauge');
-
-export const createHistogram = (name: string, help: string, buckets: readonly number[]) => {
-  const bounds = [...buckets].sort((a, b) => a - b);
-  const counts = new Array<number>(bounds.length).fill(0);
-  let sum = 0;
-  let count = 0;
-  return {
-    observe(v: number) {
-      const i = bounds.findIndex((b) => v <= b);
-      if (i >= 0) counts[i] = (counts[i] ?? 0) + 1;
-      sum += v;
-      count += 1;
-    },
-    render: () => {
-      let cumulative = 0;
-      return [
-        ...header(name, help, 'histogram'),
-        ...bounds.map((b, i) => {
-          cumulative += counts[i] ?? 0;
-          return `${name}_bucket{le="${number(b)}"} ${cumulative}`;
-        }),
-        `${name}_bucket{le="+Inf"} ${count}`,
-        `${name}_sum ${number(sum)}`,
-        `${name}_count ${count}`,
-      ];
-    },
-  };
-};
-
-const startSeconds = Date.now() / 1000;
-
-/** The process basics, named as Prometheus client libraries name them. */
-export const processMetrics = (): Metric => ({
-  render: () => {
-    const mem = process.memoryUsage();
-    const cpu = process.cpuUsage();
-    return [
-      ...header('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge'),
-      `process_resident_memory_bytes ${mem.rss}`,
-      ...header('process_heap_bytes', 'V8 heap used in bytes.', 'gauge'),
-      `process_heap_bytes ${mem.heapUsed}`,
-      ...header('process_cpu_seconds_total', 'User and system CPU time spent.', 'counter'),
-      `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
-      ...header('process_start_time_seconds', 'Start time of the process (Unix time).', 'gauge'),
-      `process_start_time_seconds ${startSeconds}`,
-    ];
-  },
-});
-
-export const renderMetrics = (metrics: readonly Metric[]): string =>
-  `${metrics.flatMap((m) => m.render()).join('\n')}\n`;
+  });
 
 export const RECORD_OUTCOMES = ['published', 'dead_lettered', 'duplicate_in_batch'] as const;
 export type RecordOutcome = (typeof RECORD_OUTCOMES)[number];
-export type RecordSource = 'webhook' | 'reconciler';
+export const RECORD_SOURCES = ['webhook', 'reconciler'] as const;
+export type RecordSource = (typeof RECORD_SOURCES)[number];
 
 /** Seconds: from 5 ms to 2 min. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -125,89 +107,114 @@ export type Metrics = {
   accepted(atMs: number): void;
   /** +1 when a webhook request arrives, -1 when it is answered. */
   inFlight(delta: number): void;
-  render(): string;
+  /** Where the ingress' metrics are registered; `/metrics` renders it. */
+  readonly registry: Registry;
+  render(): Promise<string>;
 };
 
-export const createMetrics = (): Metrics => {
-  const deliveries = createCounter(
+type Child = { inc(n?: number): void };
+
+/** Labelled children by key, made at first use: the hot path then only looks a key up. */
+const childrenOf = <K>(make: (key: K) => Child) => {
+  const children = new Map<K, Child>();
+  return (key: K): Child => {
+    let child = children.get(key);
+    if (child === undefined) {
+      child = make(key);
+      children.set(key, child);
+    }
+    return child;
+  };
+};
+
+export const createMetrics = (registry: Registry = createRegistry()): Metrics => {
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name, help, buckets, registers });
+  const deliveries = counter(
     'webex_cdr_deliveries_total',
     'Webhook deliveries answered, by HTTP status and outcome (accepted, refused, unavailable).',
+    ['status', 'outcome'],
   );
-  const errors = createCounter(
+  const errors = counter(
     'webex_cdr_delivery_errors_total',
     'Webhook deliveries answered 4xx or 5xx, by HTTP status and reason code (src/errors.ts, or internal).',
+    ['status', 'reason'],
   );
-  const records = createCounter(
+  const inFlight = gauge('webex_cdr_deliveries_in_flight', 'Webhook requests being processed now.');
+  const records = counter(
     'webex_cdr_records_total',
     'CDRs by source and outcome (published, dead_lettered, duplicate_in_batch).',
+    ['source', 'outcome'],
   );
-  const dead = createCounter(
+  const dead = counter(
     'webex_cdr_dead_lettered_total',
     'CDRs sent to the dead-letter topic, by reason code.',
+    ['reason'],
   );
-  const duplicates = createCounter(
+  const duplicates = counter(
     'webex_cdr_duplicates_in_batch_total',
     'CDRs dropped because their Report ID came again in the same delivery.',
   );
-  const produce = createHistogram(
+  const produce = histogram(
     'webex_cdr_produce_seconds',
     'Time for Kafka to acknowledge all records of one delivery.',
     LATENCY_BUCKETS,
   );
-  const request = createHistogram(
+  const request = histogram(
     'webex_cdr_delivery_seconds',
     'Time from receiving a webhook request to answering it.',
     LATENCY_BUCKETS,
   );
-  const size = createHistogram(
+  const size = histogram(
     'webex_cdr_delivery_bytes',
     'Body size of webhook deliveries, as received.',
     SIZE_BUCKETS,
   );
-  const last = createGauge(
+  const last = gauge(
     'webex_cdr_last_accepted_delivery_seconds',
     'When the last delivery was answered 2xx (Unix time); alert when it grows stale.',
   );
-  const inFlight = createGauge(
-    'webex_cdr_deliveries_in_flight',
-    'Webhook requests being processed now.',
-  );
-  inFlight.set(0);
-  for (const source of ['webhook', 'reconciler'] as const) {
-    for (const outcome of RECORD_OUTCOMES) records.add(0, { source, outcome });
-  }
-  for (const code of ERROR_CODES.filter((c) => c.startsWith('record_')))
-    dead.add(0, { reason: code });
-  duplicates.add(0);
+  last.remove(); // no sample before the first 2xx
   const outcomeOf = (status: number) =>
     status < 300 ? 'accepted' : status >= 500 ? 'unavailable' : 'refused';
-  const all: Metric[] = [
-    deliveries,
-    errors,
-    inFlight,
-    records,
-    dead,
-    duplicates,
-    produce,
-    request,
-    size,
-    last,
-  ];
+  const byStatus = childrenOf((status: number) =>
+    deliveries.labels({ status: String(status), outcome: outcomeOf(status) }),
+  );
+  const errorsBy = childrenOf((key: string) => {
+    const [status = '', reason = ''] = key.split(' ', 2);
+    return errors.labels({ status, reason });
+  });
+  const deadBy = childrenOf((reason: string) => dead.labels({ reason }));
+  const recordsBy = childrenOf((key: `${RecordSource} ${RecordOutcome}`) => {
+    const [source = '', outcome = ''] = key.split(' ', 2);
+    return records.labels({ source, outcome });
+  });
+  // the series an alert or a rate() needs from the start, at 0
+  for (const source of RECORD_SOURCES) {
+    for (const outcome of RECORD_OUTCOMES) recordsBy(`${source} ${outcome}`).inc(0);
+  }
+  for (const code of ERROR_CODES.filter((c) => c.startsWith('record_'))) deadBy(code).inc(0);
   return {
     delivery(status, seconds) {
-      deliveries.add(1, { status: String(status), outcome: outcomeOf(status) });
+      byStatus(status).inc();
       request.observe(seconds);
     },
     records(source, outcome, n) {
-      records.add(n, { source, outcome });
-      if (outcome === 'duplicate_in_batch') duplicates.add(n);
+      if (n === 0) return;
+      recordsBy(`${source} ${outcome}`).inc(n);
+      if (outcome === 'duplicate_in_batch') duplicates.inc(n);
     },
-    deadLettered: (reason, n) => dead.add(n, { reason }),
-    refused: (status, reason) => errors.add(1, { status: String(status), reason }),
+    deadLettered: (reason, n) => deadBy(reason).inc(n),
+    refused: (status, reason) => errorsBy(`${status} ${reason}`).inc(),
     produced: (seconds) => produce.observe(seconds),
     payload: (bytes) => size.observe(bytes),
     accepted: (atMs) => last.set(atMs / 1000),
-    inFlight: (delta) => inFlight.add(delta),
-    render: () => renderMetrics([...all, processMetrics()]),
+    inFlight: (delta) => inFlight.inc(delta),
+    registry,
+    render: () => registry.metrics(),
   };
 };

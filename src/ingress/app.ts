@@ -5,7 +5,7 @@
  *   POST {path}   verify -> read -> parse -> normalise -> encode -> produce
  *   GET  /healthz process alive
  *   GET  /readyz  producer connected and schema registered
- *   GET  /metrics counters in the Prometheus text format
+ *   GET  /metrics its metrics in the Prometheus text format (metrics.ts)
  *
  * A delivery is answered 200 with counts only after Kafka acknowledged every
  * record (main and dead-letter); errors map to HTTP in one place (`onError`).
@@ -24,7 +24,7 @@ import { CdrError, type ErrorCode, type Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Logger } from '../log.ts';
 import { createRepeatedWarnings, type RepeatedWarnings } from '../log-repeats.ts';
-import { createMetrics, type Metrics } from '../metrics.ts';
+import { createMetrics, type Metrics, scrape } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
 import { scanRecords } from './parse-body.ts';
@@ -178,9 +178,7 @@ export const createApp = (deps: IngressDeps) => {
     await next();
   });
 
-  app.get('/metrics', (c) =>
-    c.text(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
-  );
+  app.get('/metrics', () => scrape(metrics));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 

@@ -9,7 +9,14 @@
  */
 import { Hono } from 'hono';
 import type { ErrorCode } from '../errors.ts';
-import { createCounter, createGauge, processMetrics, renderMetrics } from '../metrics.ts';
+import {
+  createRegistry,
+  type Labels,
+  type Registry,
+  readCounter,
+  readGauge,
+  scrape,
+} from '../metrics.ts';
 import type { ReconcilerStatus } from './service.ts';
 
 const P = 'webex_cdr_reconcile';
@@ -26,110 +33,128 @@ const FAILURE_CODES: readonly ErrorCode[] = [
   'startup_timeout',
 ];
 
-const byCode = (name: string, help: string, counts: Partial<Record<ErrorCode, number>>) => {
-  const c = createCounter(`${P}_${name}_total`, help);
-  for (const code of FAILURE_CODES) c.add(0, { code });
-  for (const [code, n] of Object.entries(counts)) c.add(n, { code });
-  return c;
-};
+const byCode = (counts: Partial<Record<ErrorCode, number>>): [Labels, number][] => [
+  ...FAILURE_CODES.map((code): [Labels, number] => [{ code }, 0]),
+  ...Object.entries(counts).map(([code, n]): [Labels, number] => [{ code }, n]),
+];
 
-/** Counters over all runs, gauges of the last run (absent before the first). */
-export const renderReconcilerMetrics = (s: ReconcilerStatus): string => {
-  const counter = (name: string, help: string, value: number) => {
-    const c = createCounter(`${P}_${name}_total`, help);
-    c.add(value);
-    return c;
-  };
-  const gauge = (name: string, help: string, value: number) => {
-    const g = createGauge(name, help);
-    g.set(value);
-    return g;
-  };
-  const records = createCounter(
+type Totals = NonNullable<ReconcilerStatus['lastRun']>['totals'];
+
+/** The last run's gauges, `webex_cdr_reconcile_last_run_<name>`. */
+const LAST_RUN: readonly [string, string, (t: Totals, s: ReconcilerStatus) => number][] = [
+  [
+    'finished_seconds',
+    'When the last run finished (Unix time).',
+    (_, s) => (s.lastFinishedAt ?? 0) / 1000,
+  ],
+  ['windows', 'Windows the last run covered.', (t) => t.windows],
+  ['webex_records', 'Records Webex counted.', (t) => t.webex],
+  ['missing', 'Records found missing from the topic.', (t) => t.backfilled + t.stillMissing],
+  ['backfilled', 'Records backfilled.', (t) => t.backfilled],
+  [
+    'still_missing',
+    'Records Webex has that are still not on the topic (unresolved).',
+    (t) => t.stillMissing,
+  ],
+  ['surplus', 'Records on the topic Webex does not count.', (t) => t.surplus],
+  ['errors', 'Errors of the last run.', (t) => t.errors],
+  [
+    'failed_windows',
+    'Windows of the last run that could not be reconciled.',
+    (t) => t.failedWindows,
+  ],
+  [
+    'failed_orgs',
+    'Orgs of the last run that could not be reconciled (summed over windows).',
+    (t) => t.failedOrgs,
+  ],
+  ['aborted', 'The last run was stopped early (0/1).', (_, s) => (s.lastRun?.aborted ? 1 : 0)],
+];
+
+/**
+ * The reconciler's registry: counters over all runs and gauges of the last
+ * run, each read by its collect callback from one status snapshot per scrape.
+ * A new figure is one more line: `gauge(name, help, (s) => value)` (or `counter`).
+ */
+export const createReconcilerMetrics = (
+  status: () => ReconcilerStatus,
+  registry: Registry = createRegistry(),
+) => {
+  let snapshot = status();
+  type Read<T> = (s: ReconcilerStatus) => T;
+  const r = [registry];
+  const counter = (name: string, help: string, value: Read<number>) =>
+    readCounter(r, `${P}_${name}_total`, help, () => value(snapshot));
+  const byCodeCounter = (
+    name: string,
+    help: string,
+    counts: Read<Partial<Record<ErrorCode, number>>>,
+  ) => readCounter(r, `${P}_${name}_total`, help, () => byCode(counts(snapshot)), ['code']);
+  const gauge = (name: string, help: string, value: Read<number>) =>
+    readGauge(r, `${P}_${name}`, help, () => value(snapshot));
+
+  counter('runs', 'Reconciliation runs finished.', (s) => s.runs);
+  counter('windows', 'Windows reconciled by all runs.', (s) => s.sums.windows);
+  counter(
+    'missing',
+    'Records found missing from the topic by all runs.',
+    (s) => s.sums.backfilled + s.sums.stillMissing,
+  );
+  counter('backfilled', 'Records backfilled by all runs.', (s) => s.backfilledTotal);
+  counter(
+    'unresolved',
+    'Records left missing at the end of a run, summed over runs.',
+    (s) => s.sums.stillMissing,
+  );
+  counter('errors', 'Errors of all runs.', (s) => s.sums.errors);
+  byCodeCounter(
+    'failed_windows',
+    'Windows that could not be reconciled, by the error code of their first failure.',
+    (s) => s.failedByCode.windows,
+  );
+  byCodeCounter(
+    'failed_orgs',
+    'Orgs of a window that could not be reconciled, by error code.',
+    (s) => s.failedByCode.orgs,
+  );
+  gauge(
+    'last_success_timestamp_seconds',
+    'When the last run that did not fail finished (Unix time; 0 before the first). Alert when older than twice RECONCILE_INTERVAL.',
+    (s) => (s.lastSuccessAt ?? 0) / 1000,
+  );
+  readCounter(
+    r,
     'webex_cdr_records_total',
     'CDRs by source and outcome (published, dead_lettered).',
+    () => [
+      [{ source: 'reconciler', outcome: 'published' }, snapshot.sums.backfilled],
+      [{ source: 'reconciler', outcome: 'dead_lettered' }, snapshot.sums.deadLettered],
+    ],
+    ['source', 'outcome'],
   );
-  records.add(s.sums.backfilled, { source: 'reconciler', outcome: 'published' });
-  records.add(s.sums.deadLettered, { source: 'reconciler', outcome: 'dead_lettered' });
-  const t = s.lastRun?.totals;
-  const last =
-    t === undefined || s.lastFinishedAt === null
-      ? []
-      : [
-          gauge(
-            `${P}_last_run_finished_seconds`,
-            'When the last run finished (Unix time).',
-            s.lastFinishedAt / 1000,
-          ),
-          gauge(`${P}_last_run_windows`, 'Windows the last run covered.', t.windows),
-          gauge(`${P}_last_run_webex_records`, 'Records Webex counted.', t.webex),
-          gauge(
-            `${P}_last_run_missing`,
-            'Records found missing from the topic.',
-            t.backfilled + t.stillMissing,
-          ),
-          gauge(`${P}_last_run_backfilled`, 'Records backfilled.', t.backfilled),
-          gauge(
-            `${P}_last_run_still_missing`,
-            'Records Webex has that are still not on the topic (unresolved).',
-            t.stillMissing,
-          ),
-          gauge(`${P}_last_run_surplus`, 'Records on the topic Webex does not count.', t.surplus),
-          gauge(`${P}_last_run_errors`, 'Errors of the last run.', t.errors),
-          gauge(
-            `${P}_last_run_failed_windows`,
-            'Windows of the last run that could not be reconciled.',
-            t.failedWindows,
-          ),
-          gauge(
-            `${P}_last_run_failed_orgs`,
-            'Orgs of the last run that could not be reconciled (summed over windows).',
-            t.failedOrgs,
-          ),
-          gauge(
-            `${P}_last_run_aborted`,
-            'The last run was stopped early (0/1).',
-            s.lastRun?.aborted ? 1 : 0,
-          ),
-        ];
-  return renderMetrics([
-    counter('runs', 'Reconciliation runs finished.', s.runs),
-    counter('windows', 'Windows reconciled by all runs.', s.sums.windows),
-    counter(
-      'missing',
-      'Records found missing from the topic by all runs.',
-      s.sums.backfilled + s.sums.stillMissing,
-    ),
-    counter('backfilled', 'Records backfilled by all runs.', s.backfilledTotal),
-    counter(
-      'unresolved',
-      'Records left missing at the end of a run, summed over runs.',
-      s.sums.stillMissing,
-    ),
-    counter('errors', 'Errors of all runs.', s.sums.errors),
-    byCode(
-      'failed_windows',
-      'Windows that could not be reconciled, by the error code of their first failure.',
-      s.failedByCode.windows,
-    ),
-    byCode(
-      'failed_orgs',
-      'Orgs of a window that could not be reconciled, by error code.',
-      s.failedByCode.orgs,
-    ),
-    gauge(
-      `${P}_last_success_timestamp_seconds`,
-      'When the last run that did not fail finished (Unix time; 0 before the first). Alert when older than twice RECONCILE_INTERVAL.',
-      (s.lastSuccessAt ?? 0) / 1000,
-    ),
-    records,
-    gauge(`${P}_running`, 'A run is in progress (0/1).', s.running ? 1 : 0),
-    ...last,
-    processMetrics(),
-  ]);
+  gauge('running', 'A run is in progress (0/1).', (s) => (s.running ? 1 : 0));
+  // not registered until a run has finished: absent before the first
+  const lastRun = LAST_RUN.map(([name, help, value]) =>
+    readGauge([], `${P}_last_run_${name}`, help, () => {
+      const t = snapshot.lastRun?.totals;
+      return t === undefined ? undefined : value(t, snapshot);
+    }),
+  );
+  return {
+    registry,
+    /** Takes the status snapshot the collect callbacks read, then renders. */
+    render: (): Promise<string> => {
+      snapshot = status();
+      if (snapshot.lastRun !== null && snapshot.lastFinishedAt !== null) {
+        for (const g of lastRun) registry.registerMetric(g);
+      }
+      return registry.metrics();
+    },
+  };
 };
 
 export const createReconcilerApp = (status: () => ReconcilerStatus) => {
+  const metrics = createReconcilerMetrics(status);
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -139,8 +164,6 @@ export const createReconcilerApp = (status: () => ReconcilerStatus) => {
       s.ready ? 200 : 503,
     );
   });
-  app.get('/metrics', (c) =>
-    c.text(renderReconcilerMetrics(status()), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
-  );
+  app.get('/metrics', () => scrape(metrics));
   return app;
 };

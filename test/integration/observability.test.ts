@@ -1,9 +1,9 @@
 /**
  * What operators see, from real deliveries and a real reconcile run on the
- * real broker and registry: `/metrics` of both processes parses as strict
- * Prometheus text and its counts move with what happened; the JSON logs hold
- * exactly one line per delivery and one per reconcile window, with their
- * figures, and no secret, token or signature value.
+ * real broker and registry: `/metrics` of both processes parses as
+ * Prometheus text (an npm parser) and its counts move with what happened;
+ * the JSON logs hold exactly one line per delivery and one per reconcile
+ * window, with their figures, and no secret, token or signature value.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -639,7 +639,7 @@ describe('refusals: warned about by reason, rate-limited, and counted', () => {
         .map((l) => [l.fields?.code, l.fields?.repeated]),
       [['signature_invalid', 4]],
     );
-    const m = parsePrometheusText(metrics.render());
+    const m = parsePrometheusText(await metrics.render());
     const errors = (status: string, reason: string) =>
       sampleValue(m, 'webex_cdr_delivery_errors_total', { status, reason });
     assert.equal(errors('401', 'signature_invalid'), 5);
@@ -662,7 +662,7 @@ describe('refusals: warned about by reason, rate-limited, and counted', () => {
       [[503, 'kafka_unavailable']],
     );
     assert.equal(
-      sampleValue(parsePrometheusText(metrics.render()), 'webex_cdr_delivery_errors_total', {
+      sampleValue(parsePrometheusText(await metrics.render()), 'webex_cdr_delivery_errors_total', {
         status: '503',
         reason: 'kafka_unavailable',
       }),
