@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { ERROR_CODES } from '../../src/errors.ts';
 import {
   ALERTS_PATH,
+  ALERTS_TEST_PATH,
   DASHBOARD_PATH,
   DATASOURCE,
   dashboardAsRules,
@@ -245,6 +246,17 @@ describe(ALERTS_PATH, () => {
 
   it('is linked from the README', () => {
     assert.ok(readme.includes(`](${ALERTS_PATH})`), 'README links the alert rules');
+  });
+});
+
+describe('.ci/prom-check', () => {
+  it('is run by .ci/run, and checks and tests these files with promtool', () => {
+    assert.ok(readText('.ci/run').split('\n').includes('.ci/prom-check'));
+    const script = readText('.ci/prom-check');
+    assert.match(script, /go install .*\n?.*github\.com\/prometheus\/prometheus\/cmd\/promtool@/);
+    assert.ok(script.includes(`check rules ${ALERTS_PATH}`));
+    assert.ok(script.includes(`test rules ${ALERTS_TEST_PATH}`));
+    assert.ok(script.includes('dashboardAsRules()'));
   });
 });
 
