@@ -16,6 +16,7 @@ const idle: ReconcilerStatus = {
   lastRun: null,
   lastFinishedAt: null,
   lastSuccessAt: null,
+  lease: null,
 };
 
 const afterRun: ReconcilerStatus = {
@@ -40,6 +41,7 @@ const afterRun: ReconcilerStatus = {
   failedByCode: { windows: { kafka_timeout: 1 }, orgs: { kafka_timeout: 1 } },
   lastFinishedAt: Date.UTC(2026, 10, 23, 12, 0, 0),
   lastSuccessAt: Date.UTC(2026, 10, 23, 0, 0, 0),
+  lease: null,
   lastRun: {
     runId: 'r',
     windows: [],
