@@ -30,14 +30,16 @@
  *
  * The topic is created when missing (one partition; replication as
  * configured, -1 the broker's default) or its absence is the problem. A
- * failure (topic, ACL, group) is logged at `error` with the ACLs to grant,
- * reported by status(), and tried again with back-off up to 30 s.
+ * refusal (ACLs, the topic missing) is logged at `error` with what to grant
+ * and is the state `failed`; other failures (Kafka unreachable) are `warn`,
+ * at most every 30 s. Both are reported by status() and tried again with
+ * back-off up to 30 s.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AssignerProtocol, type Kafka, type PartitionAssigner } from 'kafkajs';
-import { describe } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { CdrError, describe, isCdrError } from '../errors.ts';
+import { type Logger, rateLimited } from '../log.ts';
 import { ensureTopics, missingTopics } from './topics.ts';
 
 export const LEASE_PARTITION = 0;
@@ -89,7 +91,7 @@ const claimOf = (metadata: Buffer): boolean => {
   }
 };
 
-const stickyAssigner =
+export const stickyAssigner =
   (claims: () => boolean, logger: Logger): PartitionAssigner =>
   ({ cluster }) => ({
     name: PROTOCOL,
@@ -130,11 +132,16 @@ const AUTH_TYPES = new Set([
   'CLUSTER_AUTHORIZATION_FAILED',
 ]);
 
-/** The broker's error type (kafkajs wraps it in retriers), if one is an authorization refusal. */
+/**
+ * How Kafka refused the lease, if it did: an authorization error type, or
+ * `no coordinator`, which is how kafkajs reports a FindCoordinator refused
+ * for want of READ on the group (the broker's answer itself is not kept).
+ */
 const refusal = (e: unknown): string | null => {
   for (let err = e, depth = 0; err instanceof Error && depth < 6; depth++) {
     const type = (err as { type?: unknown }).type;
     if (typeof type === 'string' && AUTH_TYPES.has(type)) return type;
+    if (err.name === 'KafkaJSGroupCoordinatorNotFound') return 'no coordinator';
     const next = err as { originalError?: unknown; cause?: unknown };
     err = next.originalError ?? next.cause;
   }
@@ -221,14 +228,25 @@ export const createLease = (opts: LeaseOptions): Lease => {
     }
   };
 
+  const warn = rateLimited((m, f) => logger.warn(m, f), 30_000);
+  /** A refusal (ACLs, no lease topic) fails the lease, loudly; anything else is retried. */
   const fail = (e: unknown) => {
     const type = refusal(e);
+    const grants = `grant READ on group ${groupId} and READ, DESCRIBE on topic ${topic} (CREATE too, to create it), or set RECONCILE_LEASE=false for a single replica`;
+    if (type === null && !(isCdrError(e) && e.code === 'config_invalid')) {
+      problem = describe(e);
+      if (state !== 'stopped') state = 'starting';
+      warn('lease: cannot join the group yet, retrying', { groupId, error: problem });
+      return;
+    }
     problem =
       type === null
-        ? `lease group ${groupId} on topic ${topic}: ${describe(e)}`
-        : `Kafka refused the lease (${type}): grant READ on group ${groupId} and READ, DESCRIBE on topic ${topic} (CREATE too, to create it), or set RECONCILE_LEASE=false for a single replica`;
+        ? describe(e)
+        : type === 'no coordinator'
+          ? `Kafka named no coordinator for the lease group ${groupId}, as it does when READ on the group is not granted: ${grants}`
+          : `Kafka refused the lease (${type}): ${grants}`;
     state = 'failed';
-    logger.error('lease: cannot take part in the group, retrying', { error: problem });
+    logger.error('lease: cannot take part in the group, retrying', { groupId, error: problem });
   };
 
   const stopped = new Promise<'stopped'>((resolve) => {
@@ -246,12 +264,14 @@ export const createLease = (opts: LeaseOptions): Lease => {
       const created = await ensureTopics(kafka, specs);
       if (created.length > 0) logger.info('created the lease topic', { topic, partitions: 1 });
     } else if ((await missingTopics(kafka, specs)).length > 0) {
-      throw new Error(
-        `the lease topic ${topic} is missing (KAFKA_CREATE_TOPICS=false): create it with one partition`,
+      throw new CdrError(
+        'config_invalid',
+        `the lease topic ${topic} is missing, or not visible without DESCRIBE on it (KAFKA_CREATE_TOPICS=false): create it with one partition`,
       );
     }
   };
 
+  const maxRetryMs = Math.min(5_000, heartbeatIntervalMs(sessionTimeoutMs) * 3);
   /** One membership: from creating the consumer until it crashes or stop(). */
   const member = async () => {
     const c = kafka.consumer({
@@ -262,12 +282,12 @@ export const createLease = (opts: LeaseOptions): Lease => {
       heartbeatInterval: heartbeatIntervalMs(sessionTimeoutMs),
       maxWaitTimeInMs: Math.min(1_000, heartbeatIntervalMs(sessionTimeoutMs)),
       allowAutoTopicCreation: false,
-      // Keep retrying inside the membership: a crash leaves the group before
-      // it is reported, and only the heartbeats may decide that the lease is gone.
+      // A crash leaves the group before it is reported: the membership retries
+      // for longer than the session timeout, so the fence has ended the lease first.
       retry: {
-        retries: Number.MAX_SAFE_INTEGER,
+        retries: Math.ceil(sessionTimeoutMs / maxRetryMs) + 10,
         initialRetryTime: 300,
-        maxRetryTime: Math.min(5_000, heartbeatIntervalMs(sessionTimeoutMs) * 3),
+        maxRetryTime: maxRetryMs,
         restartOnFailure: async () => false,
       },
     });
@@ -290,10 +310,12 @@ export const createLease = (opts: LeaseOptions): Lease => {
       update('heartbeat');
     });
     try {
-      if ((await until(c.connect())) === 'stopped') return;
-      if ((await until(c.subscribe({ topic, fromBeginning: false }))) === 'stopped') return;
+      // Not cut short by stop(): a connection opened after disconnect() would stay open.
+      await c.connect();
+      if (stopping.signal.aborted) return;
+      await c.subscribe({ topic, fromBeginning: false });
       // run() returns after the first join (or after a crash there)
-      await until(c.run({ autoCommit: false, eachBatch: async () => undefined }));
+      await c.run({ autoCommit: false, eachBatch: async () => undefined });
       try {
         c.pause([{ topic }]); // nothing to read: the membership is heartbeats only
       } catch {

@@ -243,7 +243,8 @@ export const createReconciler = (
     const leased = lease?.status();
     if (leased?.state === 'failed') reasons.push(`lease: ${leased.problem}`);
     if (leased?.state === 'starting') {
-      reasons.push(`lease: joining the group ${config.lease?.groupId}`);
+      const why = leased.problem === null ? '' : `: ${leased.problem}`;
+      reasons.push(`lease: joining the group ${config.lease?.groupId}${why}`);
     }
     // A standby is not responsible for runs: it is ready to take over.
     if (!holds()) return reasons;

@@ -64,7 +64,7 @@ const metric = async (m: Member, name: string): Promise<number> => {
 const first = (members: Member[], re: RegExp): Promise<Member> =>
   Promise.race(members.map((m) => m.p.until(re).then(() => m)));
 
-const setup = async (label: string, sessionTimeout: string) => {
+const setup = async (label: string, sessionTimeout: string, replicas = 2) => {
   // well inside what the service's plan covers (now - 48h + 10m .. now - 15m)
   const endMs = Date.now() - H;
   const world = createWebexWorld({
@@ -74,7 +74,7 @@ const setup = async (label: string, sessionTimeout: string) => {
     startMs: endMs - 45 * H,
     endMs,
   });
-  const tokens = ['lease-token-a', 'lease-token-b'];
+  const tokens = ['lease-token-a', 'lease-token-b', 'lease-token-once'];
   const api = createPartnerApi({ world, tokens });
   /** Who asked Webex, and when. */
   const asked: { token: string; at: number }[] = [];
@@ -90,34 +90,51 @@ const setup = async (label: string, sessionTimeout: string) => {
     { port: 0 },
   );
   const topic = uniqueTopic(`lease-${label}`);
+  const env = (token: string) => ({
+    KAFKA_BROKERS: stack.brokers.join(','),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    CDR_FEED: 'analytics',
+    CDR_TOPIC: topic,
+    WEBEX_API_BASE_URL: server.url,
+    WEBEX_ACCESS_TOKEN: token,
+    RECONCILE_INTERVAL: '24h',
+    RECONCILE_LEASE_SESSION_TIMEOUT: sessionTimeout,
+    LOG_LEVEL: 'info',
+  });
   const start = async (name: string, token: string): Promise<Member> => {
     const port = await freePort();
-    const p = runCli(['reconcile'], {
-      KAFKA_BROKERS: stack.brokers.join(','),
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      CDR_FEED: 'analytics',
-      CDR_TOPIC: topic,
-      WEBEX_API_BASE_URL: server.url,
-      WEBEX_ACCESS_TOKEN: token,
-      RECONCILER_PORT: String(port),
-      RECONCILE_INTERVAL: '24h',
-      RECONCILE_LEASE_SESSION_TIMEOUT: sessionTimeout,
-      LOG_LEVEL: 'info',
-    });
+    const p = runCli(['reconcile'], { ...env(token), RECONCILER_PORT: String(port) });
     return { name, token, port, p };
   };
-  const members = [await start('a', tokens[0] as string), await start('b', tokens[1] as string)];
+  const members: Member[] = [];
+  for (const [i, name] of ['a', 'b'].slice(0, replicas).entries()) {
+    members.push(await start(name, tokens[i] as string));
+  }
   const close = async () => {
     for (const m of members) m.p.child.kill('SIGKILL');
     await Promise.all(members.map((m) => m.p.exited));
     await server.close();
   };
-  return { world, topic, audit: `${topic}.reconciliation`, asked, members, close };
+  /** `reconcile --once` over two hours of the world, with its own token. */
+  const once = (extra: Record<string, string> = {}) =>
+    runCli(
+      [
+        'reconcile',
+        '--once',
+        '--from',
+        new Date(Math.floor(endMs / H) * H - 2 * H).toISOString(),
+        '--to',
+        new Date(Math.floor(endMs / H) * H).toISOString(),
+      ],
+      { ...env(tokens[2] as string), ...extra },
+    );
+  return { world, topic, audit: `${topic}.reconciliation`, asked, members, once, close };
 };
 
 /** The holder has reconciled a few windows; the other stands by, ready, and has done nothing. */
 const oneActive = async (s: Awaited<ReturnType<typeof setup>>) => {
-  const active = await first(s.members, /lease acquired/);
+  // the first to do anything (without the lease both would reconcile at once)
+  const active = await first(s.members, /lease acquired|window reconciled/);
   const standby = s.members.find((m) => m !== active) as Member;
   const deadline = Date.now() + 60_000;
   while ((await topicSize(stack.brokers, s.audit)) < 3 && Date.now() < deadline) await sleep(100);
@@ -163,7 +180,7 @@ const auditTimes = async (s: Awaited<ReturnType<typeof setup>>, members: Member[
 describe('reconciler lease', () => {
   test('SIGKILL of the active reconciler: the standby takes over within the bound, never both at once', {
     timeout: 180_000,
-  }, async () => {
+  }, async (t) => {
     const sessionMs = 6_000;
     const s = await setup('kill', '6s');
     try {
@@ -173,6 +190,9 @@ describe('reconciler lease', () => {
       await standby.p.until(/lease acquired/);
       const takeoverMs = Date.now() - killedAt;
       // the session timeout, then a heartbeat of the standby (S/10) and a join
+      t.diagnostic(
+        `taken over ${takeoverMs} ms after the SIGKILL (session timeout ${sessionMs} ms)`,
+      );
       assert.ok(takeoverMs <= sessionMs + 4_000, `taken over after ${takeoverMs} ms`);
       await standby.p.until(/reconciliation run finished/);
 
@@ -207,7 +227,7 @@ describe('reconciler lease', () => {
 
   test('SIGTERM of the active reconciler: it leaves the group and the standby takes over well within the session timeout', {
     timeout: 180_000,
-  }, async () => {
+  }, async (t) => {
     const sessionMs = 20_000;
     const s = await setup('term', '20s');
     try {
@@ -216,6 +236,9 @@ describe('reconciler lease', () => {
       active.p.child.kill('SIGTERM');
       await standby.p.until(/lease acquired/);
       const takeoverMs = Date.now() - stoppedAt;
+      t.diagnostic(
+        `taken over ${takeoverMs} ms after the SIGTERM (session timeout ${sessionMs} ms)`,
+      );
       assert.ok(takeoverMs < sessionMs / 2, `taken over after ${takeoverMs} ms`);
       assert.equal(await exitWithin(active.p, 30_000), 0, active.p.err());
 
@@ -231,6 +254,37 @@ describe('reconciler lease', () => {
       const byStandby = times.get(standby.name) ?? [];
       assert.ok(byStandby.length > 0);
       assert.ok(Math.max(...(times.get(active.name) ?? [])) < Math.min(...byStandby));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('reconcile --once takes the lease: beside an active service it gives up after STARTUP_TIMEOUT (exit 3), alone it runs', {
+    timeout: 180_000,
+  }, async () => {
+    const s = await setup('once', '6s', 1);
+    try {
+      const [service] = s.members as [Member];
+      await service.p.until(/lease acquired/);
+      const blocked = s.once({ STARTUP_TIMEOUT: '3s' });
+      assert.equal(await exitWithin(blocked, 60_000), 3, blocked.err());
+      assert.match(
+        blocked.out(),
+        /stopped early: the reconciler lease \(group \S+, topic \S+\) was not acquired within 3s \(STARTUP_TIMEOUT\): another reconciler holds it/,
+      );
+      assert.match(blocked.err(), /reconciliation run not started/);
+      assert.equal(
+        s.asked.filter((a) => a.token === 'lease-token-once').length,
+        0,
+        'it asked Webex nothing',
+      );
+
+      service.p.child.kill('SIGTERM');
+      assert.equal(await exitWithin(service.p, 30_000), 0, service.p.err());
+      const alone = s.once();
+      assert.equal(await exitWithin(alone, 90_000), 0, alone.out() + alone.err());
+      assert.match(alone.err() + alone.out(), /lease acquired/);
+      assert.match(alone.out(), /^outcome: complete/m);
     } finally {
       await s.close();
     }
