@@ -183,7 +183,7 @@ export const createReconciler = (
   const waitForLease = async (ms: number, signal: AbortSignal): Promise<CdrError | null> => {
     const l = lease;
     if (l === undefined || l.held()) return null;
-    let wake = () => undefined as void;
+    let wake: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
     });
