@@ -151,6 +151,11 @@ const reconcilerEnv = kafkaEnv.extend({
   RECONCILER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   PUBLISH_TIMEOUT: durationWithin('60s', [SECOND, '1s'], [HOUR, '1h']),
+  RECONCILE_LEASE: bool(true),
+  RECONCILE_LEASE_TOPIC: topicName.optional(),
+  RECONCILE_LEASE_GROUP: z.string().min(1).max(255).optional(),
+  // Brokers accept 6s to 30m unless configured otherwise (group.min/max.session.timeout.ms).
+  RECONCILE_LEASE_SESSION_TIMEOUT: durationWithin('30s', [6 * SECOND, '6s'], [30 * MINUTE, '30m']),
 });
 
 export type KafkaEnv = z.infer<typeof kafkaEnv>;
@@ -272,6 +277,14 @@ const toReconcilerConfig = (
     port: e.RECONCILER_PORT,
     host: e.HOST,
     publishTimeoutMs: e.PUBLISH_TIMEOUT,
+    /** One active reconciler among replicas (reconciler/service.ts); null: RECONCILE_LEASE=false. */
+    lease: e.RECONCILE_LEASE
+      ? {
+          topic: e.RECONCILE_LEASE_TOPIC ?? `${e.CDR_TOPIC}.reconciler-lease`,
+          groupId: e.RECONCILE_LEASE_GROUP ?? `webex-cdr-kafka-lease-${e.CDR_TOPIC}`,
+          sessionTimeoutMs: e.RECONCILE_LEASE_SESSION_TIMEOUT,
+        }
+      : null,
   };
 };
 

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'webex_invalid_response',
   'window_aged_out',
   'config_invalid',
+  'lease_unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -66,6 +67,7 @@ const TRAITS: Record<ErrorCode, ErrorTraits> = {
   webex_invalid_response: { status: 502, retriable: false },
   window_aged_out: { status: 500, retriable: false },
   config_invalid: { status: 500, retriable: false },
+  lease_unavailable: { status: 503, retriable: true },
 };
 
 export class CdrError extends Error {

@@ -286,11 +286,16 @@ const registerSchema = async (
   agent: Agent | undefined,
 ): Promise<number> => {
   const what = `POST /subjects/${subject}/versions`;
-  const answer = await registryFetch(c, `/subjects/${encodeURIComponent(subject)}/versions`, {
-    method: 'POST',
-    body: { schema: schemaText },
-    agent,
-  });
+  const post = () =>
+    registryFetch(c, `/subjects/${encodeURIComponent(subject)}/versions`, {
+      method: 'POST',
+      body: { schema: schemaText },
+      agent,
+    });
+  let answer = await post();
+  // Apicurio answers 409 "already exists" to the loser of two registrations at
+  // the same moment (replicas starting together); asked again, it has the id.
+  if (answer.status === 409 && /already exists/i.test(answerText(answer))) answer = await post();
   if (answer.status === 409 || answer.status === 422) {
     throw new CdrError(
       'config_invalid',

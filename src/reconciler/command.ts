@@ -6,7 +6,8 @@
  * failed), and an exit code: 0 complete (nothing missing, nothing failed),
  * 1 records still missing, 3 failed or stopped early (a window or org failed,
  * Webex refused the credentials, Kafka or the registry not reached within
- * STARTUP_TIMEOUT, a stop request), 2 bad configuration. A range outside what
+ * STARTUP_TIMEOUT, the reconciler lease held elsewhere for STARTUP_TIMEOUT,
+ * a stop request), 2 bad configuration. A range outside what
  * Webex can be asked about now is a configuration problem (exit 2), never
  * clipped silently.
  */
@@ -36,7 +37,9 @@ RECONCILE_INTERVAL, with /healthz, /readyz and /metrics on RECONCILER_PORT
 when that is set. "webex-cdr-kafka config check reconcile" shows the settings.
 
   --once         one run over the last RECONCILE_LOOKBACK (or --from/--to), then
-                 a summary and an exit code (README, Reconciliation)
+                 a summary and an exit code (README, Reconciliation); it takes
+                 the reconciler lease first, waiting up to STARTUP_TIMEOUT while
+                 another reconciler holds it (RECONCILE_LEASE=false: run anyway)
   --from <time>  start of the range, 2026-11-22T00:00:00Z, 2026-11-22 (UTC
                  midnight), now or -48h (with --once)
   --to <time>    end of the range (with --once)

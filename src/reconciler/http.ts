@@ -4,8 +4,10 @@
  * probes and alerting: `/healthz`, `/readyz` (Kafka, registry and topics
  * ready, the last run did not fail, a run succeeded within twice the
  * interval; 503 with the reasons otherwise), and `/metrics` with the figures
- * of the last run. Alert on `webex_cdr_reconcile_last_run_still_missing > 0`,
- * on failed windows, and on a last success older than twice the interval.
+ * of the last run and the lease (`lease_held`: 1 on the active replica, and
+ * without a lease; acquisitions and losses counted). Alert on
+ * `webex_cdr_reconcile_last_run_still_missing > 0`, on failed windows, on a
+ * last success older than twice the interval, and on `sum(lease_held) != 1`.
  */
 import { Hono } from 'hono';
 import type { ErrorCode } from '../errors.ts';
@@ -133,6 +135,21 @@ export const createReconcilerMetrics = (
     ['source', 'outcome'],
   );
   gauge('running', 'A run is in progress (0/1).', (s) => (s.running ? 1 : 0));
+  gauge(
+    'lease_held',
+    'This replica holds the reconciler lease and is the active one (0/1; 1 with RECONCILE_LEASE=false).',
+    (s) => (s.lease === null || s.lease.held ? 1 : 0),
+  );
+  counter(
+    'lease_acquired',
+    'Times this replica acquired the lease.',
+    (s) => s.lease?.acquisitions ?? 0,
+  );
+  counter(
+    'lease_lost',
+    'Times this replica lost the lease (its run, if any, stopped).',
+    (s) => s.lease?.losses ?? 0,
+  );
   // not registered until a run has finished: absent before the first
   const lastRun = LAST_RUN.map(([name, help, value]) =>
     readGauge([], `${P}_last_run_${name}`, help, () => {
@@ -160,7 +177,13 @@ export const createReconcilerApp = (status: () => ReconcilerStatus) => {
   app.get('/readyz', (c) => {
     const s = status();
     return c.json(
-      { status: s.ready ? 'ready' : 'not ready', running: s.running, reasons: s.reasons },
+      {
+        status: s.ready ? 'ready' : 'not ready',
+        running: s.running,
+        // active (holds the lease, or runs without one), standby, or still joining / failed
+        lease: s.lease === null ? 'off' : s.lease.held ? 'held' : s.lease.state,
+        reasons: s.reasons,
+      },
       s.ready ? 200 : 503,
     );
   });

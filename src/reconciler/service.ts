@@ -10,15 +10,30 @@
  * not reached Kafka and the registry within STARTUP_TIMEOUT gives up, and the
  * run is a failed one naming what was not reached.
  *
+ * One active reconciler among replicas (RECONCILE_LEASE, kafka/lease.ts): the
+ * scheduled service runs only while it holds the lease. A member that
+ * acquires it runs at once (it cannot know how far the last holder got),
+ * unless its own last complete run is younger than RECONCILE_INTERVAL; one
+ * that loses it aborts its run at once (the run ends between two steps, its
+ * current window unfinished and without an audit record). `oneShot` joins the
+ * group too: the run waits for the lease up to STARTUP_TIMEOUT once Kafka and
+ * the registry are ready, and fails (`lease_unavailable`) if another member
+ * keeps it. A run cut short by a lost lease counts in the totals but does not
+ * become the last run. stop() leaves the group after the run has ended, so a
+ * standby takes over without waiting for the session timeout.
+ *
  * Health (for `/readyz`): not ready while Kafka or the registry is not, while
- * stopping, when the last run failed (a window or org failed, or it stopped
- * early), and when no run has succeeded for twice RECONCILE_INTERVAL (since
- * the last success, or the start).
+ * stopping, while the lease group cannot be joined; and, while this member is
+ * the active one, when the last run failed (a window or org failed, or it
+ * stopped early), and when no run has succeeded for twice RECONCILE_INTERVAL
+ * (since the last success, or since it became active). A standby is ready: it
+ * can take over.
  */
 import { randomUUID } from 'node:crypto';
 import type { ReconcilerConfig } from '../config.ts';
-import { describe } from '../errors.ts';
+import { CdrError, describe } from '../errors.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
+import { createLease, type Lease, type LeaseStatus } from '../kafka/lease.ts';
 import { HEADER } from '../kafka/messages.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
@@ -56,6 +71,8 @@ export type ReconcilerStatus = {
   lastFinishedAt: number | null;
   /** When the last run that did not fail finished (epoch ms), or null. */
   lastSuccessAt: number | null;
+  /** The lease among replicas; null when this process takes no part (RECONCILE_LEASE=false). */
+  lease: (LeaseStatus & { held: boolean }) | null;
 };
 
 /** 'ready' once `started` resolves; 'stopped' if `signal` aborts first; else why it failed. */
@@ -101,7 +118,10 @@ export const createReconciler = (
   deps: {
     fetch?: typeof fetch;
     now?: () => number;
-    /** `reconcile --once`: give up on Kafka and the registry after STARTUP_TIMEOUT. */
+    /**
+     * `reconcile --once`: give up on Kafka and the registry after STARTUP_TIMEOUT,
+     * and take the lease (waiting for it up to STARTUP_TIMEOUT) before the run.
+     */
     oneShot?: boolean;
   } = {},
 ): Reconciler => {
@@ -120,6 +140,64 @@ export const createReconciler = (
   let running: Promise<RunSummary> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
+  let scheduled = false;
+
+  // The lease: `holding` aborts when it is lost; `acquiredAt` (now()) when it was last acquired.
+  let lease: Lease | undefined;
+  let holding = new AbortController();
+  let acquiredAt: number | null = null;
+  const waiters = new Set<() => void>();
+  const startLease = () => {
+    if (config.lease === null || lease !== undefined) return;
+    lease = createLease({
+      kafka: sink.kafka,
+      ...config.lease,
+      createTopic: config.createTopics,
+      replicationFactor: config.replicationFactor,
+      logger: logger.child({ component: 'lease' }),
+      onAcquired: () => {
+        holding = new AbortController();
+        acquiredAt = now();
+        for (const w of waiters) w();
+        if (scheduled && running === null && !abort.signal.aborted) {
+          clearTimeout(timer);
+          timer = setTimeout(tick, dueInMs());
+        }
+      },
+      onLost: (reason) =>
+        holding.abort(
+          new CdrError('lease_unavailable', `the reconciler lease was lost: ${reason}`),
+        ),
+    });
+  };
+  const holds = () => lease === undefined || lease.held();
+
+  /** Waits until the lease is held, at most `ms`: why not, or null. */
+  const waitForLease = async (ms: number, signal: AbortSignal): Promise<CdrError | null> => {
+    const l = lease;
+    if (l === undefined || l.held()) return null;
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    waiters.add(wake);
+    const timeout = AbortSignal.timeout(ms);
+    const onEnd = () => wake();
+    for (const s of [signal, timeout]) s.addEventListener('abort', onEnd, { once: true });
+    try {
+      await woken;
+    } finally {
+      waiters.delete(wake);
+      for (const s of [signal, timeout]) s.removeEventListener('abort', onEnd);
+    }
+    if (l.held() || signal.aborted) return null;
+    const { problem } = l.status();
+    return new CdrError(
+      'lease_unavailable',
+      `the reconciler lease (group ${config.lease?.groupId}, topic ${config.lease?.topic}) was not acquired within ${ms / 1000}s (STARTUP_TIMEOUT): ${problem ?? 'another reconciler holds it (a service, or another --once); to run beside it anyway, set RECONCILE_LEASE=false'}`,
+    );
+  };
+  if (deps.oneShot === true) startLease();
 
   const plan = (range: { from?: number; to?: number; now?: number } = {}) => {
     const at = range.now ?? now();
@@ -155,12 +233,20 @@ export const createReconciler = (
       // The sink says what start-up waits for (Kafka, the registry, the producer id) and why.
       reasons.push(`Kafka or the registry not ready: ${sinkState.problem?.message ?? 'starting'}`);
     }
+    const leased = lease?.status();
+    if (leased?.state === 'failed') reasons.push(`lease: ${leased.problem}`);
+    if (leased?.state === 'starting') {
+      const why = leased.problem === null ? '' : `: ${leased.problem}`;
+      reasons.push(`lease: joining the group ${config.lease?.groupId}${why}`);
+    }
+    // A standby is not responsible for runs: it is ready to take over.
+    if (!holds()) return reasons;
     const last = status.lastRun;
     if (last !== null && runOutcome(last) === 'failed') {
       reasons.push(`last run failed: ${failureCodes(last).join(', ') || 'stopped early'}`);
     }
     const staleAfterMs = 2 * config.intervalMs;
-    const since = status.lastSuccessAt ?? createdAt;
+    const since = Math.max(status.lastSuccessAt ?? createdAt, acquiredAt ?? createdAt);
     if (now() - since > staleAfterMs) {
       reasons.push(
         `stale: no successful run for ${Math.round((now() - since) / 60_000)} min (more than twice RECONCILE_INTERVAL)`,
@@ -171,8 +257,11 @@ export const createReconciler = (
 
   const runOnce = async (windows?: Window[], onProgress?: (p: Progress) => void) => {
     if (running !== null) throw new Error('a reconciliation run is already in progress');
+    // The service's run ends when the lease is lost; a one-shot run's once it holds it.
+    const service = lease !== undefined && deps.oneShot !== true;
+    let signal = service ? AbortSignal.any([abort.signal, holding.signal]) : abort.signal;
     const run = (async () => {
-      const start = await startOutcome(sink.started, abort.signal);
+      const start = await startOutcome(sink.started, signal);
       if (start === 'stopped') {
         logger.info('reconciliation run stopped before Kafka was ready');
         return summariseRun(randomUUID(), [], windows?.length ?? 0, true);
@@ -184,6 +273,18 @@ export const createReconciler = (
           describe(start.error),
         );
       }
+      const missing =
+        lease === undefined || lease.held()
+          ? null
+          : service
+            ? new CdrError('lease_unavailable', 'this reconciler does not hold the lease')
+            : await waitForLease(config.startupTimeoutMs, abort.signal);
+      if (abort.signal.aborted) return summariseRun(randomUUID(), [], windows?.length ?? 0, true);
+      if (missing !== null) {
+        logger.error('reconciliation run not started', { error: missing.message });
+        return failedRun(windows ?? plan(), missing.code, missing.message);
+      }
+      if (lease !== undefined) signal = AbortSignal.any([abort.signal, holding.signal]);
       return reconcile(
         {
           webex,
@@ -219,7 +320,7 @@ export const createReconciler = (
           clockSkewMs: config.clockSkewMs,
           lookbackMs: config.lookbackMs,
           now,
-          signal: abort.signal,
+          signal,
           ...(onProgress === undefined ? {} : { onProgress }),
         },
         windows ?? plan(),
@@ -227,7 +328,16 @@ export const createReconciler = (
     })();
     running = run;
     try {
-      const summary = await run;
+      let summary = await run;
+      // Cut short by the loss of the lease (not by stop()): say so, but keep the last run.
+      const lost = signal.aborted && !abort.signal.aborted ? (signal.reason as CdrError) : null;
+      if (lost !== null) {
+        summary = {
+          ...summary,
+          aborted: true,
+          stoppedBy: { code: lost.code, error: lost.message },
+        };
+      }
       status.runs += 1;
       status.backfilledTotal += summary.totals.backfilled;
       for (const k of Object.keys(status.sums) as (keyof RunSummary['totals'])[]) {
@@ -235,6 +345,7 @@ export const createReconciler = (
       }
       addCounts(status.failedByCode.windows, summary.failedByCode.windows);
       addCounts(status.failedByCode.orgs, summary.failedByCode.orgs);
+      if (lost !== null) return summary;
       status.lastRun = summary;
       status.lastFinishedAt = now();
       if (runOutcome(summary) !== 'failed') status.lastSuccessAt = status.lastFinishedAt;
@@ -244,18 +355,33 @@ export const createReconciler = (
     }
   };
 
-  const tick = async () => {
-    if (abort.signal.aborted) return;
-    try {
-      if (running === null) await runOnce();
-      else logger.warn('previous run still in progress: skipping this one');
-    } catch (e) {
-      logger.error('reconciliation run failed', {
-        error: e instanceof Error ? e.message : String(e),
-      });
+  /** Until the next run is due: RECONCILE_INTERVAL after the last complete run, or now. */
+  const dueInMs = () =>
+    status.lastFinishedAt === null
+      ? 0
+      : Math.max(0, status.lastFinishedAt + config.intervalMs - now());
+
+  // A standby does not run; acquiring the lease schedules the next run.
+  function tick() {
+    timer = undefined;
+    if (abort.signal.aborted || !holds()) return;
+    if (running !== null) {
+      logger.warn('previous run still in progress: skipping this one');
+      timer = setTimeout(tick, config.intervalMs);
+      return;
     }
-    if (!abort.signal.aborted) timer = setTimeout(tick, config.intervalMs);
-  };
+    void runOnce()
+      .catch((e: unknown) => {
+        logger.error('reconciliation run failed', {
+          error: e instanceof Error ? e.message : String(e),
+        });
+      })
+      .finally(() => {
+        if (abort.signal.aborted || !holds()) return;
+        clearTimeout(timer);
+        timer = setTimeout(tick, dueInMs());
+      });
+  }
 
   return {
     runOnce,
@@ -266,8 +392,14 @@ export const createReconciler = (
         lookbackMs: config.lookbackMs,
         settleMs: config.settleMs,
         windowsPerPass: config.windowsPerPass,
+        lease:
+          config.lease === null
+            ? 'off (RECONCILE_LEASE=false)'
+            : `${config.lease.groupId} on ${config.lease.topic}`,
       });
-      void tick();
+      scheduled = true;
+      startLease();
+      tick();
     },
     stop() {
       stopping ??= (async () => {
@@ -280,6 +412,8 @@ export const createReconciler = (
           }),
         );
         await run?.catch(() => undefined);
+        // the run has ended: leaving the group hands the lease to a standby at once
+        await lease?.stop();
         await tokenStore.flush();
       })();
       return stopping;
@@ -297,6 +431,7 @@ export const createReconciler = (
         ready: reasons.length === 0,
         reasons,
         running: running !== null,
+        lease: lease === undefined ? null : { ...lease.status(), held: lease.held() },
       };
     },
   };

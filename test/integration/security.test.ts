@@ -332,6 +332,101 @@ describe('Kafka SASL and ACLs', () => {
     }
   });
 
+  test('without the lease ACLs the reconciler service does not reconcile: error line and /readyz name the ACLs to grant', {
+    timeout: 120_000,
+  }, async () => {
+    const topic = uniqueTopic('acl-lease');
+    const [dlq, audit, lease] = [
+      `${topic}.dlq`,
+      `${topic}.reconciliation`,
+      `${topic}.reconciler-lease`,
+    ];
+    await grant({
+      principal: 'User:reconciler',
+      topics: {
+        [topic]: ['READ', 'WRITE', 'DESCRIBE'],
+        [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
+        [audit]: ['WRITE', 'DESCRIBE'],
+        [lease]: ['READ', 'DESCRIBE'],
+      },
+      // the ledger's groups, but not the lease's group
+      groupPrefix: 'webex-cdr-kafka-ledger-',
+    });
+    const api = createPartnerApi({
+      world: createWebexWorld({
+        seed: 'acl-lease',
+        orgs: 1,
+        callsPerHour: 1,
+        startMs: Date.now() - 3_600_000,
+        endMs: Date.now(),
+      }),
+      tokens: ['acl-token'],
+    });
+    const server = await listen(api.fetch, { port: 0 });
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=TimeoutNegativeWarning', CLI, 'reconcile'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          KAFKA_BROKERS: sasl.brokers.join(','),
+          KAFKA_SASL_MECHANISM: 'scram-sha-512',
+          KAFKA_SASL_USERNAME: 'reconciler',
+          KAFKA_SASL_PASSWORD: sasl.users.reconciler,
+          KAFKA_CREATE_TOPICS: 'false',
+          SCHEMA_REGISTRY_URL: stack.registryUrl,
+          CDR_FEED: 'analytics',
+          CDR_TOPIC: topic,
+          WEBEX_API_BASE_URL: server.url,
+          WEBEX_ACCESS_TOKEN: 'acl-token',
+          RECONCILER_PORT: String(port),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const refused =
+        /Kafka named no coordinator for the lease group \S+, as it does when READ on the group is not granted: grant READ on group webex-cdr-kafka-lease-\S+ and READ, DESCRIBE on topic \S+reconciler-lease/;
+      const deadline = Date.now() + 60_000;
+      let ready = { status: 0, reasons: [] as string[], lease: '' };
+      while (!ready.reasons.some((r) => refused.test(r)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+        if (r !== null)
+          ready = {
+            ...((await r.json()) as { reasons: string[]; lease: string }),
+            status: r.status,
+          };
+      }
+      assert.ok(
+        ready.reasons.some((r) => refused.test(r)),
+        `${JSON.stringify(ready)} ${stderr}`,
+      );
+      assert.equal(ready.status, 503);
+      assert.equal(ready.lease, 'failed');
+      const errors = stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: string; error?: string });
+      assert.ok(
+        errors.some((l) => l.level === 'error' && refused.test(String(l.error))),
+        'one error line names the ACLs',
+      );
+      assert.equal(api.requestLog().length, 0, 'nothing was reconciled');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+      await server.close();
+    }
+  });
+
   test('a wrong password ends the start at once with a clear error (both clients)', async () => {
     const topic = uniqueTopic('sasl-wrong');
     await grantProducerOnly([topic, `${topic}.dlq`]);

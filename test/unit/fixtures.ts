@@ -132,4 +132,5 @@ export const IDLE_RECONCILER: ReconcilerStatus = {
   lastRun: null,
   lastFinishedAt: null,
   lastSuccessAt: null,
+  lease: null,
 };

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { register as globalRegistry } from 'prom-client';
 import { createMetrics, type Registry } from '../../src/metrics.ts';
 import { createReconcilerMetrics } from '../../src/reconciler/http.ts';
-import { summariseRun } from '../../src/reconciler/reconcile.ts';
+import { summariseRun } from '../../src/reconciler/rules.ts';
 import type { ReconcilerStatus } from '../../src/reconciler/service.ts';
 import { parsePrometheusText } from './prometheus.ts';
 
@@ -36,6 +36,7 @@ const ranRun: ReconcilerStatus = {
   lastRun: summariseRun('r', [], 0, false),
   lastFinishedAt: 1_700_000_000_000,
   lastSuccessAt: 1_700_000_000_000,
+  lease: null,
 };
 
 /** The README's Metrics table: metric name -> type, labels, process ({a,b} after `_` expanded). */

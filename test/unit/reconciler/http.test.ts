@@ -29,6 +29,7 @@ const afterRun: ReconcilerStatus = {
   failedByCode: { windows: { kafka_timeout: 1 }, orgs: { kafka_timeout: 1 } },
   lastFinishedAt: Date.UTC(2026, 10, 23, 12, 0, 0),
   lastSuccessAt: Date.UTC(2026, 10, 23, 0, 0, 0),
+  lease: null,
   lastRun: {
     runId: 'r',
     windows: [],

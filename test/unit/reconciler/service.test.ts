@@ -89,7 +89,11 @@ describe('reconciler service: STARTUP_TIMEOUT', () => {
 
   it('a service keeps retrying past STARTUP_TIMEOUT: warns at the deadline naming the brokers, not ready', async () => {
     const { logger, lines, until } = capture();
-    const reconciler = createReconciler({ ...unreachable(), startupTimeoutMs: 300 }, logger);
+    // a single replica without the lease (RECONCILE_LEASE=false): its run starts at once
+    const reconciler = createReconciler(
+      { ...unreachable(), lease: null, startupTimeoutMs: 300 },
+      logger,
+    );
     try {
       reconciler.schedule();
       const overdue = await within(
@@ -110,6 +114,31 @@ describe('reconciler service: STARTUP_TIMEOUT', () => {
         lines.filter((l) => l.level === 'warn' && l.fields.component === component).length;
       assert.ok(warns() <= 2, `${warns()} warnings`);
       assert.ok(warns('kafkajs') <= 1, `${warns('kafkajs')} kafkajs warnings`);
+    } finally {
+      await within(5_000, reconciler.stop(), 'stop()');
+    }
+  });
+});
+
+describe('reconciler service: the lease', () => {
+  it('with the lease, a service that cannot reach Kafka runs nothing and is not ready while joining', async () => {
+    const { logger, until } = capture();
+    const reconciler = createReconciler({ ...unreachable(), startupTimeoutMs: 300 }, logger);
+    try {
+      reconciler.schedule();
+      await within(
+        5_000,
+        until((l) => l.msg === 'not ready after STARTUP_TIMEOUT, still retrying'),
+        'the warning',
+      );
+      const status = reconciler.status();
+      assert.equal(status.running, false, 'no run without the lease');
+      assert.equal(status.lease?.state, 'starting');
+      assert.equal(status.lease?.held, false);
+      assert.equal(status.ready, false);
+      assert.ok(
+        status.reasons.some((r) => /^lease: joining the group webex-cdr-kafka-lease-/.test(r)),
+      );
     } finally {
       await within(5_000, reconciler.stop(), 'stop()');
     }
