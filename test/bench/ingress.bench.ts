@@ -1,5 +1,7 @@
 /**
- * Ingress benchmark on the real local stack (issue 5). Deliveries built by the
+ * Ingress benchmark on the real local stack (issue 5), or on the Kafka and registry that
+ * KAFKA_BROKERS and SCHEMA_REGISTRY_URL name (both set: the test stack's, in
+ * test/integration/bench-smoke.test.ts). Deliveries built by the
  * Webex stand-in's generator (realistic records, ~2.5 KB of JSON each), signed,
  * are POSTed to an ingress running as its own process: sizes 100, 2 000,
  * 20 000 and 100 000 records, by one sender and by 4 concurrent senders. Per
@@ -33,7 +35,13 @@ import { prepareBatch } from '../../src/cdr/batch.ts';
 import { sign } from '../../src/ingress/verify-signature.ts';
 import { createRegistryClient } from '../../src/kafka/registry.ts';
 import { createCdrGenerator } from '../../src/simulator/generate.ts';
-import { ensureKafkaJars, KAFKA_VERSION, stackSettings, up } from '../../src/stack/stack.ts';
+import {
+  ensureKafkaJars,
+  givenStack,
+  KAFKA_VERSION,
+  stackSettings,
+  up,
+} from '../../src/stack/stack.ts';
 import { topicBytesOnDisk, topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { barChart } from './chart.ts';
 import { shippedNodeFlags } from './node-flags.ts';
@@ -374,7 +382,8 @@ type Report = {
 // --- main ---------------------------------------------------------------------
 
 const main = async () => {
-  const env = await up(stackSettings());
+  // KAFKA_BROKERS and SCHEMA_REGISTRY_URL (both) name a stack to use; else the local stack.
+  const env = givenStack() ?? (await up(stackSettings()));
   const about = await machine();
   const pool = createRecordPool();
   const topic = uniqueTopic('bench');
