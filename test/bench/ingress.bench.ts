@@ -314,9 +314,12 @@ const producerPerfTest = async (
     ],
     { maxBuffer: 16 * 1024 * 1024 },
   );
-  // "N records sent, X records/sec (Y MB/sec), ..." is the last line
-  const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(stdout);
-  if (m === null) throw new Error(`unexpected kafka-producer-perf-test output:\n${stdout}`);
+  // "N records sent, X records/sec (Y MB/sec), ..." is the last line; a run longer than 5 s also
+  // prints interim lines of that form first (on a busy machine with 0.0 records/sec): the last counts.
+  const m = [
+    ...stdout.matchAll(/(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/g),
+  ].at(-1);
+  if (m === undefined) throw new Error(`unexpected kafka-producer-perf-test output:\n${stdout}`);
   return { recordsPerSecond: Math.round(Number(m[2])), mbPerSecond: Number(m[3]) };
 };
 
