@@ -42,6 +42,12 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
     assert.match(script, /TEST_STACK=testcontainers TESTCONTAINERS_NETWORK=host/);
     assert.match(script, /== test\/integration\/security\.test\.ts \]\] \|\| files\+=/);
     assert.match(script, /^standin_images "\$\{KAFKA_IMAGE\}" "\$\{REGISTRY_IMAGE\}"$/m);
+    // CI's default set: files that exist, with the fault test and the files issue 16 named
+    const set = /^CI_FILES=\(([^)]*)\)$/m.exec(script)?.[1]?.split(' ') ?? [];
+    for (const name of ['stack-faults', 'unavailable', 'demo', 'bench-smoke', 'examples-python']) {
+      assert.ok(set.includes(name), `${name} in CI_FILES`);
+    }
+    for (const name of set) read(`test/integration/${name}.test.ts`); // throws when missing
   });
 
   it('both steps start the engine the same way (.ci/docker-engine)', () => {
