@@ -159,6 +159,32 @@ const brokerAnswers = async (brokers: string[]): Promise<boolean> => {
   }
 };
 
+/**
+ * The broker coordinates consumer groups (FindCoordinator answers: __consumer_offsets exists).
+ * A brand-new broker answers metadata before that, and a first group then fails once
+ * ("Consumer group was not initialized"); the local stack's long-lived broker is always past it,
+ * and fresh-cluster.test.ts tests a brand-new broker on purpose.
+ */
+const groupsReady = async (brokers: string[]): Promise<boolean> => {
+  const admin = new Kafka({
+    clientId: 'test-stack-probe',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.describeGroups(['test-stack-probe']);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+};
+
 const registryAnswers = (url: string): Promise<boolean> =>
   fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) }).then(
     (r) => r.ok,
@@ -299,6 +325,7 @@ const containers = async (): Promise<TestStack> => {
       registryUrl = `http://${registry.getHost()}:${registry.getMappedPort(8081)}${registryPath}`;
     }
     await until('the registry container answers', () => registryAnswers(registryUrl), 60_000);
+    await until('the broker container coordinates groups', () => groupsReady(brokers), 60_000);
 
     const broker = client.container.getById(kafka.getId());
     const registryApi = client.container.getById(registry.getId());
