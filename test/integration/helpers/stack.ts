@@ -176,6 +176,7 @@ const groupsReady = async (brokers: string[]): Promise<boolean> => {
   }).admin();
   try {
     await admin.connect();
+    await admin.listTopics(); // the metadata first: with no retries, no broker is known before
     await admin.describeGroups(['test-stack-probe']);
     return true;
   } catch {
