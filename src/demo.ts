@@ -1,7 +1,8 @@
 /**
  * @module demo
  * `npm run demo`: the product on this machine in one command.
- *   1. the local stack (Kafka + Apicurio Registry from Maven Central), unless it is up
+ *   1. the local stack (Kafka + Apicurio Registry from Maven Central), unless it is up, or
+ *      the Kafka and registry KAFKA_BROKERS and SCHEMA_REGISTRY_URL name (both set)
  *   2. the ingress, verifying signatures, on a topic of its own for this run
  *   3. the Webex stand-in: two hours of signed deliveries for 8 orgs, replayed in
  *      about 20 s, a quarter lost on the way, some repeated; one forged delivery
@@ -32,7 +33,15 @@ import { createReconciler, type Reconciler } from './reconciler/service.ts';
 import { createPartnerApi } from './simulator/partner-api.ts';
 import { createWebhookSender, type DeliveryResult } from './simulator/webhook-sender.ts';
 import { createWebexWorld } from './simulator/world.ts';
-import { down, readPid, stackSettings, status as stackStatus, up } from './stack/stack.ts';
+import {
+  down,
+  givenStack,
+  readPid,
+  type StackEnv,
+  stackSettings,
+  status as stackStatus,
+  up,
+} from './stack/stack.ts';
 
 const H = 3_600_000;
 const SECRET = 'demo-secret';
@@ -190,8 +199,15 @@ class Interrupted extends Error {}
 const main = async (signal: AbortSignal): Promise<number> => {
   const print = (t: string) => process.stdout.write(`${t}\n`);
   const settings = stackSettings();
-  const before = await stackStatus(settings);
-  const stackWasUp = before.services.every((svc) => svc.ready);
+  let given: StackEnv | null;
+  try {
+    given = givenStack();
+  } catch (e) {
+    process.stderr.write(`demo: ${(e as Error).message}\n`); // a setting: no stack trace
+    return 1;
+  }
+  const stackWasUp =
+    given !== null || (await stackStatus(settings)).services.every((svc) => svc.ready);
   const stopStack = !stackWasUp;
   const started: { ingress?: RunningIngress; api?: Listening; reconciler?: Reconciler } = {};
   let watcher: ReturnType<typeof createTopicWatcher> | undefined;
@@ -221,19 +237,23 @@ const main = async (signal: AbortSignal): Promise<number> => {
   try {
     print(`demo pid ${process.pid}`);
     print(
-      stackWasUp
-        ? '== 1. local stack: already running, used as it is (and left running)'
-        : '== 1. local stack: starting Apache Kafka (KRaft) + Apicurio Registry on 127.0.0.1',
+      given !== null
+        ? '== 1. Kafka and registry of KAFKA_BROKERS and SCHEMA_REGISTRY_URL: used as they are'
+        : stackWasUp
+          ? '== 1. local stack: already running, used as it is (and left running)'
+          : '== 1. local stack: starting Apache Kafka (KRaft) + Apicurio Registry on 127.0.0.1',
     );
     signal.addEventListener('abort', onAbortDuringStart, { once: true });
-    const stack = await up(settings);
+    const stack = given ?? (await up(settings));
     signal.removeEventListener('abort', onAbortDuringStart);
     check();
-    print(
-      `KAFKA_BROKERS=${stack.KAFKA_BROKERS} SCHEMA_REGISTRY_URL=${stack.SCHEMA_REGISTRY_URL}\n` +
+    print(`KAFKA_BROKERS=${stack.KAFKA_BROKERS} SCHEMA_REGISTRY_URL=${stack.SCHEMA_REGISTRY_URL}`);
+    if (given === null) {
+      print(
         `stack pids: kafka ${readPid(settings, 'kafka')}, registry ${readPid(settings, 'registry')}` +
-        ` (${stackWasUp ? 'already running' : 'started by the demo'})`,
-    );
+          ` (${stackWasUp ? 'already running' : 'started by the demo'})`,
+      );
+    }
 
     // A topic of its own per run, so earlier runs (other orgs) do not show up as surplus.
     const runStamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
@@ -355,8 +375,9 @@ const main = async (signal: AbortSignal): Promise<number> => {
 == 5. ${topic}: ${onTopic} records, ${final.reportIds.size} distinct Report IDs; the stand-in produced ${world.records.length}.
 Next:
   npx webex-cdr-kafka tail --topic ${topic} --since 1h      (every record, decoded)
-  npx webex-cdr-kafka tail --topic ${topic}.reconciliation --since 1h      (the audit trail)
-  npm run stack -- down      (stop Kafka and the registry)`);
+  npx webex-cdr-kafka tail --topic ${topic}.reconciliation --since 1h      (the audit trail)${
+    given === null ? '\n  npm run stack -- down      (stop Kafka and the registry)' : ''
+  }`);
     if (missing.length === 0) {
       print(
         `VERDICT: COMPLETE: all ${world.records.length} records the Webex stand-in produced are on ${topic}`,

@@ -1,5 +1,6 @@
 # STAND-IN for apache/kafka (no image registry can be reached from CI): built locally by
-# .ci/compose-up under the same name and tag, from the Maven Central jars the local stack runs
+# .ci/compose-up and .ci/testcontainers (standin_images, .ci/docker-engine) under the same name
+# and tag, from the Maven Central jars the local stack runs
 # (`npm run stack`, Kafka 4.4.0), laid out like the official image: /opt/kafka/libs, bin, config,
 # /etc/kafka/docker/run, and KafkaDockerWrapper (in the broker jar) turning KAFKA_* variables into
 # server.properties and formatting the storage. Not the official image: no JMX setup, no SSL

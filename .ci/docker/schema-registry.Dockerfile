@@ -1,5 +1,6 @@
 # STAND-IN for confluentinc/cp-schema-registry (no image registry can be reached from CI): built
-# locally by .ci/compose-up under the same name and tag. It is NOT Confluent Schema Registry but
+# locally by .ci/compose-up and .ci/testcontainers (standin_images, .ci/docker-engine) under the
+# same name and tag. It is NOT Confluent Schema Registry but
 # Apicurio Registry 2.6.13.Final from its Maven Central distribution (the one the local stack runs,
 # `npm run stack`), with its in-memory storage (not a Kafka topic). Its Confluent-compatible API is
 # under /apis/ccompat/v7, not at /: docker-compose.host.yml points SCHEMA_REGISTRY_URL and the

@@ -76,6 +76,25 @@ export const stackEnv = (s: StackSettings): StackEnv => ({
   SCHEMA_REGISTRY_URL: `http://127.0.0.1:${s.registryPort}/apis/ccompat/v7`,
 });
 
+/**
+ * A Kafka and registry given from outside (the test stack's, your own), for the programs that
+ * otherwise start the local stack (`npm run demo`, the benchmark): KAFKA_BROKERS and
+ * SCHEMA_REGISTRY_URL when both are set, null when neither is; one alone is refused.
+ */
+export const givenStack = (env: NodeJS.ProcessEnv = process.env): StackEnv | null => {
+  const brokers = env.KAFKA_BROKERS?.trim() ?? '';
+  const registry = env.SCHEMA_REGISTRY_URL?.trim() ?? '';
+  if (brokers === '' && registry === '') return null;
+  if (brokers === '' || registry === '') {
+    throw new Error(
+      `${brokers === '' ? 'SCHEMA_REGISTRY_URL' : 'KAFKA_BROKERS'} is set without ` +
+        `${brokers === '' ? 'KAFKA_BROKERS' : 'SCHEMA_REGISTRY_URL'}: set both (a Kafka and ` +
+        'registry of your own) or neither (the local stack)',
+    );
+  }
+  return { KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_URL: registry };
+};
+
 const say = (msg: string) => process.stderr.write(`[stack] ${msg}\n`);
 
 export const java = (): string => {

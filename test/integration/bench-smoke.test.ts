@@ -1,6 +1,7 @@
 /**
  * The benchmark keeps working: `npm run bench -- --smoke --compression zstd` (tiny cases, seconds)
- * against the real stack writes a report whose fields are sane. No timing
+ * against the test stack (its brokers and registry, given to the benchmark as KAFKA_BROKERS and
+ * SCHEMA_REGISTRY_URL) writes a report whose fields are sane. No timing
  * targets here: those are figures of the full run, read by people.
  */
 import assert from 'node:assert/strict';
@@ -50,7 +51,14 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
         '--out',
         out,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: stack.brokers.join(','),
+          SCHEMA_REGISTRY_URL: stack.registryUrl,
+        },
+      },
     );
     let output = '';
     child.stdout.on('data', (d) => {

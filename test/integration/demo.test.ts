@@ -1,11 +1,13 @@
 /**
- * `npm run demo` as a user runs it: a child process on the real local stack.
+ * `npm run demo` as a user runs it: a child process on the test stack (local or
+ * testcontainers: its brokers and registry given as KAFKA_BROKERS and SCHEMA_REGISTRY_URL).
  *   - a whole run ends with the COMPLETE verdict and exit code 0, and its
  *     periodic status lines (stdout is not a terminal) show records from both
  *     sources and the dead letter, read from the topics;
  *   - SIGINT in the middle of the deliveries stops it: exit 130, its ports
  *     closed, none of its child processes left, the stack it did not start
  *     left running;
+ *   - KAFKA_BROKERS without SCHEMA_REGISTRY_URL is refused, saying what to set;
  *   - SIGTERM once it has started a stack of its own (another STACK_DIR and
  *     ports) stops that stack too: exit 143, both JVMs gone, their ports closed.
  */
@@ -14,16 +16,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  APICURIO_VERSION,
-  KAFKA_VERSION,
-  portOpen,
-  stackSettings,
-  status,
-} from '../../src/stack/stack.ts';
-import { getStack } from './helpers/stack.ts';
+import { APICURIO_VERSION, KAFKA_VERSION, portOpen, stackSettings } from '../../src/stack/stack.ts';
+import { topicSize, uniqueTopic } from './helpers/kafka.ts';
+import { getStack, type TestStack } from './helpers/stack.ts';
 
 const DEMO = fileURLToPath(new URL('../../src/demo.ts', import.meta.url));
 
@@ -94,21 +91,36 @@ const portOf = (out: string, what: string): number => {
 };
 
 describe('npm run demo', () => {
+  let stack: TestStack;
+  /** The test stack, given to the demo: it uses it as it is and leaves it running. */
+  let given: Record<string, string>;
   before(async () => {
-    await getStack(); // the shared stack is up: the demo uses it and leaves it running
+    stack = await getStack();
+    given = { KAFKA_BROKERS: stack.brokers.join(','), SCHEMA_REGISTRY_URL: stack.registryUrl };
+  });
+  after(async () => {
+    await stack.close();
   });
 
   test('a whole run: live status from the topics, COMPLETE verdict, exit 0', {
     timeout: 300_000,
   }, async () => {
-    const demo = runDemo({});
+    const demo = runDemo(given);
     const { code } = await demo.exited;
     const out = demo.out();
     assert.equal(code, 0, `${out}\n${demo.err()}`);
     const verdict = out.match(/^VERDICT: COMPLETE: all (\d+) records the Webex stand-in/m);
     assert.ok(verdict, out);
     assert.ok(Number(verdict[1]) > 50);
-    assert.match(out, /already running, used as it is/);
+    assert.match(
+      out,
+      /Kafka and registry of KAFKA_BROKERS and SCHEMA_REGISTRY_URL: used as they are/,
+    );
+    assert.match(out, new RegExp(`^KAFKA_BROKERS=${given.KAFKA_BROKERS} `, 'm'));
+    // The topic it names is on the test stack's broker, with every record.
+    const topic = out.match(/^== 5\. (\S+): (\d+) records/m);
+    assert.ok(topic?.[1] && topic[2], out);
+    assert.equal(await topicSize(stack.brokers, topic[1]), Number(topic[2]));
     // Status lines: records from both sources on the topic, the one dead letter, the run's result.
     const last = out
       .split('\n')
@@ -130,7 +142,7 @@ describe('npm run demo', () => {
   test('SIGINT while deliveries are sent: exit 130, nothing of it left running', {
     timeout: 300_000,
   }, async () => {
-    const demo = runDemo({});
+    const demo = runDemo(given);
     await demo.waitFor(/^\[\d+s\] Webex stand-in: sending deliveries/m, 120_000);
     const out = demo.out();
     const ports = [portOf(out, 'ingress'), portOf(out, 'partner API stand-in')];
@@ -143,9 +155,18 @@ describe('npm run demo', () => {
     for (const p of ports) assert.ok(!(await portOpen(p)), `port ${p} closed after exit`);
     assert.ok(demo.child.pid !== undefined && !alive(demo.child.pid));
     for (const pid of demo.children) assert.ok(!alive(pid), `child ${pid} left running`);
-    // It did not start the stack, so it leaves it running.
-    const s = await status(stackSettings());
-    assert.ok(s.services.every((svc) => svc.ready));
+    // It did not start the stack, so it leaves it running: the broker and the registry answer.
+    assert.ok((await topicSize(stack.brokers, uniqueTopic('demo-absent'))) === 0);
+    assert.equal((await fetch(`${stack.registryUrl}/subjects`)).status, 200);
+  });
+
+  test('KAFKA_BROKERS without SCHEMA_REGISTRY_URL: refused, saying what to set', async () => {
+    const demo = runDemo({ KAFKA_BROKERS: given.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: '' });
+    const { code } = await demo.exited;
+    assert.equal(code, 1, demo.out());
+    assert.match(demo.err(), /KAFKA_BROKERS is set without SCHEMA_REGISTRY_URL: set both/);
+    assert.doesNotMatch(demo.err(), /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(demo.out(), /== 1\./);
   });
 
   test('SIGTERM after it started a stack of its own: that stack is stopped too', {
@@ -171,6 +192,8 @@ describe('npm run demo', () => {
       STACK_CONTROLLER_PORT: String(base + 1),
       STACK_REGISTRY_PORT: String(base + 2),
       STACK_SASL_PORT: String(base + 3),
+      KAFKA_BROKERS: undefined, // not a stack given from outside: the demo starts its own
+      SCHEMA_REGISTRY_URL: undefined,
     };
     try {
       const demo = runDemo(env);

@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
 import { python } from './helpers/python.ts';
-import { getStack } from './helpers/stack.ts';
+import { getStack, type TestStack } from './helpers/stack.ts';
 
 const run = promisify(execFile);
 const EXAMPLE = fileURLToPath(new URL('../../examples/python/consume_cdrs.py', import.meta.url));
@@ -30,10 +30,18 @@ type Kept = {
   value: Record<string, unknown>;
 };
 
+let stack: TestStack;
+before(async () => {
+  stack = await getStack();
+});
+after(async () => {
+  await stack.close(); // under testcontainers, the containers are removed
+});
+
 test('the Python consumer example decodes, reads headers and keeps one version per Report ID', {
   timeout: 600_000,
 }, async () => {
-  const [stack, py] = await Promise.all([getStack(), python()]);
+  const py = await python();
   const topic = uniqueTopic('example-py');
   const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
   const items = Array.from({ length: 6 }, (_, i) => rawCdr(i, `org-${i % 2}`));

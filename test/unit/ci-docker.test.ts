@@ -32,8 +32,26 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
     assert.ok(smoke >= 0 && plugin > smoke && up > plugin, 'REQUIRE_DOCKER=1 .ci/compose-up last');
   });
 
+  it('.ci/run runs the integration tests under testcontainers after compose, with Docker required', () => {
+    const lines = read('.ci/run').split('\n');
+    const up = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/compose-up$/.test(l));
+    const tc = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/testcontainers$/.test(l));
+    assert.ok(up >= 0 && tc > up, 'REQUIRE_DOCKER=1 .ci/testcontainers after .ci/compose-up');
+    // every integration file but the SASL one (the local stack's alone), the helper's images
+    const script = read('.ci/testcontainers');
+    assert.match(script, /TEST_STACK=testcontainers TESTCONTAINERS_NETWORK=host/);
+    assert.match(script, /== test\/integration\/security\.test\.ts \]\] \|\| files\+=/);
+    assert.match(script, /^standin_images "\$\{KAFKA_IMAGE\}" "\$\{REGISTRY_IMAGE\}"$/m);
+    // CI's default set: files that exist, with the fault test and the files issue 16 named
+    const set = /^CI_FILES=\(([^)]*)\)$/m.exec(script)?.[1]?.split(' ') ?? [];
+    for (const name of ['stack-faults', 'unavailable', 'demo', 'bench-smoke', 'examples-python']) {
+      assert.ok(set.includes(name), `${name} in CI_FILES`);
+    }
+    for (const name of set) read(`test/integration/${name}.test.ts`); // throws when missing
+  });
+
   it('both steps start the engine the same way (.ci/docker-engine)', () => {
-    for (const file of ['.ci/docker-smoke', '.ci/compose-up']) {
+    for (const file of ['.ci/docker-smoke', '.ci/compose-up', '.ci/testcontainers']) {
       const lines = read(file).split('\n');
       const lib = lines.findIndex((l) => l.trim() === '. .ci/docker-engine');
       assert.ok(lib >= 0 && lines[lib + 1]?.trim() === 'engine_up', file);
@@ -65,18 +83,24 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
   });
 
   it('runs every build and container on the host network', () => {
+    const counted: Record<string, number> = {};
     for (const file of [
       '.ci/docker-engine',
       '.ci/docker-smoke',
       '.ci/docker-smoke-run',
       '.ci/compose-up',
+      '.ci/testcontainers',
     ]) {
       // a command continues on the next line after a trailing backslash
       const commands = read(file).replace(/\\\n/g, ' ').split('\n');
       const runs = commands.filter((l) => /(^|[|&;(]|\$\()\s*docker (run|build)\b/.test(l));
-      assert.ok(runs.length >= 1, file);
+      counted[file] = runs.length;
       for (const l of runs) assert.match(l, /--network host/, `${file}: ${l.trim()}`);
     }
+    // the base images' and the stand-ins' builds (.ci/docker-engine), the project image's, the smoke runs
+    assert.ok((counted['.ci/docker-engine'] ?? 0) >= 3, JSON.stringify(counted));
+    assert.ok((counted['.ci/docker-smoke'] ?? 0) >= 1, JSON.stringify(counted));
+    assert.ok((counted['.ci/docker-smoke-run'] ?? 0) >= 1, JSON.stringify(counted));
   });
 
   // A PATH without docker, as on a laptop without it.
@@ -108,6 +132,18 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
     const r = withoutDocker({ REQUIRE_DOCKER: '1' });
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stderr, /docker-smoke: FAILED: no docker CLI \(REQUIRE_DOCKER=1/);
+  });
+
+  it('testcontainers without Docker: skipped (exit 0), or a failure with REQUIRE_DOCKER=1', () => {
+    const skipped = withoutDocker({}, '.ci/testcontainers');
+    assert.equal(skipped.status, 0, skipped.stderr);
+    assert.match(
+      skipped.stdout,
+      /testcontainers: SKIPPED: no docker CLI \(the integration tests do not run under testcontainers;/,
+    );
+    const failed = withoutDocker({ REQUIRE_DOCKER: '1' }, '.ci/testcontainers');
+    assert.equal(failed.status, 1, failed.stdout);
+    assert.match(failed.stderr, /testcontainers: FAILED: no docker CLI \(REQUIRE_DOCKER=1/);
   });
 
   it('compose-up without Docker: skipped (exit 0), or a failure with REQUIRE_DOCKER=1', () => {

@@ -24,6 +24,7 @@ import { parse } from 'yaml';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
 import { parseSimulateArgs } from '../../src/simulator/command.ts';
 import { KAFKA_VERSION } from '../../src/stack/stack.ts';
+import { KAFKA_IMAGE, REGISTRY_IMAGE } from '../integration/helpers/stack.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -226,6 +227,11 @@ describe('docker-compose.yml', async () => {
 
   it(`runs the Kafka version the local stack runs (${KAFKA_VERSION})`, () => {
     assert.equal(svc('kafka').image, `apache/kafka:${KAFKA_VERSION}`);
+  });
+
+  it('runs the images TEST_STACK=testcontainers runs (one set of stand-ins in CI)', () => {
+    assert.equal(svc('kafka').image, KAFKA_IMAGE);
+    assert.equal(svc('schema-registry').image, REGISTRY_IMAGE);
   });
 
   it('the ingress environment is a valid ingress configuration', () => {
