@@ -211,6 +211,12 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
       const runsFinished = () => events.filter((e) => e.msg === 'reconciliation run finished');
       try {
         service.schedule();
+        // the first run starts once the reconciler lease is acquired: catch it in progress
+        const inProgressBy = Date.now() + 60_000;
+        while (!service.status().running && Date.now() < inProgressBy) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        assert.ok(service.status().running, 'a run starts once the lease is held');
         await assert.rejects(service.runOnce(windows), /already in progress/);
         const deadline = Date.now() + 120_000;
         while (runsFinished().length < 2 && Date.now() < deadline) {
