@@ -53,7 +53,18 @@ const createTopic = async (topic: string) => {
   }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    // Just after the previous test restarted the broker, its metadata can still lag the
+    // controller's: the wait for leaders then sees UNKNOWN_TOPIC_OR_PARTITION, a retriable
+    // error kafkajs does not retry there. Ask again until it settles (a created topic stays).
+    for (let deadline = Date.now() + 60_000; ; ) {
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+        break;
+      } catch (e) {
+        if (!(e as { retriable?: boolean }).retriable || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
