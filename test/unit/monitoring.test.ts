@@ -164,7 +164,10 @@ describe(DASHBOARD_PATH, () => {
   });
 
   it('is linked from docs/monitoring.md', () => {
-    assert.ok(runbook.includes(`](../${DASHBOARD_PATH})`), 'docs/monitoring.md links the dashboard');
+    assert.ok(
+      runbook.includes(`](../${DASHBOARD_PATH})`),
+      'docs/monitoring.md links the dashboard',
+    );
   });
 });
 
