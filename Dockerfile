@@ -20,7 +20,7 @@ FROM node:24-bookworm-slim
 # `docker stop` sends SIGTERM and SIGKILLs 10 s later (a Dockerfile cannot change that), so the
 # image's shutdown deadline is 8 s: a draining process still ends with its own exit code and log
 # line. For a longer drain raise SHUTDOWN_TIMEOUT_MS and the grace period together (docker run
-# --stop-timeout, compose stop_grace_period, Kubernetes terminationGracePeriodSeconds): README, Shutdown.
+# --stop-timeout, compose stop_grace_period, Kubernetes terminationGracePeriodSeconds): docs/operations.md, Shutdown.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 SHUTDOWN_TIMEOUT_MS=8000
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -34,6 +34,6 @@ EXPOSE 8080
 # them a healthcheck of their own (see docker-compose.yml) or none.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const p=process.env.RECONCILER_PORT||process.env.PORT;fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# V8 flags as in the shebang of src/bin.ts (a young generation of 8 MiB semi-spaces: see README, Performance)
+# V8 flags as in the shebang of src/bin.ts (a young generation of 8 MiB semi-spaces: see docs/performance.md)
 ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/bin.js"]
 CMD ["ingress"]

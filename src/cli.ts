@@ -28,8 +28,8 @@ const USAGE = `usage: webex-cdr-kafka <command>
 
 commands:
   ingress                 receive Partner Hub CDR webhooks and publish them to Kafka
-  reconcile [--once ...]  backfill records the webhook missed (see README)
-  simulate ...            run the Webex stand-in (see README)
+  reconcile [--once ...]  backfill records the webhook missed (docs/reconciliation.md)
+  simulate ...            run the Webex stand-in (docs/webex-questions.md)
   stack up|down|status    local Kafka + schema registry for development and tests
   tail [--topic T] [--since T] [--limit N] [--follow] [--org ID] [--report-id ID]
                           print a topic's records as JSON lines (Avro decoded)
@@ -50,7 +50,7 @@ const INGRESS_USAGE = `usage: webex-cdr-kafka ingress [--config <path>]
 Receives Partner Hub CDR webhooks (POST WEBHOOK_PATH, default /webhooks/cdr)
 on HOST:PORT (default 127.0.0.1:8080) and publishes their records to Kafka as
 Avro; /healthz, /readyz and /metrics beside. Configured by the environment
-(README, Configuration): KAFKA_BROKERS, SCHEMA_REGISTRY_URL, CDR_FEED and
+(docs/configuration.md): KAFKA_BROKERS, SCHEMA_REGISTRY_URL, CDR_FEED and
 WEBHOOK_SECRETS are required. "webex-cdr-kafka config check ingress" shows
 the effective settings.
 

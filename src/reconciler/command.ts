@@ -31,13 +31,13 @@ export const EXIT_CODES: Record<RunOutcome, number> = { complete: 0, missing: 1,
 /** Printed by `webex-cdr-kafka reconcile --help` (cli.ts). */
 export const USAGE = `usage: webex-cdr-kafka reconcile [--once [--from <time>] [--to <time>]] [--config <path>]
 
-Backfills the records the webhook missed, from the Webex partner APIs (README,
-Reconciliation). Without --once: a service that runs at start and then every
+Backfills the records the webhook missed, from the Webex partner APIs
+(docs/reconciliation.md). Without --once: a service that runs at start and then every
 RECONCILE_INTERVAL, with /healthz, /readyz and /metrics on RECONCILER_PORT
 when that is set. "webex-cdr-kafka config check reconcile" shows the settings.
 
   --once         one run over the last RECONCILE_LOOKBACK (or --from/--to), then
-                 a summary and an exit code (README, Reconciliation); it takes
+                 a summary and an exit code (docs/reconciliation.md); it takes
                  the reconciler lease first, waiting up to STARTUP_TIMEOUT while
                  another reconciler holds it (RECONCILE_LEASE=false: run anyway)
   --from <time>  start of the range, 2026-11-22T00:00:00Z, 2026-11-22 (UTC

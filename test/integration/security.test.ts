@@ -7,7 +7,7 @@
  * - the same principal can neither write nor describe another topic, nor
  *   create one;
  * - the reconciler backfills what the webhook lost as a principal holding
- *   only the ACLs the README lists (READ on the ledger's consumer groups);
+ *   only the ACLs docs/security.md lists (READ on the ledger's consumer groups);
  * - a wrong password ends the start with a clear error at once (in process,
  *   and the CLI exits 1), instead of retrying forever;
  * - the registry client sends the configured basic or bearer Authorization
@@ -92,7 +92,7 @@ type Grant = {
 
 /**
  * Creates the topics (as the super user, on PLAINTEXT) and grants exactly the
- * given operations: the ACLs the README documents, nothing more.
+ * given operations: the ACLs docs/security.md documents, nothing more.
  */
 const grant = async ({ principal, topics = {}, groupPrefix }: Grant) => {
   const admin = adminClient().admin();

@@ -1,6 +1,6 @@
 /**
  * The test stack's fault injection, which other tests rely on (ingress, lifecycle,
- * unavailable), on whichever stack TEST_STACK picks (README, Development):
+ * unavailable), on whichever stack TEST_STACK picks (docs/development.md, Test stack):
  *   - every fault call is idempotent: stopping, starting, pausing or resuming twice is no
  *     error and leaves the same state (under testcontainers a second `docker unpause` is a
  *     500, which once failed the test in its `finally` and left the stack half-down);

@@ -1,5 +1,5 @@
 /**
- * The CI step that builds and runs the image (.ci/docker-smoke, README "In a container"):
+ * The CI step that builds and runs the image (.ci/docker-smoke, docs/operations.md "In a container"):
  * CI calls it and requires Docker there; a dockerd it starts never gets a bridge network;
  * every build and container it runs is on the host network; and without Docker it says
  * so and is skipped, unless REQUIRE_DOCKER=1 makes that a failure. The step itself runs

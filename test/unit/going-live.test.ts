@@ -5,11 +5,11 @@
  * and only flags that command's usage lists; its times parse, and a
  * `reconcile --once` range is one a run may ask Webex about; a `tail --topic`
  * is a topic of those settings; every setting name it mentions exists; its
- * links lead to files and README sections that exist; the README links it.
+ * links lead to files and sections (README, docs/*.md) that exist; the README links it.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseIngressConfig, parseReconcilerConfig, SETTINGS } from '../../src/config.ts';
 import { plannableRange } from '../../src/reconciler/plan.ts';
 import { parseTimeArg } from '../../src/time-arg.ts';
-import { headingAnchors, readText } from './monitoring.ts';
+import { brokenLinks } from './markdown.ts';
+import { readText } from './monitoring.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GUIDE = 'docs/going-live.md';
@@ -161,23 +162,9 @@ describe(GUIDE, () => {
     for (const n of names) assert.ok(SETTINGS.includes(n), `${n} is not a setting`);
   });
 
-  it('its links lead to files and README sections that exist; the README links it', () => {
-    const readmeAnchors = headingAnchors(readText('README.md'));
-    const ownAnchors = headingAnchors(guide);
-    const links = [...guide.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? '');
-    assert.ok(links.length > 3);
-    for (const link of links) {
-      const [path = '', anchor] = link.split('#');
-      if (path === '') {
-        assert.ok(anchor && ownAnchors.has(anchor), `#${anchor} in ${GUIDE}`);
-        continue;
-      }
-      assert.ok(existsSync(join(ROOT, 'docs', path)), `${link}: no such file`);
-      if (anchor !== undefined) {
-        assert.equal(path, '../README.md', link);
-        assert.ok(readmeAnchors.has(anchor), `${link}: no such README section`);
-      }
-    }
+  it('its links lead to files and sections that exist; the README links it', () => {
+    assert.ok([...guide.matchAll(/\]\(([^)\s]+)\)/g)].length > 3);
+    assert.deepEqual(brokenLinks(ROOT, GUIDE), []);
     assert.ok(readText('README.md').includes(`](${GUIDE})`), 'the README links the guide');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The Helm chart (deploy/helm/webex-cdr-kafka, README "On Kubernetes") against the code: every
+ * The Helm chart (deploy/helm/webex-cdr-kafka, docs/operations.md "On Kubernetes") against the code: every
  * setting the code reads from a file (`*_FILE`, from src/config.ts) has a Secret entry, is
  * mounted from the Secret and pointed to in each process that reads it (and only there); the
  * rendered environment passes the connector's own configuration parsing; each pod's
@@ -46,7 +46,7 @@ if (!HAVE_HELM && process.env.REQUIRE_HELM === '1') {
 }
 /** A process exits a little after its deadline passes (it logs, closes, flushes): room for that. */
 const EXIT_MARGIN_SECONDS = 2;
-/** `reconcile --once` exits 2 on bad configuration (src/reconciler/command.ts, README). */
+/** `reconcile --once` exits 2 on bad configuration (src/reconciler/command.ts, docs/reconciliation.md). */
 const EXIT_CONFIG = 2;
 
 type EnvVar = { name: string; value?: string };

@@ -4,7 +4,7 @@
  * a valid grid, unique ids), every query and rule expression parsed with
  * Prometheus's grammar, label values that the code can produce, legends and
  * annotations that only name labels the query keeps, a runbook section in the
- * README for each alert, and promtool test cases where each alert fires and
+ * docs/monitoring.md for each alert, and promtool test cases where each alert fires and
  * where it must not. That the metric names exist is checked against the real
  * /metrics in test/integration/monitoring.test.ts; promtool itself runs in
  * .ci/prom-check.
@@ -32,7 +32,8 @@ import {
 
 const dashboard = readDashboard();
 const rules = readAlertRules();
-const readme = readText('README.md');
+const RUNBOOK = 'docs/monitoring.md';
+const runbook = readText(RUNBOOK);
 
 /** The values each label can take in the code (src/metrics.ts, src/reconciler/http.ts). */
 const LABEL_VALUES: Record<string, readonly string[]> = {
@@ -162,8 +163,11 @@ describe(DASHBOARD_PATH, () => {
     }
   });
 
-  it('is linked from the README', () => {
-    assert.ok(readme.includes(`](${DASHBOARD_PATH})`), 'README links the dashboard');
+  it('is linked from docs/monitoring.md', () => {
+    assert.ok(
+      runbook.includes(`](../${DASHBOARD_PATH})`),
+      'docs/monitoring.md links the dashboard',
+    );
   });
 });
 
@@ -194,11 +198,11 @@ describe(ALERTS_PATH, () => {
     assert.ok(used('webex_cdr_reconcile_last_run_still_missing'), 'records still missing');
   });
 
-  it('annotations: a summary, a description, a runbook section of the README', () => {
-    const anchors = headingAnchors(readme);
+  it('annotations: a summary, a description, a runbook section of docs/monitoring.md', () => {
+    const anchors = headingAnchors(runbook);
     for (const r of rules) {
-      const anchor = r.annotations.runbook_url.replace('README.md#', '');
-      assert.ok(anchors.has(anchor), `${r.alert}: README has no section #${anchor}`);
+      const anchor = r.annotations.runbook_url.replace(`${RUNBOOK}#`, '');
+      assert.ok(anchors.has(anchor), `${r.alert}: ${RUNBOOK} has no section #${anchor}`);
       assert.equal(anchor, r.alert.toLowerCase(), `${r.alert}: its runbook section is its name`);
       assert.ok(r.annotations.description.length > 80, `${r.alert}: a description naming causes`);
     }
@@ -244,8 +248,8 @@ describe(ALERTS_PATH, () => {
     }
   });
 
-  it('is linked from the README', () => {
-    assert.ok(readme.includes(`](${ALERTS_PATH})`), 'README links the alert rules');
+  it('is linked from docs/monitoring.md', () => {
+    assert.ok(runbook.includes(`](../${ALERTS_PATH})`), 'docs/monitoring.md links the alert rules');
   });
 });
 

@@ -184,7 +184,7 @@ const rule = z.strictObject({
   annotations: z.strictObject({
     summary: z.string().min(1),
     description: z.string().min(1),
-    runbook_url: z.string().regex(/^README\.md#[a-z0-9-]+$/),
+    runbook_url: z.string().regex(/^docs\/monitoring\.md#[a-z0-9-]+$/),
   }),
 });
 export type AlertRule = z.infer<typeof rule>;

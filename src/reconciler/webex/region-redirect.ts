@@ -2,7 +2,7 @@
  * @module reconciler/webex/region-redirect
  * Webex's region redirect: for an org whose data another region holds, the
  * analytics host answers HTTP 451 and says where the data is. The shape of
- * that answer is not public (README, Open Webex questions), so it is read
+ * that answer is not public (docs/webex-questions.md), so it is read
  * tolerantly: `regionCandidates` collects every URL or host name the answer
  * offers, in this order: the `Location` (or `cisco-location`) header, JSON
  * fields whose name says URL, host, location, endpoint, domain or region (at

@@ -136,7 +136,7 @@ explicit value must leave at least 2 s after the deadline and the preStop sleep.
 {{- fail (printf "%s: set by the chart from %s, not in config or %s.env" $name (get $owned $name) $component) }}
 {{- end }}
 {{- if not (regexMatch "^[A-Z][A-Z0-9_]*$" $name) }}
-{{- fail (printf "%s: not a setting name (config and %s.env take NAME: value, README, Configuration)" $name $component) }}
+{{- fail (printf "%s: not a setting name (config and %s.env take NAME: value, docs/configuration.md)" $name $component) }}
 {{- end }}
 {{- if or (kindIs "map" $v) (kindIs "slice" $v) }}
 {{- fail (printf "%s: a plain value (string, number or boolean), not a list or map" $name) }}
