@@ -27,7 +27,7 @@ describe('CI builds and runs the image (.ci/docker-smoke)', () => {
   it('.ci/run brings compose up after the smoke test and the compose plugin, with Docker required', () => {
     const lines = read('.ci/run').split('\n');
     const smoke = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/docker-smoke$/.test(l));
-    const plugin = lines.findIndex((l) => /go build .*cli-plugins\/docker-compose/.test(l));
+    const plugin = lines.findIndex((l) => /\.ci\/go-tool .*cli-plugins\/docker-compose/.test(l));
     const up = lines.findIndex((l) => /^REQUIRE_DOCKER=1 .*\.ci\/compose-up$/.test(l));
     assert.ok(smoke >= 0 && plugin > smoke && up > plugin, 'REQUIRE_DOCKER=1 .ci/compose-up last');
   });
