@@ -165,6 +165,20 @@ const saslEnv = (mechanism: string, password: string = PASSWORD) => ({
   KAFKA_CREATE_TOPICS: 'false',
 });
 
+/** The reconciler as the `reconciler` principal (only the documented ACLs), asking `webexUrl`. */
+const reconcilerEnv = (topic: string, webexUrl: string) => ({
+  KAFKA_BROKERS: sasl.brokers.join(','),
+  KAFKA_SASL_MECHANISM: 'scram-sha-512',
+  KAFKA_SASL_USERNAME: 'reconciler',
+  KAFKA_SASL_PASSWORD: sasl.users.reconciler,
+  KAFKA_CREATE_TOPICS: 'false',
+  SCHEMA_REGISTRY_URL: stack.registryUrl,
+  CDR_FEED: 'analytics',
+  CDR_TOPIC: topic,
+  WEBEX_API_BASE_URL: webexUrl,
+  WEBEX_ACCESS_TOKEN: 'acl-token',
+});
+
 describe('Kafka SASL and ACLs', () => {
   const cases = [
     ['kafkajs', 'scram-sha-256'],
@@ -294,18 +308,7 @@ describe('Kafka SASL and ACLs', () => {
         world.deliveries(),
       );
       assert.ok(sent.dropped > 0, 'some deliveries were lost');
-      const parsed = parseReconcilerConfig({
-        KAFKA_BROKERS: sasl.brokers.join(','),
-        KAFKA_SASL_MECHANISM: 'scram-sha-512',
-        KAFKA_SASL_USERNAME: 'reconciler',
-        KAFKA_SASL_PASSWORD: sasl.users.reconciler,
-        KAFKA_CREATE_TOPICS: 'false',
-        SCHEMA_REGISTRY_URL: stack.registryUrl,
-        CDR_FEED: 'analytics',
-        CDR_TOPIC: topic,
-        WEBEX_API_BASE_URL: server.url,
-        WEBEX_ACCESS_TOKEN: 'acl-token',
-      });
+      const parsed = parseReconcilerConfig(reconcilerEnv(topic, server.url));
       assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
       const reconciler = createReconciler(parsed.config, createLogger('silent'));
       try {
@@ -370,16 +373,7 @@ describe('Kafka SASL and ACLs', () => {
       {
         env: {
           PATH: process.env.PATH ?? '',
-          KAFKA_BROKERS: sasl.brokers.join(','),
-          KAFKA_SASL_MECHANISM: 'scram-sha-512',
-          KAFKA_SASL_USERNAME: 'reconciler',
-          KAFKA_SASL_PASSWORD: sasl.users.reconciler,
-          KAFKA_CREATE_TOPICS: 'false',
-          SCHEMA_REGISTRY_URL: stack.registryUrl,
-          CDR_FEED: 'analytics',
-          CDR_TOPIC: topic,
-          WEBEX_API_BASE_URL: server.url,
-          WEBEX_ACCESS_TOKEN: 'acl-token',
+          ...reconcilerEnv(topic, server.url),
           RECONCILER_PORT: String(port),
         },
         stdio: ['ignore', 'ignore', 'pipe'],
