@@ -93,7 +93,14 @@ const local = async (): Promise<TestStack> => {
     killBroker: () => signalService('kafka', 'SIGKILL', s),
     pauseRegistry: () => signalService('registry', 'SIGSTOP', s),
     resumeRegistry: () => signalService('registry', 'SIGCONT', s),
-    startBroker: () => startKafka(s),
+    startBroker: async () => {
+      await startKafka(s);
+      await until(
+        'the restarted broker leads its partitions again',
+        () => partitionsServed(env.KAFKA_BROKERS.split(',')),
+        120_000,
+      );
+    },
     brokerState: async () => ({
       running: (await status(s)).services.some(
         (svc) => svc.service === 'kafka' && svc.pid !== null,
@@ -151,6 +158,40 @@ const brokerAnswers = async (brokers: string[]): Promise<boolean> => {
   try {
     await admin.connect();
     await admin.listTopics();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+};
+
+/**
+ * Every partition on the broker has a leader that answers ListOffsets. After a crash (SIGKILL)
+ * the restarted broker answers metadata some seconds before it leads its partitions again
+ * (NOT_LEADER_FOR_PARTITION meanwhile; CI saw more than 9 s, past kafkajs' own retries), so
+ * startBroker() waits for this rather than for the port or the metadata alone.
+ */
+const partitionsServed = async (brokers: string[]): Promise<boolean> => {
+  const admin = new Kafka({
+    clientId: 'test-stack-probe',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata();
+    const led = topics.every((t) =>
+      t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0),
+    );
+    if (!led) return false;
+    const names = topics.map((t) => t.name);
+    for (let i = 0; i < names.length; i += 16) {
+      await Promise.all(names.slice(i, i + 16).map((name) => admin.fetchTopicOffsets(name)));
+    }
     return true;
   } catch {
     return false;
@@ -365,6 +406,12 @@ const containers = async (): Promise<TestStack> => {
               throw new Error(`the broker container exited (${now.ExitCode})${await brokerLogs()}`);
             return brokerAnswers(brokers);
           },
+          120_000,
+          brokerLogs,
+        );
+        await until(
+          'the restarted broker container leads its partitions again',
+          () => partitionsServed(brokers),
           120_000,
           brokerLogs,
         );
