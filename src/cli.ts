@@ -19,10 +19,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { readCdrSchema } from './cdr/avro-schema.ts';
-import { checkConfig, parseIngressConfig } from './config.ts';
 import { startIngress } from './ingress/server.ts';
 import { ListenError } from './listen.ts';
 import { createLogger } from './log.ts';
+import { checkConfig, parseIngressConfig, parseReconcilerConfig } from './settings.ts';
 
 const USAGE = `usage: webex-cdr-kafka <command>
 
@@ -216,7 +216,7 @@ export const main = async (args: string[]): Promise<number> => {
       return runConfigCommand(rest);
     case 'reconcile': {
       const { runReconcileCommand } = await import('./reconciler/command.ts');
-      return runReconcileCommand(rest);
+      return runReconcileCommand(rest, parseReconcilerConfig);
     }
     case 'simulate': {
       const { runSimulateCommand } = await import('./simulator/command.ts');

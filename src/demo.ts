@@ -18,7 +18,6 @@
  */
 
 import { toMatchKey } from './cdr/fields.ts';
-import { parseIngressConfig, parseKafkaConfig, parseReconcilerConfig } from './config.ts';
 import { type RunningIngress, startIngress } from './ingress/server.ts';
 import { sign } from './ingress/verify-signature.ts';
 import { createKafka } from './kafka/client.ts';
@@ -30,6 +29,7 @@ import type { Progress } from './reconciler/reconcile.ts';
 import { formatSummary } from './reconciler/report.ts';
 import type { RunSummary } from './reconciler/rules.ts';
 import { createReconciler, type Reconciler } from './reconciler/service.ts';
+import { parseIngressConfig, parseKafkaConfig, parseReconcilerConfig } from './settings.ts';
 import { createPartnerApi } from './simulator/partner-api.ts';
 import { createWebhookSender, type DeliveryResult } from './simulator/webhook-sender.ts';
 import { createWebexWorld } from './simulator/world.ts';

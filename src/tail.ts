@@ -15,13 +15,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseKafkaConfig } from './config.ts';
 import { CdrError, describe } from './errors.ts';
 import { createKafka } from './kafka/client.ts';
 import { HEADER } from './kafka/messages.ts';
 import { type KeyAndHeaders, readTopicRange } from './kafka/read-range.ts';
 import { createRegistryClient, redact } from './kafka/registry.ts';
 import { createLogger } from './log.ts';
+import { parseKafkaConfig } from './settings.ts';
 import { stackSettings } from './stack/stack.ts';
 import { attachRelativeTimes, parseTimeArg } from './time-arg.ts';
 

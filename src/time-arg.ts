@@ -12,7 +12,7 @@
  * (`2026/12/01`) are refused, never read as local time: the same command gives
  * the same range on every machine.
  */
-import { parseDuration } from './reconciler/plan.ts';
+import { parseDuration } from './duration.ts';
 
 export type TimeArg = { ok: true; value: number } | { ok: false; error: string };
 

@@ -88,11 +88,11 @@ const fieldList = <F extends Field>(
     })
     .describe(variable);
 
-/** The privacy variables; merged into the configuration schema (config.ts). */
+/** The privacy variables; merged into the configuration schema (config/process.ts). */
 export const privacyEnv = z.object({
   PRIVACY_DROP_FIELDS: fieldList('PRIVACY_DROP_FIELDS', false, anyField),
   PRIVACY_HASH_FIELDS: fieldList('PRIVACY_HASH_FIELDS', true, isTextField),
-  /** Also as PRIVACY_HASH_KEY_FILE, resolved by config.ts like every secret. */
+  /** Also as PRIVACY_HASH_KEY_FILE, resolved by config/sources.ts like every secret. */
   PRIVACY_HASH_KEY: z.string().optional(),
 });
 
@@ -113,11 +113,9 @@ const readKey = (key: string | undefined): { key: string } | { problem: string }
   return { key };
 };
 
-/** Rules across the variables, on the raw environment, so every problem is listed at once. */
-export const privacyProblems = (raw: Record<string, string | undefined>): string[] => {
-  const parsed = privacyEnv.safeParse(raw);
-  if (!parsed.success) return [];
-  const { PRIVACY_DROP_FIELDS: drop, PRIVACY_HASH_FIELDS: hash } = parsed.data;
+/** Rules across the variables, on their parsed values (a refinement of the configuration schema). */
+export const privacyRules = (e: PrivacyEnv): string[] => {
+  const { PRIVACY_DROP_FIELDS: drop, PRIVACY_HASH_FIELDS: hash } = e;
   const hashed: ReadonlySet<FieldName> = new Set(hash);
   const both = drop.filter((f) => hashed.has(f));
   const problems =
@@ -125,16 +123,22 @@ export const privacyProblems = (raw: Record<string, string | undefined>): string
       ? [`PRIVACY_DROP_FIELDS/PRIVACY_HASH_FIELDS: ${both.join(', ')} listed in both`]
       : [];
   if (hash.length > 0) {
-    const key = readKey(parsed.data.PRIVACY_HASH_KEY);
+    const key = readKey(e.PRIVACY_HASH_KEY);
     if ('problem' in key) problems.push(key.problem);
   }
   return problems;
 };
 
+/** The same rules on the raw environment; none while a variable does not parse. */
+export const privacyProblems = (raw: Record<string, string | undefined>): string[] => {
+  const parsed = privacyEnv.safeParse(raw);
+  return parsed.success ? privacyRules(parsed.data) : [];
+};
+
 export const hmacHex = (key: string, value: string): string =>
   createHmac('sha256', key).update(value).digest('hex');
 
-/** Null when nothing is configured; throws on settings privacyProblems() reports. */
+/** Null when nothing is configured; throws on settings privacyRules() reports. */
 export const toPrivacy = (e: PrivacyEnv): Privacy | null => {
   const drop = e.PRIVACY_DROP_FIELDS;
   const hash = e.PRIVACY_HASH_FIELDS;

@@ -13,13 +13,13 @@
  */
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IngressConfig } from '../config.ts';
 import { type CdrSinkOptions, createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createRepeatedWarnings } from '../log-repeats.ts';
 import { createApp, type Drain } from './app.ts';
 import { spoolDirProblem } from './body-bytes.ts';
+import type { IngressConfig } from './options.ts';
 import { createByteBudget } from './read-body.ts';
 
 export type Shutdown =

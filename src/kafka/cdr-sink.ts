@@ -21,10 +21,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
 import { PRIVACY_HEADER } from '../cdr/privacy.ts';
-import type { KafkaConfig } from '../config.ts';
+import type { ProcessOptions } from '../config/process.ts';
 import { CdrError, describe } from '../errors.ts';
 import { type Logger, rateLimited } from '../log.ts';
 import { asAuthFailure, createKafka } from './client.ts';
+import type { KafkaOptions } from './options.ts';
 import { type CdrProducer, createCdrProducer } from './producer.ts';
 import { createPlatformaticProducer } from './producer-platformatic.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
@@ -69,7 +70,7 @@ const startRefusal = (e: unknown): CdrError | null =>
   asAuthFailure(e) ?? (e instanceof CdrError && e.code === 'config_invalid' ? e : null);
 
 export const createCdrSink = (
-  config: KafkaConfig,
+  config: KafkaOptions & Pick<ProcessOptions, 'startupTimeoutMs' | 'privacy'>,
   logger: Logger,
   extraTopics: string[] = [],
   options: CdrSinkOptions = {},

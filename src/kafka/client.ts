@@ -4,12 +4,12 @@
  * `kafka/` is the only folder that imports kafkajs or the registry client.
  */
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } from 'kafkajs';
-import type { KafkaConfig } from '../config.ts';
 import { CdrError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { registerCodecs } from './codecs.ts';
+import type { KafkaOptions } from './options.ts';
 
-export type KafkaConnection = Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
+export type KafkaConnection = Pick<KafkaOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
 
 /** The connection part of the kafkajs options: brokers, TLS (CA, client certificate) and SASL. */
 export const connectionOptions = (config: KafkaConnection): KafkaJsConfig => ({

@@ -10,9 +10,9 @@
  * and keeps its producer id itself; there is no producer to rebuild. Connected
  * means holding the producer id (fetched at connect, not at the first send).
  */
-import type { KafkaConfig } from '../config.ts';
 import { CdrError, describe } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { KafkaOptions } from './options.ts';
 import {
   type CdrProducer,
   chunkMessages,
@@ -33,7 +33,7 @@ const SASL_MECHANISMS = {
 
 /** Connection options for @platformatic/kafka from the connector's Kafka settings. */
 export const platformaticOptions = (
-  config: Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl'>,
+  config: Pick<KafkaOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl'>,
 ) => {
   const sasl = config.sasl;
   return {
@@ -76,7 +76,7 @@ export const platformaticAuthFailure = (e: unknown): CdrError | null => {
 };
 
 export const createPlatformaticProducer = (
-  config: Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'compression'>,
+  config: Pick<KafkaOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'compression'>,
   opts: { logger: Logger; maxAbandonedBytes?: number },
 ): CdrProducer => {
   const abandoned = createAbandonedSends(opts.logger, opts.maxAbandonedBytes ?? 512 * 1024 * 1024);

@@ -12,12 +12,13 @@
  * clipped silently.
  */
 import { parseArgs } from 'node:util';
-import { parseReconcilerConfig } from '../config.ts';
+import type { ConfigResult } from '../config/schema.ts';
 import { describe } from '../errors.ts';
 import { listen } from '../listen.ts';
 import { createLogger } from '../log.ts';
 import { attachRelativeTimes, parseTimeArg } from '../time-arg.ts';
 import { createReconcilerApp } from './http.ts';
+import type { ReconcilerConfig } from './options.ts';
 import { plannableRange, type Window } from './plan.ts';
 import { codeOf, failedRun } from './reconcile.ts';
 import { formatSummary } from './report.ts';
@@ -81,7 +82,11 @@ export const rangeProblems = (
   return problems;
 };
 
-export const runReconcileCommand = async (args: string[]): Promise<number> => {
+/** `parseConfig`: settings.ts `parseReconcilerConfig` (the CLI composes the settings; this stage does not). */
+export const runReconcileCommand = async (
+  args: string[],
+  parseConfig: (env: NodeJS.ProcessEnv) => ConfigResult<ReconcilerConfig>,
+): Promise<number> => {
   let flags: { once?: boolean; from?: string; to?: string };
   try {
     ({ values: flags } = parseArgs({
@@ -101,7 +106,7 @@ export const runReconcileCommand = async (args: string[]): Promise<number> => {
   if (!flags.once && (flags.from !== undefined || flags.to !== undefined)) {
     problems.push('--from/--to: only with --once');
   }
-  const parsed = parseReconcilerConfig(process.env);
+  const parsed = parseConfig(process.env);
   if (!parsed.ok) problems.push(...parsed.problems);
   const range = {
     from: typeof from === 'number' ? from : undefined,

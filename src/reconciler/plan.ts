@@ -7,7 +7,6 @@
  * [from, to]) into hour-aligned windows [start, end): the first may start
  * mid-hour, the last may end mid-hour, none is empty, oldest first.
  */
-import { CdrError } from '../errors.ts';
 
 /** Epoch milliseconds, half-open: [start, end). */
 export type Window = { start: number; end: number };
@@ -100,40 +99,4 @@ export const formatWebexTime = (ms: number): string => {
     throw new RangeError(`not a representable time: ${ms}`);
   }
   return date.toISOString();
-};
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: HOUR_MS, d: 24 * HOUR_MS } as const;
-const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
-const PART = /(\d+)(ms|s|m|h|d)/g;
-
-/**
- * A duration for configuration: `500ms`, `90s`, `15m`, `12h`, `30d`, or a
- * combination from largest to smallest unit (`1h30m`). Whole numbers only; a
- * bare number is refused (its unit would be a guess).
- */
-export const parseDuration = (text: string): number => {
-  const input = text.trim().toLowerCase();
-  if (!DURATION.test(input)) {
-    throw new CdrError(
-      'config_invalid',
-      `invalid duration "${text}": expected a whole number with a unit (ms, s, m, h, d), e.g. 15m, 12h, 30d, 1h30m`,
-    );
-  }
-  let total = 0;
-  let lastUnitMs = Infinity;
-  for (const [, amount, unit] of input.matchAll(PART)) {
-    const unitMs = UNIT_MS[unit as keyof typeof UNIT_MS];
-    if (unitMs >= lastUnitMs) {
-      throw new CdrError(
-        'config_invalid',
-        `invalid duration "${text}": units must go from largest to smallest, each once`,
-      );
-    }
-    lastUnitMs = unitMs;
-    total += Number(amount) * unitMs;
-  }
-  if (!Number.isSafeInteger(total)) {
-    throw new CdrError('config_invalid', `invalid duration "${text}": too large`);
-  }
-  return total;
 };

@@ -30,13 +30,13 @@
  * can take over.
  */
 import { randomUUID } from 'node:crypto';
-import type { ReconcilerConfig } from '../config.ts';
 import { CdrError, describe } from '../errors.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
 import { createLease, type Lease, type LeaseStatus } from '../kafka/lease.ts';
 import { HEADER } from '../kafka/messages.ts';
 import { readTopicRange } from '../kafka/read-range.ts';
 import type { Logger } from '../log.ts';
+import type { ReconcilerConfig } from './options.ts';
 import { plannableRange, planWindows, type Window } from './plan.ts';
 import { codeOf, failedRun, type Progress, reconcile } from './reconcile.ts';
 import { createAuditWriter } from './report.ts';

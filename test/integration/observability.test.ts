@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseIngressConfig } from '../../src/config.ts';
 import { startIngress } from '../../src/ingress/server.ts';
 import { listen } from '../../src/listen.ts';
 import { createLogger } from '../../src/log.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
+import { parseIngressConfig } from '../../src/settings.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';

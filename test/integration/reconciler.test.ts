@@ -11,11 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { parseReconcilerConfig } from '../../src/config.ts';
 import { listen } from '../../src/listen.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
+import { parseReconcilerConfig } from '../../src/settings.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';

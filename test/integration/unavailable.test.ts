@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
-import { parseIngressConfig } from '../../src/config.ts';
 import { startIngress } from '../../src/ingress/server.ts';
 import { createLogger } from '../../src/log.ts';
+import { parseIngressConfig } from '../../src/settings.ts';
 import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';

@@ -21,7 +21,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
+import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
 import { parseSimulateArgs } from '../../src/simulator/command.ts';
 import { KAFKA_VERSION } from '../../src/stack/stack.ts';
 import { KAFKA_IMAGE, REGISTRY_IMAGE } from '../integration/helpers/stack.ts';

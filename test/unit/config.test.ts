@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { connectionOptions } from '../../src/kafka/client.ts';
+import { editDistance } from '../../src/setting-names.ts';
 import {
   checkConfig,
   type IngressConfig,
@@ -11,9 +13,7 @@ import {
   parseReconcilerConfig,
   SETTING_NAMES,
   SETTINGS,
-} from '../../src/config.ts';
-import { connectionOptions } from '../../src/kafka/client.ts';
-import { editDistance } from '../../src/setting-names.ts';
+} from '../../src/settings.ts';
 
 const BASE = {
   KAFKA_BROKERS: 'localhost:9092',

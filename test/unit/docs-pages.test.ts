@@ -10,8 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FROM_FILE, SETTINGS } from '../../src/config.ts';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
+import { FROM_FILE, SETTINGS } from '../../src/settings.ts';
 import { brokenLinks, githubAnchors, undocumentedCodes, undocumentedSettings } from './markdown.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -15,13 +15,13 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { normalise } from '../../src/cdr/normalise.ts';
 import { createPrivacy, PRIVACY_HEADER } from '../../src/cdr/privacy.ts';
-import { parseIngressConfig, parseReconcilerConfig } from '../../src/config.ts';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
 import { createApp, type IngressSettings } from '../../src/ingress/app.ts';
 import { sign } from '../../src/ingress/verify-signature.ts';
 import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
 import type { OutMessage } from '../../src/kafka/producer.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
+import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
 import { fullRawCdr } from './fixtures.ts';
 
 const require = createRequire(import.meta.url);

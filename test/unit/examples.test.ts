@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseKafkaConfig } from '../../src/config.ts';
 import { HEADER } from '../../src/kafka/messages.ts';
+import { parseKafkaConfig } from '../../src/settings.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 

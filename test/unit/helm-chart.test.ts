@@ -1,6 +1,6 @@
 /**
  * The Helm chart (deploy/helm/webex-cdr-kafka, docs/operations.md "On Kubernetes") against the code: every
- * setting the code reads from a file (`*_FILE`, from src/config.ts) has a Secret entry, is
+ * setting the code reads from a file (`*_FILE`, from src/settings.ts) has a Secret entry, is
  * mounted from the Secret and pointed to in each process that reads it (and only there); the
  * rendered environment passes the connector's own configuration parsing; each pod's
  * terminationGracePeriodSeconds exceeds its rendered SHUTDOWN_TIMEOUT_MS plus its preStop
@@ -20,15 +20,15 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
+import { createApp } from '../../src/ingress/app.ts';
+import { EXIT_CODES } from '../../src/reconciler/command.ts';
+import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import {
   checkConfig,
   parseIngressConfig,
   parseReconcilerConfig,
   SETTINGS,
-} from '../../src/config.ts';
-import { createApp } from '../../src/ingress/app.ts';
-import { EXIT_CODES } from '../../src/reconciler/command.ts';
-import { createReconcilerApp } from '../../src/reconciler/http.ts';
+} from '../../src/settings.ts';
 import { IDLE_RECONCILER } from './fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -175,7 +175,7 @@ describe(`Helm chart: its files against the code${HAVE_HELM ? '' : ' (helm not i
     assert.match(script, /REQUIRE_HELM=1 node .*\n\s*test\/unit\/helm-chart\.test\.ts/);
   });
 
-  it('values.yaml has a secrets.values entry for every *_FILE setting of src/config.ts', () => {
+  it('values.yaml has a secrets.values entry for every *_FILE setting of src/settings.ts', () => {
     assert.ok(FILE_SETTINGS.length >= 13, FILE_SETTINGS.join(', '));
     assert.deepEqual(
       Object.keys(values.secrets.values).sort(),

@@ -1,7 +1,8 @@
 /** An ingress started in this process against the real stack, on a random port. */
-import { parseIngressConfig } from '../../../src/config.ts';
+
 import { startIngress } from '../../../src/ingress/server.ts';
 import { createLogger } from '../../../src/log.ts';
+import { parseIngressConfig } from '../../../src/settings.ts';
 import type { TestStack } from './stack.ts';
 
 export const startTestIngress = async (

@@ -1,7 +1,8 @@
 /** A reconciler built in this process against the real stack and a Webex stand-in's URL. */
-import { parseReconcilerConfig } from '../../../src/config.ts';
+
 import { createLogger, type Logger } from '../../../src/log.ts';
 import { createReconciler } from '../../../src/reconciler/service.ts';
+import { parseReconcilerConfig } from '../../../src/settings.ts';
 import type { TestStack } from './stack.ts';
 
 export const createTestReconciler = (

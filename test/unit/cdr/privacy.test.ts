@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { prepareBatch } from '../../../src/cdr/batch.ts';
 import { createPrivacy, privacyEnv, privacyProblems, toPrivacy } from '../../../src/cdr/privacy.ts';
-import { parseIngressConfig } from '../../../src/config.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
+import { parseIngressConfig } from '../../../src/settings.ts';
 import { fullRawCdr, INGEST } from '../fixtures.ts';
 
 const KEY = 'a-sixteen-byte-key-or-longer';

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseReconcilerConfig } from '../../../src/config.ts';
 import { type Logger, silentLogger } from '../../../src/log.ts';
 import { runOutcome } from '../../../src/reconciler/rules.ts';
 import { createReconciler } from '../../../src/reconciler/service.ts';
+import { parseReconcilerConfig } from '../../../src/settings.ts';
 
 const unreachable = () => {
   const parsed = parseReconcilerConfig({
