@@ -47,7 +47,7 @@ app.kubernetes.io/component: {{ .component }}
 {{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) | quote }}
 {{- end }}
 
-{{/* The secret settings each process reads (src/config.ts FROM_FILE, plus the two token files). */}}
+{{/* The secret settings each process reads (src/settings.ts FROM_FILE, plus the two token files). */}}
 {{- define "webex-cdr-kafka.secretNames" -}}
 {{- $shared := list "KAFKA_SASL_PASSWORD" "KAFKA_SSL_CA" "KAFKA_SSL_CERT" "KAFKA_SSL_KEY" "KAFKA_SSL_KEY_PASSWORD" "SCHEMA_REGISTRY_PASSWORD" "SCHEMA_REGISTRY_TOKEN" "SCHEMA_REGISTRY_CA" "PRIVACY_HASH_KEY" }}
 {{- $names := dict "ingress" (concat (list "WEBHOOK_SECRETS") $shared) "reconciler" (concat $shared (list "WEBEX_ACCESS_TOKEN" "WEBEX_CLIENT_SECRET" "WEBEX_REFRESH_TOKEN")) }}
