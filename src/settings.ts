@@ -13,13 +13,13 @@
  * (config/check.ts).
  */
 import { z } from 'zod';
-import { FEEDS } from './cdr/normalise.ts';
 import { type ConfigReport, reportSettings } from './config/check.ts';
 import {
   PROCESS_FROM_FILE,
   PROCESS_SECRETS,
   processEnv,
   processRules,
+  TOOL_FEED,
   toProcessOptions,
 } from './config/process.ts';
 import { type ConfigResult, parseSettings } from './config/schema.ts';
@@ -66,7 +66,7 @@ const FIELDS = {
   ingress: z.object({ ...base, ...ingressEnv.shape }),
   reconcile: z.object({ ...base, ...reconcilerEnv.shape }),
   /** Tools that only read topics: CDR_FEED is unused there. */
-  tool: z.object({ ...base, CDR_FEED: z.enum(FEEDS).default('analytics') }),
+  tool: z.object({ ...base, CDR_FEED: TOOL_FEED }),
 } as const;
 
 const SCHEMAS = {
@@ -81,7 +81,7 @@ const toBaseConfig = (e: KafkaEnv & z.infer<typeof processEnv>) => ({
 });
 
 /** What every process has: the Kafka options and the process's own (`parseKafkaConfig`). */
-export type KafkaConfig = ReturnType<typeof toBaseConfig>;
+export type BaseConfig = ReturnType<typeof toBaseConfig>;
 
 /** Settings whose values are secret: masked by `config check`, never logged. */
 export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
@@ -149,7 +149,7 @@ export const parseReconcilerConfig = (env: NodeJS.ProcessEnv): ConfigResult<Reco
 };
 
 /** Kafka and registry settings alone, for tools that only read topics (CDR_FEED unused there). */
-export const parseKafkaConfig = (env: NodeJS.ProcessEnv): ConfigResult<KafkaConfig> =>
+export const parseKafkaConfig = (env: NodeJS.ProcessEnv): ConfigResult<BaseConfig> =>
   parseSettings(SCHEMAS.tool, toBaseConfig, sources.resolve(env));
 
 /** `config check ingress|reconcile` (config/check.ts). */

@@ -23,6 +23,9 @@ export const processEnv = z.object({
 
 type ProcessEnv = z.infer<typeof processEnv>;
 
+/** CDR_FEED for tools that only read topics, where it is unused. */
+export const TOOL_FEED = z.enum(FEEDS).default('analytics');
+
 /** The privacy rules judge the privacy settings once they are parsed. */
 export const processRules = acrossSettings<ProcessEnv>(
   (e) => privacyRules(e as ProcessEnv),
