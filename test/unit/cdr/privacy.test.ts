@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { prepareBatch } from '../../../src/cdr/batch.ts';
+import { FIELDS } from '../../../src/cdr/fields.ts';
 import { createPrivacy, privacyEnv, privacyProblems, toPrivacy } from '../../../src/cdr/privacy.ts';
 import { parseIngressConfig } from '../../../src/config.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
-import { FIELDS } from '../../../src/cdr/fields.ts';
 import { fullRawCdr, INGEST } from '../fixtures.ts';
 
 const KEY = 'a-sixteen-byte-key-or-longer';

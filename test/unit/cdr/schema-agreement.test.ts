@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import avro from 'avsc';
-import { createHash } from 'node:crypto';
 import { buildCdrSchema, readCdrSchema, SCHEMA_V1_PATH } from '../../../src/cdr/avro-schema.ts';
 import {
   DOCUMENTED_FIELD_COUNT,
