@@ -98,7 +98,7 @@ export const FIELD_SPECS = [
   spec('Network call ID'),
   spec('Org UUID', 'string', {
     aliases: ['orgId'],
-    note: 'customer org: the Kafka key; the partner APIs spell it "orgId"',
+    note: 'customer org: the Kafka key',
   }),
   spec('Original Called Party UUID', 'string', { live: 'Original called party UUID' }),
   spec('Original reason'),

@@ -47,7 +47,7 @@ describe('dead letters', () => {
     );
   });
 
-  it('are keyed by the org in any spelling the normaliser reads, the partner APIs\' orgId too', () => {
+  it("are keyed by the org in any spelling the normaliser reads, the partner APIs' orgId too", () => {
     assert.equal(letter({ org_uuid: 'org-a' }).key, 'org-a');
     assert.equal(letter({ orgId: 'org-b' }).key, 'org-b');
   });
