@@ -1,9 +1,11 @@
 /**
  * @module cdr/fields
  * The 83 documented Webex Calling CDR fields, in the spelling of Webex's
- * specification, with the type the connector publishes them as. This list is
- * the single source for the Avro schema (`schemas/cdr.avsc`) and the
- * normaliser; a test keeps the three in agreement.
+ * specification, with the type the connector publishes them as, then the four
+ * keys seen in live data but not in the specification (`origin: 'live'`,
+ * schema fields since contract v2). This list is the single source for the
+ * Avro schema (`schemas/cdr.avsc`) and the normaliser; a test keeps the three
+ * in agreement.
  *
  * The list is `as const`, so its names are types: `FieldName` (the Avro
  * names), `SpecName` and `LiveName` (the spellings Webex sends),
@@ -22,10 +24,16 @@ export type FieldSpec = {
   readonly kind: FieldKind;
   /** Live data spelling where it differs from the specification. */
   readonly live?: string;
+  /** Other spellings Webex uses for the field, e.g. the partner APIs' camelCase `orgId`. */
+  readonly aliases?: readonly string[];
+  /** `"NA"` is a value of this field, not "no value" (`International country` NA is Namibia). */
+  readonly naIsValue?: true;
+  /** `live`: seen in live data, not in the specification (a schema field since contract v2). */
+  readonly origin?: 'live';
   readonly note?: string;
 };
 
-type SpecExtra = { readonly live?: string; readonly note?: string };
+type SpecExtra = Omit<FieldSpec, 'webex' | 'kind'>;
 
 const spec = <
   const W extends string,
@@ -36,6 +44,8 @@ const spec = <
   kind: K = 'string' as K,
   extra: E = {} as E,
 ): FieldSpec & { readonly webex: W; readonly kind: K } & E => ({ webex, kind, ...extra });
+
+const LIVE_ONLY = 'seen in live data, not in the specification (since contract v2)';
 
 export const FIELD_SPECS = [
   spec('Answer indicator', 'string', { note: 'Yes / No / Yes-PostRedirection' }),
@@ -77,13 +87,19 @@ export const FIELD_SPECS = [
   spec('Hold Duration', 'long', { live: 'Hold duration', note: 'seconds' }),
   spec('Inbound trunk'),
   spec('Interaction ID'),
-  spec('International country'),
+  spec('International country', 'string', {
+    naIsValue: true,
+    note: 'country code; "NA" is Namibia, not "no value"',
+  }),
   spec('Local call ID'),
   spec('Local SessionID'),
   spec('Location'),
   spec('Model'),
   spec('Network call ID'),
-  spec('Org UUID', 'string', { note: 'customer org: the Kafka key' }),
+  spec('Org UUID', 'string', {
+    aliases: ['orgId'],
+    note: 'customer org: the Kafka key',
+  }),
   spec('Original Called Party UUID', 'string', { live: 'Original called party UUID' }),
   spec('Original reason'),
   spec('OS type'),
@@ -120,12 +136,23 @@ export const FIELD_SPECS = [
   spec('User number', 'string', { note: 'personal data' }),
   spec('User type', 'string', { note: 'User, Place, VirtualLine, HuntGroup, ...' }),
   spec('User UUID'),
-  spec('WxCC consult merge status'),
+  spec('WxCC consult merge status', 'string', {
+    naIsValue: true,
+    note: 'Webex documents "NA" as one of its values',
+  }),
+  // Seen in live data, not in the specification: schema fields since contract v2.
+  spec('External customer ID', 'string', { origin: 'live', note: LIVE_ONLY }),
+  spec('Transfer type', 'string', { origin: 'live', note: LIVE_ONLY }),
+  spec('Transfer type context', 'string', { origin: 'live', note: LIVE_ONLY }),
+  spec('Answer reason', 'string', { origin: 'live', note: LIVE_ONLY }),
 ] as const satisfies readonly FieldSpec[];
 
 type SpecEntry = (typeof FIELD_SPECS)[number];
+/** The 83 fields of Webex's specification. */
+type DocumentedEntry = Exclude<SpecEntry, { readonly origin: 'live' }>;
+type LiveOnlyEntry = Extract<SpecEntry, { readonly origin: 'live' }>;
 
-/** Webex's spelling in the specification: `'Report ID'`. */
+/** Webex's spelling in the specification (or, for the four live-only keys, in live data): `'Report ID'`. */
 export type SpecName = SpecEntry['webex'];
 
 type LiveOf<S> = S extends { readonly live: infer L extends string }
@@ -140,10 +167,11 @@ export type LiveName = LiveOf<SpecEntry>;
 /**
  * One value per field keyed by its live spelling, each typed by its field's
  * kind (`V` maps kinds to types): the shape of a record as Webex sends it.
+ * The keys outside the specification are not in every record: optional.
  */
 export type LiveRecord<V extends Record<FieldKind, unknown>> = {
-  [S in SpecEntry as LiveOf<S>]: V[S['kind']];
-};
+  [S in DocumentedEntry as LiveOf<S>]: V[S['kind']];
+} & { [S in LiveOnlyEntry as LiveOf<S>]?: V[S['kind']] };
 
 type Chars<S extends string> = S extends `${infer C}${infer Rest}` ? C | Chars<Rest> : never;
 type Alphanumeric = Chars<'abcdefghijklmnopqrstuvwxyz0123456789'>;
@@ -193,16 +221,22 @@ export type KindValue<K extends FieldKind> = K extends 'string'
     ? boolean
     : number;
 
-/** The 83 typed fields of a published record; null where Webex gave no value. */
+/** The 87 typed fields of a published record; null where Webex gave no value. */
 export type RecordFields = { -readonly [F in Field as F['name']]: KindValue<F['kind']> | null };
 
 export const FIELDS: readonly Field[] = FIELD_SPECS.map(
   (f) => ({ ...f, name: toFieldName(f.webex), matchKey: toMatchKey(f.webex) }) as Field,
 );
 
-/** Lookup from match key (`reportid`) to field. */
+/** The fields of Webex's specification (the first 83). */
+export const DOCUMENTED_FIELD_COUNT = FIELDS.filter((f) => f.origin !== 'live').length;
+
+/** Lookup from match key (`reportid`, or an alias's: `orgid`) to field. */
 export const FIELDS_BY_MATCH_KEY: ReadonlyMap<string, Field> = new Map(
-  FIELDS.map((f) => [f.matchKey, f]),
+  FIELDS.flatMap((f) => [
+    [f.matchKey, f] as const,
+    ...(f.aliases ?? []).map((a) => [toMatchKey(a), f] as const),
+  ]),
 );
 
 export const FIELD_NAMES: readonly FieldName[] = FIELDS.map((f) => f.name);

@@ -3,10 +3,12 @@
  * One raw Webex CDR (a JSON object with human-readable keys) becomes one
  * record of the Avro contract. Keys are matched case-, space- and
  * underscore-insensitively (so `Report ID`, `report_id` and `reportId` are one
- * field); values are parsed to their field's type; nothing is lost: unknown
- * keys, and the raw text of values that could not be parsed, go to
- * `extra_fields` under their original key. A record without `Report ID` or
- * `Org UUID` cannot be published and comes back as an error.
+ * field, and the partner APIs' `orgId` is `Org UUID`); values are parsed to
+ * their field's type; nothing is lost: unknown keys, the raw text of values
+ * that could not be parsed, and an `"NA"` read as "no value" (a null field) go
+ * to `extra_fields` under their original key. Only `""` and JSON `null`
+ * become null without a trace: they carry no text. A record without
+ * `Report ID` or `Org UUID` cannot be published and comes back as an error.
  */
 import { CdrError, fail, ok, type Result } from '../errors.ts';
 import {
@@ -33,7 +35,7 @@ export type Ingest = {
 
 export type FieldValue = string | number | boolean | null;
 
-/** The value written with the Avro schema: the 83 fields (typed from fields.ts), extra_fields, ingest. */
+/** The value written with the Avro schema: the 87 fields (typed from fields.ts), extra_fields, ingest. */
 export type CdrRecord = RecordFields & {
   extra_fields: Record<string, string>;
   ingest: Ingest;
@@ -116,13 +118,16 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
     }
     // A second spelling of a field that already has a value is kept verbatim.
     const field = index < 0 || values[index] !== null ? undefined : FIELDS[index];
-    const parsed = field === undefined ? undefined : parseValue(field.kind, value);
+    const parsed =
+      field === undefined ? undefined : parseValue(field.kind, value, field.naIsValue === true);
     if (parsed === undefined || !parsed.ok) {
       const text = textOf(value);
       if (text === null) return fail(tooDeep(key));
       extra[key] = text;
       continue;
     }
+    // "NA" read as no value: the field is null, its text is kept (it may be a real value).
+    if (parsed.value === null && typeof value === 'string' && value !== '') extra[key] = value;
     // An empty spelling ("" / "NA") leaves the field open for a later spelling with a value.
     values[index] = parsed.value;
   }

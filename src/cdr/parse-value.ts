@@ -2,7 +2,10 @@
  * @module cdr/parse-value
  * Turns one raw Webex value into the typed value of its field kind. A value
  * that cannot be parsed comes back as `{ ok: false }` so the caller keeps its
- * raw text; "" and "NA" mean "no value" for every kind.
+ * raw text. "" and "NA" mean "no value" for every kind, except that "NA" is
+ * a value of the fields whose spec says so (`naIsValue`: `International
+ * country` NA is Namibia). The normaliser keeps the text of an "NA" it reads
+ * as no value (cdr/normalise.ts).
  */
 import type { FieldKind } from './fields.ts';
 
@@ -11,7 +14,7 @@ export type Parsed = { ok: true; value: string | number | boolean | null } | { o
 const NOT_PARSED: Parsed = { ok: false };
 const NULL: Parsed = { ok: true, value: null };
 
-export const isNoValue = (v: unknown): boolean => v === null || v === '' || v === 'NA';
+const isNoValue = (v: unknown): boolean => v === null || v === '' || v === 'NA';
 
 // 2023-10-12T21:22:32.621Z, 2023-10-12 21:22:32.621 (UTC), optional offset
 // (hours 00-23, minutes 00-59: anything else is not a time and keeps its text).
@@ -106,8 +109,8 @@ const PARSERS: Record<FieldKind, (v: unknown) => Parsed> = {
   time: parseTimeValue,
 };
 
-export const parseValue = (kind: FieldKind, v: unknown): Parsed =>
-  isNoValue(v) ? NULL : PARSERS[kind](v);
+export const parseValue = (kind: FieldKind, v: unknown, naIsValue = false): Parsed =>
+  isNoValue(v) && !(naIsValue && v === 'NA') ? NULL : PARSERS[kind](v);
 
 /** The text kept in `extra_fields` for a value: strings verbatim, anything else as JSON. */
 export const rawText = (v: unknown): string =>

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
-import { toMatchKey } from '../cdr/fields.ts';
+import { FIELDS_BY_MATCH_KEY, toMatchKey } from '../cdr/fields.ts';
 import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
 import type { OutMessage } from './producer.ts';
 
@@ -65,12 +65,11 @@ const rawJson = (raw: unknown): string => {
   }
 };
 
-const ORG_UUID_KEY = toMatchKey('Org UUID');
-
 const orgOf = (raw: unknown): string | null => {
   if (typeof raw !== 'object' || raw === null) return null;
   for (const [k, v] of Object.entries(raw)) {
-    if (toMatchKey(k) === ORG_UUID_KEY && typeof v === 'string' && v) {
+    // the normaliser's matching: `Org UUID`, `org_uuid`, the partner APIs' `orgId`
+    if (FIELDS_BY_MATCH_KEY.get(toMatchKey(k))?.name === 'org_uuid' && typeof v === 'string' && v) {
       return v.toWellFormed();
     }
   }

@@ -239,6 +239,9 @@ type AvroSchemaType = ReturnType<typeof avsc.Type.forSchema>;
 
 const parseAvro = (text: string): AvroSchemaType => avsc.Type.forSchema(JSON.parse(text));
 
+const fieldNames = (type: AvroSchemaType): string[] =>
+  (type.schema() as { fields?: { name: string }[] }).fields?.map((f) => f.name) ?? [];
+
 /**
  * Governed: the id and schema registered for what we write, by content or as
  * the subject's latest version; refused when it cannot read our records.
@@ -273,6 +276,14 @@ export const findRegisteredSchema = async (
     throw new CdrError(
       'config_invalid',
       `SCHEMA_AUTO_REGISTER=false: schema ${found.id} registered under ${subject} cannot read the records the connector writes (${describe(e)}); register a version compatible with schemas/cdr.avsc`,
+    );
+  }
+  // Writing with a schema that lacks a field of ours would drop its values silently.
+  const lacking = fieldNames(ours).filter((n) => !fieldNames(registered).includes(n));
+  if (lacking.length > 0) {
+    throw new CdrError(
+      'config_invalid',
+      `SCHEMA_AUTO_REGISTER=false: schema ${found.id} registered under ${subject} lacks field(s) ${lacking.join(', ')} of the records the connector writes, whose values would be lost; register schemas/cdr.avsc (contract v2, BACKWARD over v1) under ${subject}`,
     );
   }
   return { id: found.id, type: registered };

@@ -3,7 +3,8 @@
  * numbers hashed and the user's name dropped, the CDR topic (decoded through
  * the registry) holds the keyed HMAC of each number and no raw number, on the
  * webhook path and the reconciler's backfill alike; the dead-letter topic
- * does not show what the main topic hides.
+ * does not show what the main topic hides. In allow-list mode only the listed
+ * fields and extra_fields keys reach the topic.
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -118,6 +119,57 @@ describe('privacy', () => {
       assert.equal(letter.includes('Nobody'), false, letter);
       assert.ok(letter.includes(hmac('+4790000009')), letter);
       assert.ok(dlq[0]?.headers['cdr-privacy']?.startsWith(header));
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  test('allow-list mode: only the listed fields and extra keys reach the topic', async () => {
+    const topic = uniqueTopic('privacy-allow');
+    const ingress = await startTestIngress(stack, {
+      CDR_TOPIC: topic,
+      WEBHOOK_SECRETS: SECRET,
+      PRIVACY_ALLOW_FIELDS: 'call_type,direction,duration,calling_number,extra:Queue name',
+      PRIVACY_HASH_FIELDS: 'calling_number',
+      PRIVACY_HASH_KEY: KEY,
+    });
+    try {
+      const records = [0, 1].map((i) =>
+        rawCdr(i, 'org-allow', {
+          'Calling number': `+479100000${i}`,
+          User: `Allowed Person ${i}`,
+          'Queue name': `queue-${i}`,
+          'Added later by Webex': `secret-${i}`,
+        }),
+      );
+      const res = await postDelivery(ingress.webhookUrl, signedDelivery(records, SECRET));
+      assert.equal(res.status, 200);
+      const onTopic = await readTopic(stack.brokers, topic, 2);
+      assert.equal(onTopic.length, 2);
+      const raw = Buffer.concat(onTopic.map((m) => m.value)).toString('latin1');
+      for (const leak of ['Allowed Person', 'secret-', '+4791', 'ext-', 'corr-']) {
+        assert.equal(raw.includes(leak), false, `${leak} left the perimeter`);
+      }
+      const byReportId = new Map((await decodeAll(onTopic)).map((r) => [r.report_id, r]));
+      for (const [i, r] of records.entries()) {
+        const v = byReportId.get(r['Report ID']);
+        assert.equal(v?.org_uuid, 'org-allow');
+        assert.equal(v?.call_type, 'SIP_ENTERPRISE');
+        assert.equal(v?.direction, r.Direction);
+        assert.equal(v?.duration, 42 + i);
+        assert.equal(v?.calling_number, hmac(`+479100000${i}`));
+        for (const name of ['user', 'correlation_id', 'start_time', 'external_customer_id']) {
+          assert.equal(v?.[name], null, `${name} is not allowed`);
+        }
+        assert.deepEqual({ ...(v?.extra_fields as object) }, { 'Queue name': `queue-${i}` });
+      }
+      assert.ok(
+        onTopic.every((m) =>
+          m.headers['cdr-privacy']?.startsWith(
+            'allow;fields=report_id,org_uuid,call_type,direction,duration,calling_number;extra=queuename ',
+          ),
+        ),
+      );
     } finally {
       await ingress.close();
     }

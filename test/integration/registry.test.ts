@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
+import { readCdrSchema, SCHEMA_V1_PATH } from '../../src/cdr/avro-schema.ts';
 import { CdrError } from '../../src/errors.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { runCli } from './helpers/cli.ts';
@@ -189,6 +189,26 @@ describe('schema registry', () => {
     assert.match(e.message, /cannot read/);
     assert.match(e.message, /cost_centre/);
     assert.equal((await versions(`${narrow}-value`)).length, 1);
+  });
+
+  test('governed with SCHEMA_USE_LATEST and v1 the latest: refused, since v1 would drop the fields v2 added', async () => {
+    const topic = uniqueTopic('governed-v1');
+    await registry(`/subjects/${topic}-value/versions`, {
+      method: 'POST',
+      body: { schema: readCdrSchema(SCHEMA_V1_PATH).text },
+    });
+    const e = await startRefused({
+      CDR_TOPIC: topic,
+      SCHEMA_AUTO_REGISTER: 'false',
+      SCHEMA_USE_LATEST: 'true',
+    });
+    assert.equal(e.code, 'config_invalid');
+    assert.match(
+      e.message,
+      /lacks field\(s\) external_customer_id, transfer_type, transfer_type_context, answer_reason/,
+    );
+    assert.match(e.message, /register schemas\/cdr.avsc/);
+    assert.equal((await versions(`${topic}-value`)).length, 1, 'governed: nothing registered');
   });
 
   test('a global level stricter than BACKWARD is kept: the subject is held at it, also after a restart', async () => {

@@ -1,6 +1,8 @@
 """Reads a CDR topic with clients nobody on this project wrote: confluent-kafka's
 Consumer and its schema-registry AvroDeserializer. Prints one JSON object per
-record (key, headers, decoded value with timestamps as epoch milliseconds)."""
+record (key, headers, decoded value with timestamps as epoch milliseconds).
+With --reader-schema, the deserializer resolves every record, whatever schema
+wrote it, into that schema (a consumer that has moved to a newer contract)."""
 import argparse
 import datetime
 import json
@@ -31,9 +33,15 @@ def main():
     p.add_argument("--topic", required=True)
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--reader-schema")
     a = p.parse_args()
 
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": a.registry}))
+    registry = SchemaRegistryClient({"url": a.registry})
+    if a.reader_schema:
+        with open(a.reader_schema, encoding="utf-8") as f:
+            deserialize = AvroDeserializer(registry, schema_str=f.read())
+    else:
+        deserialize = AvroDeserializer(registry)
     consumer = Consumer(
         {
             "bootstrap.servers": a.bootstrap,

@@ -17,7 +17,7 @@ export const INGEST: Ingest = {
 /** Epoch ms of `2023-10-12T21:22:32.621Z`, the specification's example time. */
 export const SPEC_TIME_MS = Date.UTC(2023, 9, 12, 21, 22, 32, 621);
 
-/** All 83 fields in the spec spellings, live value shapes (typed: a field added to fields.ts is missing here). */
+/** All 87 fields (the 83 of the spec, the 4 seen live) in the spec spellings, live value shapes (typed: a field added to fields.ts is missing here). */
 const ALL_FIELDS: { readonly [N in SpecName]: string | number } = {
   'Answer indicator': 'Yes',
   'Answer time': '2023-10-12T21:20:01.000Z',
@@ -102,9 +102,13 @@ const ALL_FIELDS: { readonly [N in SpecName]: string | number } = {
   'User type': 'User',
   'User UUID': 'user-1',
   'WxCC consult merge status': 'merged',
+  'External customer ID': 'ext-1',
+  'Transfer type': 'ATTENDED',
+  'Transfer type context': 'CONSULT',
+  'Answer reason': 'Answered',
 };
 
-/** One raw record with all 83 fields set (spec spellings, live value shapes). */
+/** One raw record with all 87 fields set (spec spellings, live value shapes). */
 export const fullRawCdr = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
   ...ALL_FIELDS,
   ...overrides,

@@ -39,8 +39,10 @@ export const DIALLING: Record<string, { cc: string; digits: number }> = {
   IN: { cc: '91', digits: 10 },
   FR: { cc: '33', digits: 9 },
   ES: { cc: '34', digits: 9 },
+  NA: { cc: '264', digits: 9 },
 };
-export const INTERNATIONAL = ['GB', 'DE', 'SE', 'US', 'FR', 'ES', 'IN'] as const;
+/** `NA` is Namibia: the country code Webex would send, which is not "no value" (contract v2). */
+export const INTERNATIONAL = ['GB', 'DE', 'SE', 'US', 'FR', 'ES', 'IN', 'NA'] as const;
 
 export const FIRST_NAMES: readonly string[] = [
   'Kari Ola Ingrid Lars Sofie Magnus Nora Henrik Emma Jonas Maja Erik Sara Anders Ida',

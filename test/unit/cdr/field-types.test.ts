@@ -85,7 +85,7 @@ describe('cdr/fields types', () => {
       textName,
       sorted(FIELDS.filter((f) => f.kind === 'string').map((f) => f.name)),
     );
-    assert.equal(fieldName?.length, 83);
+    assert.equal(fieldName?.length, 87);
   });
 
   it('types each field of a record by its kind, nullable', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { FIELDS, toMatchKey } from '../../../src/cdr/fields.ts';
+import { FIELDS, FIELDS_BY_MATCH_KEY, toMatchKey } from '../../../src/cdr/fields.ts';
 import { type NormalisedCdr, normalise } from '../../../src/cdr/normalise.ts';
-import { isNoValue, rawText } from '../../../src/cdr/parse-value.ts';
+import { rawText } from '../../../src/cdr/parse-value.ts';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
 import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../fixtures.ts';
 
@@ -30,7 +30,7 @@ const fieldByWebex = (webex: string) => {
 };
 
 describe('normalise: a complete record', () => {
-  it('sets all 83 fields from the specification spelling', () => {
+  it('sets all 87 fields from the specification spelling', () => {
     const { record, reportId, orgId } = normaliseOk(fullRawCdr());
     assert.equal(reportId, 'report-1');
     assert.equal(orgId, 'org-1');
@@ -126,6 +126,18 @@ describe('normalise: key spellings', () => {
     assert.equal(n.record.report_id, 'camel-1');
   });
 
+  it("accepts the partner APIs' orgId as Org UUID", () => {
+    const n = normaliseOk({ reportId: 'camel-2', orgId: 'org-camel' });
+    assert.equal(n.orgId, 'org-camel');
+    assert.equal(n.record.org_uuid, 'org-camel');
+    assert.deepEqual({ ...n.record.extra_fields }, {});
+    assert.equal(normaliseOk({ 'Report ID': 'r', OrgID: 'o' }).orgId, 'o');
+    // both spellings: the first fills the field, the second is kept verbatim
+    const both = normaliseOk({ 'Report ID': 'r', 'Org UUID': 'o-1', orgId: 'o-2' });
+    assert.equal(both.orgId, 'o-1');
+    assert.deepEqual({ ...both.record.extra_fields }, { orgId: 'o-2' });
+  });
+
   it('accepts the snake_case Avro name of every field', () => {
     const raw = Object.fromEntries(
       Object.entries(fullRawCdr()).map(([k, v]) => [
@@ -170,7 +182,8 @@ describe('normalise: key spellings', () => {
   it('lets a later spelling fill a field whose first spelling had no value', () => {
     const record = withFields({ 'PSTN Vendor Name': 'NA', 'PSTN vendor name': 'Telco' });
     assert.equal(record.pstn_vendor_name, 'Telco');
-    assert.deepEqual({ ...record.extra_fields }, {});
+    // v2: the "NA" of the first spelling is kept, not lost
+    assert.deepEqual({ ...record.extra_fields }, { 'PSTN Vendor Name': 'NA' });
     const empty = withFields({ 'Hold Duration': '', 'Hold duration': 4 });
     assert.equal(empty.hold_duration, 4);
   });
@@ -183,14 +196,61 @@ describe('normalise: key spellings', () => {
 });
 
 describe('normalise: values', () => {
-  it('turns "" , "NA" and null into null for every kind, without extra_fields', () => {
+  it('turns "" and null into null for every kind, without extra_fields', () => {
     for (const webex of ['Answered', 'Duration', 'Start time', 'Call ID', 'Site timezone']) {
       const f = fieldByWebex(webex);
-      for (const empty of ['', 'NA', null]) {
+      for (const empty of ['', null]) {
         const record = withFields({ [webex]: empty });
         assert.equal(record[f.name], null, `${webex}=${JSON.stringify(empty)}`);
         assert.deepEqual({ ...record.extra_fields }, {});
       }
+    }
+  });
+
+  it('turns "NA" into null for every kind, keeping the text "NA" in extra_fields', () => {
+    for (const webex of ['Answered', 'Duration', 'Start time', 'Call ID', 'Site timezone']) {
+      const f = fieldByWebex(webex);
+      const record = withFields({ [webex]: 'NA' });
+      assert.equal(record[f.name], null, webex);
+      assert.deepEqual({ ...record.extra_fields }, { [webex]: 'NA' }, webex);
+    }
+    // under the key as it was sent
+    assert.deepEqual(
+      { ...withFields({ 'hold duration': 'NA' }).extra_fields },
+      {
+        'hold duration': 'NA',
+      },
+    );
+  });
+
+  it('keeps "NA" as the value of the fields where it is one', () => {
+    const record = withFields({
+      'International country': 'NA',
+      'WxCC consult merge status': 'NA',
+    });
+    assert.equal(record.international_country, 'NA', 'NA is Namibia');
+    assert.equal(record.wxcc_consult_merge_status, 'NA');
+    assert.deepEqual({ ...record.extra_fields }, {});
+    // "" is still no value there
+    assert.equal(withFields({ 'International country': '' }).international_country, null);
+  });
+
+  it('loses nothing of the input but "" and null: every other value is a field or an extra', () => {
+    const raw = fullRawCdr({
+      'Redirect reason': 'NA',
+      Duration: 'NA',
+      'International country': 'NA',
+      'Call ID': '',
+    });
+    const r = normalise(raw, INGEST);
+    assert.ok(r.ok);
+    const { record } = r.value;
+    for (const [key, value] of Object.entries(raw)) {
+      if (value === '' || value === null) continue;
+      const f = FIELDS.find((x) => toMatchKey(x.webex) === toMatchKey(key));
+      const kept =
+        record.extra_fields[key] !== undefined || (f !== undefined && record[f.name] !== null);
+      assert.ok(kept, `${key}=${JSON.stringify(value)} is kept`);
     }
   });
 
@@ -333,20 +393,32 @@ describe('normalise: times', () => {
 describe('normalise: unknown keys', () => {
   it('keeps unknown keys verbatim in extra_fields', () => {
     const record = withFields({
-      'External customer ID': 'ext-1',
-      'Transfer type': 'BLIND',
-      'Answer reason': '',
       'Brand new field': 'NA',
+      'Another one': '',
     });
     assert.deepEqual(
       { ...record.extra_fields },
       {
-        'External customer ID': 'ext-1',
-        'Transfer type': 'BLIND',
-        'Answer reason': '',
         'Brand new field': 'NA',
+        'Another one': '',
       },
     );
+  });
+
+  it('reads the four keys seen live but not in the spec as schema fields (v2)', () => {
+    const record = withFields({
+      'External customer ID': 'ext-1',
+      'transfer type': 'BLIND',
+      'Transfer Type Context': 'CONSULT',
+      'Answer reason': '',
+    });
+    assert.equal(record.external_customer_id, 'ext-1');
+    assert.equal(record.transfer_type, 'BLIND');
+    assert.equal(record.transfer_type_context, 'CONSULT');
+    assert.equal(record.answer_reason, null);
+    assert.deepEqual({ ...record.extra_fields }, {});
+    // not in every record: absent, they are null
+    assert.equal(withFields({}).transfer_type, null);
   });
 
   it('keeps non-string unknown values as JSON text', () => {
@@ -436,19 +508,20 @@ describe('normalise: records that cannot be published', () => {
 });
 
 describe('normalise: property', () => {
+  const KEYS = ['reportid', 'orguuid', 'orgid'];
   const knownSpellings = FIELDS.flatMap((f) => [
     f.webex,
     f.name,
     f.webex.toUpperCase(),
     ...(f.live === undefined ? [] : [f.live]),
-  ]).filter((k) => !['reportid', 'orguuid'].includes(toMatchKey(k)));
+  ]).filter((k) => !KEYS.includes(toMatchKey(k)));
 
   const key = fc
     .oneof(
       fc.constantFrom(...knownSpellings, '__proto__', 'constructor', 'External customer ID'),
       fc.string({ unit: 'grapheme', maxLength: 20 }),
     )
-    .filter((k) => !['reportid', 'orguuid'].includes(toMatchKey(k)));
+    .filter((k) => !KEYS.includes(toMatchKey(k)));
 
   const value = fc.oneof(
     fc.jsonValue({ maxDepth: 3, stringUnit: 'grapheme' }),
@@ -480,13 +553,14 @@ describe('normalise: property', () => {
         assert.equal(result.value.orgId, orgId);
         for (const k of Object.keys(raw)) {
           const v = raw[k];
-          const field = FIELDS.find((f) => f.matchKey === toMatchKey(k));
+          const field = FIELDS_BY_MATCH_KEY.get(toMatchKey(k));
           const inExtra = Object.hasOwn(record.extra_fields, k);
           if (inExtra) {
             assert.equal(record.extra_fields[k], rawText(v), k);
             continue;
           }
-          if (isNoValue(v)) continue;
+          // only "" and null may leave no trace ("NA" is kept since v2)
+          if (v === '' || v === null) continue;
           assert.ok(field !== undefined, `key ${JSON.stringify(k)} lost`);
           assert.notEqual(record[field.name], null, `key ${JSON.stringify(k)} lost`);
         }

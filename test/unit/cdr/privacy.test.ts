@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { prepareBatch } from '../../../src/cdr/batch.ts';
+import { FIELDS } from '../../../src/cdr/fields.ts';
 import { createPrivacy, privacyEnv, privacyProblems, toPrivacy } from '../../../src/cdr/privacy.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
 import { parseIngressConfig } from '../../../src/settings.ts';
@@ -138,5 +139,145 @@ describe('privacy on records', () => {
       privacy.header,
       'drop;fields=user,public_calling_ip_address hmac-sha256:v1;fields=calling_number,called_number',
     );
+  });
+});
+
+describe('privacy on extra_fields keys (extra:<key>)', () => {
+  it('parses extra: entries by the key matcher and refuses empty keys and schema fields', () => {
+    const parsed = privacyEnv.parse({
+      PRIVACY_DROP_FIELDS: 'user,extra:Customer Phone',
+      PRIVACY_HASH_FIELDS: 'extra:caller_email',
+      PRIVACY_HASH_KEY: KEY,
+    });
+    assert.deepEqual(parsed.PRIVACY_DROP_FIELDS, ['user', 'extra:customerphone']);
+    assert.deepEqual(parsed.PRIVACY_HASH_FIELDS, ['extra:calleremail']);
+    const bad = parseIngressConfig({
+      ...INGRESS_ENV,
+      PRIVACY_DROP_FIELDS: 'extra:,extra:Calling number,Customer Phone',
+    });
+    const problems = bad.ok ? '' : bad.problems.join('\n');
+    assert.match(problems, /"extra:" names no key/);
+    assert.match(problems, /"extra:Calling number" is the schema field calling_number/);
+    // a name that is neither a field nor marked extra: is still a typo, refused
+    assert.match(problems, /unknown field\(s\) "Customer Phone"; .* or extra:<Webex key>/);
+  });
+
+  it('drops and hashes keys the schema does not know, in records and dead letters', () => {
+    const privacy = toPrivacy(
+      privacyEnv.parse({
+        PRIVACY_DROP_FIELDS: 'extra:Customer phone',
+        PRIVACY_HASH_FIELDS: 'extra:Caller email',
+        PRIVACY_HASH_KEY: KEY,
+      }),
+    );
+    assert.ok(privacy);
+    const raw = fullRawCdr({
+      'Customer phone': '+4733333333',
+      'caller email': 'kari@example.com',
+      'Other key': 'kept',
+    });
+    const record = prepareBatch([raw], INGEST, privacy).records[0]?.record;
+    assert.deepEqual(
+      { ...record?.extra_fields },
+      { 'caller email': hmac('kari@example.com'), 'Other key': 'kept' },
+    );
+    const dead = prepareBatch([{ ...raw, 'Report ID': '' }], INGEST, privacy).dead[0]?.raw;
+    const letter = dead as Record<string, unknown>;
+    assert.equal('Customer phone' in letter, false);
+    assert.equal(letter['caller email'], hmac('kari@example.com'));
+    assert.equal(letter['Other key'], 'kept');
+    assert.equal(privacy.header, 'drop;extra=customerphone hmac-sha256:v1;extra=calleremail');
+  });
+});
+
+describe('privacy allow-list mode (PRIVACY_ALLOW_FIELDS)', () => {
+  const allowPrivacy = () => {
+    const privacy = toPrivacy(
+      privacyEnv.parse({
+        PRIVACY_ALLOW_FIELDS: 'call_type,Duration,start_time,calling_number,extra:Queue name',
+        PRIVACY_HASH_FIELDS: 'calling_number',
+        PRIVACY_HASH_KEY: KEY,
+      }),
+    );
+    assert.ok(privacy);
+    return privacy;
+  };
+
+  it('publishes only the listed fields and the keys; every other field null, every other extra left out', () => {
+    const raw = fullRawCdr({
+      'Queue name': 'Support',
+      'Brand new key': 'not listed',
+      'Call type': 'SIP_ENTERPRISE',
+      'call type': 'second spelling',
+      Duration: 'lots',
+      'Duration ': '12',
+    });
+    const record = prepareBatch([raw], INGEST, allowPrivacy()).records[0]?.record;
+    assert.ok(record);
+    const kept = ['report_id', 'org_uuid', 'call_type', 'duration', 'start_time', 'calling_number'];
+    for (const f of FIELDS) {
+      if (kept.includes(f.name)) assert.notEqual(record[f.name], null, f.name);
+      else assert.equal(record[f.name], null, `${f.name} is not allowed`);
+    }
+    assert.equal(
+      record.calling_number,
+      hmac(String(raw['Calling number'])),
+      'hashing still applies',
+    );
+    assert.equal(record.duration, 12);
+    // extra_fields: the listed key, and the raw text of allowed fields; nothing else
+    assert.deepEqual(
+      { ...record.extra_fields },
+      { 'Queue name': 'Support', 'call type': 'second spelling', Duration: 'lots' },
+    );
+    assert.deepEqual({ ...record.ingest }, { ...INGEST });
+  });
+
+  it('leaves out a key Webex adds later, and applies the same rule to dead letters', () => {
+    const raw = fullRawCdr({ 'Report ID': '', 'Added next year': 'secret', 'Queue name': 'q' });
+    const letter = prepareBatch([raw], INGEST, allowPrivacy()).dead[0]?.raw as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(Object.keys(letter).sort(), [
+      'Call type',
+      'Calling number',
+      'Duration',
+      'Org UUID',
+      'Queue name',
+      'Report ID',
+      'Start time',
+    ]);
+    assert.equal(letter['Calling number'], hmac(String(raw['Calling number'])));
+  });
+
+  it('names the allowed fields in the header', () => {
+    assert.equal(
+      allowPrivacy().header,
+      'allow;fields=report_id,org_uuid,call_type,duration,start_time,calling_number;extra=queuename hmac-sha256:v1;fields=calling_number',
+    );
+  });
+
+  it('refuses drop with allow, and a hashed field that is not allowed', () => {
+    assert.deepEqual(
+      privacyProblems({
+        PRIVACY_ALLOW_FIELDS: 'call_type,report_id',
+        PRIVACY_DROP_FIELDS: 'user',
+        PRIVACY_HASH_FIELDS: 'calling_number',
+        PRIVACY_HASH_KEY: KEY,
+      }),
+      [
+        'PRIVACY_DROP_FIELDS/PRIVACY_ALLOW_FIELDS: set one, not both (in allow-list mode every field not listed is dropped)',
+        'PRIVACY_HASH_FIELDS/PRIVACY_ALLOW_FIELDS: calling_number hashed but not allowed (add to PRIVACY_ALLOW_FIELDS to publish the hash)',
+      ],
+    );
+    const parsed = parseIngressConfig({ ...INGRESS_ENV, PRIVACY_ALLOW_FIELDS: 'call_typ' });
+    assert.match(parsed.ok ? '' : parsed.problems.join('\n'), /unknown field\(s\) "call_typ"/);
+    // only the keys listed: allow-list mode with nothing but the keys
+    const keysOnly = parseIngressConfig({ ...INGRESS_ENV, PRIVACY_ALLOW_FIELDS: 'report_id' });
+    assert.ok(keysOnly.ok);
+    const record = prepareBatch([fullRawCdr()], INGEST, keysOnly.config.privacy).records[0]?.record;
+    assert.equal(record?.call_type, null);
+    assert.equal(record?.report_id, 'report-1');
   });
 });

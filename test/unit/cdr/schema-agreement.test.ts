@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import avro from 'avsc';
-import { buildCdrSchema, readCdrSchema } from '../../../src/cdr/avro-schema.ts';
-import { FIELD_SPECS, FIELDS, toMatchKey } from '../../../src/cdr/fields.ts';
+import { buildCdrSchema, readCdrSchema, SCHEMA_V1_PATH } from '../../../src/cdr/avro-schema.ts';
+import {
+  DOCUMENTED_FIELD_COUNT,
+  FIELD_SPECS,
+  FIELDS,
+  FIELDS_BY_MATCH_KEY,
+  toMatchKey,
+} from '../../../src/cdr/fields.ts';
 import { normalise } from '../../../src/cdr/normalise.ts';
-import { fullRawCdr, INGEST, minimalRawCdr } from '../fixtures.ts';
+import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../fixtures.ts';
 
 type SchemaField = { name: string; type: unknown; default?: unknown };
 
@@ -36,8 +43,13 @@ describe('schemas/cdr.avsc', () => {
     assert.equal(committed.text, `${JSON.stringify(buildCdrSchema(), null, 2)}\n`);
   });
 
-  it('has exactly the 83 fields of fields.ts, then extra_fields and ingest', () => {
-    assert.equal(FIELD_SPECS.length, 83);
+  it('has exactly the 87 fields of fields.ts (83 documented, 4 seen live), then extra_fields and ingest', () => {
+    assert.equal(FIELD_SPECS.length, 87);
+    assert.equal(DOCUMENTED_FIELD_COUNT, 83);
+    assert.deepEqual(
+      FIELDS.filter((f) => f.origin === 'live').map((f) => f.name),
+      ['external_customer_id', 'transfer_type', 'transfer_type_context', 'answer_reason'],
+    );
     assert.deepEqual(
       fields.map((f) => f.name),
       [...FIELDS.map((f) => f.name), 'extra_fields', 'ingest'],
@@ -61,10 +73,13 @@ describe('schemas/cdr.avsc', () => {
     for (const f of fields) assert.match(f.name, /^[a-z][a-z0-9_]*$/, f.name);
   });
 
-  it('has no two fields that collide on name or on the key matcher', () => {
-    assert.equal(new Set(FIELDS.map((f) => f.name)).size, 83);
-    assert.equal(new Set(FIELDS.map((f) => f.matchKey)).size, 83);
-    assert.equal(new Set(FIELDS.map((f) => f.webex)).size, 83);
+  it('has no two fields that collide on name or on the key matcher (aliases included)', () => {
+    assert.equal(new Set(FIELDS.map((f) => f.name)).size, 87);
+    assert.equal(new Set(FIELDS.map((f) => f.webex)).size, 87);
+    const matchKeys = FIELDS.flatMap((f) => [f.matchKey, ...(f.aliases ?? []).map(toMatchKey)]);
+    assert.equal(new Set(matchKeys).size, matchKeys.length);
+    assert.equal(FIELDS_BY_MATCH_KEY.size, matchKeys.length);
+    assert.equal(FIELDS_BY_MATCH_KEY.get(toMatchKey('orgId'))?.name, 'org_uuid');
   });
 
   it('matches every live spelling to its specification spelling', () => {
@@ -73,8 +88,8 @@ describe('schemas/cdr.avsc', () => {
     }
   });
 
-  it('makes every one of the 83 fields a nullable union with default null', () => {
-    for (const f of fields.slice(0, 83)) {
+  it('makes every one of the 87 fields a nullable union with default null', () => {
+    for (const f of fields.slice(0, 87)) {
       assert.ok(Array.isArray(f.type), f.name);
       assert.equal((f.type as unknown[])[0], 'null', f.name);
       assert.equal((f.type as unknown[]).length, 2, f.name);
@@ -122,9 +137,9 @@ describe('a normalised record and the Avro schema', () => {
     return { record, decoded };
   };
 
-  it('round-trips a record with all 83 fields set', () => {
+  it('round-trips a record with all 87 fields set', () => {
     const { record, decoded } = roundTrip(
-      fullRawCdr({ 'Transfer type': 'BLIND', 'Answer reason': { code: 1 } }),
+      fullRawCdr({ 'Brand new key': 'BLIND', 'Another new key': { code: 1 } }),
     );
     for (const f of FIELDS) assert.notEqual(record[f.name], null, f.name);
     for (const f of FIELDS) assert.equal(decoded[f.name], record[f.name], f.name);
@@ -132,8 +147,8 @@ describe('a normalised record and the Avro schema', () => {
     assert.deepEqual(
       { ...record.extra_fields },
       {
-        'Transfer type': 'BLIND',
-        'Answer reason': '{"code":1}',
+        'Brand new key': 'BLIND',
+        'Another new key': '{"code":1}',
       },
     );
     assert.deepEqual({ ...(decoded.ingest as object) }, { ...INGEST });
@@ -166,5 +181,69 @@ describe('a normalised record and the Avro schema', () => {
         assert.ok(type.isValid(r.value.record), `${feed}/${source}`);
       }
     }
+  });
+});
+
+describe('contract v2 over v1 (schemas/cdr.v1.avsc)', () => {
+  const v1 = readCdrSchema(SCHEMA_V1_PATH);
+  const v1Fields = v1.schema.fields as SchemaField[];
+  const v1Type = avro.Type.forSchema(v1.schema as avro.Schema);
+  const v2Type = avro.Type.forSchema(committed.schema as avro.Schema);
+
+  it('keeps v1 verbatim, as it was published', () => {
+    assert.equal(
+      createHash('sha256').update(v1.text).digest('hex'),
+      '49b362bd5a923ac0d616a897f625f69f275f585519283dae7854984de2d7ce91',
+    );
+    assert.equal(v1Fields.length, 85);
+  });
+
+  it('only adds optional fields: every v1 field is in v2 unchanged, every new one defaults to null', () => {
+    assert.equal(committed.schema.name, v1.schema.name);
+    assert.equal(committed.schema.namespace, v1.schema.namespace);
+    for (const f of v1Fields) assert.deepEqual(byName.get(f.name)?.type, f.type, f.name);
+    const added = fields.filter((f) => !v1Fields.some((o) => o.name === f.name));
+    assert.deepEqual(
+      added.map((f) => f.name),
+      ['external_customer_id', 'transfer_type', 'transfer_type_context', 'answer_reason'],
+    );
+    for (const f of added) {
+      assert.deepEqual(f.type, ['null', 'string'], f.name);
+      assert.equal(f.default, null, f.name);
+    }
+  });
+
+  it('reads v1 data with the v2 schema (BACKWARD), the new fields null', () => {
+    // a record as v1 wrote it: the four live keys were extra_fields entries then
+    const v1Record = {
+      ...Object.fromEntries(v1Fields.slice(0, 83).map((f) => [f.name, null])),
+      report_id: 'r-v1',
+      org_uuid: 'org-1',
+      duration: 12,
+      start_time: SPEC_TIME_MS,
+      extra_fields: { 'Transfer type': 'BLIND' },
+      ingest: INGEST,
+    };
+    const bytes = v1Type.toBuffer(v1Record);
+    const resolver = v2Type.createResolver(v1Type);
+    const read = v2Type.fromBuffer(bytes, resolver) as Record<string, unknown>;
+    assert.equal(read.report_id, 'r-v1');
+    assert.equal(read.duration, 12);
+    assert.equal(read.start_time, SPEC_TIME_MS);
+    assert.equal(read.transfer_type, null);
+    assert.equal(read.external_customer_id, null);
+    assert.deepEqual({ ...(read.extra_fields as object) }, { 'Transfer type': 'BLIND' });
+    assert.deepEqual({ ...(read.ingest as object) }, { ...INGEST });
+  });
+
+  it('lets a v1 reader read v2 data too (FORWARD holds, though only BACKWARD is promised)', () => {
+    const r = normalise(fullRawCdr(), INGEST);
+    if (!r.ok) assert.fail(r.error.message);
+    const read = v1Type.fromBuffer(
+      v2Type.toBuffer(r.value.record),
+      v1Type.createResolver(v2Type),
+    ) as Record<string, unknown>;
+    assert.equal(read.report_id, 'report-1');
+    assert.equal('transfer_type' in read, false);
   });
 });

@@ -47,6 +47,11 @@ describe('dead letters', () => {
     );
   });
 
+  it("are keyed by the org in any spelling the normaliser reads, the partner APIs' orgId too", () => {
+    assert.equal(letter({ org_uuid: 'org-a' }).key, 'org-a');
+    assert.equal(letter({ orgId: 'org-b' }).key, 'org-b');
+  });
+
   it('have no key when the record has no org', () => {
     assert.equal(letter('not an object').key, null);
     assert.equal(letter({ Duration: 1 }).key, null);
