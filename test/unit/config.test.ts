@@ -12,7 +12,7 @@ import {
   SETTING_NAMES,
   SETTINGS,
 } from '../../src/config.ts';
-import { connectionOptions } from '../../src/kafka/client.ts';
+import { connectionOptions } from '../../src/kafka/kafkajs/client.ts';
 import { editDistance } from '../../src/setting-names.ts';
 
 const BASE = {

@@ -1,28 +1,24 @@
 /**
- * @module kafka/producer-platformatic
+ * @module kafka/platformatic/producer
  * The `CdrProducer` on @platformatic/kafka (`KAFKA_CLIENT=platformatic`), an
  * alternative to kafkajs measured in issue 5: about half the CPU per record.
- * Same guarantees as kafka/producer.ts: idempotent, acks=-1, murmur2
+ * Same guarantees as kafka/kafkajs/producer.ts: idempotent, acks=-1, murmur2
  * partitioning as the Java client and kafkajs (an org lands on the same
  * partition whichever client wrote it), compression none, gzip or zstd, the same
  * chunks, a deadline per chunk (kafka_timeout), a cap on the bytes of
- * given-up sends, and refused credentials as auth_failed. The library retries
+ * given-up sends (kafka/send-guard.ts), and refused credentials as auth_failed
+ * (found by the library's error code, or Kafka's SASL_AUTHENTICATION_FAILED). The library retries
  * and keeps its producer id itself; there is no producer to rebuild. Connected
  * means holding the producer id (fetched at connect, not at the first send).
  */
-import type { KafkaConfig } from '../config.ts';
-import { CdrError, describe } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import {
-  type CdrProducer,
-  chunkMessages,
-  createAbandonedSends,
-  type TopicMessages,
-  withDeadline,
-} from './producer.ts';
+import type { KafkaConfig } from '../../config.ts';
+import { CdrError } from '../../errors.ts';
+import type { CdrProducer, ProducerOptions } from '../port.ts';
+import { connectOnce, createGuardedProducer } from '../send-guard.ts';
 
 type PlatformaticModule = typeof import('@platformatic/kafka');
-type Producer = InstanceType<PlatformaticModule['Producer']>;
+/** The producer as built below: string keys and headers, Buffer values. */
+type Producer = import('@platformatic/kafka').Producer<string, Buffer, string, string>;
 
 /** The library's SASL names for ours (kafkajs spells them in lower case). */
 const SASL_MECHANISMS = {
@@ -52,7 +48,16 @@ export const platformaticOptions = (
   };
 };
 
-/** Refused credentials (the library's AuthenticationError, also when wrapped) as auth_failed. */
+/** The library's error code of a refused authentication (its AuthenticationError). */
+export const AUTHENTICATION_CODE = 'PLT_KFK_AUTHENTICATION';
+/** Kafka's error for refused SASL credentials (error code 58), as the library names it. */
+export const SASL_AUTHENTICATION_FAILED = 'SASL_AUTHENTICATION_FAILED';
+
+/**
+ * Refused credentials as auth_failed: the library's AuthenticationError (by
+ * its code), or Kafka's SASL_AUTHENTICATION_FAILED in a protocol error, also
+ * when wrapped (causes, MultipleErrors).
+ */
 export const platformaticAuthFailure = (e: unknown): CdrError | null => {
   const seen = new Set<unknown>();
   const queue: unknown[] = [e];
@@ -60,7 +65,8 @@ export const platformaticAuthFailure = (e: unknown): CdrError | null => {
     const err = queue.shift();
     if (!(err instanceof Error) || seen.has(err)) continue;
     seen.add(err);
-    if (err.name === 'AuthenticationError' || /SASL|authentication failed/i.test(err.message)) {
+    const coded = err as { code?: unknown; apiId?: unknown };
+    if (coded.code === AUTHENTICATION_CODE || coded.apiId === SASL_AUTHENTICATION_FAILED) {
       return new CdrError(
         'auth_failed',
         `Kafka refused the credentials (${err.message}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
@@ -77,12 +83,10 @@ export const platformaticAuthFailure = (e: unknown): CdrError | null => {
 
 export const createPlatformaticProducer = (
   config: Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'compression'>,
-  opts: { logger: Logger; maxAbandonedBytes?: number },
+  opts: ProducerOptions,
 ): CdrProducer => {
-  const abandoned = createAbandonedSends(opts.logger, opts.maxAbandonedBytes ?? 512 * 1024 * 1024);
   let connected = false;
   let producer: Producer | null = null;
-  let connecting: Promise<void> | null = null;
 
   const build = async (): Promise<Producer> => {
     const lib: PlatformaticModule = await import('@platformatic/kafka');
@@ -100,62 +104,49 @@ export const createPlatformaticProducer = (
         headerKey: lib.stringSerializer,
         headerValue: lib.stringSerializer,
       },
-    }) as unknown as Producer;
-  };
-
-  const connect = (): Promise<void> => {
-    connecting ??= (async () => {
-      producer ??= await build();
-      try {
-        await producer.metadata({ topics: [] });
-        // Ready only with a producer id: a fresh cluster answers InitProducerId with
-        // "coordinator loading" for a while, longer than the library's retries of a send.
-        if (producer.producerId === undefined) await producer.initIdempotentProducer({});
-        connected = true;
-      } catch (e) {
-        throw platformaticAuthFailure(e) ?? e;
-      }
-    })().finally(() => {
-      connecting = null;
     });
-    return connecting;
   };
 
-  const sendChunk = async (p: Producer, chunk: TopicMessages[], stallMs: number) => {
-    const messages = chunk.flatMap((t) =>
-      t.messages.map((m) => ({
-        topic: t.topic,
-        ...(m.key === null ? {} : { key: m.key }),
-        value: m.value,
-        headers: m.headers,
-      })),
-    );
-    const sending = p.send({ messages });
+  const { connect } = connectOnce(async () => {
+    producer ??= await build();
     try {
-      await abandoned.within(sending, chunk, stallMs);
+      await producer.metadata({ topics: [] });
+      // Ready only with a producer id: a fresh cluster answers InitProducerId with
+      // "coordinator loading" for a while, longer than the library's retries of a send.
+      if (producer.producerId === undefined) await producer.initIdempotentProducer({});
+      connected = true;
     } catch (e) {
-      if (e instanceof CdrError) throw e;
-      connected = false;
-      throw (
-        platformaticAuthFailure(e) ??
-        new CdrError('kafka_failed', `Kafka send failed: ${describe(e)}`, { cause: e })
-      );
+      throw platformaticAuthFailure(e) ?? e;
     }
-  };
+  });
 
-  return {
-    connect,
-    isConnected: () => connected,
-    async send(batches, stallMs) {
-      abandoned.check();
-      if (!connected || producer === null)
-        await withDeadline(connect(), stallMs, 'accept a connection');
-      const p = producer as Producer;
-      for (const chunk of chunkMessages(batches)) await sendChunk(p, chunk, stallMs);
+  return createGuardedProducer(
+    {
+      // connected implies built
+      isConnected: () => connected && producer !== null,
+      connect,
+      async disconnect() {
+        connected = false;
+        await producer?.close();
+      },
+      sendChunk(chunk) {
+        const messages = chunk.flatMap((t) =>
+          t.messages.map((m) => ({
+            topic: t.topic,
+            ...(m.key === null ? {} : { key: m.key }),
+            value: m.value,
+            headers: m.headers,
+          })),
+        );
+        return {
+          sending: (producer as Producer).send({ messages }),
+          failed(e) {
+            connected = false;
+            return platformaticAuthFailure(e);
+          },
+        };
+      },
     },
-    async disconnect() {
-      connected = false;
-      await producer?.close();
-    },
-  };
+    opts,
+  );
 };

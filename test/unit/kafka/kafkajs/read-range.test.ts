@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { CdrError } from '../../../src/errors.ts';
-import { readTopicRange } from '../../../src/kafka/read-range.ts';
+import { CdrError } from '../../../../src/errors.ts';
+import { readTopicRange } from '../../../../src/kafka/kafkajs/read-range.ts';
 
 /** A cluster that accepts the connection and never answers (a black-holed broker). */
 const silentKafka = () => {

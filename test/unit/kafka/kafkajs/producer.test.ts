@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
-import { rememberingPartitioner } from '../../../src/kafka/producer.ts';
+import { rememberingPartitioner } from '../../../../src/kafka/kafkajs/producer.ts';
 
 const metadata = (n: number) =>
   Array.from({ length: n }, (_, partitionId) => ({

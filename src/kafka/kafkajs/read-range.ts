@@ -1,5 +1,5 @@
 /**
- * @module kafka/read-range
+ * @module kafka/kafkajs/read-range
  * Reads a topic from the offsets at a timestamp up to the end offsets of the
  * moment the read starts (a snapshot: records produced meanwhile are not
  * waited for), or, with `follow`, on and on until `signal` aborts. Values are
@@ -16,27 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { CdrError } from '../errors.ts';
-
-export type KeyAndHeaders = {
-  readonly partition: number;
-  readonly key: string | null;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timestamp: number;
-  /** The raw value (not decoded: callers that only count ignore it). */
-  readonly value: Buffer | null;
-};
-
-export type RangeStats = {
-  /** False when the topic does not exist (nothing was read). */
-  exists: boolean;
-  partitions: number;
-  records: number;
-  ms: number;
-};
-
-/** Answering `'stop'` (or a promise of it) ends the read after this record. */
-export type OnRecord = (r: KeyAndHeaders) => unknown;
+import { CdrError } from '../../errors.ts';
+import type { RangeStats, ReadRangeOptions } from '../port.ts';
 
 /** Rejects with `signal`'s reason as soon as it aborts, else settles as `p` does. */
 const unlessAborted = <T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
@@ -56,21 +37,7 @@ const headerText = (v: unknown): string | undefined => {
   return String(v);
 };
 
-export const readTopicRange = async (
-  kafka: Kafka,
-  opts: {
-    topic: string;
-    fromTimestamp: number;
-    onRecord: OnRecord;
-    /** Keep reading records produced after the start, until `signal` aborts. */
-    follow?: boolean;
-    /** Give up when no record arrives for this long while partitions remain unread. */
-    stallMs?: number;
-    /** Give up (`kafka_timeout`) when the read has not started this long after the call. */
-    startTimeoutMs?: number;
-    signal?: AbortSignal;
-  },
-): Promise<RangeStats> => {
+export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Promise<RangeStats> => {
   const { signal, topic } = opts;
   const follow = opts.follow === true;
   signal?.throwIfAborted();
