@@ -4,12 +4,13 @@
  * alternative to kafkajs measured in issue 5: about half the CPU per record.
  * Same guarantees as kafka/kafkajs/producer.ts: idempotent, acks=-1, murmur2
  * partitioning as the Java client and kafkajs (an org lands on the same
- * partition whichever client wrote it), compression none, gzip or zstd, the same
- * chunks, a deadline per chunk (kafka_timeout), a cap on the bytes of
- * given-up sends (kafka/send-guard.ts), and refused credentials as auth_failed
- * (found by the library's error code, or Kafka's SASL_AUTHENTICATION_FAILED). The library retries
- * and keeps its producer id itself; there is no producer to rebuild. Connected
- * means holding the producer id (fetched at connect, not at the first send).
+ * partition whichever client wrote it), compression none, gzip or zstd, and
+ * the send guard (kafka/send-guard.ts: the same chunks, a deadline per chunk,
+ * a cap on the bytes of given-up sends). Refused credentials are auth_failed,
+ * found by code: the library's PLT_KFK_AUTHENTICATION or Kafka's
+ * SASL_AUTHENTICATION_FAILED. The library retries and keeps its producer id
+ * itself; there is no producer to rebuild. Connected means holding the
+ * producer id (fetched at connect, not at the first send).
  */
 import type { KafkaConfig } from '../../config.ts';
 import { CdrError } from '../../errors.ts';
