@@ -20,9 +20,8 @@
 import { toMatchKey } from './cdr/fields.ts';
 import { type RunningIngress, startIngress } from './ingress/server.ts';
 import { sign } from './ingress/verify-signature.ts';
-import { createKafka } from './kafka/client.ts';
+import { createKafkaClient } from './kafka/client.ts';
 import { HEADER } from './kafka/messages.ts';
-import { readTopicRange } from './kafka/read-range.ts';
 import { type Listening, listen } from './listen.ts';
 import { createLogger } from './log.ts';
 import type { Progress } from './reconciler/reconcile.ts';
@@ -151,11 +150,11 @@ const sleep = (ms: number, signal: AbortSignal) =>
 const createTopicWatcher = (env: NodeJS.ProcessEnv, topic: string, dlqTopic: string) => {
   const parsed = parseKafkaConfig(env);
   if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-  const kafka = createKafka(parsed.config, createLogger('error'));
+  const kafka = createKafkaClient(parsed.config, createLogger('error'));
   const abort = new AbortController();
   const readNow = async (): Promise<TopicCounts> => {
     const counts = emptyCounts();
-    await readTopicRange(kafka, {
+    await kafka.readRange({
       topic,
       fromTimestamp: 0,
       signal: abort.signal,
@@ -165,7 +164,7 @@ const createTopicWatcher = (env: NodeJS.ProcessEnv, topic: string, dlqTopic: str
         if (id !== undefined) counts.reportIds.add(id);
       },
     });
-    await readTopicRange(kafka, {
+    await kafka.readRange({
       topic: dlqTopic,
       fromTimestamp: 0,
       signal: abort.signal,

@@ -16,9 +16,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CdrError, describe } from './errors.ts';
-import { createKafka } from './kafka/client.ts';
+import { createKafkaClient } from './kafka/client.ts';
 import { HEADER } from './kafka/messages.ts';
-import { type KeyAndHeaders, readTopicRange } from './kafka/read-range.ts';
+import type { KeyAndHeaders, RangeStats } from './kafka/port.ts';
 import { createRegistryClient, redact } from './kafka/registry.ts';
 import { createLogger } from './log.ts';
 import { parseKafkaConfig } from './settings.ts';
@@ -88,13 +88,13 @@ export const tailTopic = async (
   if (!parsed.ok) throw new ConfigError(`invalid configuration: ${parsed.problems.join('; ')}`);
   const { topic } = opts;
   const brokers = parsed.config.brokers.join(',');
-  const kafka = createKafka(parsed.config, createLogger('error'));
+  const kafka = createKafkaClient(parsed.config, createLogger('error'));
   const registry = createRegistryClient(parsed.config.registry);
   const limit = opts.limit ?? Number.POSITIVE_INFINITY;
   let written = 0;
-  let stats: Awaited<ReturnType<typeof readTopicRange>>;
+  let stats: RangeStats;
   try {
-    stats = await readTopicRange(kafka, {
+    stats = await kafka.readRange({
       topic,
       fromTimestamp: opts.sinceMs,
       follow: opts.follow === true,

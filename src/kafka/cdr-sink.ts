@@ -24,16 +24,15 @@ import { PRIVACY_HEADER } from '../cdr/privacy.ts';
 import type { ProcessOptions } from '../config/process.ts';
 import { CdrError, describe } from '../errors.ts';
 import { type Logger, rateLimited } from '../log.ts';
-import { asAuthFailure, createKafka } from './client.ts';
+import { createKafkaClient } from './client.ts';
 import type { KafkaOptions } from './options.ts';
-import { type CdrProducer, createCdrProducer } from './producer.ts';
-import { createPlatformaticProducer } from './producer-platformatic.ts';
+import type { CdrProducer, KafkaClient, TopicSpec } from './port.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
 import { createRegistryClient, type Encoder, type RegistryClient } from './registry.ts';
-import { ensureTopics, missingTopics, type TopicSpec } from './topics.ts';
 
 export type CdrSink = {
-  readonly kafka: ReturnType<typeof createKafka>;
+  /** The Kafka client (the port: reads, topics, the lease), as KAFKA_CLIENT configures it. */
+  readonly kafka: KafkaClient;
   readonly producer: CdrProducer;
   readonly registry: RegistryClient;
   readonly publisher: CdrPublisher;
@@ -66,8 +65,8 @@ const WAITING_FOR: Record<Step, string> = {
 };
 
 /** A refusal that retrying cannot change: credentials, or a registry that cannot be right. */
-const startRefusal = (e: unknown): CdrError | null =>
-  asAuthFailure(e) ?? (e instanceof CdrError && e.code === 'config_invalid' ? e : null);
+const startRefusal = (kafka: KafkaClient, e: unknown): CdrError | null =>
+  kafka.authFailure(e) ?? (e instanceof CdrError && e.code === 'config_invalid' ? e : null);
 
 export const createCdrSink = (
   config: KafkaOptions & Pick<ProcessOptions, 'startupTimeoutMs' | 'privacy'>,
@@ -90,11 +89,8 @@ export const createCdrSink = (
       kafkaWarn(msg, fields);
     },
   };
-  const kafka = createKafka(config, kafkaLogger);
-  const producer =
-    config.client === 'platformatic'
-      ? createPlatformaticProducer(config, { logger })
-      : createCdrProducer(kafka, { compression: config.compression, logger });
+  const kafka = createKafkaClient(config, kafkaLogger);
+  const producer = kafka.createProducer({ logger });
   const registry = createRegistryClient(config.registry);
   const subject = `${config.topic}-value`;
   let encoder: Encoder | null = null;
@@ -124,10 +120,10 @@ export const createCdrSink = (
     if (!topicsReady) {
       await at('topics', async () => {
         if (config.createTopics) {
-          const created = await ensureTopics(kafka, topics);
+          const created = await kafka.ensureTopics(topics);
           if (created.length > 0) logger.info('created topics', { topics: created });
         } else {
-          const missing = await missingTopics(kafka, topics);
+          const missing = await kafka.missingTopics(topics);
           if (missing.length > 0) {
             throw new Error(`topics missing (KAFKA_CREATE_TOPICS=false): ${missing.join(', ')}`);
           }
@@ -226,7 +222,7 @@ export const createCdrSink = (
       } catch (e) {
         stopping.signal.throwIfAborted();
         // Wrong credentials or a wrong registry do not heal by retrying: fail the start, loudly.
-        const refused = startRefusal(e);
+        const refused = startRefusal(kafka, e);
         if (refused !== null) {
           logger.error(
             refused.code === 'auth_failed' ? 'cannot start: credentials refused' : 'cannot start',

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
 import { FIELDS_BY_MATCH_KEY, toMatchKey } from '../cdr/fields.ts';
 import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
-import type { OutMessage } from './producer.ts';
+import type { OutMessage } from './port.ts';
 
 export const HEADER = {
   reportId: 'cdr-report-id',

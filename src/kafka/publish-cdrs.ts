@@ -10,7 +10,7 @@ import { type PreparedBatch, YIELD_EVERY } from '../cdr/batch.ts';
 import type { CdrRecord, Ingest } from '../cdr/normalise.ts';
 import { CdrError, describe } from '../errors.ts';
 import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
-import type { CdrProducer, OutMessage } from './producer.ts';
+import type { CdrProducer, OutMessage } from './port.ts';
 import type { Encoder } from './registry.ts';
 
 /** An encoded CDR larger than this is dead-lettered (the broker's default limit is 1 MiB). */

@@ -6,7 +6,7 @@
  * terminal summary for operators: the table of windows, the totals, what
  * failed by error code, why the run stopped early, and its outcome.
  */
-import type { CdrProducer } from '../kafka/producer.ts';
+import type { CdrProducer } from '../kafka/port.ts';
 import { type OrgResult, type RunSummary, runOutcome } from './rules.ts';
 
 export const createAuditWriter =

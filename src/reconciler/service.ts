@@ -10,7 +10,7 @@
  * not reached Kafka and the registry within STARTUP_TIMEOUT gives up, and the
  * run is a failed one naming what was not reached.
  *
- * One active reconciler among replicas (RECONCILE_LEASE, kafka/lease.ts): the
+ * One active reconciler among replicas (RECONCILE_LEASE, kafka/kafkajs/lease.ts): the
  * scheduled service runs only while it holds the lease. A member that
  * acquires it runs at once (it cannot know how far the last holder got),
  * unless its own last complete run is younger than RECONCILE_INTERVAL; one
@@ -32,9 +32,8 @@
 import { randomUUID } from 'node:crypto';
 import { CdrError, describe } from '../errors.ts';
 import { createCdrSink } from '../kafka/cdr-sink.ts';
-import { createLease, type Lease, type LeaseStatus } from '../kafka/lease.ts';
 import { HEADER } from '../kafka/messages.ts';
-import { readTopicRange } from '../kafka/read-range.ts';
+import type { Lease, LeaseStatus } from '../kafka/port.ts';
 import type { Logger } from '../log.ts';
 import type { ReconcilerConfig } from './options.ts';
 import { plannableRange, planWindows, type Window } from './plan.ts';
@@ -149,8 +148,7 @@ export const createReconciler = (
   const waiters = new Set<() => void>();
   const startLease = () => {
     if (config.lease === null || lease !== undefined) return;
-    lease = createLease({
-      kafka: sink.kafka,
+    lease = sink.kafka.lease({
       ...config.lease,
       createTopic: config.createTopics,
       replicationFactor: config.replicationFactor,
@@ -291,7 +289,7 @@ export const createReconciler = (
           // a fresh cluster's group coordinator may still be loading at the first read
           topicReadAttempts: 3,
           readTopic: (from, ledger, signal) =>
-            readTopicRange(sink.kafka, {
+            sink.kafka.readRange({
               topic: config.topic,
               fromTimestamp: from,
               onRecord: (r) => ledger.observe(r),
@@ -299,7 +297,7 @@ export const createReconciler = (
             }),
           readDeadLetterHashes: async (from, signal) => {
             const hashes = new Set<string>();
-            await readTopicRange(sink.kafka, {
+            await sink.kafka.readRange({
               topic: config.dlqTopic,
               fromTimestamp: from,
               onRecord: (r) => {

@@ -16,7 +16,7 @@
  * topic is read. Records outside that span, and records without a readable
  * `cdr-call-end`, are counted in the stats and not kept.
  */
-import type { KeyAndHeaders } from '../kafka/read-range.ts';
+import type { KeyAndHeaders } from '../kafka/port.ts';
 import { HOUR_MS, type Window } from './plan.ts';
 import { createReportIdSet } from './report-id-set.ts';
 

@@ -98,7 +98,7 @@ type Sender = { send(messages: BenchMessage[]): Promise<void>; close(): Promise<
 const connectKafkajs = async (brokers: string[], topic: string): Promise<Sender> => {
   const { CompressionTypes, Kafka, logLevel, Partitioners } = await import('kafkajs');
   const kafka = new Kafka({ clientId: 'client-bench', brokers, logLevel: logLevel.NOTHING });
-  // the connector's settings (src/kafka/producer.ts)
+  // the connector's settings (src/kafka/kafkajs/producer.ts)
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,

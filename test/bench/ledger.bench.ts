@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { readTopicRange } from '../../src/kafka/read-range.ts';
+import { readTopicRange } from '../../src/kafka/kafkajs/read-range.ts';
 import { HOUR_MS, type Window } from '../../src/reconciler/plan.ts';
 import { createLedger } from '../../src/reconciler/topic-ledger.ts';
 import { stackSettings, up } from '../../src/stack/stack.ts';

@@ -7,6 +7,9 @@
  * "Cannot read properties of undefined (reading 'release')"), for both clients:
  * through the sink itself, publishing back to back from the moment it is ready,
  * and through the ingress, deliveries posted the moment /readyz says ready.
+ * And a brand-new broker answers metadata before it coordinates consumer
+ * groups: `tail`'s first read there must not fail ("Consumer group was not
+ * initialized").
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -15,8 +18,10 @@ import { setImmediate, setTimeout } from 'node:timers/promises';
 import { prepareChunk } from '../../src/cdr/batch.ts';
 import { describe as describeError } from '../../src/errors.ts';
 import { createCdrSink } from '../../src/kafka/cdr-sink.ts';
+import { createKafka } from '../../src/kafka/kafkajs/client.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseIngressConfig } from '../../src/settings.ts';
+import { tailTopic } from '../../src/tail.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { type FreshBroker, startFreshBroker } from './helpers/fresh-broker.ts';
 import { startTestIngress } from './helpers/ingress.ts';
@@ -139,4 +144,43 @@ describe('a freshly formatted broker', () => {
       });
     });
   }
+
+  test('tail: the first read of a brand-new cluster reads the topic', async () => {
+    await withFreshBroker(async (broker) => {
+      const topic = uniqueTopic('fresh-tail');
+      // the records, written before any consumer group exists (no group coordinator yet)
+      const kafka = createKafka(
+        { brokers: broker.brokers, clientId: 'fresh-tail', ssl: false, sasl: undefined },
+        createLogger('silent'),
+      );
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      await admin.disconnect();
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 9 }, (_, i) => ({
+          key: `org-${i % 3}`,
+          value: JSON.stringify({ n: i }),
+        })),
+      });
+      await producer.disconnect();
+      const seen: unknown[] = [];
+      const written = await tailTopic(
+        { KAFKA_BROKERS: broker.brokers.join(','), SCHEMA_REGISTRY_URL: stack.registryUrl },
+        { topic, sinceMs: 0, startTimeoutMs: 60_000 },
+        async (r) => {
+          seen.push(r.value);
+          return undefined;
+        },
+      );
+      assert.equal(written, 9);
+      assert.deepEqual(
+        seen.map((v) => (v as { n: number }).n).sort((a, b) => a - b),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      );
+    });
+  });
 });

@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createKafka } from '../../src/kafka/client.ts';
-import { readTopicRange } from '../../src/kafka/read-range.ts';
+import { createKafka } from '../../src/kafka/kafkajs/client.ts';
+import { readTopicRange } from '../../src/kafka/kafkajs/read-range.ts';
 import { createLogger } from '../../src/log.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { runCli } from './helpers/cli.ts';

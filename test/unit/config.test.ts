@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { connectionOptions } from '../../src/kafka/client.ts';
+import { connectionOptions } from '../../src/kafka/kafkajs/client.ts';
 import { editDistance } from '../../src/setting-names.ts';
 import {
   checkConfig,

@@ -19,7 +19,7 @@ import { CdrError, ERROR_CODES } from '../../src/errors.ts';
 import { createApp, type IngressSettings } from '../../src/ingress/app.ts';
 import { sign } from '../../src/ingress/verify-signature.ts';
 import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
-import type { OutMessage } from '../../src/kafka/producer.ts';
+import type { OutMessage } from '../../src/kafka/port.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
 import { fullRawCdr } from './fixtures.ts';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
-import { registerCodecs } from '../../../src/kafka/codecs.ts';
+import { registerCodecs } from '../../../src/kafka/kafkajs/codecs.ts';
 
 registerCodecs(); // zstd batches (KAFKA_COMPRESSION=zstd) read back like any other
 

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AssignerProtocol } from 'kafkajs';
-import {
-  chooseHolder,
-  createFence,
-  fenceMarginMs,
-  stickyAssigner,
-} from '../../../src/kafka/lease.ts';
-import { createLogger } from '../../../src/log.ts';
+import { chooseHolder, createFence, fenceMarginMs } from '../../../src/kafka/lease.ts';
 
 describe('lease fence', () => {
   const S = 30_000;
@@ -46,28 +39,5 @@ describe('lease holder', () => {
       { holder: 'm-1', claimants: 0 },
     );
     assert.deepEqual(chooseHolder([]), { holder: undefined, claimants: 0 });
-  });
-  it('the assigner gives partition 0 to the claimant only, from the JoinGroup metadata', async () => {
-    const cluster = { findTopicPartitionMetadata: () => [{ partitionId: 0 }] } as never;
-    const make = (holds: boolean) =>
-      stickyAssigner(
-        () => holds,
-        createLogger('silent'),
-      )({ cluster, groupId: 'g', logger: {} as never });
-    const metadata = (holds: boolean) => make(holds).protocol({ topics: ['lease'] }).metadata;
-    const assigned = await make(false).assign({
-      members: [
-        { memberId: 'a', memberMetadata: metadata(false) },
-        { memberId: 'b', memberMetadata: metadata(true) },
-      ],
-      topics: ['lease'],
-    });
-    const byMember = Object.fromEntries(
-      assigned.map((a) => [
-        a.memberId,
-        AssignerProtocol.MemberAssignment.decode(a.memberAssignment)?.assignment,
-      ]),
-    );
-    assert.deepEqual(byMember, { a: {}, b: { lease: [0] } });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * @module kafka/read-range
+ * @module kafka/kafkajs/read-range
  * Reads a topic from the offsets at a timestamp up to the end offsets of the
  * moment the read starts (a snapshot: records produced meanwhile are not
  * waited for), or, with `follow`, on and on until `signal` aborts. Values are
@@ -15,28 +15,14 @@
  * If it throws, or the consumer crashes for good, the read rejects with that.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
-import { CdrError } from '../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchHandler, Kafka } from 'kafkajs';
+import { CdrError } from '../../errors.ts';
+import type { RangeStats, ReadRangeOptions } from '../port.ts';
 
-export type KeyAndHeaders = {
-  readonly partition: number;
-  readonly key: string | null;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timestamp: number;
-  /** The raw value (not decoded: callers that only count ignore it). */
-  readonly value: Buffer | null;
-};
-
-export type RangeStats = {
-  /** False when the topic does not exist (nothing was read). */
-  exists: boolean;
-  partitions: number;
-  records: number;
-  ms: number;
-};
-
-/** Answering `'stop'` (or a promise of it) ends the read after this record. */
-export type OnRecord = (r: KeyAndHeaders) => unknown;
+/** Joins of the read's consumer group tried on a brand-new cluster, and the wait before the next (times the attempt). */
+const JOIN_ATTEMPTS = 3;
+const JOIN_RETRY_MS = 500;
 
 /** Rejects with `signal`'s reason as soon as it aborts, else settles as `p` does. */
 const unlessAborted = <T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
@@ -56,21 +42,7 @@ const headerText = (v: unknown): string | undefined => {
   return String(v);
 };
 
-export const readTopicRange = async (
-  kafka: Kafka,
-  opts: {
-    topic: string;
-    fromTimestamp: number;
-    onRecord: OnRecord;
-    /** Keep reading records produced after the start, until `signal` aborts. */
-    follow?: boolean;
-    /** Give up when no record arrives for this long while partitions remain unread. */
-    stallMs?: number;
-    /** Give up (`kafka_timeout`) when the read has not started this long after the call. */
-    startTimeoutMs?: number;
-    signal?: AbortSignal;
-  },
-): Promise<RangeStats> => {
+export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Promise<RangeStats> => {
   const { signal, topic } = opts;
   const follow = opts.follow === true;
   signal?.throwIfAborted();
@@ -123,13 +95,6 @@ export const readTopicRange = async (
     if (partitions === 0 && !follow) return stats(true);
     signal?.throwIfAborted();
 
-    consumer = kafka.consumer({
-      groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
-      maxBytesPerPartition: 1024 * 1024,
-      maxBytes: 2 * 1024 * 1024,
-      maxWaitTimeInMs: 250,
-    });
-    const c = consumer;
     let lastProgress = Date.now();
     let handling = false;
     let stopped = false;
@@ -141,66 +106,84 @@ export const readTopicRange = async (
         resolve(error);
       };
     });
-    c.on(c.events.CRASH, ({ payload }) => {
-      if (!payload.restart) finish(payload.error);
-    });
-    await step(c.connect());
-    await step(c.subscribe({ topic, fromBeginning: true }));
-    await step(
-      c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        eachBatch: async ({ batch, heartbeat }) => {
-          const end = follow ? undefined : remaining.get(batch.partition);
-          if (stopped || (!follow && end === undefined)) return;
-          for (const m of batch.messages) {
-            if (end !== undefined && BigInt(m.offset) >= end) break;
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(m.headers ?? {})) {
-              const text = headerText(v);
-              if (text !== undefined) headers[k] = text;
-            }
-            let answer: unknown;
+    const eachBatch: EachBatchHandler = async ({ batch, heartbeat }) => {
+      const end = follow ? undefined : remaining.get(batch.partition);
+      if (stopped || (!follow && end === undefined)) return;
+      for (const m of batch.messages) {
+        if (end !== undefined && BigInt(m.offset) >= end) break;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) {
+          const text = headerText(v);
+          if (text !== undefined) headers[k] = text;
+        }
+        let answer: unknown;
+        try {
+          answer = opts.onRecord({
+            partition: batch.partition,
+            key: m.key === null ? null : m.key.toString('utf8'),
+            headers,
+            timestamp: Number(m.timestamp),
+            value: m.value,
+          });
+          if (answer instanceof Promise) {
+            // A slow reader (a full pipe) must not cost the group membership.
+            handling = true;
+            const beat = setInterval(() => heartbeat().catch(() => undefined), 3_000);
             try {
-              answer = opts.onRecord({
-                partition: batch.partition,
-                key: m.key === null ? null : m.key.toString('utf8'),
-                headers,
-                timestamp: Number(m.timestamp),
-                value: m.value,
-              });
-              if (answer instanceof Promise) {
-                // A slow reader (a full pipe) must not cost the group membership.
-                handling = true;
-                const beat = setInterval(() => heartbeat().catch(() => undefined), 3_000);
-                try {
-                  answer = await answer;
-                } finally {
-                  clearInterval(beat);
-                  handling = false;
-                  lastProgress = Date.now();
-                }
-              }
-            } catch (e) {
-              // The reader's failure ends the read (kafkajs would retry the batch).
-              finish(e);
-              return;
-            }
-            records += 1;
-            if (answer === 'stop') {
-              finish();
-              return;
+              answer = await answer;
+            } finally {
+              clearInterval(beat);
+              handling = false;
+              lastProgress = Date.now();
             }
           }
-          lastProgress = Date.now();
-          if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
-            remaining.delete(batch.partition);
-            c.pause([{ topic, partitions: [batch.partition] }]);
-            if (remaining.size === 0) finish();
-          }
-        },
-      }),
-    );
+        } catch (e) {
+          // The reader's failure ends the read (kafkajs would retry the batch).
+          finish(e);
+          return;
+        }
+        records += 1;
+        if (answer === 'stop') {
+          finish();
+          return;
+        }
+      }
+      lastProgress = Date.now();
+      if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
+        remaining.delete(batch.partition);
+        consumer?.pause([{ topic, partitions: [batch.partition] }]);
+        if (remaining.size === 0) finish();
+      }
+    };
+    // A brand-new cluster answers metadata before it coordinates groups: the
+    // first join can fail (the consumer crashes before it holds its group, and
+    // kafkajs then says "Consumer group was not initialized"). A join failure
+    // kafkajs would retry is tried again with a new consumer, a few times,
+    // under the start deadline.
+    for (let attempt = 1; ; attempt++) {
+      const c = kafka.consumer({
+        groupId: `webex-cdr-kafka-ledger-${randomUUID()}`,
+        maxBytesPerPartition: 1024 * 1024,
+        maxBytes: 2 * 1024 * 1024,
+        maxWaitTimeInMs: 250,
+      });
+      consumer = c;
+      let joining = true;
+      let joinFailure: { error: unknown; retriable: boolean } | undefined;
+      c.on(c.events.CRASH, ({ payload }) => {
+        if (joining) joinFailure ??= { error: payload.error, retriable: payload.restart };
+        else if (!payload.restart) finish(payload.error);
+      });
+      await step(c.connect());
+      await step(c.subscribe({ topic, fromBeginning: true }));
+      await step(c.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch }));
+      joining = false;
+      if (joinFailure === undefined) break;
+      await c.disconnect();
+      if (!joinFailure.retriable || attempt >= JOIN_ATTEMPTS) throw joinFailure.error;
+      await step(sleep(JOIN_RETRY_MS * attempt));
+    }
+    const c = consumer;
     for (const [partition, offset] of starts) c.seek({ topic, partition, offset });
     clearTimeout(startTimer);
     const stallMs = opts.stallMs ?? 60_000;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import kafkajs from 'kafkajs';
-import { registerCodecs, zstdCodec } from '../../../src/kafka/codecs.ts';
+import { registerCodecs, zstdCodec } from '../../../../src/kafka/kafkajs/codecs.ts';
 
 describe('zstd codec for kafkajs', () => {
   it('is what kafkajs finds for ZSTD once registered', () => {

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CdrError } from '../../../src/errors.ts';
+import {
+  AuthenticationError,
+  MultipleErrors,
+  NetworkError,
+  ResponseError,
+} from '@platformatic/kafka';
+import { CdrError } from '../../../../src/errors.ts';
 import {
   platformaticAuthFailure,
   platformaticOptions,
-} from '../../../src/kafka/producer-platformatic.ts';
+} from '../../../../src/kafka/platformatic/producer.ts';
 
 const base = {
   brokers: ['b1:9092', 'b2:9092'],
@@ -46,22 +52,29 @@ describe('platformaticOptions', () => {
 });
 
 describe('platformaticAuthFailure', () => {
-  it('finds a refused authentication wrapped in other errors', () => {
-    const auth = Object.assign(new Error('SASL authentication failed'), {
-      name: 'AuthenticationError',
-    });
-    const wrapped = new AggregateError(
-      [new Error('other'), new Error('outer', { cause: auth })],
-      'x',
-    );
+  it("finds a refused authentication wrapped in other errors, by the library's error code", () => {
+    // as the library reports it: a NetworkError caused by an AuthenticationError
+    const auth = new AuthenticationError('SASL authentication failed.');
+    const wrapped = new MultipleErrors('x', [
+      new Error('other'),
+      new NetworkError('Connection to b1:9092 failed.', { cause: auth }),
+    ]);
     const e = platformaticAuthFailure(wrapped);
     assert.ok(e instanceof CdrError);
     assert.equal(e.code, 'auth_failed');
     assert.match(e.message, /KAFKA_SASL_PASSWORD/);
   });
 
-  it('leaves other errors alone', () => {
+  it("finds Kafka's SASL_AUTHENTICATION_FAILED (error code 58) in a response", () => {
+    const response = new ResponseError(36, 2, { '/': [58, 'Authentication failed'] }, {});
+    const e = platformaticAuthFailure(new Error('outer', { cause: response }));
+    assert.equal(e?.code, 'auth_failed');
+  });
+
+  it('leaves other errors alone, whatever their message says', () => {
     assert.equal(platformaticAuthFailure(new Error('connect ECONNREFUSED')), null);
+    assert.equal(platformaticAuthFailure(new Error('SASL handshake: socket hang up')), null);
+    assert.equal(platformaticAuthFailure(new ResponseError(0, 9, { '/': [6, null] }, {})), null);
     assert.equal(platformaticAuthFailure('text'), null);
   });
 });

@@ -1,12 +1,11 @@
 /**
- * @module kafka/topics
+ * @module kafka/kafkajs/topics
  * Creates the connector's topics when they are missing (when allowed), with
  * the configured partitions and replication factor (-1: broker default), or
  * lists the missing ones (when creation is not allowed).
  */
 import type { Kafka } from 'kafkajs';
-
-export type TopicSpec = { topic: string; partitions: number; replicationFactor: number };
+import type { TopicSpec } from '../port.ts';
 
 /** The topics of `specs` that do not exist. */
 export const missingTopics = async (kafka: Kafka, specs: TopicSpec[]): Promise<string[]> => {

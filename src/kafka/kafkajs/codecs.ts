@@ -1,5 +1,5 @@
 /**
- * @module kafka/codecs
+ * @module kafka/kafkajs/codecs
  * zstd for kafkajs, from Node's own zlib (Node 22.15+): kafkajs ships only gzip
  * and leaves the other codecs to plugins. Compression and decompression run on
  * libuv's thread pool, as kafkajs' gzip does, so they take CPU off the event

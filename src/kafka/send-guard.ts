@@ -1,0 +1,188 @@
+/**
+ * @module kafka/send-guard
+ * The send discipline both producers share, whatever the client library:
+ * messages cut into chunks small enough for one record batch each, a deadline
+ * per chunk (the client retries an idempotent send forever, so the deadline is
+ * ours: the caller answers 503 and the sender retries; the Report ID makes a
+ * late duplicate harmless), and a cap on the bytes of given-up sends the
+ * client may still hold (memory during an outage). A producer not connected
+ * yet is connected first, under the same deadline. `connectOnce` is the
+ * memoised connect both adapters use.
+ */
+import { CdrError, describe } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { CdrProducer, ProducerOptions, TopicMessages } from './port.ts';
+
+/** Stay well under the broker's default message.max.bytes (1 MiB) per partition batch. */
+export const CHUNK_BYTES = 768 * 1024;
+const CHUNK_MESSAGES = 5000;
+/** The default cap on bytes of given-up sends. */
+export const MAX_ABANDONED_BYTES = 512 * 1024 * 1024;
+
+/** Splits messages into sends small enough for one record batch each. */
+export const chunkMessages = (batches: TopicMessages[]): TopicMessages[][] => {
+  const chunks: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let bytes = 0;
+  let count = 0;
+  for (const { topic, messages } of batches) {
+    let slot: TopicMessages | undefined;
+    for (const m of messages) {
+      let size = m.value.length + (m.key?.length ?? 0) + 64;
+      for (const h in m.headers) size += h.length + (m.headers[h]?.length ?? 0) + 8;
+      if (count > 0 && (bytes + size > CHUNK_BYTES || count >= CHUNK_MESSAGES)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+        count = 0;
+        slot = undefined;
+      }
+      if (slot === undefined) {
+        slot = { topic, messages: [] };
+        current.push(slot);
+      }
+      slot.messages.push(m);
+      bytes += size;
+      count += 1;
+    }
+  }
+  if (count > 0) chunks.push(current);
+  return chunks;
+};
+
+const messageBytes = (chunk: TopicMessages[]): number =>
+  chunk.reduce((n, t) => n + t.messages.reduce((m, x) => m + x.value.length, 0), 0);
+
+/** Rejects with kafka_timeout when `work` has not settled within `ms`; `work` goes on. */
+export const withDeadline = async <T>(work: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new CdrError('kafka_timeout', `Kafka did not ${what} within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/**
+ * The bytes of sends we gave up on (deadline passed) that the client may
+ * still be retrying: counted until they settle; above `max`, sends are
+ * refused at once (memory during an outage).
+ */
+export const createAbandonedSends = (logger: Logger, max: number) => {
+  let bytes = 0;
+  return {
+    /** Bytes of given-up sends still pending. */
+    pending: () => bytes,
+    /** Throws kafka_timeout while too many bytes of given-up sends are pending. */
+    check() {
+      if (bytes > max) {
+        throw new CdrError(
+          'kafka_timeout',
+          `Kafka is not keeping up: ${Math.round(bytes / 2 ** 20)} MiB of earlier sends are still unacknowledged`,
+        );
+      }
+    },
+    /**
+     * Waits for `sending` at most `stallMs`; past it, rejects with
+     * kafka_timeout and counts `chunk` until `sending` settles. The client's
+     * own errors are passed on as they are.
+     */
+    async within(sending: Promise<unknown>, chunk: TopicMessages[], stallMs: number) {
+      try {
+        await withDeadline(sending, stallMs, 'acknowledge');
+      } catch (e) {
+        if (e instanceof CdrError) {
+          // the client keeps retrying an idempotent send: count what it still holds
+          const size = messageBytes(chunk);
+          bytes += size;
+          sending
+            .catch((late: unknown) =>
+              logger.warn('late Kafka send failed', { error: describe(late) }),
+            )
+            .finally(() => {
+              bytes -= size;
+            });
+        }
+        throw e;
+      }
+    },
+  };
+};
+
+/** What an adapter gives the guard: its connection state and one chunk's send. */
+export type GuardedClient = {
+  isConnected(): boolean;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /**
+   * Starts sending one chunk: the client's promise, and what its failure (not
+   * a missed deadline) becomes; null: kafka_failed.
+   */
+  sendChunk(chunk: TopicMessages[]): {
+    sending: Promise<unknown>;
+    failed(e: unknown): Promise<CdrError | null> | CdrError | null;
+  };
+};
+
+/** A `CdrProducer` from an adapter's client, its sends under the guard. */
+export const createGuardedProducer = (
+  client: GuardedClient,
+  opts: ProducerOptions,
+): CdrProducer & { abandonedBytes(): number } => {
+  const abandoned = createAbandonedSends(
+    opts.logger,
+    opts.maxAbandonedBytes ?? MAX_ABANDONED_BYTES,
+  );
+  return {
+    connect: () => client.connect(),
+    isConnected: () => client.isConnected(),
+    disconnect: () => client.disconnect(),
+    abandonedBytes: abandoned.pending,
+    async send(batches, stallMs) {
+      abandoned.check();
+      if (!client.isConnected())
+        await withDeadline(client.connect(), stallMs, 'accept a connection');
+      // The deadline is per chunk: a large delivery may take longer in all, as long
+      // as Kafka keeps acknowledging. After a missed deadline nothing more is sent.
+      for (const chunk of chunkMessages(batches)) {
+        const { sending, failed } = client.sendChunk(chunk);
+        try {
+          await abandoned.within(sending, chunk, stallMs);
+        } catch (e) {
+          if (e instanceof CdrError) throw e;
+          throw (
+            (await failed(e)) ??
+            new CdrError('kafka_failed', `Kafka send failed: ${describe(e)}`, { cause: e })
+          );
+        }
+      }
+    },
+  };
+};
+
+/**
+ * One connect at a time: callers while one is on its way share it; once it
+ * settles, the next call starts another. `reset()` forgets the one on its way.
+ */
+export const connectOnce = (connect: () => Promise<void>) => {
+  let connecting: Promise<void> | null = null;
+  return {
+    connect(): Promise<void> {
+      connecting ??= connect().finally(() => {
+        connecting = null;
+      });
+      return connecting;
+    },
+    reset() {
+      connecting = null;
+    },
+  };
+};
