@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '../cdr/normalise.ts';
 import { CdrError } from '../errors.ts';
 import { type BodyBytes, memoryBytes } from './body-bytes.ts';
-import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './scan-records.ts';
+import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './json-records-scanner.ts';
 
 export const decodeJson = (bytes: Buffer): unknown => {
   checkUtf8(bytes);
@@ -119,7 +119,7 @@ export const WHOLE_PARSE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The records of a body without parsing it whole: a byte scan
- * (scan-records.ts) finds the records array and the bounds of its elements;
+ * (json-records-scanner.ts) finds the records array and the bounds of its elements;
  * the rest of the document, the array replaced by a one-off marker, is parsed
  * and must give that marker as its records (so the scan and JSON.parse agree
  * on which array holds the records). Records are parsed group by group when

@@ -10,6 +10,7 @@ import {
   type Result,
 } from '../../../src/errors.ts';
 import type { BodyBytes } from '../../../src/ingress/body-bytes.ts';
+import { MAX_RECORDS } from '../../../src/ingress/json-records-scanner.ts';
 import {
   decodeJson,
   parseRecords,
@@ -17,7 +18,6 @@ import {
   readRecords,
   WHOLE_PARSE_BYTES,
 } from '../../../src/ingress/parse-body.ts';
-import { MAX_RECORDS } from '../../../src/ingress/scan-records.ts';
 import { httpStatus } from '../../../src/ingress/status.ts';
 
 /** What a throwing call gives as a Result (as zod's safeParse gives parse's): to compare outcomes. */
