@@ -56,11 +56,15 @@ const invalidJson = (e: unknown, where: string) => {
   return new CdrError('body_invalid_json', `the body is not valid JSON${where}: ${detail}`);
 };
 
-/** Throws unless `bytes` are UTF-8 without a byte order mark. */
-const checkUtf8 = (bytes: Buffer): void => {
+const refuseBom = (bytes: Buffer): void => {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     throw new CdrError('body_invalid_encoding', 'the body starts with a byte order mark');
   }
+};
+
+/** Throws unless `bytes` are UTF-8 without a byte order mark. */
+const checkUtf8 = (bytes: Buffer): void => {
+  refuseBom(bytes);
   if (!isUtf8(bytes)) throw new CdrError('body_invalid_encoding', 'the body is not valid UTF-8');
 };
 
@@ -90,10 +94,9 @@ const checkAndScan = (bytes: BodyBytes): ArraySpan | undefined => {
   let first = true;
   for (const raw of bytes) {
     const block: Buffer = carry === null ? raw : Buffer.concat([carry, raw]);
-    if (first) {
-      if (block.length >= 3) checkUtf8(block.subarray(0, 3));
-      first = false;
-    }
+    // the first three bytes may end inside a character: only the mark is checked there
+    if (first && block.length >= 3) refuseBom(block);
+    first = false;
     const cut = completeUpTo(block);
     const whole = block.subarray(0, cut);
     if (!isUtf8(whole)) checkUtf8(whole); // throws

@@ -352,6 +352,9 @@ describe('readRecords: the same answer as parsing the body whole', () => {
         'ite',
         'it\\u0065',
       ),
+      // a character cut by the first three bytes, and a byte order mark cut by a block's end
+      '["é", "€"]',
+      `\ufeff${JSON.stringify({ items: [ONE] })}`,
     ];
     fc.assert(
       fc.property(
