@@ -1,9 +1,11 @@
 /**
  * @module errors
- * Every error the connector reports has a stable `code` from one tuple, a
- * `retriable` flag (could the same input succeed later?) and, where it ends an
- * HTTP exchange, the status it maps to. Errors travel between stages as values
- * (`Result`); only the edges (HTTP handler, CLI) turn them into responses.
+ * Every error the connector reports has a stable `code` from one tuple and a
+ * `retriable` flag (could the same input succeed later?). A function returns
+ * a `Result` where its caller branches on the outcome, and throws a `CdrError`
+ * where the caller would only pass the error on (zod's `safeParse`/`parse`).
+ * Only the edges turn codes into answers: the ingress maps each code to its
+ * HTTP status (ingress/status.ts), the CLI to an exit code.
  */
 
 export const ERROR_CODES = [
@@ -38,41 +40,39 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-type ErrorTraits = { readonly status: number; readonly retriable: boolean };
-
-const TRAITS: Record<ErrorCode, ErrorTraits> = {
-  signature_missing: { status: 401, retriable: false },
-  signature_invalid: { status: 401, retriable: false },
-  content_type_unsupported: { status: 415, retriable: false },
-  content_encoding_unsupported: { status: 415, retriable: false },
-  body_too_large: { status: 413, retriable: false },
-  body_invalid_encoding: { status: 400, retriable: false },
-  body_invalid_json: { status: 400, retriable: false },
-  body_no_records: { status: 422, retriable: false },
-  record_not_object: { status: 422, retriable: false },
-  record_missing_report_id: { status: 422, retriable: false },
-  record_missing_org_uuid: { status: 422, retriable: false },
-  record_invalid_text: { status: 422, retriable: false },
-  record_encode_failed: { status: 422, retriable: false },
-  ingress_busy: { status: 503, retriable: true },
-  kafka_timeout: { status: 503, retriable: true },
-  kafka_failed: { status: 503, retriable: true },
-  kafka_unavailable: { status: 503, retriable: true },
-  registry_unavailable: { status: 503, retriable: true },
-  auth_failed: { status: 503, retriable: false },
-  not_ready: { status: 503, retriable: true },
-  startup_timeout: { status: 503, retriable: true },
-  webex_http: { status: 502, retriable: true },
-  webex_auth_failed: { status: 502, retriable: false },
-  webex_invalid_response: { status: 502, retriable: false },
-  window_aged_out: { status: 500, retriable: false },
-  config_invalid: { status: 500, retriable: false },
-  lease_unavailable: { status: 503, retriable: true },
+/** Could the same input succeed later? */
+const RETRIABLE: Record<ErrorCode, boolean> = {
+  signature_missing: false,
+  signature_invalid: false,
+  content_type_unsupported: false,
+  content_encoding_unsupported: false,
+  body_too_large: false,
+  body_invalid_encoding: false,
+  body_invalid_json: false,
+  body_no_records: false,
+  record_not_object: false,
+  record_missing_report_id: false,
+  record_missing_org_uuid: false,
+  record_invalid_text: false,
+  record_encode_failed: false,
+  ingress_busy: true,
+  kafka_timeout: true,
+  kafka_failed: true,
+  kafka_unavailable: true,
+  registry_unavailable: true,
+  auth_failed: false,
+  not_ready: true,
+  startup_timeout: true,
+  webex_http: true,
+  webex_auth_failed: false,
+  webex_invalid_response: false,
+  window_aged_out: false,
+  config_invalid: false,
+  lease_unavailable: true,
 };
 
 export class CdrError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
   readonly retriable: boolean;
 
   constructor(
@@ -83,8 +83,7 @@ export class CdrError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CdrError';
     this.code = code;
-    this.status = TRAITS[code].status;
-    this.retriable = options?.retriable ?? TRAITS[code].retriable;
+    this.retriable = options?.retriable ?? RETRIABLE[code];
   }
 }
 

@@ -3,55 +3,50 @@
  * Bytes to the list of raw CDRs. The body must be UTF-8 JSON without a byte
  * order mark. Webex does not document the wrapper, so three shapes are
  * accepted: `{"items": [...]}`, a bare array, and an envelope holding
- * `data.items` or `body.items`. Anything else is refused (422).
+ * `data.items` or `body.items`. Anything else is refused (422). Every
+ * function here throws its coded error: the route only passes it on.
  */
 
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '../cdr/normalise.ts';
-import { CdrError, fail, ok, type Result } from '../errors.ts';
+import { CdrError } from '../errors.ts';
 import { type BodyBytes, memoryBytes } from './body-bytes.ts';
-import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './scan-records.ts';
+import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './json-records-scanner.ts';
 
-export const decodeJson = (bytes: Buffer): Result<unknown> => {
-  const utf8 = checkUtf8(bytes);
-  if (!utf8.ok) return utf8;
+export const decodeJson = (bytes: Buffer): unknown => {
+  checkUtf8(bytes);
   try {
-    return ok(JSON.parse(bytes.toString('utf8')));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    return fail(invalidJson(e, ''));
+    throw invalidJson(e, '');
   }
 };
 
-export const extractRecords = (doc: unknown): Result<unknown[]> => {
-  if (Array.isArray(doc)) return ok(doc);
+export const extractRecords = (doc: unknown): unknown[] => {
+  if (Array.isArray(doc)) return doc;
   if (isPlainObject(doc)) {
-    if (Array.isArray(doc.items)) return ok(doc.items);
+    if (Array.isArray(doc.items)) return doc.items;
     for (const envelope of ['data', 'body'] as const) {
       const inner = doc[envelope];
-      if (isPlainObject(inner) && Array.isArray(inner.items)) return ok(inner.items);
+      if (isPlainObject(inner) && Array.isArray(inner.items)) return inner.items;
     }
   }
-  return fail(
-    new CdrError(
-      'body_no_records',
-      'no records array: expected {"items":[...]}, a bare array, or {"data":{"items":[...]}}',
-    ),
+  throw new CdrError(
+    'body_no_records',
+    'no records array: expected {"items":[...]}, a bare array, or {"data":{"items":[...]}}',
   );
 };
 
-export const parseRecords = (bytes: Buffer): Result<unknown[]> => {
-  const doc = decodeJson(bytes);
-  return doc.ok ? extractRecords(doc.value) : doc;
-};
+export const parseRecords = (bytes: Buffer): unknown[] => extractRecords(decodeJson(bytes));
 
 /** The records of a body, found by scanning its bytes; each group is parsed on demand. */
 export type RecordSlices = {
   readonly count: number;
   /** True when records are read group by group from the bytes; false when the body was parsed whole. */
   readonly streamed: boolean;
-  /** Records `from` (inclusive) to `to` (exclusive), parsed with JSON.parse. */
-  parse(from: number, to: number): Result<unknown[]>;
+  /** Records `from` (inclusive) to `to` (exclusive), parsed with JSON.parse; throws `body_invalid_json`. */
+  parse(from: number, to: number): unknown[];
 };
 
 const invalidJson = (e: unknown, where: string) => {
@@ -61,20 +56,22 @@ const invalidJson = (e: unknown, where: string) => {
   return new CdrError('body_invalid_json', `the body is not valid JSON${where}: ${detail}`);
 };
 
-const checkUtf8 = (bytes: Buffer): Result<void> => {
+const refuseBom = (bytes: Buffer): void => {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    return fail(new CdrError('body_invalid_encoding', 'the body starts with a byte order mark'));
+    throw new CdrError('body_invalid_encoding', 'the body starts with a byte order mark');
   }
-  if (!isUtf8(bytes)) {
-    return fail(new CdrError('body_invalid_encoding', 'the body is not valid UTF-8'));
-  }
-  return ok(undefined);
+};
+
+/** Throws unless `bytes` are UTF-8 without a byte order mark. */
+const checkUtf8 = (bytes: Buffer): void => {
+  refuseBom(bytes);
+  if (!isUtf8(bytes)) throw new CdrError('body_invalid_encoding', 'the body is not valid UTF-8');
 };
 
 const parsedSlices = (records: unknown[]): RecordSlices => ({
   count: records.length,
   streamed: false,
-  parse: (from, to) => ok(records.slice(from, to)),
+  parse: (from, to) => records.slice(from, to),
 });
 
 /** Lead byte of a UTF-8 sequence at the end of `b` that is cut off, or b.length. */
@@ -90,29 +87,30 @@ const completeUpTo = (b: Buffer): number => {
  * Checks UTF-8 block by block (a character cut by a block's end is checked
  * with the next block) and feeds the scanner the same blocks.
  */
-const checkAndScan = (bytes: BodyBytes): Result<ArraySpan | undefined> => {
+const checkAndScan = (bytes: BodyBytes): ArraySpan | undefined => {
   const scanner = createRecordsScanner();
   let carry: Buffer | null = null;
   let offset = 0;
   let first = true;
   for (const raw of bytes) {
     const block: Buffer = carry === null ? raw : Buffer.concat([carry, raw]);
-    if (first) {
-      const bom = checkUtf8(block.subarray(0, 3));
-      if (!bom.ok && block.length >= 3) return bom as Result<never>;
-      first = false;
-    }
+    // the first three bytes may end inside a character: only the mark is checked there
+    if (first && block.length >= 3) refuseBom(block);
+    first = false;
     const cut = completeUpTo(block);
     const whole = block.subarray(0, cut);
-    if (!isUtf8(whole)) return checkUtf8(whole) as Result<never>;
+    if (!isUtf8(whole)) checkUtf8(whole); // throws
     scanner.feed(whole, offset);
-    if (scanner.tooMany) return tooManyRecords();
+    if (scanner.tooMany) throw tooManyRecords();
     offset += cut;
     carry = cut < block.length ? Buffer.from(block.subarray(cut)) : null;
   }
-  if (carry !== null) return checkUtf8(carry) as Result<never>;
-  if (first) return ok(undefined);
-  return ok(scanner.finish());
+  if (carry !== null) {
+    checkUtf8(carry); // a character cut off at the end: throws
+    return undefined;
+  }
+  if (first) return undefined;
+  return scanner.finish();
 };
 
 /**
@@ -124,7 +122,7 @@ export const WHOLE_PARSE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The records of a body without parsing it whole: a byte scan
- * (scan-records.ts) finds the records array and the bounds of its elements;
+ * (json-records-scanner.ts) finds the records array and the bounds of its elements;
  * the rest of the document, the array replaced by a one-off marker, is parsed
  * and must give that marker as its records (so the scan and JSON.parse agree
  * on which array holds the records). Records are parsed group by group when
@@ -133,16 +131,14 @@ export const WHOLE_PARSE_BYTES = 8 * 1024 * 1024;
  * cannot follow is parsed whole, for the same answer and error message as
  * JSON.parse gives. Small bodies in memory are parsed whole (WHOLE_PARSE_BYTES).
  */
-export const scanRecords = (
+export const readRecords = (
   body: Buffer | BodyBytes,
   wholeParseBytes = WHOLE_PARSE_BYTES,
-): Result<RecordSlices> => {
+): RecordSlices => {
   const bytes = Buffer.isBuffer(body) ? memoryBytes(body) : body;
   // a small body in memory is parsed whole: one JSON.parse, no scan
   if (!bytes.spooled && bytes.length <= wholeParseBytes) return parseWhole(bytes);
-  const scanned = checkAndScan(bytes);
-  if (!scanned.ok) return scanned;
-  const span = scanned.value;
+  const span = checkAndScan(bytes);
   if (span === undefined) return parseWhole(bytes);
   const marker = `\\u0000${randomUUID()}`;
   const rest = `${bytes.read(0, span.start).toString('utf8')}["${marker}"]${bytes.read(span.end, bytes.length).toString('utf8')}`;
@@ -150,21 +146,20 @@ export const scanRecords = (
   try {
     doc = JSON.parse(rest);
   } catch (e) {
-    return fail(invalidJson(e, ''));
+    throw invalidJson(e, '');
   }
   const shape = extractRecords(doc);
-  if (!shape.ok) return shape;
-  if (shape.value.length !== 1 || shape.value[0] !== JSON.parse(`"${marker}"`)) {
+  if (shape.length !== 1 || shape[0] !== JSON.parse(`"${marker}"`)) {
     return parseWhole(bytes); // the scan took another array than JSON.parse would: trust JSON.parse
   }
   const { starts, ends } = span;
-  return ok({
+  return {
     count: starts.length,
     streamed: true,
     parse(from, to) {
       const first = starts[from];
       const last = ends[to - 1];
-      if (first === undefined || last === undefined || to <= from) return ok([]);
+      if (first === undefined || last === undefined || to <= from) return [];
       // One JSON.parse per record, from one read of the group: small strings die
       // young, where one string of a whole group (megabytes) would sit in V8's
       // large-object space until a full collection.
@@ -179,20 +174,20 @@ export const scanRecords = (
           );
           records[k - from] = JSON.parse(text);
         } catch (e) {
-          return fail(invalidJson(e, ` (record ${k + 1})`));
+          throw invalidJson(e, ` (record ${k + 1})`);
         }
       }
-      return ok(records);
+      return records;
     },
-  });
+  };
 };
 
 const tooManyRecords = () =>
-  fail(new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`));
+  new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`);
 
-const parseWhole = (bytes: BodyBytes): Result<RecordSlices> => {
+const parseWhole = (bytes: BodyBytes): RecordSlices => {
   const whole = parseRecords(bytes.read(0, bytes.length));
-  if (!whole.ok) return whole;
   // the same limit as the scan: the answer does not depend on how the body was read
-  return whole.value.length > MAX_RECORDS ? tooManyRecords() : ok(parsedSlices(whole.value));
+  if (whole.length > MAX_RECORDS) throw tooManyRecords();
+  return parsedSlices(whole);
 };

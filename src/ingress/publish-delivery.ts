@@ -14,39 +14,42 @@ import { setImmediate } from 'node:timers/promises';
 import { type PreparedBatch, prepareChunk, type SeenReports } from '../cdr/batch.ts';
 import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
-import type { Result } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { RecordSlices } from './parse-body.ts';
 
 /** Records per chunk: about 5 MB of JSON at the usual ~2.5 KB a record. */
 export const DELIVERY_CHUNK_RECORDS = 2000;
 
+/** Sends one prepared chunk and resolves once Kafka acknowledged all of it (kafka/publish-cdrs.ts). */
 export type Publish = (
   batch: PreparedBatch,
   ingest: Ingest,
   deadlineMs: number,
 ) => Promise<PublishCounts>;
 
-const unwrap = <T>(r: Result<T>): T => {
-  if (!r.ok) throw r.error;
-  return r.value;
-};
-
 export type DeliveryOptions = {
-  privacy?: Privacy | null;
+  readonly ingest: Ingest;
+  readonly publish: Publish;
+  /** Longest Kafka may take to acknowledge one chunk. */
+  readonly deadlineMs: number;
+  readonly privacy?: Privacy | null;
   /** Called once per chunk when Kafka has acknowledged it (metrics). */
-  onChunk?: (batch: PreparedBatch, counts: PublishCounts) => void;
-  chunkRecords?: number;
+  readonly onChunk?: (batch: PreparedBatch, counts: PublishCounts) => void;
+  readonly chunkRecords?: number;
 };
 
 export const publishDelivery = async (
   slices: RecordSlices,
-  ingest: Ingest,
-  publish: Publish,
-  deadlineMs: number,
-  options: DeliveryOptions = {},
+  options: DeliveryOptions,
 ): Promise<PublishCounts> => {
-  const { privacy = null, onChunk, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
+  const {
+    ingest,
+    publish,
+    deadlineMs,
+    privacy = null,
+    onChunk,
+    chunkRecords = DELIVERY_CHUNK_RECORDS,
+  } = options;
   const seen: SeenReports = new Map();
   const total: PublishCounts = { accepted: 0, deadLettered: 0, duplicatesInBatch: 0 };
   const add = (c: PublishCounts) => {
@@ -63,14 +66,14 @@ export const publishDelivery = async (
   // out, the records of the later chunks are parsed once (and let go), so a syntax
   // error anywhere answers 400 with nothing on the topic. One chunk: no extra pass.
   for (let from = chunkRecords; from < slices.count; from += chunkRecords) {
-    unwrap(slices.parse(from, Math.min(from + chunkRecords, slices.count)));
+    slices.parse(from, Math.min(from + chunkRecords, slices.count));
     await setImmediate(); // probes and other deliveries keep being answered
   }
   let sending: Promise<PublishCounts> | null = null;
   try {
     // an empty delivery is published too: the publisher answers not_ready before the schema is known
     for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
-      const raws = unwrap(slices.parse(from, Math.min(from + chunkRecords, slices.count)));
+      const raws = slices.parse(from, Math.min(from + chunkRecords, slices.count));
       const batch = prepareChunk(raws, from, ingest, seen, privacy);
       if (sending !== null) add(await sending);
       sending = send(batch);

@@ -5,10 +5,11 @@
  * it streams and cut off at the limit. `Content-Encoding: gzip` is decoded
  * with its own limit on the decoded size (gzip bombs get 413). Bodies over
  * `spoolBytes`, as received and as decoded, are kept in a spool file rather
- * than in memory (body-bytes.ts).
+ * than in memory (body-bytes.ts). Every step throws its coded error: the route
+ * only passes it on.
  */
 import { createGunzip } from 'node:zlib';
-import { CdrError, fail, ok, type Result } from '../errors.ts';
+import { CdrError } from '../errors.ts';
 import { type BodyBytes, createSpool, memoryBytes, type SpoolOptions } from './body-bytes.ts';
 
 export type BodyLimits = SpoolOptions & {
@@ -40,84 +41,104 @@ export const createByteBudget = (cap: number): ByteBudget & { held(): number } =
   };
 };
 
+/** What one request holds of a budget: reserved chunk by chunk, given back at once. */
+export type BudgetLease = { reserve(bytes: number): boolean; release(): void };
+
+/** A lease on `budget`; without a budget every reservation succeeds. */
+export const leaseBytes = (budget: ByteBudget | undefined): BudgetLease => {
+  let held = 0;
+  return {
+    reserve(bytes) {
+      if (budget === undefined) return true;
+      if (!budget.reserve(bytes)) return false;
+      held += bytes;
+      return true;
+    },
+    release() {
+      budget?.release(held);
+      held = 0;
+    },
+  };
+};
+
 export type Encoding = 'identity' | 'gzip';
 
-export const readEncoding = (headers: Headers): Result<Encoding> => {
+export const readEncoding = (headers: Headers): Encoding => {
   const raw = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (raw === 'identity' || raw === '') return ok('identity');
-  if (raw === 'gzip' || raw === 'x-gzip') return ok('gzip');
-  return fail(
-    new CdrError(
-      'content_encoding_unsupported',
-      `Content-Encoding "${raw.slice(0, 40)}" is not supported (use gzip or none)`,
-    ),
+  if (raw === 'identity' || raw === '') return 'identity';
+  if (raw === 'gzip' || raw === 'x-gzip') return 'gzip';
+  throw new CdrError(
+    'content_encoding_unsupported',
+    `Content-Encoding "${raw.slice(0, 40)}" is not supported (use gzip or none)`,
   );
 };
 
-export const checkDeclaredLength = (headers: Headers, limits: BodyLimits): Result<void> => {
+/** Refuses a declared Content-Length over the limit before a byte is read. */
+export const checkDeclaredLength = (headers: Headers, limits: BodyLimits): void => {
   const declared = headers.get('content-length');
   if (declared !== null && Number(declared) > limits.maxBodyBytes) {
-    return fail(tooLarge(limits.maxBodyBytes));
+    throw tooLarge(limits.maxBodyBytes);
   }
-  return ok(undefined);
 };
 
 const tooLarge = (limit: number) =>
   new CdrError('body_too_large', `the body is larger than the limit of ${limit} bytes`);
 
+export type ReadOptions = {
+  readonly limits: BodyLimits;
+  /** Every chunk is reserved here first; the caller releases it when the request ends. */
+  readonly lease?: BudgetLease;
+  /** The declared Content-Length, when known: the size of the buffer. */
+  readonly expectedBytes?: number;
+};
+
 /**
- * Reads the raw body: into one buffer (sized from `expectedBytes`, the declared
- * Content-Length, when known) up to `spoolBytes`, into a spool file beyond.
- * Every chunk is reserved in `budget` first (the caller releases `wireBytes`
- * when the request ends, also on failure: see the `reserved` count in the
- * result or error path); the stream is cancelled at the first chunk past a limit.
+ * Reads the raw body: into one buffer (sized from `expectedBytes`) up to
+ * `spoolBytes`, into a spool file beyond. Every chunk is reserved in the lease
+ * first; the stream is cancelled at the first chunk past a limit.
  */
 export const readBody = async (
   stream: ReadableStream<Uint8Array> | null,
-  limits: BodyLimits,
-  budget?: ByteBudget,
-  onReserved?: (bytes: number) => void,
-  expectedBytes?: number,
-): Promise<Result<Body>> => {
-  if (stream === null) return ok({ wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 });
+  { limits, lease, expectedBytes }: ReadOptions,
+): Promise<Body> => {
+  if (stream === null) return { wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 };
   const hint = Number.isSafeInteger(expectedBytes) ? (expectedBytes as number) : 0;
   const spool = createSpool(limits, Math.min(hint, limits.maxBodyBytes));
   const reader = stream.getReader();
-  const refuse = async (error: CdrError) => {
-    spool.abort();
-    await reader.cancel().catch(() => undefined);
-    return fail(error);
-  };
+  /** Why the body is refused, when a chunk passes a limit; the stream is cancelled. */
+  let refused: CdrError | null = null;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (spool.bytes + value.byteLength > limits.maxBodyBytes) {
-        return await refuse(tooLarge(limits.maxBodyBytes));
-      }
-      if (budget !== undefined) {
-        if (!budget.reserve(value.byteLength)) {
-          return await refuse(
-            new CdrError('ingress_busy', 'too many bytes of deliveries in flight; retry later'),
-          );
+        refused = tooLarge(limits.maxBodyBytes);
+      } else if (lease !== undefined && !lease.reserve(value.byteLength)) {
+        refused = new CdrError(
+          'ingress_busy',
+          'too many bytes of deliveries in flight; retry later',
+        );
+      } else {
+        try {
+          spool.write(value);
+        } catch (cause) {
+          refused = spoolFailed(cause);
         }
-        onReserved?.(value.byteLength);
       }
-      try {
-        spool.write(value);
-      } catch (cause) {
-        return await refuse(spoolFailed(cause));
-      }
+      if (refused !== null) break;
     }
   } catch (cause) {
     spool.abort();
-    return fail(
-      new CdrError('body_invalid_encoding', 'the request body could not be read', { cause }),
-    );
+    throw new CdrError('body_invalid_encoding', 'the request body could not be read', { cause });
   } finally {
+    if (refused !== null) {
+      spool.abort();
+      await reader.cancel().catch(() => undefined);
+    }
     reader.releaseLock();
   }
-  return ok({ wire: spool.finish(), wireBytes: spool.bytes });
+  if (refused !== null) throw refused;
+  return { wire: spool.finish(), wireBytes: spool.bytes };
 };
 
 /** The spool directory is full or not writable: our problem, so 503 and Webex retries. */
@@ -135,7 +156,7 @@ const decodedTooLarge = (limit: number) =>
  * Gunzips `wire` block by block into a spool (memory, then a file past
  * `spoolBytes`), stopping at `maxDecodedBytes`.
  */
-const gunzipBytes = async (wire: BodyBytes, limits: BodyLimits): Promise<Result<BodyBytes>> => {
+const gunzipBytes = async (wire: BodyBytes, limits: BodyLimits): Promise<BodyBytes> => {
   const spool = createSpool(limits);
   const gunzip = createGunzip();
   let error: CdrError | null = null;
@@ -181,9 +202,9 @@ const gunzipBytes = async (wire: BodyBytes, limits: BodyLimits): Promise<Result<
   await done;
   if (error !== null) {
     spool.abort();
-    return fail(error);
+    throw error;
   }
-  return ok(spool.finish());
+  return spool.finish();
 };
 
 /** The body's bytes after Content-Encoding: as is, or gunzipped under maxDecodedBytes. */
@@ -191,7 +212,7 @@ export const decodeBody = async (
   body: Body,
   encoding: Encoding,
   limits: BodyLimits,
-): Promise<Result<BodyBytes>> => {
-  if (encoding === 'identity') return ok(body.wire);
+): Promise<BodyBytes> => {
+  if (encoding === 'identity') return body.wire;
   return gunzipBytes(body.wire, limits);
 };

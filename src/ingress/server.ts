@@ -17,8 +17,9 @@ import { type CdrSinkOptions, createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createRepeatedWarnings } from '../log-repeats.ts';
-import { createApp, type Drain } from './app.ts';
+import { createApp } from './app.ts';
 import { spoolDirProblem } from './body-bytes.ts';
+import { createDrain } from './drain.ts';
 import type { IngressConfig } from './options.ts';
 import { createByteBudget } from './read-body.ts';
 
@@ -32,37 +33,6 @@ export type RunningIngress = {
   readonly started: Promise<void>;
   /** Drains and stops; gives up after `deadlineMs` (default: never). */
   close(deadlineMs?: number): Promise<Shutdown>;
-};
-
-/** Counts deliveries in flight; `idle()` resolves when none is left. */
-const createDrain = () => {
-  let draining = false;
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
-  const drain: Drain & { start(): void; inFlight(): number; idle(): Promise<void> } = {
-    draining: () => draining,
-    enter() {
-      inFlight += 1;
-      let done = false;
-      return () => {
-        if (done) return;
-        done = true;
-        inFlight -= 1;
-        if (inFlight === 0) onIdle?.();
-      };
-    },
-    start() {
-      draining = true;
-    },
-    inFlight: () => inFlight,
-    idle: () =>
-      inFlight === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            onIdle = resolve;
-          }),
-  };
-  return drain;
 };
 
 export const startIngress = async (

@@ -6,6 +6,10 @@
  * secret can be rotated without downtime; comparison is constant-time; the
  * digest is always over the bytes received, never over re-serialised JSON.
  * Every signature header present and enabled must verify.
+ *
+ * `readSignatureHeaders` throws (the route only passes a malformed or missing
+ * signature on); `verifySignature` returns a `Result`, since the route tries
+ * the wire bytes first and, for gzip, may try the decoded bytes next.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CdrError, fail, ok, type Result } from '../errors.ts';
@@ -28,13 +32,11 @@ export type SignatureClaims = { readonly claims: readonly Claim[] };
 
 /**
  * First step, before the body is read: is a well-formed signature there?
- * Returns the claimed digests to check once the body is in.
+ * Returns the claimed digests to check once the body is in; throws
+ * `signature_missing` or `signature_invalid`.
  */
-export const readSignatureHeaders = (
-  headers: Headers,
-  cfg: SignatureConfig,
-): Result<SignatureClaims> => {
-  if (cfg.insecureNoSignature && cfg.secrets.length === 0) return ok({ claims: [] });
+export const readSignatureHeaders = (headers: Headers, cfg: SignatureConfig): SignatureClaims => {
+  if (cfg.insecureNoSignature && cfg.secrets.length === 0) return { claims: [] };
   const claims: Claim[] = [];
   for (const scheme of SCHEMES) {
     if (scheme.algorithm === 'sha256' && !cfg.acceptSha256) continue;
@@ -42,11 +44,9 @@ export const readSignatureHeaders = (
     if (value === null) continue;
     const hex = value.trim();
     if (hex.length !== scheme.hexLength || !/^[0-9a-f]+$/.test(hex)) {
-      return fail(
-        new CdrError(
-          'signature_invalid',
-          `${scheme.header} must be ${scheme.hexLength} lowercase hex characters`,
-        ),
+      throw new CdrError(
+        'signature_invalid',
+        `${scheme.header} must be ${scheme.hexLength} lowercase hex characters`,
       );
     }
     claims.push({
@@ -57,9 +57,9 @@ export const readSignatureHeaders = (
   }
   if (claims.length === 0) {
     const names = cfg.acceptSha256 ? 'X-Spark-Signature or X-Webex-Signature' : 'X-Spark-Signature';
-    return fail(new CdrError('signature_missing', `${names} header is required`));
+    throw new CdrError('signature_missing', `${names} header is required`);
   }
-  return ok({ claims });
+  return { claims };
 };
 
 const hmac = (algorithm: Algorithm, secret: string, body: Iterable<Buffer>): Buffer => {

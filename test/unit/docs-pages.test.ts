@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
+import { httpStatus } from '../../src/ingress/status.ts';
 import { FROM_FILE, SETTINGS } from '../../src/settings.ts';
 import { brokenLinks, githubAnchors, undocumentedCodes, undocumentedSettings } from './markdown.ts';
 
@@ -22,10 +23,11 @@ const PAGES = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
 ];
-const CODES = ERROR_CODES.map((code) => {
-  const e = new CdrError(code, '');
-  return { code, status: e.status, retriable: e.retriable };
-});
+const CODES = ERROR_CODES.map((code) => ({
+  code,
+  status: httpStatus(code),
+  retriable: new CdrError(code, '').retriable,
+}));
 /** `text` without its first line that contains `needle` (there must be one). */
 const without = (text: string, needle: string): string => {
   const lines = text.split('\n');
@@ -64,9 +66,17 @@ describe('docs/contract.md', () => {
     assert.deepEqual(undocumentedCodes(without(page, '| `lease_unavailable` |'), CODES), [
       'lease_unavailable: no row',
     ]);
-    const wrong = page.replace('| `webex_http` | 502 | yes |', '| `webex_http` | 503 | yes |');
+    const wrong = page.replace(
+      '| `body_too_large` | 413 | no |',
+      '| `body_too_large` | 400 | no |',
+    );
     assert.deepEqual(undocumentedCodes(wrong, CODES), [
-      'webex_http: documented as 503, yes; the code says 502, yes',
+      'body_too_large: documented as 400, no; the code says 413, no',
+    ]);
+    // a code the ingress never answers with has no status
+    const answered = page.replace('| `webex_http` | — | yes |', '| `webex_http` | 502 | yes |');
+    assert.deepEqual(undocumentedCodes(answered, CODES), [
+      'webex_http: documented as 502, yes; the code says —, yes',
     ]);
   });
 });

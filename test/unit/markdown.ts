@@ -120,11 +120,12 @@ export const undocumentedSettings = (
 
 /**
  * Error codes missing from the error-code table (`| \`code\` | status | yes/no |`),
- * or documented with another status or retriable flag than the code gives them.
+ * or documented with another status or retriable flag than the code gives them
+ * (`—` for a code no HTTP answer carries).
  */
 export const undocumentedCodes = (
   page: string,
-  codes: readonly { code: string; status: number; retriable: boolean }[],
+  codes: readonly { code: string; status: number | null; retriable: boolean }[],
 ): string[] => {
   const table = new Map<string, string[]>();
   for (const cells of rows(page)) {
@@ -134,7 +135,7 @@ export const undocumentedCodes = (
   return codes.flatMap(({ code, status, retriable }) => {
     const cells = table.get(code);
     if (cells === undefined) return [`${code}: no row`];
-    const want = [String(status), retriable ? 'yes' : 'no'];
+    const want = [status === null ? '—' : String(status), retriable ? 'yes' : 'no'];
     return cells[1] === want[0] && cells[2] === want[1]
       ? []
       : [`${code}: documented as ${cells[1]}, ${cells[2]}; the code says ${want.join(', ')}`];

@@ -6,6 +6,7 @@ import type { Ingest } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { createApp, type Drain, type IngressSettings } from '../../../src/ingress/app.ts';
 import { DELIVERY_CHUNK_RECORDS } from '../../../src/ingress/publish-delivery.ts';
+import { type ByteBudget, createByteBudget } from '../../../src/ingress/read-body.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -44,6 +45,7 @@ const createHarness = (
     ready?: boolean;
     drain?: Drain;
     metrics?: Metrics;
+    budget?: ByteBudget;
   } = {},
 ) => {
   const calls: PublishCall[] = [];
@@ -80,6 +82,7 @@ const createHarness = (
     now: () => NOW,
     ...(opts.drain === undefined ? {} : { drain: opts.drain }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+    ...(opts.budget === undefined ? {} : { budget: opts.budget }),
     warnings,
   });
   return { app, calls, logs, warnings };
@@ -759,6 +762,36 @@ describe('draining (shutdown)', () => {
     assert.equal((await h.app.request('/healthz')).status, 200);
     assert.equal(h.calls.length, 1, 'nothing published while draining');
     assert.equal(inFlight, 0, 'every delivery marked done');
+  });
+});
+
+describe('the byte budget of deliveries in flight', () => {
+  it('gives the bytes of a delivery back when it is answered, whatever answered it', async () => {
+    const body = items(minimalRawCdr('r'));
+    const budget = createByteBudget(10_000);
+    const accepted = createHarness({ budget });
+    assert.equal((await post(accepted.app, body)).status, 200);
+    assert.equal(budget.held(), 0, 'after 200');
+    const forged = { 'x-spark-signature': sign(Buffer.from(body), 'another secret') };
+    assert.equal((await post(accepted.app, body, forged)).status, 401);
+    assert.equal(budget.held(), 0, 'after 401, the body read');
+    const failing = createHarness({
+      budget,
+      publishError: new CdrError('kafka_timeout', 'no ack'),
+    });
+    assert.equal((await post(failing.app, body)).status, 503);
+    assert.equal(budget.held(), 0, 'after a failed publish');
+  });
+
+  it('answers 503 ingress_busy with Retry-After past the budget, and holds nothing after', async () => {
+    const budget = createByteBudget(10);
+    const h = createHarness({ budget });
+    const res = await answer(post(h.app, items(minimalRawCdr('r'))));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '17');
+    assert.equal(res.json.error, 'ingress_busy');
+    assert.equal(budget.held(), 0);
+    assert.equal(h.calls.length, 0);
   });
 });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { isCdrError } from '../../../src/errors.ts';
 import {
   BLOCK_BYTES,
   createSpool,
@@ -12,6 +13,7 @@ import {
   spoolDirProblem,
 } from '../../../src/ingress/body-bytes.ts';
 import { decodeBody, readBody } from '../../../src/ingress/read-body.ts';
+import { httpStatus } from '../../../src/ingress/status.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,17 +58,13 @@ describe('spool', () => {
 
   it('spools from the first byte when the declared length is over spoolBytes', async () => {
     const data = randomBytes(5000);
-    const r = await readBody(
-      streamOf([data.subarray(0, 2000), data.subarray(2000)]),
-      { maxBodyBytes: 10_000, maxDecodedBytes: 10_000, spoolBytes: 4096, spoolDir: dir },
-      undefined,
-      undefined,
-      data.length,
-    );
-    assert.ok(r.ok);
-    assert.equal(r.value.wire.spooled, true);
-    assert.deepEqual(r.value.wire.read(0, data.length), data);
-    r.value.wire.close();
+    const r = await readBody(streamOf([data.subarray(0, 2000), data.subarray(2000)]), {
+      limits: { maxBodyBytes: 10_000, maxDecodedBytes: 10_000, spoolBytes: 4096, spoolDir: dir },
+      expectedBytes: data.length,
+    });
+    assert.equal(r.wire.spooled, true);
+    assert.deepEqual(r.wire.read(0, data.length), data);
+    r.wire.close();
   });
 
   it('gunzips a large body into a spool file, under maxDecodedBytes', async () => {
@@ -79,15 +77,14 @@ describe('spool', () => {
       spoolBytes: 1024,
       spoolDir: dir,
     };
-    const body = await readBody(streamOf([gzipSync(json)]), limits);
-    assert.ok(body.ok);
-    const decoded = await decodeBody(body.value, 'gzip', limits);
-    assert.ok(decoded.ok);
-    assert.equal(decoded.value.spooled, true);
-    assert.deepEqual(decoded.value.read(0, decoded.value.length), json);
-    const small = await decodeBody(body.value, 'gzip', { ...limits, maxDecodedBytes: 5000 });
-    assert.equal(small.ok ? 'ok' : small.error.code, 'body_too_large');
-    decoded.value.close();
+    const body = await readBody(streamOf([gzipSync(json)]), { limits });
+    const decoded = await decodeBody(body, 'gzip', limits);
+    assert.equal(decoded.spooled, true);
+    assert.deepEqual(decoded.read(0, decoded.length), json);
+    await assert.rejects(decodeBody(body, 'gzip', { ...limits, maxDecodedBytes: 5000 }), {
+      code: 'body_too_large',
+    });
+    decoded.close();
   });
 
   it('iterates a memory body as one block, an empty one as none', () => {
@@ -104,11 +101,16 @@ describe('spool failures', () => {
       spoolBytes: 10,
       spoolDir: join(dir, 'no-such-directory'),
     };
-    const r = await readBody(streamOf([Buffer.alloc(100, 0x20)]), limits);
-    assert.equal(r.ok ? 'ok' : r.error.code, 'ingress_busy');
-    assert.ok(!r.ok && r.error.status === 503 && /ENOENT/.test(r.error.message));
-    const small = await readBody(streamOf([Buffer.from('{}')]), limits);
-    assert.ok(small.ok, 'a body under spoolBytes does not need the directory');
+    await assert.rejects(
+      readBody(streamOf([Buffer.alloc(100, 0x20)]), { limits }),
+      (e) =>
+        isCdrError(e) &&
+        e.code === 'ingress_busy' &&
+        httpStatus(e.code) === 503 &&
+        /ENOENT/.test(e.message),
+    );
+    const small = await readBody(streamOf([Buffer.from('{}')]), { limits });
+    assert.equal(small.wireBytes, 2, 'a body under spoolBytes does not need the directory');
   });
 
   it('is checked at start: the reason a directory cannot hold spool files, and none left behind', () => {

@@ -1,26 +1,50 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { CdrError, ErrorCode } from '../../../src/errors.ts';
+import {
+  type CdrError,
+  type ErrorCode,
+  fail,
+  isCdrError,
+  ok,
+  type Result,
+} from '../../../src/errors.ts';
 import type { BodyBytes } from '../../../src/ingress/body-bytes.ts';
+import { MAX_RECORDS } from '../../../src/ingress/json-records-scanner.ts';
 import {
   decodeJson,
   parseRecords,
-  scanRecords,
+  type RecordSlices,
+  readRecords,
   WHOLE_PARSE_BYTES,
 } from '../../../src/ingress/parse-body.ts';
-import { MAX_RECORDS } from '../../../src/ingress/scan-records.ts';
+import { httpStatus } from '../../../src/ingress/status.ts';
+
+/** What a throwing call gives as a Result (as zod's safeParse gives parse's): to compare outcomes. */
+const settle = <T>(f: () => T): Result<T> => {
+  try {
+    return ok(f());
+  } catch (e) {
+    if (isCdrError(e)) return fail(e);
+    throw e;
+  }
+};
+const tryParseRecords = (bytes: Buffer) => settle(() => parseRecords(bytes));
+const tryReadRecords = (body: Buffer | BodyBytes, wholeParseBytes?: number) =>
+  settle(() => readRecords(body, wholeParseBytes));
+const tryParse = (slices: RecordSlices, from: number, to: number) =>
+  settle(() => slices.parse(from, to));
 
 const MARKER = 'PAYLOAD-MARKER-4711';
 
 const records = (body: string | Buffer): unknown[] => {
-  const r = parseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+  const r = tryParseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
   if (!r.ok) assert.fail(`expected records, got ${r.error.code}: ${r.error.message}`);
   return r.value;
 };
 
 const refusal = (body: string | Buffer): CdrError => {
-  const r = parseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
+  const r = tryParseRecords(Buffer.isBuffer(body) ? body : Buffer.from(body));
   if (r.ok) assert.fail('expected a refusal');
   return r.error;
 };
@@ -95,7 +119,7 @@ describe('parseRecords: refused shapes', () => {
     ]) {
       const e = refusal(body);
       assert.equal(e.code, 'body_no_records', body);
-      assert.equal(e.status, 422);
+      assert.equal(httpStatus(e.code), 422);
     }
   });
 
@@ -126,7 +150,7 @@ describe('parseRecords: bytes that are not UTF-8 JSON', () => {
       ]);
       const e = refusal(body);
       assert.equal(e.code, 'body_invalid_encoding', JSON.stringify(bytes));
-      assert.equal(e.status, 400);
+      assert.equal(httpStatus(e.code), 400);
     }
   });
 
@@ -151,7 +175,7 @@ describe('parseRecords: bytes that are not UTF-8 JSON', () => {
     ]) {
       const e = refusal(body);
       assert.equal(e.code, 'body_invalid_json', JSON.stringify(body));
-      assert.equal(e.status, 400);
+      assert.equal(httpStatus(e.code), 400);
     }
   });
 
@@ -183,16 +207,15 @@ describe('parseRecords: bytes that are not UTF-8 JSON', () => {
 
 describe('decodeJson', () => {
   it('parses duplicate keys with the last value (JSON.parse semantics)', () => {
-    const r = decodeJson(Buffer.from('{"a":1,"a":2}'));
-    assert.deepEqual(r, { ok: true, value: { a: 2 } });
+    assert.deepEqual(decodeJson(Buffer.from('{"a":1,"a":2}')), { a: 2 });
   });
 });
 
-describe('scanRecords: the same answer as parsing the body whole', () => {
+describe('readRecords: the same answer as parsing the body whole', () => {
   const scanned = (body: string | Buffer) => {
-    const r = scanRecords(Buffer.isBuffer(body) ? body : Buffer.from(body), 0);
+    const r = tryReadRecords(Buffer.isBuffer(body) ? body : Buffer.from(body), 0);
     if (!r.ok) return r;
-    return r.value.parse(0, r.value.count);
+    return tryParse(r.value, 0, r.value.count);
   };
 
   const bodies = [
@@ -222,7 +245,7 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
 
   for (const body of bodies) {
     it(`agrees on ${JSON.stringify(body).slice(0, 60)}`, () => {
-      const whole = parseRecords(Buffer.from(body));
+      const whole = tryParseRecords(Buffer.from(body));
       const scan = scanned(body);
       assert.equal(scan.ok, whole.ok);
       if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
@@ -232,13 +255,13 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
 
   it('parses any range of records on its own', () => {
     const items = Array.from({ length: 25 }, (_, i) => ({ n: i, s: `a"b\\${i}]` }));
-    const r = scanRecords(Buffer.from(JSON.stringify({ items })), 0);
+    const r = tryReadRecords(Buffer.from(JSON.stringify({ items })), 0);
     assert.ok(r.ok);
     assert.equal(r.value.streamed, true);
     assert.equal(r.value.count, 25);
-    assert.deepEqual(r.value.parse(3, 9), { ok: true, value: items.slice(3, 9) });
-    assert.deepEqual(r.value.parse(24, 25), { ok: true, value: items.slice(24) });
-    assert.deepEqual(r.value.parse(5, 5), { ok: true, value: [] });
+    assert.deepEqual(tryParse(r.value, 3, 9), { ok: true, value: items.slice(3, 9) });
+    assert.deepEqual(tryParse(r.value, 24, 25), { ok: true, value: items.slice(24) });
+    assert.deepEqual(tryParse(r.value, 5, 5), { ok: true, value: [] });
   });
 
   it('refuses invalid UTF-8 and a byte order mark before scanning', () => {
@@ -249,16 +272,16 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     ]);
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"items":[]}')]);
     for (const body of [bad, bom]) {
-      const r = scanRecords(body, 0);
+      const r = tryReadRecords(body, 0);
       assert.equal(r.ok ? 'ok' : r.error.code, 'body_invalid_encoding');
     }
   });
 
   it('names the records of a group that is not valid JSON, without the payload', () => {
-    const r = scanRecords(Buffer.from(`{"items":[1,2,{"x":${MARKER}}]}`), 0);
+    const r = tryReadRecords(Buffer.from(`{"items":[1,2,{"x":${MARKER}}]}`), 0);
     assert.ok(r.ok);
-    assert.deepEqual(r.value.parse(0, 2), { ok: true, value: [1, 2] });
-    const bad = r.value.parse(2, 3);
+    assert.deepEqual(tryParse(r.value, 0, 2), { ok: true, value: [1, 2] });
+    const bad = tryParse(r.value, 2, 3);
     assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
     assert.ok(!bad.ok && bad.error.message.includes('(record 3)'));
     assert.ok(!bad.ok && !bad.error.message.includes('4711'));
@@ -280,13 +303,13 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
         (items, shape, group, pretty) => {
           const doc = (shapes[shape] as (i: unknown[]) => unknown)(items);
           const text = pretty ? JSON.stringify(doc, null, 2) : JSON.stringify(doc);
-          const r = scanRecords(Buffer.from(text), 0);
+          const r = tryReadRecords(Buffer.from(text), 0);
           assert.ok(r.ok);
           const whole = records(text);
           assert.equal(r.value.count, whole.length);
           const parsed: unknown[] = [];
           for (let from = 0; from < r.value.count; from += group) {
-            const part = r.value.parse(from, Math.min(from + group, r.value.count));
+            const part = tryParse(r.value, from, Math.min(from + group, r.value.count));
             assert.ok(part.ok);
             parsed.push(...part.value);
           }
@@ -309,9 +332,9 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
           const chars = [...base];
           for (const [at, c] of edits) chars[at] = c;
           const body = chars.join('');
-          const whole = parseRecords(Buffer.from(body));
-          const r = scanRecords(Buffer.from(body), 0);
-          const scan = r.ok ? r.value.parse(0, r.value.count) : r;
+          const whole = tryParseRecords(Buffer.from(body));
+          const r = tryReadRecords(Buffer.from(body), 0);
+          const scan = r.ok ? tryParse(r.value, 0, r.value.count) : r;
           assert.equal(scan.ok, whole.ok, body);
           if (scan.ok && whole.ok) assert.deepEqual(scan.value, whole.value);
           if (!scan.ok && !whole.ok) assert.equal(scan.error.code, whole.error.code, body);
@@ -329,6 +352,9 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
         'ite',
         'it\\u0065',
       ),
+      // a character cut by the first three bytes, and a byte order mark cut by a block's end
+      '["é", "€"]',
+      `\ufeff${JSON.stringify({ items: [ONE] })}`,
     ];
     fc.assert(
       fc.property(
@@ -336,10 +362,10 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
         fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
         (body, sizes) => {
           const buffer = Buffer.from(body);
-          const whole = parseRecords(buffer);
-          const r = scanRecords(inBlocks(buffer, sizes));
-          const scan = r.ok ? r.value.parse(0, r.value.count) : r;
-          const inOne = scanRecords(buffer, 0);
+          const whole = tryParseRecords(buffer);
+          const r = tryReadRecords(inBlocks(buffer, sizes));
+          const scan = r.ok ? tryParse(r.value, 0, r.value.count) : r;
+          const inOne = tryReadRecords(buffer, 0);
           // the scan follows the body in blocks whenever it does in one piece
           if (inOne.ok && r.ok) assert.equal(r.value.streamed, inOne.value.streamed, body);
           assert.equal(scan.ok, whole.ok, body);
@@ -354,12 +380,12 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
   it('refuses UTF-8 broken across or at the end of blocks', () => {
     const good = Buffer.from('{"items":["é€😀"]}');
     const cut = good.subarray(0, good.length - 5); // ends inside the emoji
-    const r = scanRecords(inBlocks(Buffer.concat([cut, Buffer.from('"]}')]), [3, 5]));
+    const r = tryReadRecords(inBlocks(Buffer.concat([cut, Buffer.from('"]}')]), [3, 5]));
     assert.equal(r.ok ? 'ok' : r.error.code, 'body_invalid_encoding');
     for (const size of [1, 2, 3, 4, 7]) {
-      const ok = scanRecords(inBlocks(good, [size]));
+      const ok = tryReadRecords(inBlocks(good, [size]));
       assert.ok(ok.ok);
-      assert.deepEqual(ok.value.parse(0, 1), { ok: true, value: ['é€😀'] });
+      assert.deepEqual(tryParse(ok.value, 0, 1), { ok: true, value: ['é€😀'] });
     }
   });
 
@@ -368,12 +394,14 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
     const enough = Buffer.from(`[${'1,'.repeat(MAX_RECORDS - 1)}1]`);
     // scanned (0), and parsed whole (the body, 4 MB, is under WHOLE_PARSE_BYTES)
     for (const wholeParseBytes of [0, WHOLE_PARSE_BYTES]) {
-      const r = scanRecords(many, wholeParseBytes);
+      const r = tryReadRecords(many, wholeParseBytes);
       assert.equal(r.ok ? 'ok' : r.error.code, 'body_too_large');
       assert.ok(
-        !r.ok && r.error.status === 413 && /more than 2000000 records/.test(r.error.message),
+        !r.ok &&
+          httpStatus(r.error.code) === 413 &&
+          /more than 2000000 records/.test(r.error.message),
       );
-      const fits = scanRecords(enough, wholeParseBytes);
+      const fits = tryReadRecords(enough, wholeParseBytes);
       assert.ok(fits.ok && fits.value.count === MAX_RECORDS);
       assert.equal(fits.value.streamed, wholeParseBytes === 0);
     }
@@ -381,13 +409,13 @@ describe('scanRecords: the same answer as parsing the body whole', () => {
 
   it('parses a small body in memory whole, with the same answer', () => {
     const text = JSON.stringify({ items: [ONE, { ...ONE, 'Report ID': 'r-2' }] });
-    const whole = scanRecords(Buffer.from(text));
-    const scanned = scanRecords(Buffer.from(text), 0);
+    const whole = tryReadRecords(Buffer.from(text));
+    const scanned = tryReadRecords(Buffer.from(text), 0);
     assert.ok(whole.ok && scanned.ok);
     assert.equal(whole.value.streamed, false);
     assert.equal(scanned.value.streamed, true);
-    assert.deepEqual(whole.value.parse(0, 2), scanned.value.parse(0, 2));
-    const bad = scanRecords(Buffer.from('{"items":[NaN]}'));
+    assert.deepEqual(tryParse(whole.value, 0, 2), tryParse(scanned.value, 0, 2));
+    const bad = tryReadRecords(Buffer.from('{"items":[NaN]}'));
     assert.equal(bad.ok ? 'ok' : bad.error.code, 'body_invalid_json');
   });
 });

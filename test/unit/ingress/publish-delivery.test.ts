@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
-import { scanRecords } from '../../../src/ingress/parse-body.ts';
+import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { type Publish, publishDelivery } from '../../../src/ingress/publish-delivery.ts';
 import { INGEST, minimalRawCdr } from '../fixtures.ts';
 
-const slicesOf = (text: string) => {
-  const r = scanRecords(Buffer.from(text), 0); // scanned: records parsed chunk by chunk
-  if (!r.ok) assert.fail(r.error.message);
-  return r.value;
-};
+// scanned: records parsed chunk by chunk
+const slicesOf = (text: string) => readRecords(Buffer.from(text), 0);
 
 const recording = (fail?: (call: number) => unknown) => {
   const batches: PreparedBatch[] = [];
@@ -27,15 +24,20 @@ const recording = (fail?: (call: number) => unknown) => {
   return { batches, publish };
 };
 
+const options = (publish: Publish, chunkRecords: number) => ({
+  ingest: INGEST,
+  publish,
+  deadlineMs: 1000,
+  chunkRecords,
+});
+
 const body = (n: number) =>
   JSON.stringify({ items: Array.from({ length: n }, (_, i) => minimalRawCdr(`r-${i}`)) });
 
 describe('publishDelivery', () => {
   it('publishes every record in chunks and sums the counts', async () => {
     const { batches, publish } = recording();
-    const counts = await publishDelivery(slicesOf(body(25)), INGEST, publish, 1000, {
-      chunkRecords: 10,
-    });
+    const counts = await publishDelivery(slicesOf(body(25)), options(publish, 10));
     assert.deepEqual(counts, { accepted: 25, deadLettered: 0, duplicatesInBatch: 0 });
     assert.deepEqual(
       batches.map((b) => b.records.length),
@@ -45,9 +47,7 @@ describe('publishDelivery', () => {
 
   it('publishes an empty delivery once (so not_ready still answers 503)', async () => {
     const { batches, publish } = recording();
-    const counts = await publishDelivery(slicesOf('{"items":[]}'), INGEST, publish, 1000, {
-      chunkRecords: 10,
-    });
+    const counts = await publishDelivery(slicesOf('{"items":[]}'), options(publish, 10));
     assert.equal(batches.length, 1);
     assert.equal(counts.accepted, 0);
   });
@@ -56,12 +56,9 @@ describe('publishDelivery', () => {
     const good = Array.from({ length: 12 }, (_, i) => JSON.stringify(minimalRawCdr(`r-${i}`)));
     const text = `{"items":[${good.join(',')},{"x":NaN},${good[0]}]}`;
     const { batches, publish } = recording();
-    await assert.rejects(
-      publishDelivery(slicesOf(text), INGEST, publish, 1000, { chunkRecords: 5 }),
-      {
-        code: 'body_invalid_json',
-      },
-    );
+    await assert.rejects(publishDelivery(slicesOf(text), options(publish, 5)), {
+      code: 'body_invalid_json',
+    });
     assert.equal(batches.length, 0);
   });
 
@@ -69,12 +66,9 @@ describe('publishDelivery', () => {
     const { batches, publish } = recording((call) =>
       call === 2 ? new CdrError('kafka_timeout', 'no ack') : undefined,
     );
-    await assert.rejects(
-      publishDelivery(slicesOf(body(50)), INGEST, publish, 1000, { chunkRecords: 10 }),
-      {
-        code: 'kafka_timeout',
-      },
-    );
+    await assert.rejects(publishDelivery(slicesOf(body(50)), options(publish, 10)), {
+      code: 'kafka_timeout',
+    });
     assert.ok(batches.length <= 3, `published ${batches.length} chunks`);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * @module ingress/scan-records
+ * @module ingress/json-records-scanner
  * Finds the records array of a body, and the bounds of each record in it, by
  * walking its bytes once, block by block (a spooled body is never held whole).
  * Only strings, brackets, and the keys of the root object and of a `data` /

@@ -1,0 +1,239 @@
+/**
+ * @module ingress/route
+ * The steps of a delivery, each a Hono middleware that hands its output to the
+ * next through the context (`c.set`), in the order `app.ts` lists them:
+ *
+ *   readClaims      a well-formed signature header is there (401)
+ *   requireType     the Content-Type is allowed (415)
+ *   readBody        Content-Encoding and declared length (415, 413), then the
+ *                   body under its limit and the shared byte budget (413, 503);
+ *                   its bytes are held, and the budget, until the answer
+ *   verify          the signature over the bytes received (or, for gzip, the
+ *                   decoded ones), then the body is decoded (401, 400, 413)
+ *   findRecords     the records array (400, 413, 422), parsed chunk by chunk later
+ *   publish         normalise, encode and produce chunk by chunk; 200 with the
+ *                   counts once Kafka acknowledged every record
+ *
+ * A step throws a coded error to refuse; `app.onError` maps it to a status.
+ * The delivery's log line (`delivery`) is filled in as the steps go.
+ */
+import { randomUUID } from 'node:crypto';
+import { createMiddleware } from 'hono/factory';
+import type { PreparedBatch } from '../cdr/batch.ts';
+import type { Feed, Ingest } from '../cdr/normalise.ts';
+import type { Privacy } from '../cdr/privacy.ts';
+import { CdrError, type ErrorCode } from '../errors.ts';
+import type { RepeatedWarnings } from '../log-repeats.ts';
+import type { Metrics } from '../metrics.ts';
+import type { BodyBytes } from './body-bytes.ts';
+import { contentTypeAllowed } from './content-type.ts';
+import { type RecordSlices, readRecords } from './parse-body.ts';
+import { type Publish, publishDelivery } from './publish-delivery.ts';
+import {
+  type Body,
+  type BodyLimits,
+  type ByteBudget,
+  checkDeclaredLength,
+  decodeBody,
+  type Encoding,
+  leaseBytes,
+  readBody as readBodyBytes,
+  readEncoding,
+} from './read-body.ts';
+import {
+  readSignatureHeaders,
+  type SignatureClaims,
+  type SignatureConfig,
+  verifySignature,
+} from './verify-signature.ts';
+
+export type IngressSettings = SignatureConfig &
+  BodyLimits & {
+    readonly path: string;
+    readonly feed: Feed;
+    readonly contentTypes: readonly string[];
+    /** Longest Kafka may take to acknowledge one chunk of a delivery. */
+    readonly ackTimeoutMs: number;
+    readonly signatureOverDecoded: boolean;
+    readonly retryAfterSeconds: number;
+  };
+
+/** What the one log line of a webhook request says, filled in as it goes. */
+export type DeliveryLine = Record<string, unknown>;
+
+/** What the steps hand on, each set by the step named. */
+export type DeliveryEnv = {
+  Variables: {
+    /** The log line; set by the app's first middleware, with the time the request came in. */
+    delivery: DeliveryLine;
+    receivedAt: number;
+    claims: SignatureClaims; // readClaims
+    body: Body; // readBody
+    encoding: Encoding; // readBody
+    deliveryId: string; // readBody
+    readAt: number; // readBody
+    decoded: BodyBytes; // verify
+    slices: RecordSlices; // findRecords
+  };
+};
+
+export type StepDeps = {
+  readonly settings: IngressSettings;
+  readonly publish: Publish;
+  readonly budget: ByteBudget | undefined;
+  readonly privacy: Privacy | null;
+  readonly metrics: Metrics;
+  readonly warnings: RepeatedWarnings;
+  readonly now: () => number;
+};
+
+/**
+ * Signature first, over the bytes received; only then is a gzip body decoded.
+ * With `signatureOverDecoded` a gzip body whose wire bytes do not match may
+ * match over its decoded bytes (Webex does not say which it signs).
+ */
+const verifyAndDecode = async (
+  claims: SignatureClaims,
+  body: Body,
+  encoding: Encoding,
+  settings: IngressSettings,
+): Promise<BodyBytes> => {
+  if (claims.claims.length === 0) return decodeBody(body, encoding, settings);
+  const overWire = verifySignature(claims, [body.wire], settings.secrets);
+  if (overWire.ok) return decodeBody(body, encoding, settings);
+  if (encoding !== 'gzip' || !settings.signatureOverDecoded) throw overWire.error;
+  const decoded = await decodeBody(body, encoding, settings);
+  const overDecoded = verifySignature(claims, [decoded], settings.secrets);
+  if (!overDecoded.ok) {
+    decoded.close();
+    throw overDecoded.error;
+  }
+  return decoded;
+};
+
+/** Dead letters by reason code: those of the batch, the rest failed Avro encoding. */
+const deadLetterReasons = (batch: PreparedBatch, deadLettered: number) => {
+  const byCode = new Map<ErrorCode, number>();
+  for (const d of batch.dead) byCode.set(d.error.code, (byCode.get(d.error.code) ?? 0) + 1);
+  const encodeFailed = deadLettered - batch.dead.length;
+  if (encodeFailed > 0) {
+    byCode.set('record_encode_failed', (byCode.get('record_encode_failed') ?? 0) + encodeFailed);
+  }
+  return byCode;
+};
+
+export const createDeliverySteps = (deps: StepDeps) => {
+  const { settings, metrics, warnings, now } = deps;
+  const step = createMiddleware<DeliveryEnv>;
+
+  const readClaims = step(async (c, next) => {
+    c.set('claims', readSignatureHeaders(c.req.raw.headers, settings));
+    await next();
+  });
+
+  const requireType = step(async (c, next) => {
+    if (!contentTypeAllowed(c.req.raw.headers.get('content-type'), settings.contentTypes)) {
+      throw new CdrError(
+        'content_type_unsupported',
+        `Content-Type must be one of ${settings.contentTypes.join(', ')}`,
+      );
+    }
+    await next();
+  });
+
+  const readBody = step(async (c, next) => {
+    const headers = c.req.raw.headers;
+    c.set('encoding', readEncoding(headers));
+    checkDeclaredLength(headers, settings);
+    const lease = leaseBytes(deps.budget);
+    let body: Body | undefined;
+    try {
+      body = await readBodyBytes(c.req.raw.body, {
+        limits: settings,
+        lease,
+        expectedBytes: Number(headers.get('content-length') ?? undefined),
+      });
+      c.set('body', body);
+      c.set('readAt', now());
+      metrics.payload(body.wireBytes);
+      const deliveryId = randomUUID();
+      c.set('deliveryId', deliveryId);
+      Object.assign(c.get('delivery'), {
+        deliveryId,
+        trackingId: headers.get('trackingid') ?? undefined,
+        bytes: body.wireBytes,
+      });
+      // the bytes are held until the answer: records are parsed from them chunk by chunk
+      await next();
+    } finally {
+      body?.wire.close();
+      lease.release();
+    }
+  });
+
+  const verify = step(async (c, next) => {
+    const decoded = await verifyAndDecode(
+      c.get('claims'),
+      c.get('body'),
+      c.get('encoding'),
+      settings,
+    );
+    try {
+      if (decoded.spooled) c.get('delivery').spooled = true;
+      c.set('decoded', decoded);
+      await next();
+    } finally {
+      decoded.close();
+    }
+  });
+
+  const findRecords = step(async (c, next) => {
+    const slices = readRecords(c.get('decoded'));
+    c.get('delivery').records = slices.count;
+    c.set('slices', slices);
+    await next();
+  });
+
+  const publish = step(async (c) => {
+    const deliveryId = c.get('deliveryId');
+    const slices = c.get('slices');
+    const ingest: Ingest = {
+      feed: settings.feed,
+      source: 'webhook',
+      received_at: c.get('receivedAt'),
+      delivery_id: deliveryId,
+    };
+    const preparedAt = now();
+    const counts = await publishDelivery(slices, {
+      ingest,
+      publish: deps.publish,
+      deadlineMs: settings.ackTimeoutMs,
+      privacy: deps.privacy,
+      onChunk(batch, chunk) {
+        metrics.records('webhook', 'published', chunk.accepted);
+        metrics.records('webhook', 'dead_lettered', chunk.deadLettered);
+        metrics.records('webhook', 'duplicate_in_batch', chunk.duplicatesInBatch);
+        for (const [code, n] of deadLetterReasons(batch, chunk.deadLettered)) {
+          metrics.deadLettered(code, n);
+          warnings.warn(`dead_lettered ${code}`, 'records dead-lettered', {
+            code,
+            records: n,
+            deliveryId,
+          });
+        }
+      },
+    });
+    metrics.produced((now() - preparedAt) / 1000);
+    const readAt = c.get('readAt');
+    Object.assign(c.get('delivery'), {
+      published: counts.accepted,
+      deadLettered: counts.deadLettered,
+      duplicates: counts.duplicatesInBatch,
+      readMs: readAt - c.get('receivedAt'),
+      scanMs: preparedAt - readAt,
+    });
+    return c.json({ deliveryId, received: slices.count, ...counts });
+  });
+
+  return { readClaims, requireType, readBody, verify, findRecords, publish };
+};
