@@ -40,7 +40,7 @@ import { createReconciler } from '../../src/reconciler/service.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { saslListener, stackSettings } from '../../src/stack/stack.ts';
+import { saslListener, stackSettings } from '../../tools/stack/stack.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';

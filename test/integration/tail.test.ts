@@ -3,10 +3,14 @@
  * few hundred reaches the reader; a reader that stops early (`| head`) ends it
  * quietly; `--org`, `--report-id` and `--limit`; `--follow` sees a record
  * produced after it started and stops on SIGTERM; a topic that does not exist
- * and a Kafka that does not answer are errors naming the topic and brokers.
+ * and a Kafka that does not answer are errors naming the topic and brokers;
+ * without KAFKA_BROKERS it reads the local stack's env file (STACK_DIR/env).
  * `readTopicRange` stops reading as soon as its reader says so.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createKafka } from '../../src/kafka/client.ts';
 import { readTopicRange } from '../../src/kafka/read-range.ts';
@@ -117,6 +121,20 @@ describe('webex-cdr-kafka tail', () => {
       parse(both.out()).map((l) => l.headers['cdr-report-id']),
       [items[201]?.['Report ID']],
     );
+  });
+
+  test("without KAFKA_BROKERS / SCHEMA_REGISTRY_URL it reads the local stack's env file", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tail-stack-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'env');
+    writeFileSync(
+      file,
+      `KAFKA_BROKERS=${stack.brokers.join(',')}\nSCHEMA_REGISTRY_URL=${stack.registryUrl}\n`,
+    );
+    const p = runCli(['tail', '--topic', topic, '--limit', '3'], { STACK_DIR: dir });
+    assert.equal(await p.exited, 0, p.err());
+    assert.equal(parse(p.out()).length, 3);
+    assert.match(p.err(), new RegExp(`using the local stack \\(${file}\\)`));
   });
 
   test('--limit prints that many and stops', async () => {

@@ -31,7 +31,7 @@ import {
   startKafka,
   status,
   up,
-} from '../../../src/stack/stack.ts';
+} from '../../../tools/stack/stack.ts';
 
 export type TestStack = {
   brokers: string[];
