@@ -28,61 +28,57 @@ after(async () => {
 
 test('Python confluent-kafka AvroDeserializer decodes our records', {
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   const py = await python();
   const topic = uniqueTopic('interop');
-  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
-  try {
-    const items = Array.from({ length: 12 }, (_, i) => rawCdr(i, `org-${i % 3}`));
-    const d = signedDelivery(items, 's');
-    const res = await postDelivery(ingress.webhookUrl, d);
-    assert.equal(res.status, 200);
-    const { deliveryId } = (await res.json()) as { deliveryId: string };
+  const ingress = await startTestIngress(t, stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
+  const items = Array.from({ length: 12 }, (_, i) => rawCdr(i, `org-${i % 3}`));
+  const d = signedDelivery(items, 's');
+  const res = await postDelivery(ingress.webhookUrl, d);
+  assert.equal(res.status, 200);
+  const { deliveryId } = (await res.json()) as { deliveryId: string };
 
-    const { stdout } = await run(
-      py,
-      [
-        SCRIPT,
-        '--bootstrap',
-        stack.brokers.join(','),
-        '--registry',
-        stack.registryUrl,
-        '--topic',
-        topic,
-        '--count',
-        String(items.length),
-      ],
-      { maxBuffer: 16 * 1024 * 1024 },
+  const { stdout } = await run(
+    py,
+    [
+      SCRIPT,
+      '--bootstrap',
+      stack.brokers.join(','),
+      '--registry',
+      stack.registryUrl,
+      '--topic',
+      topic,
+      '--count',
+      String(items.length),
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const decoded = stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          key: string;
+          headers: Record<string, string>;
+          value: Record<string, unknown>;
+        },
     );
-    const decoded = stdout
-      .trim()
-      .split('\n')
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            key: string;
-            headers: Record<string, string>;
-            value: Record<string, unknown>;
-          },
-      );
-    assert.equal(decoded.length, items.length);
-    const byId = new Map(items.map((r) => [r['Report ID'], r]));
-    for (const d of decoded) {
-      const raw = byId.get(String(d.value.report_id));
-      assert.ok(raw, 'decoded report_id is one we sent');
-      assert.equal(d.key, raw['Org UUID']);
-      assert.equal(d.headers['cdr-report-id'], raw['Report ID']);
-      const ingest = d.value.ingest as Record<string, unknown>;
-      const expected = normalise(raw, {
-        feed: 'analytics',
-        source: 'webhook',
-        received_at: Number(ingest.received_at),
-        delivery_id: deliveryId,
-      });
-      assert.ok(expected.ok);
-      assert.deepEqual(d.value, JSON.parse(JSON.stringify(expected.value.record)));
-    }
-  } finally {
-    await ingress.close();
+  assert.equal(decoded.length, items.length);
+  const byId = new Map(items.map((r) => [r['Report ID'], r]));
+  for (const d of decoded) {
+    const raw = byId.get(String(d.value.report_id));
+    assert.ok(raw, 'decoded report_id is one we sent');
+    assert.equal(d.key, raw['Org UUID']);
+    assert.equal(d.headers['cdr-report-id'], raw['Report ID']);
+    const ingest = d.value.ingest as Record<string, unknown>;
+    const expected = normalise(raw, {
+      feed: 'analytics',
+      source: 'webhook',
+      received_at: Number(ingest.received_at),
+      delivery_id: deliveryId,
+    });
+    assert.ok(expected.ok);
+    assert.deepEqual(d.value, JSON.parse(JSON.stringify(expected.value.record)));
   }
 });

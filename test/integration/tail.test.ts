@@ -8,8 +8,7 @@
  * `readTopicRange` stops reading as soon as its reader says so.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createKafka } from '../../src/kafka/client.ts';
@@ -17,9 +16,10 @@ import { readTopicRange } from '../../src/kafka/read-range.ts';
 import { createLogger } from '../../src/log.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { runCli } from './helpers/cli.ts';
-import { startTestIngress } from './helpers/ingress.ts';
+import { startSuiteIngress, type TestIngress } from './helpers/ingress.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
+import { tempDir } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'tail-secret';
@@ -34,7 +34,7 @@ const parse = (out: string): Line[] =>
     .map((l) => JSON.parse(l) as Line);
 
 let stack: TestStack;
-let ingress: Awaited<ReturnType<typeof startTestIngress>>;
+let ingress: TestIngress;
 const topic = uniqueTopic('tail');
 const items = Array.from({ length: N }, (_, i) => rawCdr(i, ORGS[i % ORGS.length] ?? ''));
 
@@ -45,7 +45,7 @@ const publish = async (records: unknown[]) => {
 
 before(async () => {
   stack = await getStack();
-  ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
+  ingress = await startSuiteIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
   await publish(items);
   assert.equal(await topicSize(stack.brokers, topic), N);
 });
@@ -124,8 +124,7 @@ describe('webex-cdr-kafka tail', () => {
   });
 
   test("without KAFKA_BROKERS / SCHEMA_REGISTRY_URL it reads the local stack's env file", async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tail-stack-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'tail-stack-');
     const file = join(dir, 'env');
     writeFileSync(
       file,
