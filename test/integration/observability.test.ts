@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { uniqueTopic } from './helpers/kafka.ts';
 import { serveTest } from './helpers/net.ts';

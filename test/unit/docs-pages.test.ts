@@ -12,7 +12,12 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FROM_FILE, SETTINGS } from '../../src/config.ts';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
-import { brokenLinks, githubAnchors, undocumentedCodes, undocumentedSettings } from './markdown.ts';
+import {
+  brokenLinks,
+  githubAnchors,
+  undocumentedCodes,
+  undocumentedSettings,
+} from '../helpers/markdown.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

@@ -22,7 +22,7 @@ import { sign } from '../../src/ingress/verify-signature.ts';
 import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
 import type { OutMessage } from '../../src/kafka/producer.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
-import { fullRawCdr } from './fixtures.ts';
+import { fullRawCdr } from '../helpers/fixtures.ts';
 
 const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;

@@ -29,7 +29,7 @@ import {
 import { createApp } from '../../src/ingress/app.ts';
 import { EXIT_CODES } from '../../src/reconciler/command.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
-import { IDLE_RECONCILER } from './fixtures.ts';
+import { IDLE_RECONCILER } from '../helpers/fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = join(ROOT, 'deploy/helm/webex-cdr-kafka');

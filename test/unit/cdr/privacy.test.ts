@@ -8,7 +8,7 @@ import { prepareBatch } from '../../../src/cdr/batch.ts';
 import { createPrivacy, privacyEnv, privacyProblems, toPrivacy } from '../../../src/cdr/privacy.ts';
 import { parseIngressConfig } from '../../../src/config.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
-import { fullRawCdr, INGEST } from '../fixtures.ts';
+import { fullRawCdr, INGEST } from '../../helpers/fixtures.ts';
 
 const KEY = 'a-sixteen-byte-key-or-longer';
 const hmac = (v: string) => createHmac('sha256', KEY).update(v).digest('hex');

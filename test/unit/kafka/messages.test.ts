@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CdrError } from '../../../src/errors.ts';
 import { MAX_DLQ_RAW_CHARS, toDeadLetterMessage } from '../../../src/kafka/messages.ts';
-import { INGEST } from '../fixtures.ts';
+import { INGEST } from '../../helpers/fixtures.ts';
 
 const letter = (raw: unknown) =>
   toDeadLetterMessage(

@@ -4,7 +4,7 @@ import avro from 'avsc';
 import { buildCdrSchema, readCdrSchema } from '../../../src/cdr/avro-schema.ts';
 import { FIELD_SPECS, FIELDS, toMatchKey } from '../../../src/cdr/fields.ts';
 import { normalise } from '../../../src/cdr/normalise.ts';
-import { fullRawCdr, INGEST, minimalRawCdr } from '../fixtures.ts';
+import { fullRawCdr, INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 
 type SchemaField = { name: string; type: unknown; default?: unknown };
 
