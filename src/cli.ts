@@ -6,7 +6,6 @@
  *   webex-cdr-kafka ingress              the webhook receiver
  *   webex-cdr-kafka reconcile [--once]   the reconciler
  *   webex-cdr-kafka simulate ...         the Webex stand-in
- *   webex-cdr-kafka stack up|down|status the local Kafka + registry
  *   webex-cdr-kafka tail                 prints a topic's records as JSON lines
  *   webex-cdr-kafka schema               prints the Avro contract
  *   webex-cdr-kafka config check [ingress|reconcile]
@@ -30,7 +29,6 @@ commands:
   ingress                 receive Partner Hub CDR webhooks and publish them to Kafka
   reconcile [--once ...]  backfill records the webhook missed (docs/reconciliation.md)
   simulate ...            run the Webex stand-in (docs/webex-questions.md)
-  stack up|down|status    local Kafka + schema registry for development and tests
   tail [--topic T] [--since T] [--limit N] [--follow] [--org ID] [--report-id ID]
                           print a topic's records as JSON lines (Avro decoded)
   schema                  print the Avro schema of the CDR topic
@@ -86,8 +84,6 @@ const usageOf = async (command: string): Promise<string | undefined> => {
       return (await import('./reconciler/command.ts')).USAGE;
     case 'simulate':
       return (await import('./simulator/command.ts')).USAGE;
-    case 'stack':
-      return (await import('./stack/cli.ts')).USAGE;
     case 'tail':
       return (await import('./tail.ts')).USAGE;
     default:
@@ -221,10 +217,6 @@ export const main = async (args: string[]): Promise<number> => {
     case 'simulate': {
       const { runSimulateCommand } = await import('./simulator/command.ts');
       return runSimulateCommand(rest);
-    }
-    case 'stack': {
-      const { runStack } = await import('./stack/cli.ts');
-      return runStack(rest);
     }
     case 'tail': {
       const { runTailCommand } = await import('./tail.ts');

@@ -14,6 +14,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CdrError, describe } from './errors.ts';
 import { createKafkaClient } from './kafka/client.ts';
@@ -22,7 +23,6 @@ import type { KeyAndHeaders, RangeStats } from './kafka/port.ts';
 import { createRegistryClient, redact } from './kafka/registry.ts';
 import { createLogger } from './log.ts';
 import { parseKafkaConfig } from './settings.ts';
-import { stackSettings } from './stack/stack.ts';
 import { attachRelativeTimes, parseTimeArg } from './time-arg.ts';
 
 class ConfigError extends Error {}
@@ -305,7 +305,9 @@ export const runTailCommand = async (args: string[]): Promise<number> => {
 const withLocalStack = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
   // A config file names the cluster itself (and the environment would win over it).
   if ((env.KAFKA_BROKERS && env.SCHEMA_REGISTRY_URL) || env.CONFIG_FILE) return env;
-  const file = join(stackSettings(env).dir, 'env');
+  // The stack's directory as tools/stack/stack.ts places it (STACK_DIR, else .stack/ in the
+  // checkout): read here, so the shipped CLI does not import the developer tool.
+  const file = join(env.STACK_DIR ?? fileURLToPath(new URL('../.stack', import.meta.url)), 'env');
   if (!existsSync(file)) return env;
   const fromFile = Object.fromEntries(
     readFileSync(file, 'utf8')

@@ -264,7 +264,7 @@ const markdown = (rows: Row[], about: { startedAt: string; load: number[]; kafka
 
 const main = async () => {
   const { Kafka, logLevel } = await import('kafkajs');
-  const { KAFKA_VERSION, stackSettings, up } = await import('../../src/stack/stack.ts');
+  const { KAFKA_VERSION, stackSettings, up } = await import('../../tools/stack/stack.ts');
   const { uniqueTopic } = await import('../integration/helpers/kafka.ts');
   const env = await up(stackSettings());
   const brokers = env.KAFKA_BROKERS.split(',');

@@ -41,7 +41,7 @@ import {
   KAFKA_VERSION,
   stackSettings,
   up,
-} from '../../src/stack/stack.ts';
+} from '../../tools/stack/stack.ts';
 import { topicBytesOnDisk, topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { barChart } from './chart.ts';
 import { shippedNodeFlags } from './node-flags.ts';

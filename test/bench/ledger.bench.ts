@@ -18,7 +18,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { readTopicRange } from '../../src/kafka/kafkajs/read-range.ts';
 import { HOUR_MS, type Window } from '../../src/reconciler/plan.ts';
 import { createLedger } from '../../src/reconciler/topic-ledger.ts';
-import { stackSettings, up } from '../../src/stack/stack.ts';
+import { stackSettings, up } from '../../tools/stack/stack.ts';
 import { uniqueTopic } from '../integration/helpers/kafka.ts';
 import { shippedNodeFlags } from './node-flags.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The chaos harness's Kafka: 1 or 3 KRaft nodes (combined broker + controller)
- * from the jars of `src/stack/stack.ts`, `-Xmx512m` each, data under
+ * from the jars of `tools/stack/stack.ts`, `-Xmx512m` each, data under
  * `.stack/chaos/`. Each node has an INTERNAL listener (between brokers) and an
  * EXTERNAL one for clients, which is advertised at the port of a TCP proxy in
  * front of it: a client reaches a broker only through its proxy, so the proxy
@@ -21,7 +21,7 @@ import {
   portOpen,
   type StackSettings,
   waitFor,
-} from '../../src/stack/stack.ts';
+} from '../../tools/stack/stack.ts';
 import { startTcpProxy, type TcpProxy } from './proxy.ts';
 
 const run = promisify(execFile);

@@ -27,7 +27,7 @@ import {
   stackEnv,
   stackSettings,
   startRegistry,
-} from '../../src/stack/stack.ts';
+} from '../../tools/stack/stack.ts';
 import { readTopic, uniqueTopic } from '../integration/helpers/kafka.ts';
 import { freePort, waitReady } from '../integration/helpers/net.ts';
 import { startCluster } from './cluster.ts';

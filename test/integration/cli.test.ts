@@ -8,19 +8,17 @@
  * effective settings with secrets masked, or every problem with exit code 2.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
-import { runCli } from './helpers/cli.ts';
+import { runCli, startCli } from './helpers/cli.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
-import { freePort, waitReady } from './helpers/net.ts';
+import { freePort, serveTest, waitReady } from './helpers/net.ts';
+import { tempDir } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const H = 3_600_000;
@@ -36,10 +34,10 @@ after(async () => {
 const run = runCli;
 
 describe('webex-cdr-kafka command line', () => {
-  test('ingress from the environment: ready, 200 for a signed delivery, clean exit on SIGTERM', async () => {
+  test('ingress from the environment: ready, 200 for a signed delivery, clean exit on SIGTERM', async (t) => {
     const topic = uniqueTopic('cli');
     const port = await freePort();
-    const p = run(['ingress'], {
+    const p = startCli(t, ['ingress'], {
       KAFKA_BROKERS: stack.brokers.join(','),
       SCHEMA_REGISTRY_URL: stack.registryUrl,
       CDR_TOPIC: topic,
@@ -47,98 +45,88 @@ describe('webex-cdr-kafka command line', () => {
       CDR_FEED: 'billing',
       PORT: String(port),
     });
-    let child: ChildProcess | null = p.child;
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitReady(base);
-      assert.equal((await fetch(`${base}/healthz`)).status, 200);
-      const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], 'new-secret');
-      const res = await postDelivery(`${base}/webhooks/cdr`, d);
-      assert.equal(res.status, 200);
-      assert.equal(await topicSize(stack.brokers, topic), 2);
-      // what a user sees with `webex-cdr-kafka tail`: every record, Avro decoded
-      const tail = run(['tail', '--topic', topic, '--since', '10m'], {
-        KAFKA_BROKERS: stack.brokers.join(','),
-        SCHEMA_REGISTRY_URL: stack.registryUrl,
-      });
-      assert.equal(await tail.exited, 0, tail.err());
-      const lines = tail
-        .out()
-        .trim()
-        .split('\n')
-        .map(
-          (l) =>
-            JSON.parse(l) as {
-              key: string;
-              value: { report_id: string; ingest: { feed: string } };
-            },
-        );
-      assert.equal(lines.length, 2);
-      assert.deepEqual(lines.map((l) => l.key).sort(), ['org-1', 'org-2']);
-      assert.ok(
-        lines.every((l) => l.value.ingest.feed === 'billing' && l.value.report_id.length > 0),
+    const base = `http://127.0.0.1:${port}`;
+    await waitReady(base);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const d = signedDelivery([rawCdr(1, 'org-1'), rawCdr(2, 'org-2')], 'new-secret');
+    const res = await postDelivery(`${base}/webhooks/cdr`, d);
+    assert.equal(res.status, 200);
+    assert.equal(await topicSize(stack.brokers, topic), 2);
+    // what a user sees with `webex-cdr-kafka tail`: every record, Avro decoded
+    const tail = run(['tail', '--topic', topic, '--since', '10m'], {
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+    });
+    assert.equal(await tail.exited, 0, tail.err());
+    const lines = tail
+      .out()
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            key: string;
+            value: { report_id: string; ingest: { feed: string } };
+          },
       );
-      p.child.kill('SIGTERM');
-      assert.equal(await p.exited, 0);
-      child = null;
-      assert.match(p.out(), /"msg":"ingress listening"/);
-      assert.match(p.out(), /"feed":"billing"/);
-      assert.doesNotMatch(p.out() + p.err(), /new-secret|old-secret/, 'secrets never logged');
-    } finally {
-      child?.kill('SIGKILL');
-    }
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines.map((l) => l.key).sort(), ['org-1', 'org-2']);
+    assert.ok(
+      lines.every((l) => l.value.ingest.feed === 'billing' && l.value.report_id.length > 0),
+    );
+    p.child.kill('SIGTERM');
+    assert.equal(await p.exited, 0);
+    assert.match(p.out(), /"msg":"ingress listening"/);
+    assert.match(p.out(), /"feed":"billing"/);
+    assert.doesNotMatch(p.out() + p.err(), /new-secret|old-secret/, 'secrets never logged');
   });
 
-  test('config check: effective settings with secrets masked (exit 0), every problem (exit 2)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cli-config-'));
-    try {
-      writeFileSync(join(dir, 'sasl-password'), 'sasl-password-value\n');
-      writeFileSync(
-        join(dir, 'settings.json'),
-        JSON.stringify({
-          KAFKA_BROKERS: 'k:9092',
-          SCHEMA_REGISTRY_URL: 'http://registry:8081',
-          CDR_FEED: 'billing',
-          WEBHOOK_SECRETS: ['webhook-secret-value'],
-          PORT: 9000,
-        }),
-      );
-      const ok = run(['--config', join(dir, 'settings.json'), 'config', 'check', 'ingress'], {
-        PORT: '9100',
-        KAFKA_SASL_MECHANISM: 'scram-sha-256',
-        KAFKA_SASL_USERNAME: 'cdr',
-        KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
-      });
-      assert.equal(await ok.exited, 0, ok.err());
-      assert.match(ok.out(), /^ingress: valid/);
-      assert.match(ok.out(), /KAFKA_SASL_PASSWORD +\*\*\* +\(KAFKA_SASL_PASSWORD_FILE /);
-      assert.match(ok.out(), /WEBHOOK_SECRETS +\*\*\* +\(config file\)/);
-      assert.match(ok.out(), /PORT +9100 +\(environment\)/);
-      assert.match(ok.out(), /CDR_FEED +billing +\(config file\)/);
-      assert.doesNotMatch(ok.out() + ok.err(), /sasl-password-value|webhook-secret-value/);
+  test('config check: effective settings with secrets masked (exit 0), every problem (exit 2)', async (t) => {
+    const dir = tempDir(t, 'cli-config-');
+    writeFileSync(join(dir, 'sasl-password'), 'sasl-password-value\n');
+    writeFileSync(
+      join(dir, 'settings.json'),
+      JSON.stringify({
+        KAFKA_BROKERS: 'k:9092',
+        SCHEMA_REGISTRY_URL: 'http://registry:8081',
+        CDR_FEED: 'billing',
+        WEBHOOK_SECRETS: ['webhook-secret-value'],
+        PORT: 9000,
+      }),
+    );
+    const ok = run(['--config', join(dir, 'settings.json'), 'config', 'check', 'ingress'], {
+      PORT: '9100',
+      KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      KAFKA_SASL_USERNAME: 'cdr',
+      KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
+    });
+    assert.equal(await ok.exited, 0, ok.err());
+    assert.match(ok.out(), /^ingress: valid/);
+    assert.match(ok.out(), /KAFKA_SASL_PASSWORD +\*\*\* +\(KAFKA_SASL_PASSWORD_FILE /);
+    assert.match(ok.out(), /WEBHOOK_SECRETS +\*\*\* +\(config file\)/);
+    assert.match(ok.out(), /PORT +9100 +\(environment\)/);
+    assert.match(ok.out(), /CDR_FEED +billing +\(config file\)/);
+    assert.doesNotMatch(ok.out() + ok.err(), /sasl-password-value|webhook-secret-value/);
 
-      const bad = run(['config', 'check'], {
-        CONFIG_FILE: join(dir, 'settings.json'),
-        KAFKA_SASL_PASSWORD: 'x',
-        KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
-        RECONCILE_SETTLE: '1m',
-      });
-      assert.equal(await bad.exited, 2);
-      for (const problem of [
-        /ingress: invalid configuration/,
-        /reconcile: invalid configuration/,
-        /KAFKA_SASL_PASSWORD\/KAFKA_SASL_PASSWORD_FILE: set one of them, not both/,
-        /RECONCILE_SETTLE: at least 5m/,
-        /WEBEX_ACCESS_TOKEN: required/,
-      ]) {
-        assert.match(bad.err(), problem);
-      }
-      assert.doesNotMatch(bad.out() + bad.err(), /sasl-password-value|webhook-secret-value/);
-      const usage = run(['config', 'show'], {});
-      assert.equal(await usage.exited, 2);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const bad = run(['config', 'check'], {
+      CONFIG_FILE: join(dir, 'settings.json'),
+      KAFKA_SASL_PASSWORD: 'x',
+      KAFKA_SASL_PASSWORD_FILE: join(dir, 'sasl-password'),
+      RECONCILE_SETTLE: '1m',
+    });
+    assert.equal(await bad.exited, 2);
+    for (const problem of [
+      /ingress: invalid configuration/,
+      /reconcile: invalid configuration/,
+      /KAFKA_SASL_PASSWORD\/KAFKA_SASL_PASSWORD_FILE: set one of them, not both/,
+      /RECONCILE_SETTLE: at least 5m/,
+      /WEBEX_ACCESS_TOKEN: required/,
+    ]) {
+      assert.match(bad.err(), problem);
     }
+    assert.doesNotMatch(bad.out() + bad.err(), /sasl-password-value|webhook-secret-value/);
+    const usage = run(['config', 'show'], {});
+    assert.equal(await usage.exited, 2);
   });
 
   test('invalid configuration: every problem listed, exit code 2', async () => {
@@ -155,7 +143,7 @@ describe('webex-cdr-kafka command line', () => {
     }
   });
 
-  test('reconcile --once: exit 0 when the topic is whole, 3 (failed) when Webex cannot be asked', async () => {
+  test('reconcile --once: exit 0 when the topic is whole, 3 (failed) when Webex cannot be asked', async (t) => {
     const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
     const world = createWebexWorld({
       seed: 'cli',
@@ -173,57 +161,55 @@ describe('webex-cdr-kafka command line', () => {
       CDR_TOPIC: topic,
       CDR_FEED: 'analytics',
     };
-    const ingress = run(['ingress'], { ...env, WEBHOOK_SECRETS: 's', PORT: String(ingressPort) });
+    startCli(t, ['ingress'], {
+      ...env,
+      WEBHOOK_SECRETS: 's',
+      PORT: String(ingressPort),
+    });
     const api = createPartnerApi({ world, tokens: ['good'] });
-    const server = await listen(api.fetch, { port: 0 });
+    const server = await serveTest(t, api.fetch);
     const apiUrl = server.url;
-    try {
-      const base = `http://127.0.0.1:${ingressPort}`;
-      await waitReady(base);
-      const sent = await createWebhookSender({ url: `${base}/webhooks/cdr`, secret: 's' }).send(
-        world.deliveries(),
-      );
-      assert.ok(sent.dropped > 0);
-      const range = [
-        '--once',
-        '--from',
-        new Date(endMs - H).toISOString(),
-        '--to',
-        new Date(endMs).toISOString(),
-      ];
+    const base = `http://127.0.0.1:${ingressPort}`;
+    await waitReady(base);
+    const sent = await createWebhookSender({ url: `${base}/webhooks/cdr`, secret: 's' }).send(
+      world.deliveries(),
+    );
+    assert.ok(sent.dropped > 0);
+    const range = [
+      '--once',
+      '--from',
+      new Date(endMs - H).toISOString(),
+      '--to',
+      new Date(endMs).toISOString(),
+    ];
 
-      const denied = run(['reconcile', ...range], {
-        ...env,
-        WEBEX_API_BASE_URL: apiUrl,
-        WEBEX_ACCESS_TOKEN: 'bad',
-      });
-      // issue 12: a refused token is a failed run (3), not "records still missing" (1)
-      assert.equal(await denied.exited, 3);
-      assert.match(denied.out(), /errors [1-9]/);
-      assert.match(denied.out(), /failed windows 1/);
+    const denied = run(['reconcile', ...range], {
+      ...env,
+      WEBEX_API_BASE_URL: apiUrl,
+      WEBEX_ACCESS_TOKEN: 'bad',
+    });
+    // issue 12: a refused token is a failed run (3), not "records still missing" (1)
+    assert.equal(await denied.exited, 3);
+    assert.match(denied.out(), /errors [1-9]/);
+    assert.match(denied.out(), /failed windows 1/);
 
-      const ok = run(['reconcile', ...range], {
-        ...env,
-        WEBEX_API_BASE_URL: apiUrl,
-        WEBEX_ACCESS_TOKEN: 'good',
-      });
-      assert.equal(await ok.exited, 0, ok.err());
-      assert.match(ok.out(), /still missing 0/);
-      assert.match(ok.out(), /backfilled [1-9]/);
-      assert.ok((await topicSize(stack.brokers, topic)) >= world.records.length);
+    const ok = run(['reconcile', ...range], {
+      ...env,
+      WEBEX_API_BASE_URL: apiUrl,
+      WEBEX_ACCESS_TOKEN: 'good',
+    });
+    assert.equal(await ok.exited, 0, ok.err());
+    assert.match(ok.out(), /still missing 0/);
+    assert.match(ok.out(), /backfilled [1-9]/);
+    assert.ok((await topicSize(stack.brokers, topic)) >= world.records.length);
 
-      const again = run(['reconcile', ...range], {
-        ...env,
-        WEBEX_API_BASE_URL: apiUrl,
-        WEBEX_ACCESS_TOKEN: 'good',
-      });
-      assert.equal(await again.exited, 0);
-      assert.match(again.out(), /backfilled 0,/);
-    } finally {
-      ingress.child.kill('SIGTERM');
-      await ingress.exited;
-      await server.close();
-    }
+    const again = run(['reconcile', ...range], {
+      ...env,
+      WEBEX_API_BASE_URL: apiUrl,
+      WEBEX_ACCESS_TOKEN: 'good',
+    });
+    assert.equal(await again.exited, 0);
+    assert.match(again.out(), /backfilled 0,/);
   });
 
   test('a typo in a setting name: config check and ingress exit 2 with the setting that was meant', async () => {
@@ -246,48 +232,44 @@ describe('webex-cdr-kafka command line', () => {
     }
   });
 
-  test('a port in use: one line naming the address and the setting, exit 1 (ingress, reconciler, simulate)', async () => {
-    const taken = await listen(() => new Response('taken'), { port: 0 });
-    try {
-      const kafka = {
-        KAFKA_BROKERS: stack.brokers.join(','),
-        SCHEMA_REGISTRY_URL: stack.registryUrl,
-      };
-      const cases = [
-        {
-          args: ['ingress'],
-          env: { ...kafka, CDR_FEED: 'analytics', WEBHOOK_SECRETS: 's', PORT: String(taken.port) },
-          setting: 'PORT',
+  test('a port in use: one line naming the address and the setting, exit 1 (ingress, reconciler, simulate)', async (t) => {
+    const taken = await serveTest(t, () => new Response('taken'), { port: 0 }, { force: true });
+    const kafka = {
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+    };
+    const cases = [
+      {
+        args: ['ingress'],
+        env: { ...kafka, CDR_FEED: 'analytics', WEBHOOK_SECRETS: 's', PORT: String(taken.port) },
+        setting: 'PORT',
+      },
+      {
+        args: ['reconcile'],
+        env: {
+          ...kafka,
+          CDR_FEED: 'analytics',
+          WEBEX_ACCESS_TOKEN: 't',
+          WEBEX_API_BASE_URL: 'http://127.0.0.1:1',
+          RECONCILER_PORT: String(taken.port),
         },
-        {
-          args: ['reconcile'],
-          env: {
-            ...kafka,
-            CDR_FEED: 'analytics',
-            WEBEX_ACCESS_TOKEN: 't',
-            WEBEX_API_BASE_URL: 'http://127.0.0.1:1',
-            RECONCILER_PORT: String(taken.port),
-          },
-          setting: 'RECONCILER_PORT',
-        },
-        { args: ['simulate', '--api-port', String(taken.port)], env: {}, setting: '--api-port' },
-      ];
-      for (const c of cases) {
-        const p = run(c.args, c.env);
-        assert.equal(await p.exited, 1, `${c.args[0]}: ${p.err()}`);
-        const line = `cannot listen on 127.0.0.1:${taken.port} (EADDRINUSE): the port is in use by another program (or another copy of this one); set ${c.setting} to a free port`;
-        const lines = p
-          .err()
-          .split('\n')
-          .filter((l) => l !== '');
-        assert.deepEqual(
-          lines.map((l) => l.replace(/^simulate: partner API: /, '')),
-          [line],
-          c.args[0],
-        );
-      }
-    } finally {
-      await taken.close(true);
+        setting: 'RECONCILER_PORT',
+      },
+      { args: ['simulate', '--api-port', String(taken.port)], env: {}, setting: '--api-port' },
+    ];
+    for (const c of cases) {
+      const p = run(c.args, c.env);
+      assert.equal(await p.exited, 1, `${c.args[0]}: ${p.err()}`);
+      const line = `cannot listen on 127.0.0.1:${taken.port} (EADDRINUSE): the port is in use by another program (or another copy of this one); set ${c.setting} to a free port`;
+      const lines = p
+        .err()
+        .split('\n')
+        .filter((l) => l !== '');
+      assert.deepEqual(
+        lines.map((l) => l.replace(/^simulate: partner API: /, '')),
+        [line],
+        c.args[0],
+      );
     }
   });
 

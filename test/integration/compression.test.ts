@@ -16,6 +16,7 @@ import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, topicBytesOnDisk, uniqueTopic } from './helpers/kafka.ts';
 import { python } from './helpers/python.ts';
+import type { TestScope } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -35,22 +36,18 @@ after(async () => {
 const items = Array.from({ length: RECORDS }, (_, i) => rawCdr(i, `org-${i % 7}`));
 const delivery = signedDelivery(items, SECRET);
 
-/** Publishes the delivery through an ingress with this client and codec; returns the topic. */
-const publish = async (client: string, compression: string) => {
+/** Publishes the delivery through an ingress with this client and codec (closed when `t` ends); returns the topic. */
+const publish = async (t: TestScope, client: string, compression: string) => {
   const topic = uniqueTopic(`compression-${client}-${compression}`);
-  const ingress = await startTestIngress(stack, {
+  const ingress = await startTestIngress(t, stack, {
     KAFKA_CLIENT: client,
     KAFKA_COMPRESSION: compression,
     CDR_TOPIC: topic,
     WEBHOOK_SECRETS: SECRET,
   });
-  try {
-    const res = await postDelivery(ingress.webhookUrl, delivery);
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.equal(((await res.json()) as { accepted: number }).accepted, RECORDS);
-  } finally {
-    await ingress.close();
-  }
+  const res = await postDelivery(ingress.webhookUrl, delivery);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(((await res.json()) as { accepted: number }).accepted, RECORDS);
   return topic;
 };
 
@@ -60,8 +57,8 @@ for (const client of ['kafkajs', 'platformatic'] as const) {
     const topics = new Map<string, string>();
 
     for (const compression of ['none', 'gzip', 'zstd'] as const) {
-      test(`${compression}: every record reads back and decodes`, async () => {
-        const topic = await publish(client, compression);
+      test(`${compression}: every record reads back and decodes`, async (t) => {
+        const topic = await publish(t, client, compression);
         topics.set(compression, topic);
         const got = await readTopic(stack.brokers, topic, RECORDS);
         assert.equal(got.length, RECORDS);

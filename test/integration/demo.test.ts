@@ -18,11 +18,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { APICURIO_VERSION, KAFKA_VERSION, portOpen, stackSettings } from '../../src/stack/stack.ts';
+import {
+  APICURIO_VERSION,
+  KAFKA_VERSION,
+  portOpen,
+  stackSettings,
+} from '../../tools/stack/stack.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
-const DEMO = fileURLToPath(new URL('../../src/demo.ts', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../tools/demo.ts', import.meta.url));
 
 /** Pids whose parent is `pid`, from /proc. */
 const childrenOf = (pid: number): number[] => {

@@ -40,10 +40,10 @@ after(async () => {
 
 test('the Python consumer example decodes, reads headers and keeps one version per Report ID', {
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   const py = await python();
   const topic = uniqueTopic('example-py');
-  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
+  const ingress = await startTestIngress(t, stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
   const items = Array.from({ length: 6 }, (_, i) => rawCdr(i, `org-${i % 2}`));
   const first = items[2];
   assert.ok(first);
@@ -52,14 +52,10 @@ test('the Python consumer example decodes, reads headers and keeps one version p
     Duration: '999',
     'Report time': new Date(Date.parse(first['Report time']) + 60_000).toISOString(),
   };
-  try {
-    for (const delivery of [items, items.slice(0, 2), [newer]]) {
-      const d = signedDelivery(delivery, 's');
-      const res = await postDelivery(ingress.webhookUrl, d);
-      assert.equal(res.status, 200);
-    }
-  } finally {
-    await ingress.close();
+  for (const delivery of [items, items.slice(0, 2), [newer]]) {
+    const d = signedDelivery(delivery, 's');
+    const res = await postDelivery(ingress.webhookUrl, d);
+    assert.equal(res.status, 200);
   }
 
   const { stdout, stderr } = await run(

@@ -24,7 +24,7 @@ import { parseIngressConfig } from '../../src/settings.ts';
 import { tailTopic } from '../../src/tail.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { type FreshBroker, startFreshBroker } from './helpers/fresh-broker.ts';
-import { startTestIngress } from './helpers/ingress.ts';
+import { startSuiteIngress } from './helpers/ingress.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
@@ -111,7 +111,7 @@ describe('a freshly formatted broker', () => {
           ),
         );
         const topic = uniqueTopic('fresh');
-        const ingress = await startTestIngress(
+        const ingress = await startSuiteIngress(
           { ...stack, brokers: broker.brokers },
           { KAFKA_CLIENT: client, CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET },
           { waitReady: false },

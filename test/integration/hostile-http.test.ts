@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { sign } from '../../src/ingress/verify-signature.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
-import { startTestIngress } from './helpers/ingress.ts';
+import { startSuiteIngress, type TestIngress } from './helpers/ingress.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
@@ -20,12 +20,12 @@ const SECRET = 'hostile-http-secret';
 const REQUEST_TIMEOUT_MS = 3000;
 
 let stack: TestStack;
-let ingress: Awaited<ReturnType<typeof startTestIngress>>;
+let ingress: TestIngress;
 const topic = uniqueTopic('hostile');
 
 before(async () => {
   stack = await getStack();
-  ingress = await startTestIngress(stack, {
+  ingress = await startSuiteIngress(stack, {
     CDR_TOPIC: topic,
     WEBHOOK_SECRETS: SECRET,
     MAX_BODY_BYTES: String(1024 * 1024),

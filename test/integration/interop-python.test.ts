@@ -60,43 +60,39 @@ const decodeTopic = async (py: string, topic: string, count: number, extra: stri
 
 test('Python confluent-kafka AvroDeserializer decodes our records', {
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   const py = await python();
   const topic = uniqueTopic('interop');
-  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
-  try {
-    const items = Array.from({ length: 12 }, (_, i) => rawCdr(i, `org-${i % 3}`));
-    const d = signedDelivery(items, 's');
-    const res = await postDelivery(ingress.webhookUrl, d);
-    assert.equal(res.status, 200);
-    const { deliveryId } = (await res.json()) as { deliveryId: string };
+  const ingress = await startTestIngress(t, stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
+  const items = Array.from({ length: 12 }, (_, i) => rawCdr(i, `org-${i % 3}`));
+  const d = signedDelivery(items, 's');
+  const res = await postDelivery(ingress.webhookUrl, d);
+  assert.equal(res.status, 200);
+  const { deliveryId } = (await res.json()) as { deliveryId: string };
 
-    const decoded = await decodeTopic(py, topic, items.length);
-    assert.equal(decoded.length, items.length);
-    const byId = new Map(items.map((r) => [r['Report ID'], r]));
-    for (const d of decoded) {
-      const raw = byId.get(String(d.value.report_id));
-      assert.ok(raw, 'decoded report_id is one we sent');
-      assert.equal(d.key, raw['Org UUID']);
-      assert.equal(d.headers['cdr-report-id'], raw['Report ID']);
-      const ingest = d.value.ingest as Record<string, unknown>;
-      const expected = normalise(raw, {
-        feed: 'analytics',
-        source: 'webhook',
-        received_at: Number(ingest.received_at),
-        delivery_id: deliveryId,
-      });
-      assert.ok(expected.ok);
-      assert.deepEqual(d.value, JSON.parse(JSON.stringify(expected.value.record)));
-    }
-  } finally {
-    await ingress.close();
+  const decoded = await decodeTopic(py, topic, items.length);
+  assert.equal(decoded.length, items.length);
+  const byId = new Map(items.map((r) => [r['Report ID'], r]));
+  for (const d of decoded) {
+    const raw = byId.get(String(d.value.report_id));
+    assert.ok(raw, 'decoded report_id is one we sent');
+    assert.equal(d.key, raw['Org UUID']);
+    assert.equal(d.headers['cdr-report-id'], raw['Report ID']);
+    const ingest = d.value.ingest as Record<string, unknown>;
+    const expected = normalise(raw, {
+      feed: 'analytics',
+      source: 'webhook',
+      received_at: Number(ingest.received_at),
+      delivery_id: deliveryId,
+    });
+    assert.ok(expected.ok);
+    assert.deepEqual(d.value, JSON.parse(JSON.stringify(expected.value.record)));
   }
 });
 
 test('contract v2 over v1: confluent-kafka with the v2 reader schema reads v1 and v2 records', {
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   const py = await python();
   const topic = uniqueTopic('interop-v2');
   // the subject holds v1 before the connector (now v2) starts
@@ -105,7 +101,7 @@ test('contract v2 over v1: confluent-kafka with the v2 reader schema reads v1 an
     `${topic}-value`,
     readCdrSchema(SCHEMA_V1_PATH).text,
   );
-  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
+  const ingress = await startTestIngress(t, stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: 's' });
   const kafka = new Kafka({
     clientId: 'interop-v1',
     brokers: stack.brokers,
@@ -186,6 +182,5 @@ test('contract v2 over v1: confluent-kafka with the v2 reader schema reads v1 an
     assert.equal(namibia?.transfer_type_context, 'CONSULT');
   } finally {
     await producer.disconnect();
-    await ingress.close();
   }
 });

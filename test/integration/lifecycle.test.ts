@@ -13,7 +13,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/listen.ts';
-import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, waitReady } from './helpers/net.ts';

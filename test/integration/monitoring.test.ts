@@ -21,7 +21,7 @@ import {
   readAlertRules,
   ruleQueries,
   withoutGrafanaVariables,
-} from '../unit/monitoring.ts';
+} from '../helpers/monitoring.ts';
 import { rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { type CliRun, exitWithin, runCli } from './helpers/cli.ts';
 import { uniqueTopic } from './helpers/kafka.ts';

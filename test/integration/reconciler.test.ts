@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { listen } from '../../src/listen.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { createReconcilerApp } from '../../src/reconciler/http.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
@@ -21,6 +20,8 @@ import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
+import { serveTest } from './helpers/net.ts';
+import { onEnd } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const H = 3_600_000;
@@ -38,7 +39,7 @@ after(async () => {
 
 test('lost and repeated webhooks: one reconcile run makes the topic whole, a second changes nothing', {
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   const now = Date.now();
   // whole hours, ending before Webex's settle time, so every window is a full hour
   const endMs = Math.floor((now - 16 * 60_000) / H) * H;
@@ -54,203 +55,191 @@ test('lost and repeated webhooks: one reconcile run makes the topic whole, a sec
     lateRate: 0.05,
   });
   const topic = uniqueTopic('reconcile');
-  const ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
+  const ingress = await startTestIngress(t, stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
   const api = createPartnerApi({ world, tokens: [TOKEN], rateLimit: RATE });
-  const server = await listen(api.fetch, { port: 0 });
+  const server = await serveTest(t, api.fetch);
   const apiUrl = server.url;
 
-  try {
-    // 1. Webex's webhook, with its faults, into the real ingress
-    const report = await createWebhookSender({ url: ingress.webhookUrl, secret: SECRET }).send(
-      world.deliveries(),
-    );
-    assert.equal(report.failed, 0);
-    assert.ok(report.dropped > 0 && report.repeated > 0, 'faults were injected');
-    const inRange = world.records.filter((r) => r.callEnd >= startMs && r.callEnd < endMs);
-    const webexIds = new Set(inRange.map((r) => r.reportId));
-    const before = await readTopic(stack.brokers, topic, 1);
-    const beforeIds = new Set(before.map((m) => m.headers['cdr-report-id']));
-    const lost = [...webexIds].filter((id) => !beforeIds.has(id));
-    assert.ok(
-      lost.length > 0.1 * webexIds.size,
-      `${lost.length} of ${webexIds.size} lost by the webhook`,
-    );
+  // 1. Webex's webhook, with its faults, into the real ingress
+  const report = await createWebhookSender({ url: ingress.webhookUrl, secret: SECRET }).send(
+    world.deliveries(),
+  );
+  assert.equal(report.failed, 0);
+  assert.ok(report.dropped > 0 && report.repeated > 0, 'faults were injected');
+  const inRange = world.records.filter((r) => r.callEnd >= startMs && r.callEnd < endMs);
+  const webexIds = new Set(inRange.map((r) => r.reportId));
+  const before = await readTopic(stack.brokers, topic, 1);
+  const beforeIds = new Set(before.map((m) => m.headers['cdr-report-id']));
+  const lost = [...webexIds].filter((id) => !beforeIds.has(id));
+  assert.ok(
+    lost.length > 0.1 * webexIds.size,
+    `${lost.length} of ${webexIds.size} lost by the webhook`,
+  );
 
-    // 2. One reconcile run against the stand-in
-    const env = {
-      KAFKA_BROKERS: stack.brokers.join(','),
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      CDR_FEED: 'analytics',
-      CDR_TOPIC: topic,
-      WEBEX_API_BASE_URL: apiUrl,
-      WEBEX_ACCESS_TOKEN: TOKEN,
-      WEBEX_MIN_REQUEST_INTERVAL: `${Math.ceil(RATE.perMs / RATE.requests) + 5}ms`,
-      RECONCILE_WINDOWS_PER_PASS: '3',
-    };
-    const parsed = parseReconcilerConfig(env);
-    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
-    const reconciler = createReconciler(
-      parsed.config,
-      createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent'),
-    );
-    try {
-      const windows = reconciler.plan({ from: startMs, to: endMs });
-      assert.equal(windows.length, 4);
-      const first = await reconciler.runOnce(windows);
-      assert.equal(first.totals.stillMissing, 0);
-      assert.equal(first.totals.errors, 0);
-      assert.equal(first.totals.backfilled, lost.length);
+  // 2. One reconcile run against the stand-in
+  const env = {
+    KAFKA_BROKERS: stack.brokers.join(','),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    CDR_FEED: 'analytics',
+    CDR_TOPIC: topic,
+    WEBEX_API_BASE_URL: apiUrl,
+    WEBEX_ACCESS_TOKEN: TOKEN,
+    WEBEX_MIN_REQUEST_INTERVAL: `${Math.ceil(RATE.perMs / RATE.requests) + 5}ms`,
+    RECONCILE_WINDOWS_PER_PASS: '3',
+  };
+  const parsed = parseReconcilerConfig(env);
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+  const reconciler = createReconciler(
+    parsed.config,
+    createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent'),
+  );
+  onEnd(t, () => reconciler.stop());
+  const windows = reconciler.plan({ from: startMs, to: endMs });
+  assert.equal(windows.length, 4);
+  const first = await reconciler.runOnce(windows);
+  assert.equal(first.totals.stillMissing, 0);
+  assert.equal(first.totals.errors, 0);
+  assert.equal(first.totals.backfilled, lost.length);
 
-      const afterRun = await readTopic(stack.brokers, topic, before.length + lost.length);
-      const afterIds = new Set(afterRun.map((m) => m.headers['cdr-report-id']));
-      const inWindows = [...afterIds].filter((id) => id !== undefined && webexIds.has(id));
-      assert.equal(
-        inWindows.length,
-        webexIds.size,
-        'every Webex record of the windows is on the topic',
-      );
-      const fromReconciler = afterRun.filter((m) => m.headers['cdr-source'] === 'reconciler');
-      const reconciledIds = fromReconciler.map((m) => m.headers['cdr-report-id']);
-      assert.equal(
-        new Set(reconciledIds).size,
-        reconciledIds.length,
-        'no Report ID backfilled twice',
-      );
-      assert.ok(
-        reconciledIds.every((id) => id !== undefined && !beforeIds.has(id)),
-        'only missing ones',
-      );
-      for (const m of fromReconciler) {
-        const rec = world.records.find((r) => r.reportId === m.headers['cdr-report-id']);
-        assert.equal(m.key, rec?.orgId, 'keyed by org like the ingress');
-      }
-
-      // Window after window: each one counted, then its orgs fetched, before the next is counted
-      const countedWindows = api
-        .requestLog()
-        .filter((r) => r.path.endsWith('cdrcountbyorg'))
-        .map((r) => new URLSearchParams(r.query).get('startTime'));
-      const fetchedWindows = api
-        .requestLog()
-        .filter((r) => r.path.endsWith('cdrsbyorg') || r.path.endsWith('cdrcountbyorg'))
-        .map((r) => new URLSearchParams(r.query).get('startTime'));
-      const order = fetchedWindows.filter((w, i) => i === 0 || w !== fetchedWindows[i - 1]);
-      assert.deepEqual(order, [...new Set(countedWindows)], 'no window revisited after the next');
-      assert.deepEqual(
-        [...new Set(countedWindows)],
-        windows.map((w) => new Date(w.start).toISOString()),
-        'oldest first',
-      );
-
-      // The call pattern (issue 5): per window one cdrcountbyorg pass (each page
-      // asked once), and cdrsbyorg exactly for the orgs that fell short in it
-      const lostIds = new Set(lost);
-      for (const w of windows) {
-        const start = new Date(w.start).toISOString();
-        const ofWindow = (suffix: string) =>
-          api
-            .requestLog()
-            .filter((r) => r.path.endsWith(suffix) && r.status === 200)
-            .map((r) => new URLSearchParams(r.query))
-            .filter((q) => q.get('startTime') === start);
-        const pages = ofWindow('cdrcountbyorg').map((q) => q.get('page') ?? '1');
-        assert.ok(pages.length > 0, `window ${start} counted`);
-        assert.equal(new Set(pages).size, pages.length, `one cdrcountbyorg pass for ${start}`);
-        const fetched = new Set(ofWindow('cdrsbyorg').map((q) => q.get('orgId')));
-        const short = new Set(
-          world.records
-            .filter((r) => lostIds.has(r.reportId) && r.callEnd >= w.start && r.callEnd < w.end)
-            .map((r) => r.orgId),
-        );
-        assert.deepEqual([...fetched].sort(), [...short].sort(), `cdrsbyorg orgs for ${start}`);
-      }
-
-      // Webex's rate limit was respected: nothing throttled, never more than allowed per window
-      const stats = api.stats();
-      assert.equal(stats.throttled, 0);
-      const times = api.requestLog().map((r) => r.at);
-      for (let i = 0; i < times.length; i++) {
-        const inWindow = times.filter(
-          (t) => t >= (times[i] as number) && t < (times[i] as number) + RATE.perMs,
-        );
-        assert.ok(
-          inWindow.length <= RATE.requests,
-          `${inWindow.length} requests within ${RATE.perMs} ms`,
-        );
-      }
-
-      // the audit trail holds one result per window and org that needed attention
-      const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 1);
-      const results = audit.map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>);
-      assert.ok(results.length > 0);
-      assert.equal(
-        results.reduce((n, r) => n + Number(r.backfilled), 0),
-        lost.length,
-      );
-      assert.ok(results.every((r) => r.runId === first.runId && r.stillMissing === 0));
-
-      // 3. A second run right after backfills nothing
-      const second = await reconciler.runOnce(windows);
-      assert.equal(second.totals.backfilled, 0);
-      assert.equal(second.totals.stillMissing, 0);
-      const final = await readTopic(stack.brokers, topic, afterRun.length);
-      assert.equal(final.length, afterRun.length, 'the second run published nothing');
-      // 4. As a service: first run at start, then every interval; one run at a time; clean stop
-      const events: { msg: string; fields: Record<string, unknown> }[] = [];
-      const capture: Logger = {
-        debug: () => undefined,
-        info: (msg, fields = {}) => events.push({ msg, fields }),
-        warn: (msg, fields = {}) => events.push({ msg, fields }),
-        error: (msg, fields = {}) => events.push({ msg, fields }),
-        child: () => capture,
-      };
-      const serviceConfig = parseReconcilerConfig({ ...env, RECONCILE_LOOKBACK: '6h' });
-      assert.ok(serviceConfig.ok);
-      // RECONCILE_INTERVAL is at least 1m; the test does not wait that long
-      const service = createReconciler({ ...serviceConfig.config, intervalMs: 1000 }, capture);
-      const runsFinished = () => events.filter((e) => e.msg === 'reconciliation run finished');
-      try {
-        service.schedule();
-        // the first run starts once the reconciler lease is acquired: catch it in progress
-        const inProgressBy = Date.now() + 60_000;
-        while (!service.status().running && Date.now() < inProgressBy) {
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        assert.ok(service.status().running, 'a run starts once the lease is held');
-        await assert.rejects(service.runOnce(windows), /already in progress/);
-        const deadline = Date.now() + 120_000;
-        while (runsFinished().length < 2 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        assert.ok(runsFinished().length >= 2, 'a first run at start and a scheduled one');
-        for (const e of runsFinished()) {
-          assert.equal(e.fields.backfilled, 0);
-          assert.equal(e.fields.stillMissing, 0);
-        }
-        // what an operator's probe and alerting see
-        const probe = createReconcilerApp(service.status);
-        assert.equal((await probe.request('/readyz')).status, 200);
-        const metrics = await (await probe.request('/metrics')).text();
-        assert.match(metrics, /^webex_cdr_reconcile_runs_total [2-9]/m);
-        assert.match(metrics, /^webex_cdr_reconcile_last_run_still_missing 0$/m);
-      } finally {
-        await service.stop();
-      }
-      const after = runsFinished().length;
-      await new Promise((r) => setTimeout(r, 2500));
-      assert.equal(runsFinished().length, after, 'no run after stop()');
-    } finally {
-      await reconciler.stop();
-    }
-  } finally {
-    await server.close();
-    await ingress.close();
+  const afterRun = await readTopic(stack.brokers, topic, before.length + lost.length);
+  const afterIds = new Set(afterRun.map((m) => m.headers['cdr-report-id']));
+  const inWindows = [...afterIds].filter((id) => id !== undefined && webexIds.has(id));
+  assert.equal(
+    inWindows.length,
+    webexIds.size,
+    'every Webex record of the windows is on the topic',
+  );
+  const fromReconciler = afterRun.filter((m) => m.headers['cdr-source'] === 'reconciler');
+  const reconciledIds = fromReconciler.map((m) => m.headers['cdr-report-id']);
+  assert.equal(new Set(reconciledIds).size, reconciledIds.length, 'no Report ID backfilled twice');
+  assert.ok(
+    reconciledIds.every((id) => id !== undefined && !beforeIds.has(id)),
+    'only missing ones',
+  );
+  for (const m of fromReconciler) {
+    const rec = world.records.find((r) => r.reportId === m.headers['cdr-report-id']);
+    assert.equal(m.key, rec?.orgId, 'keyed by org like the ingress');
   }
+
+  // Window after window: each one counted, then its orgs fetched, before the next is counted
+  const countedWindows = api
+    .requestLog()
+    .filter((r) => r.path.endsWith('cdrcountbyorg'))
+    .map((r) => new URLSearchParams(r.query).get('startTime'));
+  const fetchedWindows = api
+    .requestLog()
+    .filter((r) => r.path.endsWith('cdrsbyorg') || r.path.endsWith('cdrcountbyorg'))
+    .map((r) => new URLSearchParams(r.query).get('startTime'));
+  const order = fetchedWindows.filter((w, i) => i === 0 || w !== fetchedWindows[i - 1]);
+  assert.deepEqual(order, [...new Set(countedWindows)], 'no window revisited after the next');
+  assert.deepEqual(
+    [...new Set(countedWindows)],
+    windows.map((w) => new Date(w.start).toISOString()),
+    'oldest first',
+  );
+
+  // The call pattern (issue 5): per window one cdrcountbyorg pass (each page
+  // asked once), and cdrsbyorg exactly for the orgs that fell short in it
+  const lostIds = new Set(lost);
+  for (const w of windows) {
+    const start = new Date(w.start).toISOString();
+    const ofWindow = (suffix: string) =>
+      api
+        .requestLog()
+        .filter((r) => r.path.endsWith(suffix) && r.status === 200)
+        .map((r) => new URLSearchParams(r.query))
+        .filter((q) => q.get('startTime') === start);
+    const pages = ofWindow('cdrcountbyorg').map((q) => q.get('page') ?? '1');
+    assert.ok(pages.length > 0, `window ${start} counted`);
+    assert.equal(new Set(pages).size, pages.length, `one cdrcountbyorg pass for ${start}`);
+    const fetched = new Set(ofWindow('cdrsbyorg').map((q) => q.get('orgId')));
+    const short = new Set(
+      world.records
+        .filter((r) => lostIds.has(r.reportId) && r.callEnd >= w.start && r.callEnd < w.end)
+        .map((r) => r.orgId),
+    );
+    assert.deepEqual([...fetched].sort(), [...short].sort(), `cdrsbyorg orgs for ${start}`);
+  }
+
+  // Webex's rate limit was respected: nothing throttled, never more than allowed per window
+  const stats = api.stats();
+  assert.equal(stats.throttled, 0);
+  const times = api.requestLog().map((r) => r.at);
+  for (let i = 0; i < times.length; i++) {
+    const inWindow = times.filter(
+      (t) => t >= (times[i] as number) && t < (times[i] as number) + RATE.perMs,
+    );
+    assert.ok(
+      inWindow.length <= RATE.requests,
+      `${inWindow.length} requests within ${RATE.perMs} ms`,
+    );
+  }
+
+  // the audit trail holds one result per window and org that needed attention
+  const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 1);
+  const results = audit.map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>);
+  assert.ok(results.length > 0);
+  assert.equal(
+    results.reduce((n, r) => n + Number(r.backfilled), 0),
+    lost.length,
+  );
+  assert.ok(results.every((r) => r.runId === first.runId && r.stillMissing === 0));
+
+  // 3. A second run right after backfills nothing
+  const second = await reconciler.runOnce(windows);
+  assert.equal(second.totals.backfilled, 0);
+  assert.equal(second.totals.stillMissing, 0);
+  const final = await readTopic(stack.brokers, topic, afterRun.length);
+  assert.equal(final.length, afterRun.length, 'the second run published nothing');
+  // 4. As a service: first run at start, then every interval; one run at a time; clean stop
+  const events: { msg: string; fields: Record<string, unknown> }[] = [];
+  const capture: Logger = {
+    debug: () => undefined,
+    info: (msg, fields = {}) => events.push({ msg, fields }),
+    warn: (msg, fields = {}) => events.push({ msg, fields }),
+    error: (msg, fields = {}) => events.push({ msg, fields }),
+    child: () => capture,
+  };
+  const serviceConfig = parseReconcilerConfig({ ...env, RECONCILE_LOOKBACK: '6h' });
+  assert.ok(serviceConfig.ok);
+  // RECONCILE_INTERVAL is at least 1m; the test does not wait that long
+  const service = createReconciler({ ...serviceConfig.config, intervalMs: 1000 }, capture);
+  const runsFinished = () => events.filter((e) => e.msg === 'reconciliation run finished');
+  try {
+    service.schedule();
+    // the first run starts once the reconciler lease is acquired: catch it in progress
+    const inProgressBy = Date.now() + 60_000;
+    while (!service.status().running && Date.now() < inProgressBy) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(service.status().running, 'a run starts once the lease is held');
+    await assert.rejects(service.runOnce(windows), /already in progress/);
+    const deadline = Date.now() + 120_000;
+    while (runsFinished().length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(runsFinished().length >= 2, 'a first run at start and a scheduled one');
+    for (const e of runsFinished()) {
+      assert.equal(e.fields.backfilled, 0);
+      assert.equal(e.fields.stillMissing, 0);
+    }
+    // what an operator's probe and alerting see
+    const probe = createReconcilerApp(service.status);
+    assert.equal((await probe.request('/readyz')).status, 200);
+    const metrics = await (await probe.request('/metrics')).text();
+    assert.match(metrics, /^webex_cdr_reconcile_runs_total [2-9]/m);
+    assert.match(metrics, /^webex_cdr_reconcile_last_run_still_missing 0$/m);
+  } finally {
+    await service.stop();
+  }
+  const after = runsFinished().length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(runsFinished().length, after, 'no run after stop()');
 });
 
 test('a record Webex has but that cannot be published is dead-lettered once, not on every run', {
   timeout: 120_000,
-}, async () => {
+}, async (t) => {
   const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
   const startMs = endMs - H;
   const world = createWebexWorld({
@@ -278,7 +267,7 @@ test('a record Webex has but that cannot be published is dead-lettered once, not
     },
     tokens: [TOKEN],
   });
-  const server = await listen(api.fetch, { port: 0 });
+  const server = await serveTest(t, api.fetch);
   const topic = uniqueTopic('reconcile-dlq');
   const parsed = parseReconcilerConfig({
     KAFKA_BROKERS: stack.brokers.join(','),
@@ -290,32 +279,28 @@ test('a record Webex has but that cannot be published is dead-lettered once, not
   });
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
   const reconciler = createReconciler(parsed.config, createLogger('silent'));
-  try {
-    const windows = reconciler.plan({ from: startMs, to: endMs });
-    const run1 = await reconciler.runOnce(windows);
-    assert.equal(run1.totals.deadLettered, 1);
-    assert.equal(run1.totals.unpublishable, 1);
-    assert.equal(run1.totals.stillMissing, 1, 'not on the topic, so still missing');
-    const dlq = await readTopic(stack.brokers, `${topic}.dlq`, 1);
-    assert.equal(dlq.length, 1);
-    assert.match(dlq[0]?.headers['cdr-raw-sha256'] ?? '', /^[0-9a-f]{64}$/);
+  onEnd(t, () => reconciler.stop());
+  const windows = reconciler.plan({ from: startMs, to: endMs });
+  const run1 = await reconciler.runOnce(windows);
+  assert.equal(run1.totals.deadLettered, 1);
+  assert.equal(run1.totals.unpublishable, 1);
+  assert.equal(run1.totals.stillMissing, 1, 'not on the topic, so still missing');
+  const dlq = await readTopic(stack.brokers, `${topic}.dlq`, 1);
+  assert.equal(dlq.length, 1);
+  assert.match(dlq[0]?.headers['cdr-raw-sha256'] ?? '', /^[0-9a-f]{64}$/);
 
-    const run2 = await reconciler.runOnce(windows);
-    assert.equal(run2.totals.backfilled, 0);
-    assert.equal(run2.totals.deadLettered, 0, 'already on the dead-letter topic');
-    assert.equal(run2.totals.unpublishable, 1);
-    assert.equal(run2.totals.stillMissing, 1);
-    assert.equal((await readTopic(stack.brokers, `${topic}.dlq`, 1)).length, 1);
-    const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 2);
-    const second = audit
-      .map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>)
-      .filter((r) => r.runId === run2.runId);
-    assert.deepEqual(
-      second.map((r) => [r.orgId, r.unpublishable, r.deadLettered]),
-      [[first.orgId, 1, 0]],
-    );
-  } finally {
-    await reconciler.stop();
-    await server.close();
-  }
+  const run2 = await reconciler.runOnce(windows);
+  assert.equal(run2.totals.backfilled, 0);
+  assert.equal(run2.totals.deadLettered, 0, 'already on the dead-letter topic');
+  assert.equal(run2.totals.unpublishable, 1);
+  assert.equal(run2.totals.stillMissing, 1);
+  assert.equal((await readTopic(stack.brokers, `${topic}.dlq`, 1)).length, 1);
+  const audit = await readTopic(stack.brokers, `${topic}.reconciliation`, 2);
+  const second = audit
+    .map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>)
+    .filter((r) => r.runId === run2.runId);
+  assert.deepEqual(
+    second.map((r) => [r.orgId, r.unpublishable, r.deadLettered]),
+    [[first.orgId, 1, 0]],
+  );
 });

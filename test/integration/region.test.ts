@@ -83,11 +83,12 @@ const recordsAsked = (api: ReturnType<typeof createPartnerApi>, org: string) =>
 
 test('an org behind a 451 is backfilled from the region it names, asked there directly afterwards', {
   timeout: 120_000,
-}, async () => {
+}, async (t) => {
   const w = await twoRegions();
   const topic = uniqueTopic('region');
   const { logger, lines } = capturingLogger();
   const reconciler = createTestReconciler(
+    t,
     stack,
     {
       CDR_TOPIC: topic,
@@ -136,17 +137,17 @@ test('an org behind a 451 is backfilled from the region it names, asked there di
       from: new URL(w.homeUrl).origin,
     });
   } finally {
-    await reconciler.stop();
     await w.close();
   }
 });
 
 test('a 451 naming a host off WEBEX_REDIRECT_HOSTS fails that org, names the host, sends it nothing', {
   timeout: 120_000,
-}, async () => {
+}, async (t) => {
   const w = await twoRegions();
   const topic = uniqueTopic('region-refused');
   const reconciler = createTestReconciler(
+    t,
     stack,
     { CDR_TOPIC: topic, WEBEX_API_BASE_URL: w.homeUrl, WEBEX_ACCESS_TOKEN: TOKEN },
     createLogger('silent'),
@@ -168,7 +169,6 @@ test('a 451 naming a host off WEBEX_REDIRECT_HOSTS fails that org, names the hos
     assert.equal(run.totals.backfilled, w.inRange.length - w.movedRecords.length);
     assert.equal(w.region.requestLog().length, 0, 'the region host was never asked');
   } finally {
-    await reconciler.stop();
     await w.close();
   }
 });

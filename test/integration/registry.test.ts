@@ -18,6 +18,7 @@ import { runCli } from './helpers/cli.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
+import type { TestScope } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'registry-test-secret';
@@ -59,32 +60,29 @@ const narrowerReader = (): string => {
   return JSON.stringify(schema);
 };
 
-const startRefused = async (env: Record<string, string>) => {
+const startRefused = async (t: TestScope, env: Record<string, string>) => {
   const ingress = await startTestIngress(
+    t,
     stack,
     { WEBHOOK_SECRETS: SECRET, ...env },
     { waitReady: false },
   );
   const startedAt = Date.now();
-  try {
-    return await ingress.started.then(
-      () => assert.fail('the start should have been refused'),
-      (e: unknown) => {
-        assert.ok(e instanceof CdrError, String(e));
-        assert.ok(Date.now() - startedAt < 20_000, 'refused at once, no retry loop');
-        return e;
-      },
-    );
-  } finally {
-    await ingress.close();
-  }
+  return await ingress.started.then(
+    () => assert.fail('the start should have been refused'),
+    (e: unknown) => {
+      assert.ok(e instanceof CdrError, String(e));
+      assert.ok(Date.now() - startedAt < 20_000, 'refused at once, no retry loop');
+      return e;
+    },
+  );
 };
 
 describe('schema registry', () => {
-  test('a URL without /apis/ccompat/v7: the start fails at once with the hint; the CLI exits 1', async () => {
+  test('a URL without /apis/ccompat/v7: the start fails at once with the hint; the CLI exits 1', async (t) => {
     const root = new URL(stack.registryUrl).origin; // Apicurio's root answers 404 for /config
     const topic = uniqueTopic('registry-path');
-    const e = await startRefused({ CDR_TOPIC: topic, SCHEMA_REGISTRY_URL: root });
+    const e = await startRefused(t, { CDR_TOPIC: topic, SCHEMA_REGISTRY_URL: root });
     assert.equal(e.code, 'config_invalid');
     assert.match(e.message, /404/);
     assert.match(e.message, /\/apis\/ccompat\/v7/);
@@ -105,7 +103,7 @@ describe('schema registry', () => {
     assert.match(stderr, /cannot start: .*404.*\/apis\/ccompat\/v7/);
   });
 
-  test('governed, the schema registered: starts with that id, registers nothing, changes no level', async () => {
+  test('governed, the schema registered: starts with that id, registers nothing, changes no level', async (t) => {
     const topic = uniqueTopic('governed');
     const subject = `${topic}-value`;
     const registered = await registry(`/subjects/${subject}/versions`, {
@@ -114,34 +112,30 @@ describe('schema registry', () => {
     });
     assert.equal(registered.status, 200);
     const configBefore = await registry(`/config/${subject}`);
-    const ingress = await startTestIngress(stack, {
+    const ingress = await startTestIngress(t, stack, {
       CDR_TOPIC: topic,
       WEBHOOK_SECRETS: SECRET,
       SCHEMA_AUTO_REGISTER: 'false',
     });
-    try {
-      const res = await postDelivery(
-        ingress.webhookUrl,
-        signedDelivery([rawCdr(1, 'org-g')], SECRET),
-      );
-      assert.equal(res.status, 200);
-      const [record] = await readTopic(stack.brokers, topic, 1);
-      assert.ok(record);
-      assert.equal(
-        record.value.readUInt32BE(1),
-        registered.body.id,
-        'written with the registered id',
-      );
-      assert.equal((await versions(subject)).length, 1, 'no version added');
-      assert.deepEqual(await registry(`/config/${subject}`), configBefore, 'no level set');
-    } finally {
-      await ingress.close();
-    }
+    const res = await postDelivery(
+      ingress.webhookUrl,
+      signedDelivery([rawCdr(1, 'org-g')], SECRET),
+    );
+    assert.equal(res.status, 200);
+    const [record] = await readTopic(stack.brokers, topic, 1);
+    assert.ok(record);
+    assert.equal(
+      record.value.readUInt32BE(1),
+      registered.body.id,
+      'written with the registered id',
+    );
+    assert.equal((await versions(subject)).length, 1, 'no version added');
+    assert.deepEqual(await registry(`/config/${subject}`), configBefore, 'no level set');
   });
 
-  test('governed, the schema absent: the start is refused and the subject stays empty', async () => {
+  test('governed, the schema absent: the start is refused and the subject stays empty', async (t) => {
     const topic = uniqueTopic('governed-absent');
-    const e = await startRefused({ CDR_TOPIC: topic, SCHEMA_AUTO_REGISTER: 'false' });
+    const e = await startRefused(t, { CDR_TOPIC: topic, SCHEMA_AUTO_REGISTER: 'false' });
     assert.equal(e.code, 'config_invalid');
     assert.match(e.message, /not registered/);
     assert.match(e.message, /SCHEMA_AUTO_REGISTER=false/);
@@ -149,38 +143,34 @@ describe('schema registry', () => {
     assert.equal((await registry(`/config/${topic}-value`)).status, 404, 'no level set');
   });
 
-  test('governed with SCHEMA_USE_LATEST: a wider latest version is used; one that cannot read our records is refused', async () => {
+  test('governed with SCHEMA_USE_LATEST: a wider latest version is used; one that cannot read our records is refused', async (t) => {
     const wide = uniqueTopic('governed-latest');
     await registry(`/subjects/${wide}-value/versions`, {
       method: 'POST',
       body: { schema: widerSchema() },
     });
     const latest = await registry(`/subjects/${wide}-value/versions/latest`);
-    const ingress = await startTestIngress(stack, {
+    const ingress = await startTestIngress(t, stack, {
       CDR_TOPIC: wide,
       WEBHOOK_SECRETS: SECRET,
       SCHEMA_AUTO_REGISTER: 'false',
       SCHEMA_USE_LATEST: 'true',
     });
-    try {
-      const res = await postDelivery(
-        ingress.webhookUrl,
-        signedDelivery([rawCdr(2, 'org-l')], SECRET),
-      );
-      assert.equal(res.status, 200);
-      const [record] = await readTopic(stack.brokers, wide, 1);
-      assert.equal(record?.value.readUInt32BE(1), latest.body.id);
-      assert.equal((await versions(`${wide}-value`)).length, 1);
-    } finally {
-      await ingress.close();
-    }
+    const res = await postDelivery(
+      ingress.webhookUrl,
+      signedDelivery([rawCdr(2, 'org-l')], SECRET),
+    );
+    assert.equal(res.status, 200);
+    const [record] = await readTopic(stack.brokers, wide, 1);
+    assert.equal(record?.value.readUInt32BE(1), latest.body.id);
+    assert.equal((await versions(`${wide}-value`)).length, 1);
 
     const narrow = uniqueTopic('governed-unreadable');
     await registry(`/subjects/${narrow}-value/versions`, {
       method: 'POST',
       body: { schema: narrowerReader() },
     });
-    const e = await startRefused({
+    const e = await startRefused(t, {
       CDR_TOPIC: narrow,
       SCHEMA_AUTO_REGISTER: 'false',
       SCHEMA_USE_LATEST: 'true',
@@ -191,13 +181,13 @@ describe('schema registry', () => {
     assert.equal((await versions(`${narrow}-value`)).length, 1);
   });
 
-  test('governed with SCHEMA_USE_LATEST and v1 the latest: refused, since v1 would drop the fields v2 added', async () => {
+  test('governed with SCHEMA_USE_LATEST and v1 the latest: refused, since v1 would drop the fields v2 added', async (t) => {
     const topic = uniqueTopic('governed-v1');
     await registry(`/subjects/${topic}-value/versions`, {
       method: 'POST',
       body: { schema: readCdrSchema(SCHEMA_V1_PATH).text },
     });
-    const e = await startRefused({
+    const e = await startRefused(t, {
       CDR_TOPIC: topic,
       SCHEMA_AUTO_REGISTER: 'false',
       SCHEMA_USE_LATEST: 'true',
@@ -211,7 +201,7 @@ describe('schema registry', () => {
     assert.equal((await versions(`${topic}-value`)).length, 1, 'governed: nothing registered');
   });
 
-  test('a global level stricter than BACKWARD is kept: the subject is held at it, also after a restart', async () => {
+  test('a global level stricter than BACKWARD is kept: the subject is held at it, also after a restart', async (t) => {
     const before = await registry('/config');
     assert.equal(
       (await registry('/config', { method: 'PUT', body: { compatibility: 'FULL_TRANSITIVE' } }))
@@ -222,7 +212,7 @@ describe('schema registry', () => {
     try {
       // twice: a restart finds the subject registered (Apicurio then reports NONE for it)
       for (let start = 0; start < 2; start++) {
-        const ingress = await startTestIngress(stack, {
+        const ingress = await startTestIngress(t, stack, {
           CDR_TOPIC: topic,
           WEBHOOK_SECRETS: SECRET,
         });

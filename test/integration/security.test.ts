@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -25,7 +25,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -33,18 +32,18 @@ import kafkajs from 'kafkajs';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
 import { CdrError } from '../../src/errors.ts';
 import { createRegistryClient } from '../../src/kafka/registry.ts';
-import { listen } from '../../src/listen.ts';
 import { createLogger } from '../../src/log.ts';
 import { createReconciler } from '../../src/reconciler/service.ts';
 import { parseReconcilerConfig } from '../../src/settings.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
-import { saslListener, stackSettings } from '../../src/stack/stack.ts';
+import { saslListener, stackSettings } from '../../tools/stack/stack.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { readTopic, uniqueTopic } from './helpers/kafka.ts';
-import { freePort } from './helpers/net.ts';
+import { freePort, serveTest } from './helpers/net.ts';
+import { tempDir } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const {
@@ -188,38 +187,34 @@ describe('Kafka SASL and ACLs', () => {
     ['platformatic', 'plain'],
   ] as const;
   for (const [client, mechanism] of cases) {
-    test(`the ingress (${client}) publishes with ${mechanism} as a principal that may only write its topics`, async () => {
+    test(`the ingress (${client}) publishes with ${mechanism} as a principal that may only write its topics`, async (t) => {
       const topic = uniqueTopic(`sasl-${mechanism}`);
       await grantProducerOnly([topic, `${topic}.dlq`]);
-      const ingress = await startTestIngress(stack, {
+      const ingress = await startTestIngress(t, stack, {
         ...saslEnv(mechanism),
         KAFKA_CLIENT: client,
         CDR_TOPIC: topic,
       });
-      try {
-        const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
-        const poison = { 'Org UUID': 'org-a' }; // no Report ID: dead-lettered
-        const d = signedDelivery([...good, poison], SECRET);
-        const res = await postDelivery(ingress.webhookUrl, d);
-        assert.equal(res.status, 200, await res.clone().text());
-        const body = (await res.json()) as { accepted: number; deadLettered: number };
-        assert.equal(body.accepted, 2);
-        assert.equal(body.deadLettered, 1);
+      const good = [rawCdr(1, 'org-a'), rawCdr(2, 'org-b')];
+      const poison = { 'Org UUID': 'org-a' }; // no Report ID: dead-lettered
+      const d = signedDelivery([...good, poison], SECRET);
+      const res = await postDelivery(ingress.webhookUrl, d);
+      assert.equal(res.status, 200, await res.clone().text());
+      const body = (await res.json()) as { accepted: number; deadLettered: number };
+      assert.equal(body.accepted, 2);
+      assert.equal(body.deadLettered, 1);
 
-        const records = await readTopic(stack.brokers, topic, 2);
-        const registry = createRegistryClient({ url: stack.registryUrl });
-        const ids = await Promise.all(
-          records.map(
-            async (r) => ((await registry.decode(r.value)) as { report_id: string }).report_id,
-          ),
-        );
-        assert.deepEqual(ids.sort(), good.map((g) => g['Report ID']).sort());
-        const dead = await readTopic(stack.brokers, `${topic}.dlq`, 1);
-        assert.equal(dead.length, 1);
-        assert.equal(dead[0]?.headers['cdr-dlq-code'], 'record_missing_report_id');
-      } finally {
-        await ingress.close();
-      }
+      const records = await readTopic(stack.brokers, topic, 2);
+      const registry = createRegistryClient({ url: stack.registryUrl });
+      const ids = await Promise.all(
+        records.map(
+          async (r) => ((await registry.decode(r.value)) as { report_id: string }).report_id,
+        ),
+      );
+      assert.deepEqual(ids.sort(), good.map((g) => g['Report ID']).sort());
+      const dead = await readTopic(stack.brokers, `${topic}.dlq`, 1);
+      assert.equal(dead.length, 1);
+      assert.equal(dead[0]?.headers['cdr-dlq-code'], 'record_missing_report_id');
     });
   }
 
@@ -274,7 +269,7 @@ describe('Kafka SASL and ACLs', () => {
 
   test('the reconciler backfills as a principal with only the documented ACLs', {
     timeout: 180_000,
-  }, async () => {
+  }, async (t) => {
     const H = 3_600_000;
     const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
     const world = createWebexWorld({
@@ -297,47 +292,42 @@ describe('Kafka SASL and ACLs', () => {
       },
       groupPrefix: 'webex-cdr-kafka-ledger-',
     });
-    const ingress = await startTestIngress(stack, {
+    const ingress = await startTestIngress(t, stack, {
       ...saslEnv('scram-sha-256'),
       CDR_TOPIC: topic,
     });
     const api = createPartnerApi({ world, tokens: ['acl-token'] });
-    const server = await listen(api.fetch, { port: 0 });
+    const server = await serveTest(t, api.fetch);
+    const sent = await createWebhookSender({ url: ingress.webhookUrl, secret: SECRET }).send(
+      world.deliveries(),
+    );
+    assert.ok(sent.dropped > 0, 'some deliveries were lost');
+    const parsed = parseReconcilerConfig(reconcilerEnv(topic, server.url));
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+    const reconciler = createReconciler(parsed.config, createLogger('silent'));
     try {
-      const sent = await createWebhookSender({ url: ingress.webhookUrl, secret: SECRET }).send(
-        world.deliveries(),
-      );
-      assert.ok(sent.dropped > 0, 'some deliveries were lost');
-      const parsed = parseReconcilerConfig(reconcilerEnv(topic, server.url));
-      assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
-      const reconciler = createReconciler(parsed.config, createLogger('silent'));
-      try {
-        const run = await reconciler.runOnce(reconciler.plan({ from: world.startMs, to: endMs }));
-        assert.equal(run.totals.errors, 0);
-        assert.equal(run.totals.stillMissing, 0);
-        assert.ok(run.totals.backfilled > 0);
-      } finally {
-        await reconciler.stop();
-      }
-      const ids = new Set(
-        (await readTopic(stack.brokers, topic, world.records.length)).map(
-          (m) => m.headers['cdr-report-id'],
-        ),
-      );
-      assert.ok(
-        world.records.every((r) => ids.has(r.reportId)),
-        'every Webex record on the topic',
-      );
-      assert.ok((await readTopic(stack.brokers, audit, 1)).length > 0, 'audit records written');
+      const run = await reconciler.runOnce(reconciler.plan({ from: world.startMs, to: endMs }));
+      assert.equal(run.totals.errors, 0);
+      assert.equal(run.totals.stillMissing, 0);
+      assert.ok(run.totals.backfilled > 0);
     } finally {
-      await server.close();
-      await ingress.close();
+      await reconciler.stop();
     }
+    const ids = new Set(
+      (await readTopic(stack.brokers, topic, world.records.length)).map(
+        (m) => m.headers['cdr-report-id'],
+      ),
+    );
+    assert.ok(
+      world.records.every((r) => ids.has(r.reportId)),
+      'every Webex record on the topic',
+    );
+    assert.ok((await readTopic(stack.brokers, audit, 1)).length > 0, 'audit records written');
   });
 
   test('without the lease ACLs the reconciler service does not reconcile: error line and /readyz name the ACLs to grant', {
     timeout: 120_000,
-  }, async () => {
+  }, async (t) => {
     const topic = uniqueTopic('acl-lease');
     const [dlq, audit, lease] = [
       `${topic}.dlq`,
@@ -365,7 +355,7 @@ describe('Kafka SASL and ACLs', () => {
       }),
       tokens: ['acl-token'],
     });
-    const server = await listen(api.fetch, { port: 0 });
+    const server = await serveTest(t, api.fetch);
     const port = await freePort();
     const child = spawn(
       process.execPath,
@@ -417,32 +407,29 @@ describe('Kafka SASL and ACLs', () => {
       assert.equal(await exited, 0);
     } finally {
       child.kill('SIGKILL');
-      await server.close();
     }
   });
 
-  test('a wrong password ends the start at once with a clear error (both clients)', async () => {
+  test('a wrong password ends the start at once with a clear error (both clients)', async (t) => {
     const topic = uniqueTopic('sasl-wrong');
     await grantProducerOnly([topic, `${topic}.dlq`]);
     for (const client of ['kafkajs', 'platformatic']) {
       const startedAt = Date.now();
       const ingress = await startTestIngress(
+        t,
         stack,
         { ...saslEnv('scram-sha-512', 'not-the-password'), KAFKA_CLIENT: client, CDR_TOPIC: topic },
         { waitReady: false },
       );
-      try {
-        await assert.rejects(ingress.started, (e: unknown) => {
-          assert.ok(e instanceof CdrError, String(e));
-          assert.equal(e.code, 'auth_failed', client);
-          assert.match(e.message, /refused the credentials.*KAFKA_SASL_PASSWORD/);
-          assert.doesNotMatch(e.message, /not-the-password/);
-          return true;
-        });
-        assert.ok(Date.now() - startedAt < 20_000, `no retry loop (${client})`);
-      } finally {
-        await ingress.close();
-      }
+      await assert.rejects(ingress.started, (e: unknown) => {
+        assert.ok(e instanceof CdrError, String(e));
+        assert.equal(e.code, 'auth_failed', client);
+        assert.match(e.message, /refused the credentials.*KAFKA_SASL_PASSWORD/);
+        assert.doesNotMatch(e.message, /not-the-password/);
+        return true;
+      });
+      assert.ok(Date.now() - startedAt < 20_000, `no retry loop (${client})`);
+      await ingress.close(); // one client's ingress at a time
     }
 
     // the command line: exit code 1 and the reason, without the password
@@ -592,56 +579,52 @@ describe('schema registry authentication and TLS', () => {
     }
   });
 
-  test('an https registry is trusted through its CA (SCHEMA_REGISTRY_CA), and not without it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'registry-tls-'));
+  test('an https registry is trusted through its CA (SCHEMA_REGISTRY_CA), and not without it', async (t) => {
+    const dir = tempDir(t, 'registry-tls-');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    const proxy = await recordingProxy(upstreamRoot(), {
+      require: 'Bearer tls-token',
+      tls: { key, cert },
+    });
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
+      const url = `${proxy.url}${ccompatPath()}`;
+      await assert.rejects(
+        registerAndDecode(createRegistryClient({ url, token: 'tls-token' })),
+        (e) => {
+          assert.ok(e instanceof CdrError);
+          assert.match(e.message, /certificate/i);
+          return true;
+        },
       );
-      const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-      const key = readFileSync(join(dir, 'key.pem'), 'utf8');
-      const proxy = await recordingProxy(upstreamRoot(), {
-        require: 'Bearer tls-token',
-        tls: { key, cert },
-      });
-      try {
-        const url = `${proxy.url}${ccompatPath()}`;
-        await assert.rejects(
-          registerAndDecode(createRegistryClient({ url, token: 'tls-token' })),
-          (e) => {
-            assert.ok(e instanceof CdrError);
-            assert.match(e.message, /certificate/i);
-            return true;
-          },
-        );
-        const id = await registerAndDecode(
-          createRegistryClient({ url, token: 'tls-token', ca: cert }),
-        );
-        assert.ok(id > 0);
-        assert.ok(proxy.seen.every((r) => r.authorization === 'Bearer tls-token'));
-      } finally {
-        await proxy.close();
-      }
+      const id = await registerAndDecode(
+        createRegistryClient({ url, token: 'tls-token', ca: cert }),
+      );
+      assert.ok(id > 0);
+      assert.ok(proxy.seen.every((r) => r.authorization === 'Bearer tls-token'));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await proxy.close();
     }
   });
 });

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { portOpen } from '../../src/stack/stack.ts';
+import { portOpen } from '../../tools/stack/stack.ts';
 import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 

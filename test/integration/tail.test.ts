@@ -3,19 +3,23 @@
  * few hundred reaches the reader; a reader that stops early (`| head`) ends it
  * quietly; `--org`, `--report-id` and `--limit`; `--follow` sees a record
  * produced after it started and stops on SIGTERM; a topic that does not exist
- * and a Kafka that does not answer are errors naming the topic and brokers.
+ * and a Kafka that does not answer are errors naming the topic and brokers;
+ * without KAFKA_BROKERS it reads the local stack's env file (STACK_DIR/env).
  * `readTopicRange` stops reading as soon as its reader says so.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createKafka } from '../../src/kafka/kafkajs/client.ts';
 import { readTopicRange } from '../../src/kafka/kafkajs/read-range.ts';
 import { createLogger } from '../../src/log.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { runCli } from './helpers/cli.ts';
-import { startTestIngress } from './helpers/ingress.ts';
+import { startSuiteIngress, type TestIngress } from './helpers/ingress.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
+import { tempDir } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'tail-secret';
@@ -30,7 +34,7 @@ const parse = (out: string): Line[] =>
     .map((l) => JSON.parse(l) as Line);
 
 let stack: TestStack;
-let ingress: Awaited<ReturnType<typeof startTestIngress>>;
+let ingress: TestIngress;
 const topic = uniqueTopic('tail');
 const items = Array.from({ length: N }, (_, i) => rawCdr(i, ORGS[i % ORGS.length] ?? ''));
 
@@ -41,7 +45,7 @@ const publish = async (records: unknown[]) => {
 
 before(async () => {
   stack = await getStack();
-  ingress = await startTestIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
+  ingress = await startSuiteIngress(stack, { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET });
   await publish(items);
   assert.equal(await topicSize(stack.brokers, topic), N);
 });
@@ -117,6 +121,19 @@ describe('webex-cdr-kafka tail', () => {
       parse(both.out()).map((l) => l.headers['cdr-report-id']),
       [items[201]?.['Report ID']],
     );
+  });
+
+  test("without KAFKA_BROKERS / SCHEMA_REGISTRY_URL it reads the local stack's env file", async (t) => {
+    const dir = tempDir(t, 'tail-stack-');
+    const file = join(dir, 'env');
+    writeFileSync(
+      file,
+      `KAFKA_BROKERS=${stack.brokers.join(',')}\nSCHEMA_REGISTRY_URL=${stack.registryUrl}\n`,
+    );
+    const p = runCli(['tail', '--topic', topic, '--limit', '3'], { STACK_DIR: dir });
+    assert.equal(await p.exited, 0, p.err());
+    assert.equal(parse(p.out()).length, 3);
+    assert.match(p.err(), new RegExp(`using the local stack \\(${file}\\)`));
   });
 
   test('--limit prints that many and stops', async () => {

@@ -12,7 +12,7 @@ import { setTimeout } from 'node:timers/promises';
 import { startIngress } from '../../src/ingress/server.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseIngressConfig } from '../../src/settings.ts';
-import { parsePrometheusText, sampleValue } from '../unit/prometheus.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';

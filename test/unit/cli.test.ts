@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,12 +34,10 @@ const run = (args: string[]) =>
   });
 
 describe('--help and --version', () => {
-  for (const command of ['ingress', 'reconcile', 'simulate', 'stack', 'tail', 'schema', 'config']) {
+  for (const command of ['ingress', 'reconcile', 'simulate', 'tail', 'schema', 'config']) {
     it(`${command} --help prints its usage and starts nothing, without any setting`, () => {
       // -h too, for a few (each run loads the whole CLI)
-      for (const flag of ['ingress', 'stack', 'tail'].includes(command)
-        ? ['--help', '-h']
-        : ['--help']) {
+      for (const flag of ['ingress', 'tail'].includes(command) ? ['--help', '-h'] : ['--help']) {
         const r = run([command, flag]);
         assert.equal(r.status, 0, `${command} ${flag}: ${r.stderr}`);
         assert.match(r.stdout, new RegExp(`^usage: webex-cdr-kafka ${command}`), r.stdout);
@@ -48,12 +46,62 @@ describe('--help and --version', () => {
     });
   }
 
+  it('the local stack is a developer tool: not a command of the CLI, its own --help', () => {
+    const r = run(['stack', '--help']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^unknown command "stack"/);
+    for (const flag of ['--help', '-h']) {
+      const tool = spawnSync(process.execPath, [join(ROOT, 'tools/stack/cli.ts'), flag], {
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(tool.status, 0, `stack ${flag}: ${tool.stderr}`);
+      assert.match(tool.stdout, /^usage: npm run stack -- up\|down\|status/, tool.stdout);
+      assert.equal(tool.stderr, '');
+    }
+  });
+
   it('help <command> is the same as <command> --help; --version prints the version', () => {
     assert.equal(run(['help', 'tail']).stdout, run(['tail', '--help']).stdout);
     assert.equal(run(['config', 'check', '--help']).stdout, run(['help', 'config']).stdout);
     const v = run(['--version']);
     assert.equal(v.status, 0);
     assert.equal(v.stdout, `${pkg.version}\n`);
+  });
+});
+
+describe('what ships: the product without the developer tools', () => {
+  it('nothing under src/ imports tools/ (the local stack, the demo)', () => {
+    const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts'),
+    );
+    assert.ok(sources.length > 10, 'the sources are found');
+    for (const file of sources) {
+      const text = readFileSync(join(ROOT, 'src', file), 'utf8');
+      assert.doesNotMatch(text, /from '(\.\.\/)+tools\/|import\('(\.\.\/)+tools\//, file);
+    }
+  });
+
+  it('the image copies only package*.json, tsconfig*.json, src/ and schemas/; tools/ is ignored', () => {
+    const copied = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+    assert.deepEqual([...new Set(copied)].sort(), [
+      'package-lock.json',
+      'package.json',
+      'schemas',
+      'src',
+      'tsconfig.build.json',
+      'tsconfig.json',
+    ]);
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    assert.ok(ignored.includes('tools'), '.dockerignore lists tools');
+    const build = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    assert.deepEqual(build.include, ['src']);
   });
 });
 

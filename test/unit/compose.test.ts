@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
 import { parseSimulateArgs } from '../../src/simulator/command.ts';
-import { KAFKA_VERSION } from '../../src/stack/stack.ts';
+import { KAFKA_VERSION } from '../../tools/stack/stack.ts';
 import { KAFKA_IMAGE, REGISTRY_IMAGE } from '../integration/helpers/stack.ts';
 
 const run = promisify(execFile);

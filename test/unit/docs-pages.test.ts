@@ -13,7 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
 import { httpStatus } from '../../src/ingress/status.ts';
 import { FROM_FILE, SETTINGS } from '../../src/settings.ts';
-import { brokenLinks, githubAnchors, undocumentedCodes, undocumentedSettings } from './markdown.ts';
+import {
+  brokenLinks,
+  githubAnchors,
+  undocumentedCodes,
+  undocumentedSettings,
+} from '../helpers/markdown.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

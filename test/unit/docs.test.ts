@@ -22,7 +22,7 @@ import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
 import type { OutMessage } from '../../src/kafka/port.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
-import { fullRawCdr } from './fixtures.ts';
+import { fullRawCdr } from '../helpers/fixtures.ts';
 
 const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;

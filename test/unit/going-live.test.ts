@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { plannableRange } from '../../src/reconciler/plan.ts';
 import { parseIngressConfig, parseReconcilerConfig, SETTINGS } from '../../src/settings.ts';
 import { parseTimeArg } from '../../src/time-arg.ts';
-import { brokenLinks } from './markdown.ts';
-import { readText } from './monitoring.ts';
+import { brokenLinks } from '../helpers/markdown.ts';
+import { readText } from '../helpers/monitoring.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GUIDE = 'docs/going-live.md';

@@ -29,7 +29,7 @@ import {
   parseReconcilerConfig,
   SETTINGS,
 } from '../../src/settings.ts';
-import { IDLE_RECONCILER } from './fixtures.ts';
+import { IDLE_RECONCILER } from '../helpers/fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = join(ROOT, 'deploy/helm/webex-cdr-kafka');

@@ -6,7 +6,7 @@ import { createMetrics, type Registry } from '../../src/metrics.ts';
 import { createReconcilerMetrics } from '../../src/reconciler/http.ts';
 import { summariseRun } from '../../src/reconciler/rules.ts';
 import type { ReconcilerStatus } from '../../src/reconciler/service.ts';
-import { parsePrometheusText } from './prometheus.ts';
+import { parsePrometheusText } from '../helpers/prometheus.ts';
 
 /** One series' value from prom-client's own JSON of a registry (`metricName` for histogram parts). */
 const seriesValue = async (

@@ -28,7 +28,7 @@ import {
   readText,
   ruleQueries,
   withoutGrafanaVariables,
-} from './monitoring.ts';
+} from '../helpers/monitoring.ts';
 
 const dashboard = readDashboard();
 const rules = readAlertRules();

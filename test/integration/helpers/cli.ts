@@ -1,6 +1,7 @@
 /** The `webex-cdr-kafka` command run as a child process, its output collected. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onEnd, type TestScope } from './scope.ts';
 
 export const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url));
 
@@ -56,6 +57,21 @@ export const runCli = (args: string[], env: Record<string, string>) => {
       });
     });
   return { child, exited, out: () => stdout, err: () => stderr, until };
+};
+
+/**
+ * `runCli` for a process that runs until it is stopped (`ingress`, `tail
+ * --follow`): when the test `t` ends, one still running gets SIGTERM, and
+ * SIGKILL if it has not exited 10 s later.
+ */
+export const startCli = (t: TestScope, args: string[], env: Record<string, string>): CliRun => {
+  const p = runCli(args, env);
+  onEnd(t, async () => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill('SIGTERM');
+    if ((await exitWithin(p, 10_000)) === 'hung') await p.exited;
+  });
+  return p;
 };
 
 /**

@@ -13,7 +13,7 @@ import {
   signalService,
   stackSettings,
   startKafka,
-} from '../../../src/stack/stack.ts';
+} from '../../../tools/stack/stack.ts';
 import { freePort } from './net.ts';
 
 export type FreshBroker = { brokers: string[]; close(): Promise<void> };

@@ -1,14 +1,35 @@
-/** An ingress started in this process against the real stack, on a random port. */
+/**
+ * An ingress started in this process against the real stack, on a random port:
+ * `startTestIngress(t, ...)` closes it when the test `t` ends; `startSuiteIngress`
+ * is for one the suite's own `after` closes.
+ */
 
 import { startIngress } from '../../../src/ingress/server.ts';
 import { createLogger } from '../../../src/log.ts';
 import { parseIngressConfig } from '../../../src/settings.ts';
+import { onEnd, type TestScope } from './scope.ts';
 import type { TestStack } from './stack.ts';
 
+type Options = { waitReady?: boolean };
+
+export type TestIngress = Awaited<ReturnType<typeof startSuiteIngress>>;
+
 export const startTestIngress = async (
+  t: TestScope,
   stack: TestStack,
   env: Record<string, string>,
-  opts: { waitReady?: boolean } = {},
+  opts: Options = {},
+): Promise<TestIngress> => {
+  const ingress = await startSuiteIngress(stack, env, { ...opts, waitReady: false });
+  onEnd(t, () => ingress.close());
+  if (opts.waitReady !== false) await ingress.started;
+  return ingress;
+};
+
+export const startSuiteIngress = async (
+  stack: TestStack,
+  env: Record<string, string>,
+  opts: Options = {},
 ) => {
   const parsed = parseIngressConfig({
     KAFKA_BROKERS: stack.brokers.join(','),

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stackSettings } from '../../../src/stack/stack.ts';
+import { stackSettings } from '../../../tools/stack/stack.ts';
 
 const run = promisify(execFile);
 const VENV = join(stackSettings().dir, 'python-venv');

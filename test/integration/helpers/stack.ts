@@ -31,7 +31,7 @@ import {
   startKafka,
   status,
   up,
-} from '../../../src/stack/stack.ts';
+} from '../../../tools/stack/stack.ts';
 
 export type TestStack = {
   brokers: string[];
@@ -190,7 +190,14 @@ const partitionsServed = async (brokers: string[]): Promise<boolean> => {
     if (!led) return false;
     const names = topics.map((t) => t.name);
     for (let i = 0; i < names.length; i += 16) {
-      await Promise.all(names.slice(i, i + 16).map((name) => admin.fetchTopicOffsets(name)));
+      // allSettled, not all: every request of the batch has ended before the disconnect below,
+      // so none opens a connection after it (with Promise.all, the first rejection went to
+      // disconnect while the others still ran, and the sockets they opened kept the test
+      // process alive after its last test).
+      const batch = await Promise.allSettled(
+        names.slice(i, i + 16).map((name) => admin.fetchTopicOffsets(name)),
+      );
+      if (batch.some((r) => r.status === 'rejected')) return false;
     }
     return true;
   } catch {

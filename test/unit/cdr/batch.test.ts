@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { prepareBatch, prepareChunk, type SeenReports } from '../../../src/cdr/batch.ts';
-import { INGEST, minimalRawCdr } from '../fixtures.ts';
+import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 
 const version = (reportId: string, reportTime: string | null, user: string) =>
   minimalRawCdr(reportId, { 'Report time': reportTime, User: user });

@@ -5,7 +5,7 @@ import { FIELDS, FIELDS_BY_MATCH_KEY, toMatchKey } from '../../../src/cdr/fields
 import { type NormalisedCdr, normalise } from '../../../src/cdr/normalise.ts';
 import { rawText } from '../../../src/cdr/parse-value.ts';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
-import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../fixtures.ts';
+import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../../helpers/fixtures.ts';
 
 const normaliseOk = (raw: unknown): NormalisedCdr => {
   const r = normalise(raw, INGEST);

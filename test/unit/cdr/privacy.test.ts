@@ -9,7 +9,7 @@ import { FIELDS } from '../../../src/cdr/fields.ts';
 import { createPrivacy, privacyEnv, privacyProblems, toPrivacy } from '../../../src/cdr/privacy.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
 import { parseIngressConfig } from '../../../src/settings.ts';
-import { fullRawCdr, INGEST } from '../fixtures.ts';
+import { fullRawCdr, INGEST } from '../../helpers/fixtures.ts';
 
 const KEY = 'a-sixteen-byte-key-or-longer';
 const hmac = (v: string) => createHmac('sha256', KEY).update(v).digest('hex');

@@ -12,8 +12,8 @@ import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import type { Logger } from '../../../src/log.ts';
 import { createRepeatedWarnings } from '../../../src/log-repeats.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
-import { fullRawCdr, minimalRawCdr } from '../fixtures.ts';
-import { parsePrometheusText, sampleValue } from '../prometheus.ts';
+import { fullRawCdr, minimalRawCdr } from '../../helpers/fixtures.ts';
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus.ts';
 
 const SECRET = 'partner-hub-secret';
 const PATH = '/webhooks/cdr';

@@ -36,7 +36,7 @@ import fc from 'fast-check';
 import { createApp, type IngressSettings } from '../../../src/ingress/app.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { minimalRawCdr } from '../fixtures.ts';
+import { minimalRawCdr } from '../../helpers/fixtures.ts';
 
 const SECRET = 'hostile-secret';
 const PATH = '/webhooks/cdr';

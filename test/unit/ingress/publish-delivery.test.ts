@@ -4,7 +4,7 @@ import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { type Publish, publishDelivery } from '../../../src/ingress/publish-delivery.ts';
-import { INGEST, minimalRawCdr } from '../fixtures.ts';
+import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 
 // scanned: records parsed chunk by chunk
 const slicesOf = (text: string) => readRecords(Buffer.from(text), 0);

@@ -8,7 +8,7 @@ import {
   rawHash,
   toDeadLetterMessage,
 } from '../../../src/kafka/messages.ts';
-import { INGEST } from '../fixtures.ts';
+import { INGEST } from '../../helpers/fixtures.ts';
 
 const letter = (raw: unknown) =>
   toDeadLetterMessage(

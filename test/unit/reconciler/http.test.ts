@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReconcilerApp } from '../../../src/reconciler/http.ts';
 import type { ReconcilerStatus } from '../../../src/reconciler/service.ts';
-import { IDLE_RECONCILER } from '../fixtures.ts';
-import { parsePrometheusText } from '../prometheus.ts';
+import { IDLE_RECONCILER } from '../../helpers/fixtures.ts';
+import { parsePrometheusText } from '../../helpers/prometheus.ts';
 
 const idle = IDLE_RECONCILER;
 

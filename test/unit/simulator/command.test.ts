@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parseSimulateArgs, runSimulateCommand } from '../../../src/simulator/command.ts';
-import { startReceiver } from './receiver.ts';
+import { startReceiver } from '../../helpers/receiver.ts';
 
 type Io = { out: (line: string) => void; err: (line: string) => void };
 

@@ -6,7 +6,7 @@ import {
   type SendableDelivery,
 } from '../../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../../src/simulator/world.ts';
-import { startReceiver } from './receiver.ts';
+import { startReceiver } from '../../helpers/receiver.ts';
 
 const END = Date.parse('2026-11-23T12:00:00.000Z');
 const SECRET = 'shh-secret';

@@ -1,7 +1,11 @@
-/** `npm run stack -- up|down|status`: the local Kafka + registry stack. */
+/**
+ * @module tools/stack/cli
+ * `npm run stack -- up|down|status`: the local Kafka + registry stack. A
+ * developer tool, not part of the shipped CLI or image (it needs Java and Maven).
+ */
 import { down, saslListener, stackSettings, status, up } from './stack.ts';
 
-export const USAGE = `usage: webex-cdr-kafka stack up|down|status   (in a checkout: npm run stack -- ...)
+export const USAGE = `usage: npm run stack -- up|down|status   (node tools/stack/cli.ts up|down|status)
 
 A local Apache Kafka broker (KRaft) and Apicurio Registry, run from jars under
 .stack/ (fetched once from Maven Central; Java 17+ and Maven needed), for

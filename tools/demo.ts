@@ -1,5 +1,5 @@
 /**
- * @module demo
+ * @module tools/demo
  * `npm run demo`: the product on this machine in one command.
  *   1. the local stack (Kafka + Apicurio Registry from Maven Central), unless it is up, or
  *      the Kafka and registry KAFKA_BROKERS and SCHEMA_REGISTRY_URL name (both set)
@@ -17,21 +17,21 @@
  * which stop everything the demo started (and the stack, if the demo started it).
  */
 
-import { toMatchKey } from './cdr/fields.ts';
-import { type RunningIngress, startIngress } from './ingress/server.ts';
-import { sign } from './ingress/verify-signature.ts';
-import { createKafkaClient } from './kafka/client.ts';
-import { HEADER } from './kafka/messages.ts';
-import { type Listening, listen } from './listen.ts';
-import { createLogger } from './log.ts';
-import type { Progress } from './reconciler/reconcile.ts';
-import { formatSummary } from './reconciler/report.ts';
-import type { RunSummary } from './reconciler/rules.ts';
-import { createReconciler, type Reconciler } from './reconciler/service.ts';
-import { parseIngressConfig, parseKafkaConfig, parseReconcilerConfig } from './settings.ts';
-import { createPartnerApi } from './simulator/partner-api.ts';
-import { createWebhookSender, type DeliveryResult } from './simulator/webhook-sender.ts';
-import { createWebexWorld } from './simulator/world.ts';
+import { toMatchKey } from '../src/cdr/fields.ts';
+import { type RunningIngress, startIngress } from '../src/ingress/server.ts';
+import { sign } from '../src/ingress/verify-signature.ts';
+import { createKafkaClient } from '../src/kafka/client.ts';
+import { HEADER } from '../src/kafka/messages.ts';
+import { type Listening, listen } from '../src/listen.ts';
+import { createLogger } from '../src/log.ts';
+import type { Progress } from '../src/reconciler/reconcile.ts';
+import { formatSummary } from '../src/reconciler/report.ts';
+import type { RunSummary } from '../src/reconciler/rules.ts';
+import { createReconciler, type Reconciler } from '../src/reconciler/service.ts';
+import { parseIngressConfig, parseKafkaConfig, parseReconcilerConfig } from '../src/settings.ts';
+import { createPartnerApi } from '../src/simulator/partner-api.ts';
+import { createWebhookSender, type DeliveryResult } from '../src/simulator/webhook-sender.ts';
+import { createWebexWorld } from '../src/simulator/world.ts';
 import {
   down,
   givenStack,

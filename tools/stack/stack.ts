@@ -1,5 +1,5 @@
 /**
- * @module stack/stack
+ * @module tools/stack/stack
  * A real local stack without Docker: one Apache Kafka broker (KRaft, combined
  * broker + controller) and Apicurio Registry (in-memory, Confluent-compatible
  * API at /apis/ccompat/v7), both fetched from Maven Central with the machine's
@@ -192,7 +192,7 @@ export const ensureKafkaJars = async (s: StackSettings): Promise<string> => {
   rmSync(lib, { recursive: true, force: true });
   await mvn([
     '-f',
-    join(ROOT, 'src/stack/kafka.pom.xml'),
+    join(ROOT, 'tools/stack/kafka.pom.xml'),
     `-Dstack.dir=${s.dir}`,
     `-Dkafka.version=${KAFKA_VERSION}`,
     'dependency:copy-dependencies',

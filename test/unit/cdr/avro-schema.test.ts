@@ -11,7 +11,7 @@ import {
   toMatchKey,
 } from '../../../src/cdr/fields.ts';
 import { normalise } from '../../../src/cdr/normalise.ts';
-import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../fixtures.ts';
+import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../../helpers/fixtures.ts';
 
 type SchemaField = { name: string; type: unknown; default?: unknown };
 
