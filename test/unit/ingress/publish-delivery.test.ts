@@ -60,6 +60,7 @@ describe('publishDelivery', () => {
       publishDelivery(slicesOf(text), INGEST, publish, 1000, { chunkRecords: 5 }),
       {
         code: 'body_invalid_json',
+        message: /\(record 13\)/,
       },
     );
     assert.equal(batches.length, 0);
