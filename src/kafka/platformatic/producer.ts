@@ -84,7 +84,9 @@ export const platformaticAuthFailure = (e: unknown): CdrError | null => {
   return null;
 };
 
-type Partitioner = NonNullable<import('@platformatic/kafka').ProducerOptions<string, Buffer, string, string>['partitioner']>;
+type Partitioner = NonNullable<
+  import('@platformatic/kafka').ProducerOptions<string, Buffer, string, string>['partitioner']
+>;
 
 /**
  * The library's partitioner, its answer remembered per key string

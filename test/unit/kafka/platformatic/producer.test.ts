@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
 import {
   AuthenticationError,
   compatibilityPartitioner,
@@ -8,6 +7,7 @@ import {
   NetworkError,
   ResponseError,
 } from '@platformatic/kafka';
+import fc from 'fast-check';
 import { CdrError } from '../../../../src/errors.ts';
 import {
   platformaticAuthFailure,
