@@ -65,10 +65,10 @@ const { values: args } = parseArgs({
     senders: { type: 'string' },
     'cpu-prof': { type: 'string' },
     /**
-     * The ingress' producer client (KAFKA_CLIENT): kafkajs (default) or platformatic; a
+     * The ingress' producer client (KAFKA_CLIENT): platformatic (the default) or kafkajs; a
      * comma-separated list runs an ingress per client, each case on each in turn.
      */
-    client: { type: 'string', default: 'kafkajs' },
+    client: { type: 'string', default: 'platformatic' },
     /** Another checkout whose ingress (its src/cli.ts) runs beside this one's, case by case. */
     baseline: { type: 'string' },
     /** KAFKA_COMPRESSION of the ingress: none (default), gzip or zstd. The reference stays uncompressed. */
@@ -78,7 +78,7 @@ const { values: args } = parseArgs({
   },
 });
 const SMOKE = args.smoke === true;
-const CLIENTS = (args.client ?? 'kafkajs').split(',').map((c) => {
+const CLIENTS = (args.client ?? 'platformatic').split(',').map((c) => {
   if (c !== 'kafkajs' && c !== 'platformatic') throw new Error(`--client: unknown client ${c}`);
   return c;
 });

@@ -1,6 +1,7 @@
 /**
  * @module kafka/kafkajs/producer
- * The `CdrProducer` on kafkajs (`KAFKA_CLIENT=kafkajs`, the default):
+ * The `CdrProducer` on kafkajs (`KAFKA_CLIENT=kafkajs`; the default is
+ * @platformatic/kafka, kafka/platformatic/producer.ts):
  * idempotent, acks=-1, one request in flight per broker, compression as
  * configured. Chunks, the deadline per chunk and the cap on given-up sends are
  * kafka/send-guard.ts; kafkajs retries an idempotent send forever, so that
