@@ -47,6 +47,14 @@ export type NormalisedCdr = {
   /** `Release time`, falling back to `Report time`: the call end the reconciler windows on. */
   readonly callEnd: number | null;
   readonly reportTime: number | null;
+  /**
+   * `callEnd` and `reportTime` as `Date#toISOString` writes them, when the
+   * record held them in exactly that form (Webex's usual one): the text is
+   * kept so the headers need not format the time again (kafka/messages.ts).
+   * Null: format it (another spelling, or no time).
+   */
+  readonly callEndIso: string | null;
+  readonly reportTimeIso: string | null;
   readonly record: CdrRecord;
 };
 
@@ -55,6 +63,11 @@ const REPORT_ID = FIELDS.findIndex((f) => f.name === 'report_id');
 const ORG_UUID = FIELDS.findIndex((f) => f.name === 'org_uuid');
 const RELEASE_TIME = FIELDS.findIndex((f) => f.name === 'release_time');
 const REPORT_TIME = FIELDS.findIndex((f) => f.name === 'report_time');
+
+// A valid time (parseTime accepted it: years from 1000) in this form is what toISOString gives back.
+const ISO_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isoText = (value: unknown): string | null =>
+  typeof value === 'string' && ISO_TEXT.test(value) ? value : null;
 
 // Raw key -> field index (-1: unknown, INVALID_KEY: not valid Unicode). Live
 // data repeats a small set of spellings, so the regex in toMatchKey and the
@@ -104,6 +117,8 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
   }
   const values: FieldValue[] = new Array(FIELD_COUNT).fill(null);
   const extra: Record<string, string> = Object.create(null);
+  let releaseText: unknown = null;
+  let reportText: unknown = null;
 
   for (const key of Object.keys(raw)) {
     const value = raw[key];
@@ -130,6 +145,8 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
     if (parsed.value === null && typeof value === 'string' && value !== '') extra[key] = value;
     // An empty spelling ("" / "NA") leaves the field open for a later spelling with a value.
     values[index] = parsed.value;
+    if (index === RELEASE_TIME) releaseText = value;
+    else if (index === REPORT_TIME) reportText = value;
   }
 
   const reportId = values[REPORT_ID];
@@ -143,12 +160,15 @@ export const normalise = (raw: unknown, ingest: Ingest): Result<NormalisedCdr> =
   const release = values[RELEASE_TIME];
   const report = values[REPORT_TIME];
   const reportTime = typeof report === 'number' ? report : null;
+  const reportTimeIso = reportTime === null ? null : isoText(reportText);
   const record = buildRecord(values, extra, ingest);
   return ok({
     reportId,
     orgId,
     callEnd: typeof release === 'number' ? release : reportTime,
     reportTime,
+    callEndIso: typeof release === 'number' ? isoText(releaseText) : reportTimeIso,
+    reportTimeIso,
     record,
   });
 };

@@ -13,6 +13,7 @@ import { isPlainObject } from '../cdr/normalise.ts';
 import { CdrError } from '../errors.ts';
 import { type BodyBytes, memoryBytes } from './body-bytes.ts';
 import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './json-records-scanner.ts';
+import { isJsonText } from './json-syntax.ts';
 
 export const decodeJson = (bytes: Buffer): unknown => {
   checkUtf8(bytes);
@@ -47,6 +48,12 @@ export type RecordSlices = {
   readonly streamed: boolean;
   /** Records `from` (inclusive) to `to` (exclusive), parsed with JSON.parse; throws `body_invalid_json`. */
   parse(from: number, to: number): unknown[];
+  /**
+   * Throws the error `parse(from, to)` would throw, without building the
+   * records: their syntax is checked on the bytes (json-syntax.ts), and a
+   * record the check refuses is parsed for JSON.parse's verdict and message.
+   */
+  check(from: number, to: number): void;
 };
 
 const invalidJson = (e: unknown, where: string) => {
@@ -72,6 +79,7 @@ const parsedSlices = (records: unknown[]): RecordSlices => ({
   count: records.length,
   streamed: false,
   parse: (from, to) => records.slice(from, to),
+  check: () => undefined,
 });
 
 /** Lead byte of a UTF-8 sequence at the end of `b` that is cut off, or b.length. */
@@ -153,31 +161,47 @@ export const readRecords = (
     return parseWhole(bytes); // the scan took another array than JSON.parse would: trust JSON.parse
   }
   const { starts, ends } = span;
+  /** The bytes of records `from` to `to`, read at once, and where they start in the body. */
+  const group = (from: number, to: number) => {
+    const first = starts[from];
+    const last = ends[to - 1];
+    if (first === undefined || last === undefined || to <= from) return null;
+    return { first, bytes: bytes.read(first, last) };
+  };
+  const parseOne = (g: { first: number; bytes: Buffer }, k: number): unknown => {
+    try {
+      const text = g.bytes.toString(
+        'utf8',
+        (starts[k] as number) - g.first,
+        (ends[k] as number) - g.first,
+      );
+      return JSON.parse(text);
+    } catch (e) {
+      throw invalidJson(e, ` (record ${k + 1})`);
+    }
+  };
   return {
     count: starts.length,
     streamed: true,
     parse(from, to) {
-      const first = starts[from];
-      const last = ends[to - 1];
-      if (first === undefined || last === undefined || to <= from) return [];
+      const g = group(from, to);
+      if (g === null) return [];
       // One JSON.parse per record, from one read of the group: small strings die
       // young, where one string of a whole group (megabytes) would sit in V8's
       // large-object space until a full collection.
-      const group = bytes.read(first, last);
       const records: unknown[] = new Array(to - from);
       for (let k = from; k < to; k++) {
-        try {
-          const text = group.toString(
-            'utf8',
-            (starts[k] as number) - first,
-            (ends[k] as number) - first,
-          );
-          records[k - from] = JSON.parse(text);
-        } catch (e) {
-          throw invalidJson(e, ` (record ${k + 1})`);
-        }
+        records[k - from] = parseOne(g, k);
       }
       return records;
+    },
+    check(from, to) {
+      const g = group(from, to);
+      for (let k = from; g !== null && k < to; k++) {
+        const at = (starts[k] as number) - g.first;
+        if (isJsonText(g.bytes, at, (ends[k] as number) - g.first)) continue;
+        parseOne(g, k); // JSON.parse has the last word, and the message
+      }
     },
   };
 };

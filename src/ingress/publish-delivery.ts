@@ -7,7 +7,8 @@
  * about two chunks of records, whatever the delivery's size. The counts are
  * returned once every chunk is acknowledged. Invalid JSON in any record is
  * found before the first chunk is sent (nothing is published for a refused
- * delivery); a Kafka failure ends the delivery with its error and no further
+ * delivery): the later chunks' records are checked on their bytes first,
+ * without building them (ingress/json-syntax.ts); a Kafka failure ends the delivery with its error and no further
  * chunk is sent.
  */
 import { setImmediate } from 'node:timers/promises';
@@ -63,10 +64,11 @@ export const publishDelivery = async (
     return counts;
   };
   // A delivery is refused whole or published whole: before the first chunk goes
-  // out, the records of the later chunks are parsed once (and let go), so a syntax
-  // error anywhere answers 400 with nothing on the topic. One chunk: no extra pass.
+  // out, the syntax of the later chunks' records is checked on their bytes (no
+  // objects built), so a syntax error anywhere answers 400 with nothing on the
+  // topic. One chunk: no extra pass.
   for (let from = chunkRecords; from < slices.count; from += chunkRecords) {
-    slices.parse(from, Math.min(from + chunkRecords, slices.count));
+    slices.check(from, Math.min(from + chunkRecords, slices.count));
     await setImmediate(); // probes and other deliveries keep being answered
   }
   let sending: Promise<PublishCounts> | null = null;

@@ -49,9 +49,11 @@ export const toCdrMessage = (cdr: NormalisedCdr, value: Buffer): OutMessage => {
     [HEADER.feed]: cdr.record.ingest.feed,
     [HEADER.deliveryId]: cdr.record.ingest.delivery_id,
   };
-  const reportTime = iso(cdr.reportTime);
+  // the record's own text when it is already what toISOString gives (cdr/normalise.ts)
+  const reportTime = cdr.reportTimeIso ?? iso(cdr.reportTime);
   if (reportTime !== undefined) headers[HEADER.reportTime] = reportTime;
-  const callEnd = iso(cdr.callEnd);
+  const callEnd =
+    cdr.callEndIso ?? (cdr.callEnd === cdr.reportTime ? reportTime : iso(cdr.callEnd));
   if (callEnd !== undefined) headers[HEADER.callEnd] = callEnd;
   return { key: cdr.orgId, value, headers };
 };

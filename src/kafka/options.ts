@@ -35,7 +35,7 @@ export const kafkaEnv = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_COMPRESSION: z.enum(['none', 'gzip', 'zstd']).default('none'),
-  KAFKA_CLIENT: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
+  KAFKA_CLIENT: z.enum(['platformatic', 'kafkajs']).default('platformatic'),
   SCHEMA_REGISTRY_URL: httpUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),

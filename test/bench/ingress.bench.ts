@@ -21,8 +21,14 @@
  *   npm run bench -- --sizes 100000 --senders 1 --cpu-prof bench/profile
  *                                  one case, the ingress under --cpu-prof; then
  *   node test/bench/profile-summary.ts bench/profile/*.cpuprofile
+ *   npm run bench -- --client kafkajs,platformatic
+ *                                  both producer clients side by side: each case runs on
+ *                                  each client's ingress in turn, in the same run
+ *   npm run bench -- --baseline ../other-checkout
+ *                                  this checkout's ingress against another's (e.g. the
+ *                                  commit before a change), case by case, same run
  */
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -58,8 +64,13 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     senders: { type: 'string' },
     'cpu-prof': { type: 'string' },
-    /** The ingress' producer client (KAFKA_CLIENT): kafkajs (default) or platformatic. */
-    client: { type: 'string', default: 'kafkajs' },
+    /**
+     * The ingress' producer client (KAFKA_CLIENT): platformatic (the default) or kafkajs; a
+     * comma-separated list runs an ingress per client, each case on each in turn.
+     */
+    client: { type: 'string', default: 'platformatic' },
+    /** Another checkout whose ingress (its src/cli.ts) runs beside this one's, case by case. */
+    baseline: { type: 'string' },
     /** KAFKA_COMPRESSION of the ingress: none (default), gzip or zstd. The reference stays uncompressed. */
     compression: { type: 'string', default: 'none' },
     /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
@@ -67,7 +78,18 @@ const { values: args } = parseArgs({
   },
 });
 const SMOKE = args.smoke === true;
-const CLIENT = args.client === 'platformatic' ? 'platformatic' : 'kafkajs';
+const CLIENTS = (args.client ?? 'platformatic').split(',').map((c) => {
+  if (c !== 'kafkajs' && c !== 'platformatic') throw new Error(`--client: unknown client ${c}`);
+  return c;
+});
+/** The ingresses measured side by side: one per client, and each again from --baseline. */
+const VARIANTS = CLIENTS.flatMap((client) => [
+  { label: client, client, cli: join(ROOT, 'src/cli.ts') },
+  ...(args.baseline === undefined
+    ? []
+    : [{ label: `${client}@baseline`, client, cli: join(args.baseline, 'src/cli.ts') }]),
+]);
+type Variant = (typeof VARIANTS)[number];
 // checked by the ingress' own configuration: a wrong value stops it with the problem named
 const COMPRESSION = args.compression ?? 'none';
 const SIZES = (args.sizes ?? (SMOKE ? '100,500' : '100,2000,20000,100000')).split(',').map(Number);
@@ -100,8 +122,13 @@ const cpuSeconds = (pid: number): number => {
 /** Resets the peak RSS (VmHWM) of our own child, so each case has its own peak. */
 const resetPeakRss = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
-const startIngress = async (env: Record<string, string>, topic: string, port: number) => {
-  const cli = join(ROOT, 'src/cli.ts');
+const startIngress = async (
+  env: Record<string, string>,
+  topic: string,
+  port: number,
+  variant: Variant,
+) => {
+  const cli = variant.cli;
   const cpuProf = args['cpu-prof'];
   const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
   // the V8 flags the ingress ships with (the shebang of src/bin.ts), unless --ingress-flags says otherwise
@@ -116,7 +143,7 @@ const startIngress = async (env: Record<string, string>, topic: string, port: nu
         ...process.env,
         ...env,
         CDR_TOPIC: topic,
-        KAFKA_CLIENT: CLIENT,
+        KAFKA_CLIENT: variant.client,
         KAFKA_COMPRESSION: COMPRESSION,
         CDR_FEED: 'analytics',
         WEBHOOK_SECRETS: SECRET,
@@ -165,6 +192,8 @@ const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 type CaseResult = {
+  /** Which ingress (client, and @baseline for the other checkout's) when several ran. */
+  ingress?: string;
   recordsPerDelivery: number;
   senders: number;
   deliveries: number;
@@ -341,21 +370,56 @@ const machine = async () => {
   };
 };
 
+/** Per case, each ingress' figures against the first one's (records/s, p50, p99, CPU). */
+const sideBySide = (cases: CaseResult[]): string[] => {
+  const first = VARIANTS[0]?.label;
+  const lines = [
+    `Side by side, as ratios to \`${first}\` in the same case (records/s: higher is better; the rest: lower is better):`,
+    '',
+    '| records/delivery | senders | ingress | records/s | p50 | p99 | CPU s / 10k | peak RSS |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of cases) {
+    const base = cases.find(
+      (b) =>
+        b.ingress === first &&
+        b.recordsPerDelivery === c.recordsPerDelivery &&
+        b.senders === c.senders,
+    );
+    if (base === undefined || c.ingress === first) continue;
+    const r = (a: number, b: number) => (b === 0 ? '-' : round(a / b, 2));
+    lines.push(
+      `| ${c.recordsPerDelivery} | ${c.senders} | ${c.ingress} | ${r(c.recordsPerSecond, base.recordsPerSecond)} | ${r(c.p50Ms, base.p50Ms)} | ${r(c.p99Ms, base.p99Ms)} | ${r(c.cpuSecondsPer10k, base.cpuSecondsPer10k)} | ${r(c.peakRssMiB, base.peakRssMiB)} |`,
+    );
+  }
+  return lines;
+};
+
 const markdown = (report: Report): string => {
   const m = report.machine;
+  const several = VARIANTS.length > 1;
   const lines = [
     '# Ingress benchmark results',
     '',
     `Run ${m.date} by \`npm run bench\`${report.smoke ? ' --smoke' : ''}: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka}; load average at start ${m.loadAverageAtStart.join(' / ')}. ${m.note}.`,
     '',
-    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${report.client}\`). Topic of ${PARTITIONS} partitions, acks=all, compression ${report.compression} (\`KAFKA_COMPRESSION\`): ${report.bytesOnDiskPerRecord} B per record in the broker's log, headers and batch overhead included. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, no compression, same broker.`,
+    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client
+      .split(',')
+      .map(
+        (c) =>
+          `${c === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${c}\`)`,
+      )
+      .join(
+        ' and ',
+      )}${report.baseline === undefined ? '' : `; each also from the checkout ${report.baseline} (\`@baseline\`)`}. Topic of ${PARTITIONS} partitions, acks=all, compression ${report.compression} (\`KAFKA_COMPRESSION\`): ${report.bytesOnDiskPerRecord} B per record in the broker's log, headers and batch overhead included. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, no compression, same broker.`,
     '',
-    '| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |${several ? ' ingress |' : ''}`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${several ? '---|' : ''}`,
     ...report.cases.map(
       (c) =>
-        `| ${c.recordsPerDelivery} | ${c.senders} | ${c.deliveries} | ${c.records} | ${c.recordsPerSecond} | ${c.reference?.recordsPerSecond ?? '-'} | ${c.ratio ?? '-'} | ${c.p50Ms} | ${c.p99Ms} | ${c.peakRssMiB} | ${c.cpuSecondsPer10k} | ${c.retried503} |`,
+        `| ${c.recordsPerDelivery} | ${c.senders} | ${c.deliveries} | ${c.records} | ${c.recordsPerSecond} | ${c.reference?.recordsPerSecond ?? '-'} | ${c.ratio ?? '-'} | ${c.p50Ms} | ${c.p99Ms} | ${c.peakRssMiB} | ${c.cpuSecondsPer10k} | ${c.retried503} |${several ? ` ${c.ingress} |` : ''}`,
     ),
+    ...(several ? ['', ...sideBySide(report.cases)] : []),
     '',
     `The ingress was warmed up first with ${report.warmupDeliveries} untimed deliveries; cases of up to 2 000 records a delivery send at least ${MIN_DELIVERIES} deliveries.`,
     '',
@@ -369,8 +433,10 @@ const markdown = (report: Report): string => {
 
 type Report = {
   smoke: boolean;
-  /** The ingress' producer client (KAFKA_CLIENT). */
+  /** The ingress' producer client (KAFKA_CLIENT); comma-separated when several ran. */
   client: string;
+  /** The other checkout measured beside this one (--baseline). */
+  baseline?: string;
   /** The ingress' KAFKA_COMPRESSION. */
   compression: string;
   /** The CDR topic's bytes in the broker's log directories per record, after all cases. */
@@ -418,51 +484,62 @@ const main = async () => {
   await admin.createTopics({ topics: [{ topic: refTopic, numPartitions: PARTITIONS }] });
   await admin.disconnect();
 
-  const port = 34100 + Math.floor(Math.random() * 10);
-  const child = await startIngress(env, topic, port);
+  const ingresses: { variant: Variant; child: ChildProcess; url: string }[] = [];
   const cases: CaseResult[] = [];
   let warmupRecords = 0;
   try {
+    for (const [i, variant] of VARIANTS.entries()) {
+      const port = 34100 + 10 * i + Math.floor(Math.random() * 10);
+      const child = await startIngress(env, topic, port, variant);
+      ingresses.push({ variant, child, url: `http://127.0.0.1:${port}/webhooks/cdr` });
+    }
     const warmupSize = SMOKE ? 100 : 2000;
-    const warmup = await runCase(
-      `http://127.0.0.1:${port}/webhooks/cdr`,
-      child.pid ?? 0,
-      pool.body(warmupSize),
-      warmupSize,
-      1,
-      WARMUP_DELIVERIES,
-    );
-    warmupRecords = warmup.records;
-    console.log(`warm-up: ${warmup.deliveries} deliveries of ${warmupSize} records (not reported)`);
+    for (const { variant, child, url } of ingresses) {
+      const warmup = await runCase(
+        url,
+        child.pid ?? 0,
+        pool.body(warmupSize),
+        warmupSize,
+        1,
+        WARMUP_DELIVERIES,
+      );
+      warmupRecords += warmup.records;
+      console.log(
+        `warm-up ${variant.label}: ${warmup.deliveries} deliveries of ${warmupSize} records (not reported)`,
+      );
+    }
     for (const size of SIZES) {
       const body = pool.body(size);
       for (const senders of SENDERS) {
-        const c = await runCase(
-          `http://127.0.0.1:${port}/webhooks/cdr`,
-          child.pid ?? 0,
-          body,
-          size,
-          senders,
-        );
+        // each ingress in turn on the same body, then the reference once
+        const measured: CaseResult[] = [];
+        for (const { variant, child, url } of ingresses) {
+          const c = await runCase(url, child.pid ?? 0, body, size, senders);
+          measured.push(VARIANTS.length > 1 ? { ingress: variant.label, ...c } : c);
+        }
         const reference = await producerPerfTest(
           classpath,
           env.KAFKA_BROKERS,
           refTopic,
-          c.records,
+          Math.max(...measured.map((c) => c.records)),
           avgAvroBytes,
         );
-        const result = {
-          ...c,
-          reference,
-          ratio: round(c.recordsPerSecond / reference.recordsPerSecond, 2),
-        };
-        cases.push(result);
-        console.log(JSON.stringify(result));
+        for (const c of measured) {
+          const result = {
+            ...c,
+            reference,
+            ratio: round(c.recordsPerSecond / reference.recordsPerSecond, 2),
+          };
+          cases.push(result);
+          console.log(JSON.stringify(result));
+        }
       }
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    for (const { child } of ingresses) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   }
   const expected = cases.reduce((n, c) => n + c.records, warmupRecords);
   const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
@@ -472,7 +549,8 @@ const main = async () => {
 
   const report: Report = {
     smoke: SMOKE,
-    client: CLIENT,
+    client: CLIENTS.join(','),
+    ...(args.baseline === undefined ? {} : { baseline: args.baseline }),
     compression: COMPRESSION,
     bytesOnDiskPerRecord: Math.round(onDisk / onTopic),
     warmupDeliveries: WARMUP_DELIVERIES,
@@ -492,7 +570,7 @@ const main = async () => {
       series: ['ingress end to end', 'kafka-producer-perf-test'],
       unit: 'records/s',
       groups: cases.map((c) => ({
-        label: `${c.recordsPerDelivery}\nx${c.senders}`,
+        label: `${c.recordsPerDelivery}\nx${c.senders}${c.ingress === undefined ? '' : ` ${c.ingress}`}`,
         values: [c.recordsPerSecond, c.reference?.recordsPerSecond ?? 0],
       })),
     }),

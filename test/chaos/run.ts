@@ -48,8 +48,8 @@ const CANARY = `chaos-canary-${Math.random().toString(36).slice(2)}`;
 const { values: flags } = parseArgs({
   options: { profile: { type: 'string' }, client: { type: 'string' } },
 });
-/** The producer client under test (KAFKA_CLIENT): kafkajs (default) or platformatic. */
-const client = flags.client ?? process.env.CHAOS_KAFKA_CLIENT ?? 'kafkajs';
+/** The producer client under test (KAFKA_CLIENT): platformatic (the connector's default) or kafkajs. */
+const client = flags.client ?? process.env.CHAOS_KAFKA_CLIENT ?? 'platformatic';
 if (client !== 'kafkajs' && client !== 'platformatic')
   throw new Error('--client kafkajs|platformatic');
 const profile = (flags.profile ?? process.env.CHAOS_PROFILE ?? 'quick') as 'quick' | 'full';

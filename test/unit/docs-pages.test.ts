@@ -10,8 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { CdrError, ERROR_CODES } from '../../src/errors.ts';
 import { httpStatus } from '../../src/ingress/status.ts';
+import { kafkaEnv } from '../../src/kafka/options.ts';
 import { FROM_FILE, SETTINGS } from '../../src/settings.ts';
 import {
   brokenLinks,
@@ -57,6 +59,40 @@ describe('docs/configuration.md', () => {
     const noFile = page.replace(/^(\| `KAFKA_SSL_CA` \|.*\| )file \|$/m, '$1 |');
     assert.notEqual(noFile, page);
     assert.deepEqual(undocumentedSettings(noFile, SETTINGS, FROM_FILE), ['KAFKA_SSL_CA_FILE']);
+  });
+});
+
+/** The Kafka settings that are a choice of names with a default (KAFKA_CLIENT, KAFKA_COMPRESSION), and it. */
+const CHOICE_DEFAULTS = Object.entries(kafkaEnv.shape).flatMap(([name, schema]) =>
+  schema instanceof z.ZodDefault && schema.unwrap() instanceof z.ZodEnum
+    ? [{ name, value: String(schema.parse(undefined)) }]
+    : [],
+);
+/** Settings whose row in the table does not give `value` as its default. */
+const wrongDefaults = (page: string) =>
+  CHOICE_DEFAULTS.filter(({ name, value }) => {
+    const row = page.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+    return row?.split(' | ')[1] !== `\`${value}\``;
+  }).map(({ name }) => name);
+
+describe('docs/configuration.md: defaults', () => {
+  const page = read('docs/configuration.md');
+
+  it('shows the default of each Kafka setting that is a choice (the client, the codec)', () => {
+    assert.deepEqual(
+      CHOICE_DEFAULTS.map((d) => d.name),
+      ['KAFKA_COMPRESSION', 'KAFKA_CLIENT'],
+    );
+    assert.deepEqual(wrongDefaults(page), []);
+  });
+
+  it("the check fails when a default in the table is not the code's", () => {
+    const old = page.replace(
+      '| `KAFKA_CLIENT` | `platformatic` |',
+      '| `KAFKA_CLIENT` | `kafkajs` |',
+    );
+    assert.notEqual(old, page);
+    assert.deepEqual(wrongDefaults(old), ['KAFKA_CLIENT']);
   });
 });
 

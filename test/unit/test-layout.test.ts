@@ -73,9 +73,7 @@ const ARTEFACTS = [
  * Tests still named after a behaviour rather than a file: renamed by the work
  * that reorganises src/kafka and src/ingress (issue 13, items 1 and 3).
  */
-const NOT_YET_MIRRORED = [
-  'ingress/hostile-input.test.ts',
-];
+const NOT_YET_MIRRORED = ['ingress/hostile-input.test.ts'];
 
 const UNIT = join(ROOT, 'test/unit');
 const unitFiles = readdirSync(UNIT, { recursive: true, encoding: 'utf8' });

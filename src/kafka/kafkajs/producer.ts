@@ -1,6 +1,7 @@
 /**
  * @module kafka/kafkajs/producer
- * The `CdrProducer` on kafkajs (`KAFKA_CLIENT=kafkajs`, the default):
+ * The `CdrProducer` on kafkajs (`KAFKA_CLIENT=kafkajs`; the default is
+ * @platformatic/kafka, kafka/platformatic/producer.ts):
  * idempotent, acks=-1, one request in flight per broker, compression as
  * configured. Chunks, the deadline per chunk and the cap on given-up sends are
  * kafka/send-guard.ts; kafkajs retries an idempotent send forever, so that
@@ -20,6 +21,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { describe } from '../../errors.ts';
+import { createPartitionMemo, type PartitionMemo } from '../partition-memo.ts';
 import type { CdrProducer, ProducerOptions } from '../port.ts';
 import { connectOnce, createGuardedProducer } from '../send-guard.ts';
 
@@ -32,30 +34,23 @@ const FATAL_TYPES = new Set([
 
 /**
  * kafkajs' DefaultPartitioner (murmur2 as the Java client), remembering the
- * partition of each key for a partition count: a delivery has thousands of
- * records of a few hundred orgs, and the default hashes every key again (and
- * filters the partition list for every message). Exact: for a keyed message
- * the default's answer depends on the key and the partition count only, so
- * keys are remembered per partition count (the CDR and dead-letter topics
- * differ), with no allocation per message.
+ * partition of each key (kafka/partition-memo.ts) per partition count: the
+ * default's answer for a keyed message depends on the key and the partition
+ * count only (the CDR and dead-letter topics differ), and it also filters the
+ * partition list for every message.
  */
 export const rememberingPartitioner: ICustomPartitioner = () => {
   const base = Partitioners.DefaultPartitioner();
-  const byCount = new Map<number, Map<string, number>>();
+  const byCount = new Map<number, PartitionMemo>();
   return (args) => {
     const { message, partitionMetadata } = args;
     if (message.partition != null || typeof message.key !== 'string') return base(args);
-    let known = byCount.get(partitionMetadata.length);
-    if (known === undefined || known.size >= 100_000) {
-      known = new Map();
-      byCount.set(partitionMetadata.length, known);
+    let memo = byCount.get(partitionMetadata.length);
+    if (memo === undefined) {
+      memo = createPartitionMemo();
+      byCount.set(partitionMetadata.length, memo);
     }
-    let partition = known.get(message.key);
-    if (partition === undefined) {
-      partition = base(args);
-      known.set(message.key, partition);
-    }
-    return partition;
+    return memo.get(message.key) ?? memo.remember(message.key, base(args));
   };
 };
 

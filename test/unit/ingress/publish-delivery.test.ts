@@ -58,6 +58,7 @@ describe('publishDelivery', () => {
     const { batches, publish } = recording();
     await assert.rejects(publishDelivery(slicesOf(text), options(publish, 5)), {
       code: 'body_invalid_json',
+      message: /\(record 13\)/,
     });
     assert.equal(batches.length, 0);
   });

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { normalise } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
 import {
   HEADER,
   MAX_DLQ_RAW_CHARS,
   rawHash,
+  toCdrMessage,
   toDeadLetterMessage,
 } from '../../../src/kafka/messages.ts';
 import { INGEST } from '../../helpers/fixtures.ts';
@@ -100,5 +103,58 @@ describe('dead-letter raw hash', () => {
     assert.equal(rawHash({ a: 1 }), rawHash({ a: 1 }));
     assert.notEqual(rawHash({ a: 1 }), rawHash({ a: 2 }));
     assert.match(rawHash({ a: 1 }), /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('CDR message headers', () => {
+  const headersOf = (raw: Record<string, unknown>) => {
+    const n = normalise({ 'Report ID': 'r', 'Org UUID': 'o', ...raw }, INGEST);
+    assert.ok(n.ok);
+    return { cdr: n.value, headers: toCdrMessage(n.value, Buffer.alloc(0)).headers };
+  };
+
+  it('carry the times as toISOString writes them, whatever spelling the record used', () => {
+    const spellings = (ms: number): string[] => {
+      const iso = new Date(ms).toISOString();
+      const plus2 = new Date(ms + 2 * 3_600_000).toISOString().slice(0, 23);
+      return [iso, iso.replace('T', ' ').replace('Z', ''), `${plus2}+02:00`, iso.slice(0, 19)];
+    };
+    fc.assert(
+      fc.property(
+        // years 1000 to 9999, the times parseTime takes
+        fc.integer({ min: -30_610_224_000_000 + 86_400_000, max: 253_402_300_799_000 - 7_200_000 }),
+        fc.integer({ min: 0, max: 86_400_000 }),
+        fc.nat(3),
+        fc.nat(3),
+        fc.boolean(),
+        (report, length, rs, es, withRelease) => {
+          const release = report - length;
+          const { cdr, headers } = headersOf({
+            'Report time': spellings(report)[rs],
+            ...(withRelease ? { 'Release time': spellings(release)[es] } : {}),
+          });
+          assert.equal(headers[HEADER.reportTime], new Date(cdr.reportTime ?? 0).toISOString());
+          assert.equal(headers[HEADER.callEnd], new Date(cdr.callEnd ?? 0).toISOString());
+        },
+      ),
+      { seed: 5150, numRuns: 2000 },
+    );
+  });
+
+  it("keep the record's own text when it is already in that form, and have no time header without a time", () => {
+    const { cdr, headers } = headersOf({
+      'Report time': '2023-10-12T21:22:32.621Z',
+      'Release time': '2023-10-12 21:20:00.5',
+    });
+    assert.equal(cdr.reportTimeIso, '2023-10-12T21:22:32.621Z');
+    assert.equal(cdr.callEndIso, null);
+    assert.equal(headers[HEADER.callEnd], '2023-10-12T21:20:00.500Z');
+    const none = headersOf({ 'Report time': 'NA' });
+    assert.equal(none.headers[HEADER.reportTime], undefined);
+    assert.equal(none.headers[HEADER.callEnd], undefined);
+    // a later spelling with a value fills the field: its text is the header's
+    const later = headersOf({ 'Report time': '', report_time: '2023-10-12T21:22:32.621Z' });
+    assert.equal(later.cdr.reportTimeIso, '2023-10-12T21:22:32.621Z');
+    assert.equal(later.headers[HEADER.callEnd], '2023-10-12T21:22:32.621Z');
   });
 });

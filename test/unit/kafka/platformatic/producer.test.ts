@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   AuthenticationError,
+  compatibilityPartitioner,
   MultipleErrors,
   NetworkError,
   ResponseError,
 } from '@platformatic/kafka';
+import fc from 'fast-check';
 import { CdrError } from '../../../../src/errors.ts';
 import {
   platformaticAuthFailure,
   platformaticOptions,
+  rememberingPartitioner,
 } from '../../../../src/kafka/platformatic/producer.ts';
 
 const base = {
@@ -76,5 +79,39 @@ describe('platformaticAuthFailure', () => {
     assert.equal(platformaticAuthFailure(new Error('SASL handshake: socket hang up')), null);
     assert.equal(platformaticAuthFailure(new ResponseError(0, 9, { '/': [6, null] }, {})), null);
     assert.equal(platformaticAuthFailure('text'), null);
+  });
+});
+
+describe('rememberingPartitioner', () => {
+  const context = { metadata: undefined };
+  it("gives the library's compatibilityPartitioner answer, asked once or many times", () => {
+    const remembering = rememberingPartitioner(compatibilityPartitioner);
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (key) => {
+        const bytes = Buffer.from(key);
+        const message = { topic: 't', key };
+        const expected = compatibilityPartitioner(message, bytes);
+        assert.equal(remembering(message, bytes, context), expected);
+        assert.equal(remembering(message, bytes, context), expected, 'remembered');
+      }),
+      { seed: 4716, numRuns: 3000 },
+    );
+  });
+
+  it('hashes each key once, and leaves messages without a string key to the library', () => {
+    let calls = 0;
+    const counting: typeof compatibilityPartitioner = (m, k) => {
+      calls += 1;
+      return compatibilityPartitioner(m, k);
+    };
+    const p = rememberingPartitioner(counting);
+    for (let i = 0; i < 1000; i++) {
+      const key = `org-${i % 10}`;
+      p({ topic: i % 2 === 0 ? 'cdr' : 'cdr.dlq', key }, Buffer.from(key), context);
+    }
+    assert.equal(calls, 10);
+    p({ topic: 't' }, undefined, context);
+    p({ topic: 't' }, undefined, context);
+    assert.equal(calls, 12);
   });
 });
