@@ -268,6 +268,8 @@ export const createApp = (deps: IngressDeps) => {
         published: counts.accepted,
         deadLettered: counts.deadLettered,
         duplicates: counts.duplicatesInBatch,
+        ...(counts.repeats === undefined ? {} : { repeats: counts.repeats }),
+        ...(counts.versions === undefined ? {} : { versions: counts.versions }),
         readMs: readAt - started,
         scanMs: preparedAt - readAt,
       });
