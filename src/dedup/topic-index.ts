@@ -56,7 +56,8 @@ export type TopicIndex = DedupIndex & {
   /** Reads the window and starts the tail; resolves when warm (rejects if the first read fails for good). */
   start(): Promise<void>;
   stats(): DedupStats;
-  close(): void;
+  /** Stops the tail (and a first read still running); resolves once their consumers have left. */
+  close(): Promise<void>;
 };
 
 /** The record as the index keeps it, from its headers; null when it has no Report ID. */
@@ -96,6 +97,13 @@ export const createTopicIndex = (deps: {
   let lagMs: number | null = null;
   let repeats = 0;
   let versions = 0;
+  /** The reads running (the first one, then the tail), awaited by close(). */
+  const reads = new Set<Promise<unknown>>();
+  const running = <T>(p: Promise<T>): Promise<T> => {
+    reads.add(p);
+    void p.finally(() => reads.delete(p)).catch(() => undefined);
+    return p;
+  };
   const observe = (r: KeyAndHeaders) => {
     const seen = seenFromHeaders(r);
     if (seen !== null) index.observe(seen);
@@ -110,18 +118,20 @@ export const createTopicIndex = (deps: {
   const tail = async (from: number) => {
     for (;;) {
       try {
-        await deps.kafka.readRange({
-          topic,
-          fromTimestamp: from,
-          follow: true,
-          signal: stopping.signal,
-          ...(deps.startTimeoutMs === undefined ? {} : { startTimeoutMs: deps.startTimeoutMs }),
-          onRecord: (r) => {
-            tailRecords += 1;
-            lagMs = Math.max(0, now() - r.timestamp);
-            observe(r);
-          },
-        });
+        await running(
+          deps.kafka.readRange({
+            topic,
+            fromTimestamp: from,
+            follow: true,
+            signal: stopping.signal,
+            ...(deps.startTimeoutMs === undefined ? {} : { startTimeoutMs: deps.startTimeoutMs }),
+            onRecord: (r) => {
+              tailRecords += 1;
+              lagMs = Math.max(0, now() - r.timestamp);
+              observe(r);
+            },
+          }),
+        );
         if (stopping.signal.aborted) return;
       } catch (e) {
         if (stopping.signal.aborted) return;
@@ -142,13 +152,15 @@ export const createTopicIndex = (deps: {
       const started = now();
       for (;;) {
         try {
-          const stats = await deps.kafka.readRange({
-            topic,
-            fromTimestamp: started - windowMs,
-            onRecord: observe,
-            signal: stopping.signal,
-            ...(deps.startTimeoutMs === undefined ? {} : { startTimeoutMs: deps.startTimeoutMs }),
-          });
+          const stats = await running(
+            deps.kafka.readRange({
+              topic,
+              fromTimestamp: started - windowMs,
+              onRecord: observe,
+              signal: stopping.signal,
+              ...(deps.startTimeoutMs === undefined ? {} : { startTimeoutMs: deps.startTimeoutMs }),
+            }),
+          );
           warmRecords = stats.records;
           break;
         } catch (e) {
@@ -170,7 +182,7 @@ export const createTopicIndex = (deps: {
         reportIds: index.size,
         ms: warmMs,
       });
-      void tail(started - TAIL_OVERLAP_MS);
+      void running(tail(started - TAIL_OVERLAP_MS));
     },
     problem: () =>
       warm
@@ -196,9 +208,10 @@ export const createTopicIndex = (deps: {
       repeats,
       versions,
     }),
-    close() {
+    async close() {
       clearInterval(pruner);
       stopping.abort(new Error('stopped'));
+      await Promise.allSettled([...reads]);
     },
   };
 };

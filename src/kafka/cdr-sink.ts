@@ -299,7 +299,7 @@ export const createCdrSink = (
     },
     async close() {
       stopping.abort(new Error('stopped'));
-      dedup?.close();
+      await dedup?.close();
       await producer.disconnect().catch(() => undefined);
     },
   };
