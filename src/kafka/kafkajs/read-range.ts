@@ -64,14 +64,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
         );
   const starting =
     signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
-  /** Client calls under way: when the read is aborted they are let finish before disconnecting, or a connection opened afterwards would stay open. */
-  const underWay = new Set<Promise<unknown>>();
-  const step = <T>(p: Promise<T>) => {
-    underWay.add(p);
-    void p.finally(() => underWay.delete(p)).catch(() => undefined);
-    return unlessAborted(p, starting);
-  };
-  const settle = () => Promise.allSettled([...underWay]);
+  const step = <T>(p: Promise<T>) => unlessAborted(p, starting);
   const remaining = new Map<number, bigint>(); // partition -> end offset (exclusive)
   const starts = new Map<number, string>();
   const stats = (exists: boolean, partitions = 0, records = 0): RangeStats => ({
@@ -96,7 +89,6 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
         if (follow || first < BigInt(e.high)) starts.set(e.partition, first.toString());
       }
     } finally {
-      await settle();
       await admin.disconnect();
     }
     const partitions = remaining.size;
@@ -220,7 +212,6 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
     return stats(true, partitions, records);
   } finally {
     clearTimeout(startTimer);
-    await settle();
     await consumer?.disconnect();
   }
 };
