@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { ProcessOptions } from '../config/process.ts';
-import { acrossSettings, bool, int, list } from '../config/schema.ts';
+import { acrossSettings, bool, DAY, durationWithin, HOUR, int, list } from '../config/schema.ts';
 import type { KafkaOptions } from '../kafka/options.ts';
 
 export const ingressEnv = z.object({
@@ -28,6 +28,8 @@ export const ingressEnv = z.object({
   REQUEST_TIMEOUT_MS: int(300_000),
   KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   RETRY_AFTER_SECONDS: int(30),
+  DEDUP: bool(true),
+  DEDUP_WINDOW: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d']),
 });
 
 type IngressEnv = z.infer<typeof ingressEnv>;
@@ -61,6 +63,8 @@ export const toIngressOptions = (e: IngressEnv) => ({
   requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+  /** Repeats dropped against the topic's last `dedupWindowMs` (null: DEDUP=false). */
+  dedupWindowMs: e.DEDUP ? e.DEDUP_WINDOW : null,
 });
 
 /** What `webex-cdr-kafka ingress` runs with (settings.ts `parseIngressConfig`). */

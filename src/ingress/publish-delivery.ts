@@ -57,6 +57,8 @@ export const publishDelivery = async (
     total.accepted += c.accepted;
     total.deadLettered += c.deadLettered;
     total.duplicatesInBatch += c.duplicatesInBatch;
+    if (c.repeats !== undefined) total.repeats = (total.repeats ?? 0) + c.repeats;
+    if (c.versions !== undefined) total.versions = (total.versions ?? 0) + c.versions;
   };
   const send = async (batch: PreparedBatch) => {
     const counts = await publish(batch, ingest, deadlineMs);

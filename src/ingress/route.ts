@@ -229,6 +229,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
       published: counts.accepted,
       deadLettered: counts.deadLettered,
       duplicates: counts.duplicatesInBatch,
+      ...(counts.repeats === undefined ? {} : { repeats: counts.repeats }),
+      ...(counts.versions === undefined ? {} : { versions: counts.versions }),
       readMs: readAt - c.get('receivedAt'),
       scanMs: preparedAt - readAt,
     });

@@ -13,10 +13,12 @@
  */
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registerDedupMetrics } from '../dedup/metrics.ts';
 import { type CdrSinkOptions, createCdrSink } from '../kafka/cdr-sink.ts';
 import { listen } from '../listen.ts';
 import type { Logger } from '../log.ts';
 import { createRepeatedWarnings } from '../log-repeats.ts';
+import { createMetrics } from '../metrics.ts';
 import { createApp } from './app.ts';
 import { spoolDirProblem } from './body-bytes.ts';
 import { createDrain } from './drain.ts';
@@ -54,7 +56,13 @@ export const startIngress = async (
       error: spoolProblem,
     });
   }
-  const sink = createCdrSink(config, logger, [], sinkOptions);
+  const sink = createCdrSink(config, logger, [], {
+    ...sinkOptions,
+    ...(config.dedupWindowMs === null ? {} : { dedupWindowMs: config.dedupWindowMs }),
+  });
+  const metrics = createMetrics();
+  const { dedup } = sink;
+  if (dedup !== null) registerDedupMetrics(metrics.registry, dedup.stats);
   const drain = createDrain();
   const warnings = createRepeatedWarnings(logger);
   const app = createApp({
@@ -62,6 +70,7 @@ export const startIngress = async (
     publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
     readiness: sink.readiness,
     logger,
+    metrics,
     budget: createByteBudget(config.maxInflightBytes),
     privacy: config.privacy,
     drain,
@@ -82,6 +91,7 @@ export const startIngress = async (
     feed: config.feed,
     secretCount: config.secrets.length,
     privacy: config.privacy?.header ?? 'none',
+    dedupWindowMs: config.dedupWindowMs,
   });
 
   let closing: Promise<Shutdown> | undefined;

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readCdrSchema } from '../cdr/avro-schema.ts';
 import { PRIVACY_HEADER } from '../cdr/privacy.ts';
 import type { ProcessOptions } from '../config/process.ts';
+import { createTopicIndex, type TopicIndex } from '../dedup/topic-index.ts';
 import { CdrError, describe } from '../errors.ts';
 import { type Logger, rateLimited } from '../log.ts';
 import { createKafkaClient } from './client.ts';
@@ -37,7 +38,9 @@ export type CdrSink = {
   readonly registry: RegistryClient;
   readonly publisher: CdrPublisher;
   readonly subject: string;
-  /** Resolves once topics, schema and producer are ready (retrying meanwhile); rejects after close(). */
+  /** The dedup index the publisher checks (CdrSinkOptions.dedupWindowMs), else null. */
+  readonly dedup: TopicIndex | null;
+  /** Resolves once topics, schema and producer are ready and the dedup index is warm (retrying meanwhile); rejects after close(). */
   readonly started: Promise<void>;
   readiness(): { ready: boolean; checks: Record<string, boolean>; problem: CdrError | null };
   /** Why the sink is not ready yet (what a delivery is answered meanwhile); null once started. */
@@ -49,6 +52,8 @@ export type CdrSink = {
 export type CdrSinkOptions = {
   /** One-shot commands: give up once STARTUP_TIMEOUT has passed (services keep retrying). */
   giveUpAfterStartupTimeout?: boolean;
+  /** Drop repeats against the topic's last `dedupWindowMs` (dedup/topic-index.ts); no dedup when absent. */
+  dedupWindowMs?: number;
   now?: () => number;
 };
 
@@ -90,6 +95,16 @@ export const createCdrSink = (
     },
   };
   const kafka = createKafkaClient(config, kafkaLogger);
+  const dedup =
+    options.dedupWindowMs === undefined
+      ? null
+      : createTopicIndex({
+          kafka,
+          topic: config.topic,
+          windowMs: options.dedupWindowMs,
+          logger,
+          startTimeoutMs: config.startupTimeoutMs,
+        });
   const producer = kafka.createProducer({ logger });
   const registry = createRegistryClient(config.registry);
   const subject = `${config.topic}-value`;
@@ -247,6 +262,9 @@ export const createCdrSink = (
   })();
   started.catch(() => undefined);
   void started.finally(() => expiry.abort()).catch(() => undefined);
+  // the index is read once the topic exists; until it is warm, publishing answers not_ready
+  const warm = dedup === null ? started : started.then(() => dedup.start());
+  warm.catch(() => undefined);
 
   const publisher = createCdrPublisher({
     producer,
@@ -255,6 +273,7 @@ export const createCdrSink = (
     topic: config.topic,
     dlqTopic: config.dlqTopic,
     ...(config.privacy === null ? {} : { headers: { [PRIVACY_HEADER]: config.privacy.header } }),
+    ...(dedup === null ? {} : { dedup }),
   });
 
   return {
@@ -263,7 +282,8 @@ export const createCdrSink = (
     registry,
     publisher,
     subject,
-    started,
+    dedup,
+    started: warm,
     encoder: () => encoder,
     problem,
     readiness: () => {
@@ -272,12 +292,14 @@ export const createCdrSink = (
         schemaRegistered: encoder !== null,
         // connected with its producer id (both clients)
         producerConnected: producer.isConnected(),
+        ...(dedup === null ? {} : { dedupIndexWarm: dedup.stats().warm }),
       };
       const ready = Object.values(checks).every(Boolean);
-      return { ready, checks, problem: ready ? null : problem() };
+      return { ready, checks, problem: ready ? null : (problem() ?? dedup?.problem() ?? null) };
     },
     async close() {
       stopping.abort(new Error('stopped'));
+      await dedup?.close();
       await producer.disconnect().catch(() => undefined);
     },
   };

@@ -4,7 +4,10 @@
  *
  * CDR topic: key = Org UUID; value = Avro (Confluent wire format); headers
  * `cdr-report-id`, `cdr-report-time`, `cdr-call-end` (ISO 8601 UTC, absent when
- * unknown), `cdr-source`, `cdr-feed`, `cdr-delivery-id`.
+ * unknown), `cdr-source`, `cdr-feed`, `cdr-delivery-id`, `cdr-content-hash`
+ * (dedup/content-hash.ts); a later version of a Report ID already on the topic
+ * also carries `cdr-version` (2, 3, ...) and, when the earlier version had
+ * one, `cdr-supersedes-report-time` (its Report time).
  *
  * Dead-letter topic: key = Org UUID when the record has one; value = JSON
  * `{ code, reason, deliveryId, feed, source, receivedAt, index, raw }` with
@@ -17,6 +20,7 @@ import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
 import { FIELDS_BY_MATCH_KEY, toMatchKey } from '../cdr/fields.ts';
 import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
+import { contentHash } from '../dedup/content-hash.ts';
 import type { OutMessage } from './port.ts';
 
 export const HEADER = {
@@ -29,6 +33,9 @@ export const HEADER = {
   dlqCode: 'cdr-dlq-code',
   dlqReason: 'cdr-dlq-reason',
   rawSha256: 'cdr-raw-sha256',
+  contentHash: 'cdr-content-hash',
+  version: 'cdr-version',
+  supersedesReportTime: 'cdr-supersedes-report-time',
 } as const;
 
 /** Raw text kept in a dead letter, so it stays under the broker's message size limit. */
@@ -42,12 +49,21 @@ export const rawHash = (raw: unknown): string => sha256(rawJson(raw));
 const iso = (ms: number | null): string | undefined =>
   ms === null ? undefined : new Date(ms).toISOString();
 
-export const toCdrMessage = (cdr: NormalisedCdr, value: Buffer): OutMessage => {
+/** A later version of a Report ID on the topic: its number, and the Report time of the one it supersedes. */
+export type Supersedes = { version: number; earlierReportTime: number | null };
+
+export const toCdrMessage = (
+  cdr: NormalisedCdr,
+  value: Buffer,
+  hash: string = contentHash(cdr.record),
+  supersedes: Supersedes | null = null,
+): OutMessage => {
   const headers: Record<string, string> = {
     [HEADER.reportId]: cdr.reportId,
     [HEADER.source]: cdr.record.ingest.source,
     [HEADER.feed]: cdr.record.ingest.feed,
     [HEADER.deliveryId]: cdr.record.ingest.delivery_id,
+    [HEADER.contentHash]: hash,
   };
   // the record's own text when it is already what toISOString gives (cdr/normalise.ts)
   const reportTime = cdr.reportTimeIso ?? iso(cdr.reportTime);
@@ -55,6 +71,11 @@ export const toCdrMessage = (cdr: NormalisedCdr, value: Buffer): OutMessage => {
   const callEnd =
     cdr.callEndIso ?? (cdr.callEnd === cdr.reportTime ? reportTime : iso(cdr.callEnd));
   if (callEnd !== undefined) headers[HEADER.callEnd] = callEnd;
+  if (supersedes !== null) {
+    headers[HEADER.version] = String(supersedes.version);
+    const earlier = iso(supersedes.earlierReportTime);
+    if (earlier !== undefined) headers[HEADER.supersedesReportTime] = earlier;
+  }
   return { key: cdr.orgId, value, headers };
 };
 

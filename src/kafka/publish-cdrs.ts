@@ -3,13 +3,20 @@
  * The shared tail of both pipelines: encode every prepared record with the
  * registered schema, route the ones that cannot be encoded to the dead-letter
  * topic, and send everything (main and dead-letter) in one acknowledged
- * operation under a deadline.
+ * operation under a deadline. With a dedup index (dedup/topic-index.ts), a
+ * record whose Report ID is on the topic with the same content is dropped
+ * before encoding (counted in `repeats`), and one with other content is
+ * published as the next version (`versions`, the `cdr-version` headers);
+ * what Kafka acknowledged is told to the index at once.
  */
 import { setImmediate } from 'node:timers/promises';
 import { type PreparedBatch, YIELD_EVERY } from '../cdr/batch.ts';
 import type { CdrRecord, Ingest } from '../cdr/normalise.ts';
+import { contentHash } from '../dedup/content-hash.ts';
+import type { Seen } from '../dedup/report-index.ts';
+import type { DedupIndex } from '../dedup/topic-index.ts';
 import { CdrError, describe } from '../errors.ts';
-import { toCdrMessage, toDeadLetterMessage } from './messages.ts';
+import { type Supersedes, toCdrMessage, toDeadLetterMessage } from './messages.ts';
 import type { CdrProducer, OutMessage } from './port.ts';
 import type { Encoder } from './registry.ts';
 
@@ -26,7 +33,15 @@ const withoutIngest = (record: CdrRecord): Omit<CdrRecord, 'ingest'> => {
   return rest;
 };
 
-export type PublishCounts = { accepted: number; deadLettered: number; duplicatesInBatch: number };
+export type PublishCounts = {
+  accepted: number;
+  deadLettered: number;
+  duplicatesInBatch: number;
+  /** With dedup: records dropped, the same content being on the topic already. */
+  repeats?: number;
+  /** With dedup: records published as a later version of a Report ID on the topic. */
+  versions?: number;
+};
 
 export type CdrPublisher = {
   publish(batch: PreparedBatch, ingest: Ingest, deadlineMs: number): Promise<PublishCounts>;
@@ -41,16 +56,37 @@ export const createCdrPublisher = (deps: {
   dlqTopic: string;
   /** Added to every message, main and dead-letter (e.g. `cdr-privacy`). */
   headers?: Readonly<Record<string, string>>;
+  /** Repeats dropped and versions marked against what the topic holds (none when absent). */
+  dedup?: DedupIndex;
+  now?: () => number;
 }): CdrPublisher => ({
   async publish(batch, ingest, deadlineMs) {
     const encoder = deps.encoder();
     if (encoder === null) {
       throw deps.notReady?.() ?? new CdrError('not_ready', 'the CDR schema is not registered yet');
     }
+    const { dedup } = deps;
+    const warming = dedup?.problem() ?? null;
+    if (warming !== null) throw warming;
     const main: OutMessage[] = [];
+    const seen: Omit<Seen, 'publishedAt'>[] = [];
     const dead = [...batch.dead];
+    let repeats = 0;
+    let versions = 0;
     for (const [i, cdr] of batch.records.entries()) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
+      const hash = contentHash(cdr.record);
+      let supersedes: Supersedes | null = null;
+      if (dedup !== undefined) {
+        const verdict = dedup.check(cdr.reportId, hash);
+        if (verdict.kind === 'repeat') {
+          repeats += 1;
+          continue;
+        }
+        if (verdict.kind === 'version') {
+          supersedes = { version: verdict.version, earlierReportTime: verdict.earlier.reportTime };
+        }
+      }
       let value: Buffer;
       try {
         value = encoder.encode(cdr.record);
@@ -74,7 +110,14 @@ export const createCdrPublisher = (deps: {
         });
         continue;
       }
-      main.push(toCdrMessage(cdr, value));
+      main.push(toCdrMessage(cdr, value, hash, supersedes));
+      if (supersedes !== null) versions += 1;
+      seen.push({
+        reportId: cdr.reportId,
+        hash,
+        version: supersedes?.version ?? 1,
+        reportTime: cdr.reportTime,
+      });
     }
     const dlq = dead.map((d) => toDeadLetterMessage(d, ingest));
     if (deps.headers !== undefined) {
@@ -85,6 +128,17 @@ export const createCdrPublisher = (deps: {
       ...(dlq.length > 0 ? [{ topic: deps.dlqTopic, messages: dlq }] : []),
     ];
     if (batches.length > 0) await deps.producer.send(batches, deadlineMs);
-    return { accepted: main.length, deadLettered: dlq.length, duplicatesInBatch: batch.duplicates };
+    const counts = {
+      accepted: main.length,
+      deadLettered: dlq.length,
+      duplicatesInBatch: batch.duplicates,
+    };
+    if (dedup === undefined) return counts;
+    const publishedAt = (deps.now ?? Date.now)();
+    dedup.published(
+      seen.map((s) => ({ ...s, publishedAt })),
+      { repeats, versions },
+    );
+    return { ...counts, repeats, versions };
   },
 });

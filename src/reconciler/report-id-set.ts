@@ -9,8 +9,7 @@
  * way, never a hash that could collide: a Report ID taken for present when it
  * is not would be a missing record never backfilled.
  */
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { mixUuid as mix, parseUuid } from '../cdr/uuid-words.ts';
 
 export type ReportIdSet = {
   add(id: string): void;
@@ -18,26 +17,9 @@ export type ReportIdSet = {
   readonly size: number;
 };
 
-/** The 4 words of a canonical UUID into `out`; false when `id` is not one (or is all zeros). */
-const parseUuid = (id: string, out: Uint32Array): boolean => {
-  if (id.length !== 36 || !UUID.test(id)) return false;
-  out[0] = Number.parseInt(id.slice(0, 8), 16);
-  out[1] = Number.parseInt(id.slice(9, 13) + id.slice(14, 18), 16);
-  out[2] = Number.parseInt(id.slice(19, 23) + id.slice(24, 28), 16);
-  out[3] = Number.parseInt(id.slice(28, 36), 16);
-  return (out[0] | out[1] | out[2] | out[3]) !== 0;
-};
-
 /** Whether the slot at word `at` holds an ID (all-zero words: empty). */
 const occupied = (t: Uint32Array, at: number): boolean =>
   ((t[at] as number) | (t[at + 1] as number) | (t[at + 2] as number) | (t[at + 3] as number)) !== 0;
-
-const mix = (w: Uint32Array): number => {
-  let h = Math.imul(w[0] as number, 0x9e3779b1) ^ (w[1] as number);
-  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ (w[2] as number);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ (w[3] as number);
-  return (h ^ (h >>> 16)) >>> 0;
-};
 
 export const createReportIdSet = (initialSlots = 1 << 16): ReportIdSet => {
   let capacity = 1;

@@ -99,7 +99,11 @@ describe('docs/asyncapi.yaml', () => {
   it('CDR messages: every header the code writes, the key, and the Avro schema file', () => {
     const n = normalise(fullRawCdr(), INGEST);
     assert.ok(n.ok);
-    const m = toCdrMessage(n.value, Buffer.from([0, 0, 0, 0, 1]));
+    // a later version of a Report ID on the topic: every header there is
+    const m = toCdrMessage(n.value, Buffer.from([0, 0, 0, 0, 1]), undefined, {
+      version: 2,
+      earlierReportTime: Date.UTC(2026, 10, 23, 11),
+    });
     const headers = withPrivacy(headerStrings(m));
     const cdr = message('Cdr');
     const documented = Object.keys(at(cdr, '#/headers/properties'));

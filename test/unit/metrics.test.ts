@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { register as globalRegistry } from 'prom-client';
+import { registerDedupMetrics } from '../../src/dedup/metrics.ts';
 import { createMetrics, type Registry } from '../../src/metrics.ts';
 import { createReconcilerMetrics } from '../../src/reconciler/http.ts';
 import { summariseRun } from '../../src/reconciler/rules.ts';
@@ -206,6 +207,18 @@ describe('metrics (prom-client)', () => {
   it('exports what docs/monitoring.md documents, with its types, labels and processes', async () => {
     const docs = documented();
     const ingress = createMetrics();
+    // with DEDUP on (the default), ingress/server.ts adds the dedup index's figures
+    registerDedupMetrics(ingress.registry, () => ({
+      warm: true,
+      size: 3,
+      tableBytes: 160,
+      warmRecords: 3,
+      warmMs: 5,
+      tailRecords: 0,
+      lagMs: 250,
+      repeats: 1,
+      versions: 1,
+    }));
     const reconciler = createReconcilerMetrics(() => ranRun);
     await reconciler.render(); // registers the last-run gauges
     const exported = new Map<string, { type: string; labels: Set<string>; process: Set<string> }>();

@@ -64,7 +64,27 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
         );
   const starting =
     signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
-  const step = <T>(p: Promise<T>) => unlessAborted(p, starting);
+  /**
+   * Client calls still under way when the read ends (aborted while connecting or
+   * joining): the read returns at once, and disconnects again once they have
+   * settled, or a connection they open afterwards would stay open and keep the
+   * process alive.
+   */
+  const underWay = new Set<Promise<unknown>>();
+  const step = <T>(p: Promise<T>) => {
+    underWay.add(p);
+    void p.then(
+      () => underWay.delete(p),
+      () => underWay.delete(p),
+    );
+    return unlessAborted(p, starting);
+  };
+  const disconnectLater = (disconnect: () => Promise<void>) => {
+    if (underWay.size === 0) return;
+    void Promise.allSettled([...underWay])
+      .then(disconnect)
+      .catch(() => undefined);
+  };
   const remaining = new Map<number, bigint>(); // partition -> end offset (exclusive)
   const starts = new Map<number, string>();
   const stats = (exists: boolean, partitions = 0, records = 0): RangeStats => ({
@@ -90,6 +110,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
       }
     } finally {
       await admin.disconnect();
+      disconnectLater(() => admin.disconnect());
     }
     const partitions = remaining.size;
     if (partitions === 0 && !follow) return stats(true);
@@ -213,5 +234,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
   } finally {
     clearTimeout(startTimer);
     await consumer?.disconnect();
+    const late = consumer;
+    if (late !== undefined) disconnectLater(() => late.disconnect());
   }
 };

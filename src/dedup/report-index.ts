@@ -1,0 +1,226 @@
+/**
+ * @module dedup/report-index
+ * What the CDR topic holds per Report ID over the last DEDUP_WINDOW: the
+ * content hash of its latest version (dedup/content-hash.ts), the version
+ * number, that version's Report time, and when it was published (the Kafka
+ * timestamp, for the window). Pure: the topic tail (dedup/topic-index.ts)
+ * and the publisher feed it, `check` answers what to do with a record.
+ *
+ * Memory: a canonical UUID Report ID takes one slot of an open-addressing
+ * table, 40 bytes (the UUID, 8 bytes of hash, publish second, version word,
+ * Report time as a double); the table doubles at 3/4 full, so 1.33 to 2.67
+ * slots per ID: 53 to 107 bytes per Report ID (test/bench/dedup-index.bench.ts
+ * measures it). Other Report IDs (not a lowercase UUID) go to a Map at a few
+ * hundred bytes each. A Report ID with more than one version also keeps its
+ * earlier hashes in a Map (rare: Webex re-sends a record far more often than
+ * it corrects one). `prune` drops what was published before the window, by
+ * rebuilding the table.
+ */
+import { mixUuid, parseUuid } from '../cdr/uuid-words.ts';
+
+/** What the topic already holds of a record, and so what to do with it. */
+export type Verdict =
+  | { kind: 'new' }
+  /** The same content is on the topic: drop it. */
+  | { kind: 'repeat'; version: number }
+  /** Other content under the same Report ID: publish it as `version`, superseding `earlier`. */
+  | { kind: 'version'; version: number; earlier: { version: number; reportTime: number | null } };
+
+/** One record as seen on the topic or just published. `hash` null: published without one (before dedup). */
+export type Seen = {
+  reportId: string;
+  hash: string | null;
+  /** 1 unless the record says otherwise (`cdr-version`). */
+  version: number;
+  reportTime: number | null;
+  /** Epoch ms it was published (the Kafka timestamp). */
+  publishedAt: number;
+};
+
+export type ReportIndex = {
+  check(reportId: string, hash: string): Verdict;
+  observe(seen: Seen): void;
+  /** Drops what was published before `now - windowMs`; the number dropped. */
+  prune(now: number): number;
+  readonly size: number;
+  /** Bytes held by the table (not counting the Maps of other IDs and earlier hashes). */
+  readonly tableBytes: number;
+};
+
+const WORDS = 8; // id 0-3, hash 4-5, published second 6, version word 7
+const NO_HASH = 0x8000_0000; // in the version word: published without a hash
+const VERSION_MASK = 0x7fff_ffff;
+
+type Entry = {
+  hash: string | null;
+  version: number;
+  reportTime: number | null;
+  publishedSec: number;
+};
+
+const hashWords = (hash: string): [number, number] => [
+  Number.parseInt(hash.slice(0, 8), 16) >>> 0,
+  Number.parseInt(hash.slice(8, 16), 16) >>> 0,
+];
+const hashText = (a: number, b: number): string =>
+  a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+
+export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): ReportIndex => {
+  let capacity = 1;
+  while (capacity < initialSlots) capacity *= 2;
+  let table = new Uint32Array(capacity * WORDS);
+  let times = new Float64Array(capacity); // Report time (ms), NaN when unknown
+  let used = 0;
+  const others = new Map<string, Entry>();
+  /** Earlier hashes of Report IDs with more than one version. */
+  const earlier = new Map<string, Set<string>>();
+  const words = new Uint32Array(4);
+
+  const find = (t: Uint32Array, cap: number, w: Uint32Array): number => {
+    let slot = mixUuid(w) & (cap - 1);
+    for (;;) {
+      const at = slot * WORDS;
+      const a = t[at] as number;
+      const b = t[at + 1] as number;
+      const c = t[at + 2] as number;
+      const d = t[at + 3] as number;
+      if ((a | b | c | d) === 0) return slot;
+      if (a === w[0] && b === w[1] && c === w[2] && d === w[3]) return slot;
+      slot = (slot + 1) & (cap - 1);
+    }
+  };
+  const occupied = (t: Uint32Array, at: number) =>
+    ((t[at] as number) | (t[at + 1] as number) | (t[at + 2] as number) | (t[at + 3] as number)) !==
+    0;
+
+  /** Moves every live slot into a table of `cap` slots, keeping those published at or after `keepSec`. */
+  const rebuild = (cap: number, keepSec: number): number => {
+    const oldTable = table;
+    const oldTimes = times;
+    table = new Uint32Array(cap * WORDS);
+    times = new Float64Array(cap);
+    capacity = cap;
+    let dropped = 0;
+    const w = new Uint32Array(4);
+    for (let s = 0; s < oldTimes.length; s++) {
+      const at = s * WORDS;
+      if (!occupied(oldTable, at)) continue;
+      if ((oldTable[at + 6] as number) < keepSec) {
+        dropped += 1;
+        continue;
+      }
+      w.set(oldTable.subarray(at, at + 4));
+      const to = find(table, capacity, w);
+      table.set(oldTable.subarray(at, at + WORDS), to * WORDS);
+      times[to] = oldTimes[s] as number;
+    }
+    used -= dropped;
+    return dropped;
+  };
+
+  /** The slot of a UUID Report ID (parsed into `words`), found or where it would go; -1 for other IDs. */
+  const slotOf = (reportId: string): number =>
+    parseUuid(reportId, words) ? find(table, capacity, words) : -1;
+
+  const entryAt = (slot: number): Entry | undefined => {
+    const at = slot * WORDS;
+    if (!occupied(table, at)) return undefined;
+    const v = table[at + 7] as number;
+    const time = times[slot] as number;
+    return {
+      hash: (v & NO_HASH) !== 0 ? null : hashText(table[at + 4] as number, table[at + 5] as number),
+      version: v & VERSION_MASK,
+      reportTime: Number.isNaN(time) ? null : time,
+      publishedSec: table[at + 6] as number,
+    };
+  };
+
+  const read = (reportId: string): Entry | undefined => {
+    const slot = slotOf(reportId);
+    return slot < 0 ? others.get(reportId) : entryAt(slot);
+  };
+
+  /** Writes `e` for the ID whose slot `slotOf` just gave (its words still in `words`). */
+  const write = (reportId: string, slot: number, e: Entry) => {
+    if (slot < 0) {
+      others.set(reportId, e);
+      return;
+    }
+    let at = slot * WORDS;
+    if (!occupied(table, at)) {
+      used += 1;
+      if (used * 4 > capacity * 3) {
+        rebuild(capacity * 2, 0);
+        slot = find(table, capacity, words);
+        at = slot * WORDS;
+      }
+      table.set(words, at);
+    }
+    const [h0, h1] = e.hash === null ? [0, 0] : hashWords(e.hash);
+    table[at + 4] = h0;
+    table[at + 5] = h1;
+    table[at + 6] = e.publishedSec;
+    table[at + 7] = (e.version & VERSION_MASK) | (e.hash === null ? NO_HASH : 0);
+    times[slot] = e.reportTime ?? Number.NaN;
+  };
+
+  return {
+    check(reportId, hash) {
+      const e = read(reportId);
+      if (e === undefined) return { kind: 'new' };
+      if (e.hash === hash || earlier.get(reportId)?.has(hash) === true) {
+        return { kind: 'repeat', version: e.version };
+      }
+      return {
+        kind: 'version',
+        version: e.version + 1,
+        earlier: { version: e.version, reportTime: e.reportTime },
+      };
+    },
+    observe(seen) {
+      const slot = slotOf(seen.reportId);
+      const e = slot < 0 ? others.get(seen.reportId) : entryAt(slot);
+      const publishedSec = Math.floor(seen.publishedAt / 1000);
+      if (e !== undefined && e.hash !== seen.hash) {
+        // another version: the one with the higher number is the latest
+        const older = seen.version >= e.version ? e.hash : seen.hash;
+        if (older !== null) {
+          const set = earlier.get(seen.reportId) ?? new Set<string>();
+          set.add(older);
+          earlier.set(seen.reportId, set);
+        }
+        if (seen.version < e.version) {
+          write(seen.reportId, slot, {
+            ...e,
+            publishedSec: Math.max(e.publishedSec, publishedSec),
+          });
+          return;
+        }
+      }
+      write(seen.reportId, slot, {
+        hash: seen.hash,
+        version: Math.max(seen.version, e?.version ?? 0),
+        reportTime: seen.reportTime,
+        publishedSec: Math.max(publishedSec, e?.publishedSec ?? 0),
+      });
+    },
+    prune(now) {
+      const keepSec = Math.floor((now - windowMs) / 1000);
+      let dropped = rebuild(capacity, keepSec);
+      for (const [id, e] of others) {
+        if (e.publishedSec < keepSec) {
+          others.delete(id);
+          dropped += 1;
+        }
+      }
+      for (const id of earlier.keys()) if (read(id) === undefined) earlier.delete(id);
+      return dropped;
+    },
+    get size() {
+      return used + others.size;
+    },
+    get tableBytes() {
+      return table.byteLength + times.byteLength;
+    },
+  };
+};
