@@ -147,6 +147,9 @@ const startIngress = async (
         KAFKA_COMPRESSION: COMPRESSION,
         CDR_FEED: 'analytics',
         WEBHOOK_SECRETS: SECRET,
+        // The bench sends the same records in every delivery: with dedup on they
+        // would be dropped as repeats. It measures the publishing path.
+        DEDUP: 'false',
         PORT: String(port),
         ACK_TIMEOUT_MS: '60000',
         CDR_TOPIC_PARTITIONS: String(PARTITIONS),
