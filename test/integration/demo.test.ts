@@ -86,7 +86,34 @@ const runDemo = (env: Record<string, string | undefined>) => {
     }
     throw new Error(`demo output never matched ${pattern}:\n${output.stdout}\n${output.stderr}`);
   };
-  return { child, exited, children, waitFor, out: () => output.stdout, err: () => output.stderr };
+  /** The exit, or within `ms` a SIGKILL and a failure showing what the demo printed. */
+  const ended = async (ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(
+          new Error(
+            `the demo did not end within ${ms / 1000} s:\n${output.stdout}\n${output.stderr}`,
+          ),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    child,
+    exited,
+    ended,
+    children,
+    waitFor,
+    out: () => output.stdout,
+    err: () => output.stderr,
+  };
 };
 
 const portOf = (out: string, what: string): number => {
@@ -111,7 +138,7 @@ describe('npm run demo', () => {
     timeout: 300_000,
   }, async () => {
     const demo = runDemo(given);
-    const { code } = await demo.exited;
+    const { code } = await demo.ended(240_000);
     const out = demo.out();
     assert.equal(code, 0, `${out}\n${demo.err()}`);
     const verdict = out.match(/^VERDICT: COMPLETE: all (\d+) records the Webex stand-in/m);
