@@ -145,16 +145,20 @@ const until = async (
   throw new Error(`${what}: not within ${ms / 1000} s${await why()}`);
 };
 
-/** The broker answers a metadata request (a port that accepts is not enough: docker-proxy). */
-const brokerAnswers = async (brokers: string[]): Promise<boolean> => {
-  const admin = new Kafka({
+/** A kafkajs admin for one probe: short timeouts, no retries (the caller polls). */
+const probeAdmin = (brokers: string[], requestTimeout: number) =>
+  new Kafka({
     clientId: 'test-stack-probe',
     brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
-    requestTimeout: 2000,
+    requestTimeout,
     retry: { retries: 0 },
   }).admin();
+
+/** The broker answers a metadata request (a port that accepts is not enough: docker-proxy). */
+const brokerAnswers = async (brokers: string[]): Promise<boolean> => {
+  const admin = probeAdmin(brokers, 2000);
   try {
     await admin.connect();
     await admin.listTopics();
@@ -173,14 +177,7 @@ const brokerAnswers = async (brokers: string[]): Promise<boolean> => {
  * startBroker() waits for this rather than for the port or the metadata alone.
  */
 const partitionsServed = async (brokers: string[]): Promise<boolean> => {
-  const admin = new Kafka({
-    clientId: 'test-stack-probe',
-    brokers,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
-  }).admin();
+  const admin = probeAdmin(brokers, 5000);
   try {
     await admin.connect();
     const { topics } = await admin.fetchTopicMetadata();
@@ -214,14 +211,7 @@ const partitionsServed = async (brokers: string[]): Promise<boolean> => {
  * and fresh-cluster.test.ts tests a brand-new broker on purpose.
  */
 const groupsReady = async (brokers: string[]): Promise<boolean> => {
-  const admin = new Kafka({
-    clientId: 'test-stack-probe',
-    brokers,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
-  }).admin();
+  const admin = probeAdmin(brokers, 5000);
   try {
     await admin.connect();
     await admin.listTopics(); // the metadata first: with no retries, no broker is known before
