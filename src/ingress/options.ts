@@ -5,6 +5,7 @@
  * without a secret must say so. settings.ts composes them with the Kafka and
  * process settings into the ingress's schema.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { ProcessOptions } from '../config/process.ts';
 import { acrossSettings, bool, DAY, durationWithin, HOUR, int, list } from '../config/schema.ts';
@@ -28,6 +29,10 @@ export const ingressEnv = z.object({
   REQUEST_TIMEOUT_MS: int(300_000),
   KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   RETRY_AFTER_SECONDS: int(30),
+  INGRESS_WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
+    .default('auto'),
+  INGRESS_WORKERS_MIN_BYTES: int(1024 * 1024, 0),
   DEDUP: bool(true),
   DEDUP_WINDOW: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d']),
 });
@@ -63,6 +68,11 @@ export const toIngressOptions = (e: IngressEnv) => ({
   requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+  /** Worker threads encoding large deliveries (0: none, all inline); `auto`: one per core but the main thread's. */
+  workers:
+    e.INGRESS_WORKERS === 'auto' ? Math.max(0, availableParallelism() - 1) : e.INGRESS_WORKERS,
+  /** Bodies smaller than this are processed inline even with workers (the crossover, docs/performance.md). */
+  workersMinBytes: e.INGRESS_WORKERS_MIN_BYTES,
   /** Repeats dropped against the topic's last `dedupWindowMs` (null: DEDUP=false). */
   dedupWindowMs: e.DEDUP ? e.DEDUP_WINDOW : null,
 });
