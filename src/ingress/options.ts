@@ -32,7 +32,7 @@ export const ingressEnv = z.object({
   INGRESS_WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
     .default('auto'),
-  INGRESS_WORKERS_MIN_BYTES: int(1024 * 1024, 0),
+  INGRESS_WORKERS_MIN_BYTES: int(8 * 1024 * 1024, 0),
   DEDUP: bool(true),
   DEDUP_WINDOW: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d']),
 });
@@ -49,6 +49,13 @@ export const ingressRules = acrossSettings<IngressEnv>((e) =>
 
 export const INGRESS_SECRETS = ['WEBHOOK_SECRETS'] as const;
 export const INGRESS_FROM_FILE = ['WEBHOOK_SECRETS'] as const;
+
+/**
+ * INGRESS_WORKERS=auto: one worker per core, the main thread's work being small
+ * beside theirs (HTTP, the Kafka client, the messages' headers); none on one
+ * core, where a worker only adds the hand-over (docs/performance.md#worker-threads).
+ */
+export const autoWorkers = (cores: number): number => (cores < 2 ? 0 : cores);
 
 export const toIngressOptions = (e: IngressEnv) => ({
   port: e.PORT,
@@ -68,9 +75,8 @@ export const toIngressOptions = (e: IngressEnv) => ({
   requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
-  /** Worker threads encoding large deliveries (0: none, all inline); `auto`: one per core but the main thread's. */
-  workers:
-    e.INGRESS_WORKERS === 'auto' ? Math.max(0, availableParallelism() - 1) : e.INGRESS_WORKERS,
+  /** Worker threads encoding large deliveries (0: none, all inline). */
+  workers: e.INGRESS_WORKERS === 'auto' ? autoWorkers(availableParallelism()) : e.INGRESS_WORKERS,
   /** Bodies smaller than this are processed inline even with workers (the crossover, docs/performance.md). */
   workersMinBytes: e.INGRESS_WORKERS_MIN_BYTES,
   /** Repeats dropped against the topic's last `dedupWindowMs` (null: DEDUP=false). */
