@@ -144,38 +144,42 @@ export const encodeChunk = (
 const timeOf = (t: number | undefined): number | null =>
   t === undefined || Number.isNaN(t) ? null : t;
 
-/** A worker's answer as the publisher takes it; `seen` as `prepareChunk` keeps it. */
+/**
+ * A chunk's answers from the workers (one, or its parts in order) as the
+ * publisher takes them; `seen` as `prepareChunk` keeps it.
+ */
 export const toEncodedBatch = (
-  chunk: EncodedChunk,
+  parts: readonly EncodedChunk[],
   ingest: Ingest,
   seen: SeenReports,
 ): EncodedBatch => {
   const record = { ingest };
-  const failed = new Map(chunk.failures.map((f) => [f.at, f]));
-  const values = Buffer.from(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length);
   const normalised: EncodedCdr[] = [];
-  let start = 0;
-  for (let n = 0; n < chunk.reportIds.length; n++) {
-    const end = chunk.valueEnds[n] as number;
-    const failure = failed.get(n);
-    normalised.push({
-      reportId: chunk.reportIds[n] as string,
-      orgId: chunk.orgIds[n] as string,
-      reportTime: timeOf(chunk.reportTimes[n]),
-      callEnd: timeOf(chunk.callEnds[n]),
-      reportTimeIso: chunk.reportTimeIsos[n] ?? null,
-      callEndIso: chunk.callEndIsos[n] ?? null,
-      record,
-      hash: chunk.hashes[n] as string,
-      value: failure === undefined ? values.subarray(start, end) : null,
-      failure: failure === undefined ? null : { message: failure.message, raw: failure.raw },
-    });
-    start = end;
+  const dead: DeadRecord[] = [];
+  for (const chunk of parts) {
+    const failed = new Map(chunk.failures.map((f) => [f.at, f]));
+    const values = Buffer.from(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length);
+    let start = 0;
+    for (let n = 0; n < chunk.reportIds.length; n++) {
+      const end = chunk.valueEnds[n] as number;
+      const failure = failed.get(n);
+      normalised.push({
+        reportId: chunk.reportIds[n] as string,
+        orgId: chunk.orgIds[n] as string,
+        reportTime: timeOf(chunk.reportTimes[n]),
+        callEnd: timeOf(chunk.callEnds[n]),
+        reportTimeIso: chunk.reportTimeIsos[n] ?? null,
+        callEndIso: chunk.callEndIsos[n] ?? null,
+        record,
+        hash: chunk.hashes[n] as string,
+        value: failure === undefined ? values.subarray(start, end) : null,
+        failure: failure === undefined ? null : { message: failure.message, raw: failure.raw },
+      });
+      start = end;
+    }
+    for (const d of chunk.dead) {
+      dead.push({ raw: d.raw, error: new CdrError(d.code, d.message), index: d.index });
+    }
   }
-  const dead: DeadRecord[] = chunk.dead.map((d) => ({
-    raw: d.raw,
-    error: new CdrError(d.code, d.message),
-    index: d.index,
-  }));
   return { encoded: true, ...selectChunk(normalised, seen), dead };
 };

@@ -15,6 +15,10 @@
  *   - bounded memory: at most `size + 1` chunks are on the workers or waiting
  *     to be sent, besides the body's bytes.
  *
+ * A delivery of fewer chunks than workers has each chunk encoded in parts (one
+ * per worker), put together again before it is sent: what is sent, and the
+ * choice among versions of a Report ID, are those of the whole chunk.
+ *
  * Below `minBytes` a body is processed inline (cheaper than the hand-over).
  */
 import { extname } from 'node:path';
@@ -142,15 +146,30 @@ export const publishInParallel = async (
     (i) => run({ kind: 'check', records: records(i + 1) }),
     () => undefined,
   );
+  // Fewer chunks than workers (a delivery of one or two chunks): each chunk is
+  // encoded in parts, one per worker, and sent whole once its parts are in.
+  const parts = Math.max(1, Math.ceil(workers.size / chunks));
+  const partRecords = Math.ceil(chunkRecords / parts);
+  const part = (j: number) => {
+    const chunk = Math.floor(j / parts);
+    const from = chunk * chunkRecords + (j % parts) * partRecords;
+    const end = Math.min((chunk + 1) * chunkRecords, slices.count);
+    return take(Math.min(from, end), Math.min(from + partRecords, end));
+  };
   const seen: SeenReports = new Map();
   const sender = createChunkSender(options);
+  let done: EncodedChunk[] = [];
   await inOrder(
-    chunks,
+    chunks * parts,
     window,
-    (i) => run({ kind: 'encode', records: records(i), ingest, schema }),
+    (j) => run({ kind: 'encode', records: part(j), ingest, schema }),
     async (chunk) => {
       if (chunk === null) throw new CdrError('worker_failed', 'a worker answered without records');
-      await sender.next(toEncodedBatch(chunk, ingest, seen));
+      done.push(chunk);
+      if (done.length < parts) return;
+      const batch = toEncodedBatch(done, ingest, seen);
+      done = [];
+      await sender.next(batch);
     },
   );
   return sender.finish();

@@ -145,6 +145,34 @@ describe('publishInParallel', () => {
     assert.deepEqual(comparable(parallel.sent), comparable(inline.sent));
   });
 
+  it('encodes a delivery of fewer chunks than workers in parts, sent as the chunk inline would be', async () => {
+    const body = deliveryOf(300); // one chunk of 400, in two parts: a Report ID repeated across them
+    const inline = recordingSink();
+    const inlineCounts = await publishDelivery(readRecords(body, 0), {
+      ...options(inline.publish),
+      chunkRecords: 400,
+    });
+    const parallel = recordingSink();
+    const encoded: number[] = [];
+    const counting: ChunkWorkers = {
+      ...workers,
+      run: (job) => {
+        if (job.kind === 'encode') encoded.push(job.records.bounds.length / 2);
+        return workers.run(job);
+      },
+    };
+    const counts = await publishInParallel(readRecords(body, 0), {
+      ...options(parallel.publish),
+      chunkRecords: 400,
+      workers: counting,
+      schema: SCHEMA,
+    });
+    assert.deepEqual(encoded, [200, 103]);
+    assert.deepEqual(counts, inlineCounts);
+    assert.equal(counts.duplicatesInBatch, 2);
+    assert.deepEqual(comparable(parallel.sent), comparable(inline.sent));
+  });
+
   it('applies the privacy settings on the workers as inline', async () => {
     const privacy = createPrivacy({ drop: ['calling_number'], hash: ['called_number'], key: 'k' });
     const private_ = createChunkWorkers({
