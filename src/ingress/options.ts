@@ -51,11 +51,13 @@ export const INGRESS_SECRETS = ['WEBHOOK_SECRETS'] as const;
 export const INGRESS_FROM_FILE = ['WEBHOOK_SECRETS'] as const;
 
 /**
- * INGRESS_WORKERS=auto: one worker per core, the main thread's work being small
- * beside theirs (HTTP, the Kafka client, the messages' headers); none on one
- * core, where a worker only adds the hand-over (docs/performance.md#worker-threads).
+ * INGRESS_WORKERS=auto: a worker per core but the main thread's (HTTP, the
+ * Kafka client, the messages), when that makes at least two; none below three
+ * cores: one worker only moves the work off the main thread (no faster, more
+ * CPU and memory), and on two cores the workers compete with the main thread
+ * (docs/performance.md#worker-threads).
  */
-export const autoWorkers = (cores: number): number => (cores < 2 ? 0 : cores);
+export const autoWorkers = (cores: number): number => (cores < 3 ? 0 : cores - 1);
 
 export const toIngressOptions = (e: IngressEnv) => ({
   port: e.PORT,

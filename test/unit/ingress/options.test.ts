@@ -14,10 +14,11 @@ const BASE = {
 const parsed = (env: Record<string, string>) => parseIngressConfig({ ...BASE, ...env });
 
 describe('INGRESS_WORKERS', () => {
-  it('auto: one worker per core, none on a single core', () => {
+  it("auto: a worker per core but the main thread's, none below three cores", () => {
     assert.equal(autoWorkers(1), 0);
-    assert.equal(autoWorkers(2), 2);
-    assert.equal(autoWorkers(8), 8);
+    assert.equal(autoWorkers(2), 0);
+    assert.equal(autoWorkers(3), 2);
+    assert.equal(autoWorkers(8), 7);
     const r = parsed({});
     assert.ok(r.ok);
     assert.equal(r.config.workers, autoWorkers(availableParallelism()));
