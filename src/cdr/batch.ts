@@ -22,10 +22,33 @@ export type PreparedBatch = {
   readonly duplicates: number;
 };
 
-const createBatchBuilder = (ingest: Ingest, privacy: Privacy | null) => {
-  const byReportId = new Map<string, NormalisedCdr>();
-  const dead: DeadRecord[] = [];
+/** What choosing among versions of a Report ID looks at. */
+type Versioned = { readonly reportId: string; readonly reportTime: number | null };
+
+/**
+ * One version per Report ID, in the order each was first met: the one with the
+ * latest Report time (the later one on a tie); `duplicates` counts the others.
+ */
+const latestPerReport = <T extends Versioned>(items: readonly T[]) => {
+  const byReportId = new Map<string, T>();
   let duplicates = 0;
+  for (const item of items) {
+    const seen = byReportId.get(item.reportId);
+    if (seen === undefined) {
+      byReportId.set(item.reportId, item);
+      continue;
+    }
+    duplicates += 1;
+    if ((item.reportTime ?? -Infinity) >= (seen.reportTime ?? -Infinity)) {
+      byReportId.set(item.reportId, item);
+    }
+  }
+  return { records: [...byReportId.values()], duplicates };
+};
+
+const createBatchBuilder = (ingest: Ingest, privacy: Privacy | null) => {
+  const normalised: NormalisedCdr[] = [];
+  const dead: DeadRecord[] = [];
   return {
     add(raw: unknown, index: number) {
       const result = normalise(raw, ingest);
@@ -37,19 +60,11 @@ const createBatchBuilder = (ingest: Ingest, privacy: Privacy | null) => {
         });
         return;
       }
-      const cdr = result.value;
-      privacy?.protect(cdr.record);
-      const seen = byReportId.get(cdr.reportId);
-      if (seen === undefined) {
-        byReportId.set(cdr.reportId, cdr);
-        return;
-      }
-      duplicates += 1;
-      if ((cdr.reportTime ?? -Infinity) >= (seen.reportTime ?? -Infinity)) {
-        byReportId.set(cdr.reportId, cdr);
-      }
+      privacy?.protect(result.value.record);
+      normalised.push(result.value);
     },
-    result: (): PreparedBatch => ({ records: [...byReportId.values()], dead, duplicates }),
+    normalised,
+    dead,
   };
 };
 
@@ -60,7 +75,7 @@ export const prepareBatch = (
 ): PreparedBatch => {
   const builder = createBatchBuilder(ingest, privacy);
   for (let i = 0; i < raws.length; i++) builder.add(raws[i], i);
-  return builder.result();
+  return { ...latestPerReport(builder.normalised), dead: builder.dead };
 };
 
 /** Records between two yields to the event loop when encoding (kafka/publish-cdrs.ts). */
@@ -88,10 +103,22 @@ export const prepareChunk = (
 ): PreparedBatch => {
   const builder = createBatchBuilder(ingest, privacy);
   for (let i = 0; i < raws.length; i++) builder.add(raws[i], firstIndex + i);
-  const chunk = builder.result();
-  let duplicates = chunk.duplicates;
-  const records: NormalisedCdr[] = [];
-  for (const cdr of chunk.records) {
+  return { ...selectChunk(builder.normalised, seen), dead: builder.dead };
+};
+
+/**
+ * The choice `prepareChunk` makes, on records normalised elsewhere (a worker
+ * thread, ingress/chunk-worker.ts): one version per Report ID within the
+ * chunk, then against the earlier chunks (`seen`, updated here).
+ */
+export const selectChunk = <T extends Versioned>(
+  normalised: readonly T[],
+  seen: SeenReports,
+): { records: T[]; duplicates: number } => {
+  const within = latestPerReport(normalised);
+  let duplicates = within.duplicates;
+  const records: T[] = [];
+  for (const cdr of within.records) {
     const time = cdr.reportTime ?? -Infinity;
     const earlier = seen.get(cdr.reportId);
     if (earlier !== undefined) duplicates += 1;
@@ -99,5 +126,5 @@ export const prepareChunk = (
     seen.set(cdr.reportId, time);
     records.push(cdr);
   }
-  return { records, dead: chunk.dead, duplicates };
+  return { records, duplicates };
 };

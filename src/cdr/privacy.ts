@@ -60,6 +60,8 @@ export type Privacy = {
   protect(record: CdrRecord): void;
   /** A copy of a raw (unnormalised) record with the same transformation. */
   protectRaw(raw: unknown): unknown;
+  /** What it was made from (`createPrivacy(settings)` makes the same one). */
+  readonly settings: PrivacySettings;
 };
 
 const fieldByName = (name: string): Field | undefined => FIELDS_BY_MATCH_KEY.get(toMatchKey(name));
@@ -243,7 +245,8 @@ const headerPart = (name: string, set: FieldSet): string[] =>
         ].join(';'),
       ];
 
-export const createPrivacy = (settings: {
+/** What a Privacy is made of: plain data, so a worker thread can make the same one. */
+export type PrivacySettings = {
   drop: readonly FieldName[];
   hash: readonly TextFieldName[];
   /** Keys outside the schema (match keys), dropped from extra_fields. */
@@ -251,7 +254,9 @@ export const createPrivacy = (settings: {
   hashExtra?: readonly string[];
   allow?: FieldSet | null;
   key: string;
-}): Privacy => {
+};
+
+export const createPrivacy = (settings: PrivacySettings): Privacy => {
   const { drop, hash, key } = settings;
   const dropExtra = settings.dropExtra ?? [];
   const hashExtra = settings.hashExtra ?? [];
@@ -293,6 +298,7 @@ export const createPrivacy = (settings: {
     hash,
     allow,
     header,
+    settings,
     protect(record) {
       for (const name of nulled) record[name] = null;
       for (const name of hash) {

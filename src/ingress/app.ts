@@ -26,6 +26,7 @@ import { createRepeatedWarnings, type RepeatedWarnings } from '../log-repeats.ts
 import { createMetrics, type Metrics, scrape } from '../metrics.ts';
 import type { Drain } from './drain.ts';
 import type { Publish } from './publish-delivery.ts';
+import type { ChunkWorkers } from './publish-parallel.ts';
 import type { ByteBudget } from './read-body.ts';
 import {
   createDeliverySteps,
@@ -58,6 +59,8 @@ export type IngressDeps = {
   readonly privacy?: Privacy | null;
   /** Shutdown: refuses new deliveries while draining, and counts those in flight. */
   readonly drain?: Drain;
+  /** Worker threads for large deliveries (ingress/publish-parallel.ts); none when null or absent. */
+  readonly workers?: ChunkWorkers | null;
   /** Where refusals and dead letters are warned about (rate-limited); one per app by default. */
   readonly warnings?: RepeatedWarnings;
 };
@@ -73,6 +76,7 @@ export const createApp = (deps: IngressDeps) => {
     publish: deps.publish,
     budget: deps.budget,
     privacy: deps.privacy ?? null,
+    workers: deps.workers ?? null,
     metrics,
     warnings,
     now,

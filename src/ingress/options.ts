@@ -5,6 +5,7 @@
  * without a secret must say so. settings.ts composes them with the Kafka and
  * process settings into the ingress's schema.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { ProcessOptions } from '../config/process.ts';
 import { acrossSettings, bool, DAY, durationWithin, HOUR, int, list } from '../config/schema.ts';
@@ -28,6 +29,10 @@ export const ingressEnv = z.object({
   REQUEST_TIMEOUT_MS: int(300_000),
   KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   RETRY_AFTER_SECONDS: int(30),
+  INGRESS_WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
+    .default('auto'),
+  INGRESS_WORKERS_MIN_BYTES: int(8 * 1024 * 1024, 0),
   DEDUP: bool(true),
   DEDUP_WINDOW: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d']),
 });
@@ -44,6 +49,15 @@ export const ingressRules = acrossSettings<IngressEnv>((e) =>
 
 export const INGRESS_SECRETS = ['WEBHOOK_SECRETS'] as const;
 export const INGRESS_FROM_FILE = ['WEBHOOK_SECRETS'] as const;
+
+/**
+ * INGRESS_WORKERS=auto: a worker per core but the main thread's (HTTP, the
+ * Kafka client, the messages), when that makes at least two; none below three
+ * cores: one worker only moves the work off the main thread (no faster, more
+ * CPU and memory), and on two cores the workers compete with the main thread
+ * (docs/performance.md#worker-threads).
+ */
+export const autoWorkers = (cores: number): number => (cores < 3 ? 0 : cores - 1);
 
 export const toIngressOptions = (e: IngressEnv) => ({
   port: e.PORT,
@@ -63,6 +77,10 @@ export const toIngressOptions = (e: IngressEnv) => ({
   requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
   retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+  /** Worker threads encoding large deliveries (0: none, all inline). */
+  workers: e.INGRESS_WORKERS === 'auto' ? autoWorkers(availableParallelism()) : e.INGRESS_WORKERS,
+  /** Bodies smaller than this are processed inline even with workers (the crossover, docs/performance.md). */
+  workersMinBytes: e.INGRESS_WORKERS_MIN_BYTES,
   /** Repeats dropped against the topic's last `dedupWindowMs` (null: DEDUP=false). */
   dedupWindowMs: e.DEDUP ? e.DEDUP_WINDOW : null,
 });

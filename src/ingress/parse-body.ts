@@ -54,9 +54,23 @@ export type RecordSlices = {
    * record the check refuses is parsed for JSON.parse's verdict and message.
    */
   check(from: number, to: number): void;
+  /**
+   * Records `from` to `to` as bytes, for a worker thread to parse (ingress/
+   * chunk-worker.ts): copied into a buffer of their own, which can be
+   * transferred; absent when the body was parsed whole.
+   */
+  readonly take?: (from: number, to: number) => RecordBytes;
 };
 
-const invalidJson = (e: unknown, where: string) => {
+/** The bytes of consecutive records and where each lies in them (start, end, start, end...). */
+export type RecordBytes = {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly bounds: Uint32Array<ArrayBuffer>;
+  /** The index of the first record in the delivery. */
+  readonly firstIndex: number;
+};
+
+export const invalidJson = (e: unknown, where: string) => {
   // V8 quotes part of the text in some messages: keep only the ones that do not.
   const detail =
     e instanceof Error && !e.message.includes('"') ? e.message.slice(0, 200) : 'syntax error';
@@ -202,6 +216,18 @@ export const readRecords = (
         if (isJsonText(g.bytes, at, (ends[k] as number) - g.first)) continue;
         parseOne(g, k); // JSON.parse has the last word, and the message
       }
+    },
+    take(from, to) {
+      const g = group(from, to);
+      const bytes = new Uint8Array(g?.bytes.length ?? 0);
+      const bounds = new Uint32Array(2 * Math.max(0, to - from));
+      if (g === null) return { bytes, bounds, firstIndex: from };
+      bytes.set(g.bytes);
+      for (let k = from; k < to; k++) {
+        bounds[2 * (k - from)] = (starts[k] as number) - g.first;
+        bounds[2 * (k - from) + 1] = (ends[k] as number) - g.first;
+      }
+      return { bytes, bounds, firstIndex: from };
     },
   };
 };

@@ -15,7 +15,7 @@ import { setImmediate } from 'node:timers/promises';
 import { type PreparedBatch, prepareChunk, type SeenReports } from '../cdr/batch.ts';
 import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
-import type { PublishCounts } from '../kafka/publish-cdrs.ts';
+import type { EncodedBatch, PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { RecordSlices } from './parse-body.ts';
 
 /** Records per chunk: about 5 MB of JSON at the usual ~2.5 KB a record. */
@@ -23,7 +23,7 @@ export const DELIVERY_CHUNK_RECORDS = 2000;
 
 /** Sends one prepared chunk and resolves once Kafka acknowledged all of it (kafka/publish-cdrs.ts). */
 export type Publish = (
-  batch: PreparedBatch,
+  batch: PreparedBatch | EncodedBatch,
   ingest: Ingest,
   deadlineMs: number,
 ) => Promise<PublishCounts>;
@@ -35,23 +35,17 @@ export type DeliveryOptions = {
   readonly deadlineMs: number;
   readonly privacy?: Privacy | null;
   /** Called once per chunk when Kafka has acknowledged it (metrics). */
-  readonly onChunk?: (batch: PreparedBatch, counts: PublishCounts) => void;
+  readonly onChunk?: (batch: PreparedBatch | EncodedBatch, counts: PublishCounts) => void;
   readonly chunkRecords?: number;
 };
 
-export const publishDelivery = async (
-  slices: RecordSlices,
-  options: DeliveryOptions,
-): Promise<PublishCounts> => {
-  const {
-    ingest,
-    publish,
-    deadlineMs,
-    privacy = null,
-    onChunk,
-    chunkRecords = DELIVERY_CHUNK_RECORDS,
-  } = options;
-  const seen: SeenReports = new Map();
+/**
+ * Sends a delivery's chunks one after another: a chunk goes out once the one
+ * before it is acknowledged (so they land in delivery order), the counts add
+ * up. A chunk still on its way when a later one failed ends unheard.
+ */
+export const createChunkSender = (options: DeliveryOptions) => {
+  const { ingest, publish, deadlineMs, onChunk } = options;
   const total: PublishCounts = { accepted: 0, deadLettered: 0, duplicatesInBatch: 0 };
   const add = (c: PublishCounts) => {
     total.accepted += c.accepted;
@@ -60,11 +54,32 @@ export const publishDelivery = async (
     if (c.repeats !== undefined) total.repeats = (total.repeats ?? 0) + c.repeats;
     if (c.versions !== undefined) total.versions = (total.versions ?? 0) + c.versions;
   };
-  const send = async (batch: PreparedBatch) => {
-    const counts = await publish(batch, ingest, deadlineMs);
-    onChunk?.(batch, counts);
-    return counts;
+  let sending: Promise<PublishCounts> | null = null;
+  return {
+    /** Waits for the chunk before to be acknowledged, then sends `batch`. */
+    async next(batch: PreparedBatch | EncodedBatch) {
+      if (sending !== null) add(await sending);
+      sending = publish(batch, ingest, deadlineMs).then((counts) => {
+        onChunk?.(batch, counts);
+        return counts;
+      });
+      // its failure is met at the next chunk or at the end, whatever is awaited meanwhile
+      sending.catch(() => undefined);
+    },
+    async finish(): Promise<PublishCounts> {
+      if (sending !== null) add(await sending);
+      sending = null;
+      return total;
+    },
   };
+};
+
+export const publishDelivery = async (
+  slices: RecordSlices,
+  options: DeliveryOptions,
+): Promise<PublishCounts> => {
+  const { ingest, privacy = null, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
+  const seen: SeenReports = new Map();
   // A delivery is refused whole or published whole: before the first chunk goes
   // out, the syntax of the later chunks' records is checked on their bytes (no
   // objects built), so a syntax error anywhere answers 400 with nothing on the
@@ -73,20 +88,11 @@ export const publishDelivery = async (
     slices.check(from, Math.min(from + chunkRecords, slices.count));
     await setImmediate(); // probes and other deliveries keep being answered
   }
-  let sending: Promise<PublishCounts> | null = null;
-  try {
-    // an empty delivery is published too: the publisher answers not_ready before the schema is known
-    for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
-      const raws = slices.parse(from, Math.min(from + chunkRecords, slices.count));
-      const batch = prepareChunk(raws, from, ingest, seen, privacy);
-      if (sending !== null) add(await sending);
-      sending = send(batch);
-    }
-    if (sending !== null) add(await sending);
-    sending = null;
-    return total;
-  } finally {
-    // a chunk still on its way when a later one failed: its outcome no longer matters
-    sending?.catch(() => undefined);
+  const sender = createChunkSender(options);
+  // an empty delivery is published too: the publisher answers not_ready before the schema is known
+  for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
+    const raws = slices.parse(from, Math.min(from + chunkRecords, slices.count));
+    await sender.next(prepareChunk(raws, from, ingest, seen, privacy));
   }
+  return sender.finish();
 };

@@ -28,7 +28,8 @@ import type { Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
 import { type RecordSlices, readRecords } from './parse-body.ts';
-import { type Publish, publishDelivery } from './publish-delivery.ts';
+import { type DeliveryOptions, type Publish, publishDelivery } from './publish-delivery.ts';
+import { type ChunkSchema, type ChunkWorkers, publishInParallel } from './publish-parallel.ts';
 import {
   type Body,
   type BodyLimits,
@@ -74,6 +75,8 @@ export type DeliveryEnv = {
     readAt: number; // readBody
     decoded: BodyBytes; // verify
     slices: RecordSlices; // findRecords
+    /** Set when the delivery is encoded on the workers (large enough, schema known). */
+    schema: ChunkSchema | null; // findRecords
   };
 };
 
@@ -82,6 +85,7 @@ export type StepDeps = {
   readonly publish: Publish;
   readonly budget: ByteBudget | undefined;
   readonly privacy: Privacy | null;
+  readonly workers: ChunkWorkers | null;
   readonly metrics: Metrics;
   readonly warnings: RepeatedWarnings;
   readonly now: () => number;
@@ -112,7 +116,7 @@ const verifyAndDecode = async (
 };
 
 /** Dead letters by reason code: those of the batch, the rest failed Avro encoding. */
-const deadLetterReasons = (batch: PreparedBatch, deadLettered: number) => {
+const deadLetterReasons = (batch: Pick<PreparedBatch, 'dead'>, deadLettered: number) => {
   const byCode = new Map<ErrorCode, number>();
   for (const d of batch.dead) byCode.set(d.error.code, (byCode.get(d.error.code) ?? 0) + 1);
   const encodeFailed = deadLettered - batch.dead.length;
@@ -188,7 +192,14 @@ export const createDeliverySteps = (deps: StepDeps) => {
   });
 
   const findRecords = step(async (c, next) => {
-    const slices = readRecords(c.get('decoded'));
+    const decoded = c.get('decoded');
+    const { workers } = deps;
+    const schema = workers !== null && decoded.length >= workers.minBytes ? workers.schema() : null;
+    // for the workers, the records are found on the bytes (not parsed here), whatever the size
+    const slices = schema === null ? readRecords(decoded) : readRecords(decoded, 0);
+    const parallel = schema !== null && slices.take !== undefined;
+    c.set('schema', parallel ? schema : null);
+    if (parallel) c.get('delivery').workers = true;
     c.get('delivery').records = slices.count;
     c.set('slices', slices);
     await next();
@@ -204,7 +215,9 @@ export const createDeliverySteps = (deps: StepDeps) => {
       delivery_id: deliveryId,
     };
     const preparedAt = now();
-    const counts = await publishDelivery(slices, {
+    const schema = c.get('schema');
+    const { workers } = deps;
+    const options: DeliveryOptions = {
       ingest,
       publish: deps.publish,
       deadlineMs: settings.ackTimeoutMs,
@@ -222,7 +235,11 @@ export const createDeliverySteps = (deps: StepDeps) => {
           });
         }
       },
-    });
+    };
+    const counts =
+      schema === null || workers === null
+        ? await publishDelivery(slices, options)
+        : await publishInParallel(slices, { ...options, schema, workers });
     metrics.produced((now() - preparedAt) / 1000);
     const readAt = c.get('readAt');
     Object.assign(c.get('delivery'), {

@@ -23,6 +23,7 @@ import { createApp } from './app.ts';
 import { spoolDirProblem } from './body-bytes.ts';
 import { createDrain } from './drain.ts';
 import type { IngressConfig } from './options.ts';
+import { createChunkWorkers } from './publish-parallel.ts';
 import { createByteBudget } from './read-body.ts';
 
 export type Shutdown =
@@ -65,6 +66,15 @@ export const startIngress = async (
   if (dedup !== null) registerDedupMetrics(metrics.registry, dedup.stats);
   const drain = createDrain();
   const warnings = createRepeatedWarnings(logger);
+  const workers =
+    config.workers === 0
+      ? null
+      : createChunkWorkers({
+          size: config.workers,
+          minBytes: config.workersMinBytes,
+          privacy: config.privacy,
+          encoder: sink.encoder,
+        });
   const app = createApp({
     settings: config,
     publish: (batch, ingest, deadlineMs) => sink.publisher.publish(batch, ingest, deadlineMs),
@@ -75,6 +85,7 @@ export const startIngress = async (
     privacy: config.privacy,
     drain,
     warnings,
+    workers,
   });
   const server = await listen(app.fetch, {
     port: config.port,
@@ -92,6 +103,7 @@ export const startIngress = async (
     secretCount: config.secrets.length,
     privacy: config.privacy?.header ?? 'none',
     dedupWindowMs: config.dedupWindowMs,
+    workers: config.workers,
   });
 
   let closing: Promise<Shutdown> | undefined;
@@ -106,6 +118,7 @@ export const startIngress = async (
       stage = 'producer';
       // waits for the last answers to be written; idle keep-alive connections close at once
       await server.close();
+      await workers?.close();
       await sink.close();
     })();
     const expired = sleep(deadlineMs, 'expired' as const, { signal: timeout.signal }).catch(
@@ -126,6 +139,7 @@ export const startIngress = async (
       note: 'abandoned deliveries were not answered 2xx: Webex retries them or the reconciler backfills them',
     });
     void server.close(true);
+    void workers?.close();
     return { clean: false, stage, inFlight };
   };
 

@@ -33,6 +33,7 @@ const STATUS = {
   record_invalid_text: 422,
   record_encode_failed: 422,
   ingress_busy: 503,
+  worker_failed: 503,
   kafka_timeout: 503,
   kafka_failed: 503,
   kafka_unavailable: 503,

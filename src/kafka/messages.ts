@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { DeadRecord } from '../cdr/batch.ts';
 import { FIELDS_BY_MATCH_KEY, toMatchKey } from '../cdr/fields.ts';
-import type { Ingest, NormalisedCdr } from '../cdr/normalise.ts';
+import type { CdrRecord, Ingest, NormalisedCdr } from '../cdr/normalise.ts';
 import { contentHash } from '../dedup/content-hash.ts';
 import type { OutMessage } from './port.ts';
 
@@ -52,10 +52,15 @@ const iso = (ms: number | null): string | undefined =>
 /** A later version of a Report ID on the topic: its number, and the Report time of the one it supersedes. */
 export type Supersedes = { version: number; earlierReportTime: number | null };
 
+/** What a CDR's message needs besides its value: a normalised record, or one a worker encoded (kafka/publish-cdrs.ts). */
+export type CdrMessageFields = Omit<NormalisedCdr, 'record'> & {
+  readonly record: { readonly ingest: Ingest };
+};
+
 export const toCdrMessage = (
-  cdr: NormalisedCdr,
+  cdr: CdrMessageFields,
   value: Buffer,
-  hash: string = contentHash(cdr.record),
+  hash: string = contentHash(cdr.record as CdrRecord),
   supersedes: Supersedes | null = null,
 ): OutMessage => {
   const headers: Record<string, string> = {

@@ -11,12 +11,17 @@
  */
 import { setImmediate } from 'node:timers/promises';
 import { type PreparedBatch, YIELD_EVERY } from '../cdr/batch.ts';
-import type { CdrRecord, Ingest } from '../cdr/normalise.ts';
+import type { CdrRecord, Ingest, NormalisedCdr } from '../cdr/normalise.ts';
 import { contentHash } from '../dedup/content-hash.ts';
 import type { Seen } from '../dedup/report-index.ts';
 import type { DedupIndex } from '../dedup/topic-index.ts';
 import { CdrError, describe } from '../errors.ts';
-import { type Supersedes, toCdrMessage, toDeadLetterMessage } from './messages.ts';
+import {
+  type CdrMessageFields,
+  type Supersedes,
+  toCdrMessage,
+  toDeadLetterMessage,
+} from './messages.ts';
 import type { CdrProducer, OutMessage } from './port.ts';
 import type { Encoder } from './registry.ts';
 
@@ -43,8 +48,50 @@ export type PublishCounts = {
   versions?: number;
 };
 
+/**
+ * A record normalised and encoded on a worker thread (ingress/chunk-worker.ts):
+ * what its message needs, its content hash and its bytes, or, when Avro
+ * encoding failed, why and the record (without `ingest`) for its dead letter.
+ */
+export type EncodedCdr = CdrMessageFields & {
+  readonly hash: string;
+  readonly value: Buffer | null;
+  readonly failure: { readonly message: string; readonly raw: unknown } | null;
+};
+
+export type EncodedBatch = Omit<PreparedBatch, 'records'> & {
+  readonly encoded: true;
+  readonly records: EncodedCdr[];
+};
+
 export type CdrPublisher = {
-  publish(batch: PreparedBatch, ingest: Ingest, deadlineMs: number): Promise<PublishCounts>;
+  publish(
+    batch: PreparedBatch | EncodedBatch,
+    ingest: Ingest,
+    deadlineMs: number,
+  ): Promise<PublishCounts>;
+};
+
+/**
+ * The Avro bytes of a record, or why it is dead-lettered (record_encode_failed)
+ * with what its letter holds: the schema refused it, or it is over
+ * MAX_RECORD_BYTES (one record over the broker's limit would fail the whole
+ * delivery forever). Run where the record was normalised (here or on a worker).
+ */
+export const encodeRecord = (
+  encoder: Pick<Encoder, 'encode'>,
+  record: CdrRecord,
+): Pick<EncodedCdr, 'value' | 'failure'> => {
+  let value: Buffer;
+  try {
+    value = encoder.encode(record);
+  } catch (e) {
+    const message = `Avro encoding failed: ${describe(e)}`;
+    return { value: null, failure: { message, raw: withoutIngest(record) } };
+  }
+  if (value.length <= MAX_RECORD_BYTES) return { value, failure: null };
+  const message = `the encoded record is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit`;
+  return { value: null, failure: { message, raw: withoutIngest(record) } };
 };
 
 export const createCdrPublisher = (deps: {
@@ -73,9 +120,11 @@ export const createCdrPublisher = (deps: {
     const dead = [...batch.dead];
     let repeats = 0;
     let versions = 0;
-    for (const [i, cdr] of batch.records.entries()) {
+    const records: readonly (NormalisedCdr | EncodedCdr)[] = batch.records;
+    for (const [i, cdr] of records.entries()) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
-      const hash = contentHash(cdr.record);
+      const done = 'hash' in cdr ? cdr : null; // encoded on a worker thread
+      const hash = done?.hash ?? contentHash((cdr as NormalisedCdr).record);
       let supersedes: Supersedes | null = null;
       if (dedup !== undefined) {
         const verdict = dedup.check(cdr.reportId, hash);
@@ -87,25 +136,12 @@ export const createCdrPublisher = (deps: {
           supersedes = { version: verdict.version, earlierReportTime: verdict.earlier.reportTime };
         }
       }
-      let value: Buffer;
-      try {
-        value = encoder.encode(cdr.record);
-      } catch (e) {
+      const { value, failure } = done ?? encodeRecord(encoder, (cdr as NormalisedCdr).record);
+      if (value === null) {
+        const why = failure ?? { message: 'not encoded', raw: null };
         dead.push({
-          raw: withoutIngest(cdr.record),
-          error: new CdrError('record_encode_failed', `Avro encoding failed: ${describe(e)}`),
-          index: -1,
-        });
-        continue;
-      }
-      if (value.length > MAX_RECORD_BYTES) {
-        // one record over the broker's limit would fail the whole delivery forever
-        dead.push({
-          raw: withoutIngest(cdr.record),
-          error: new CdrError(
-            'record_encode_failed',
-            `the encoded record is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit`,
-          ),
+          raw: why.raw,
+          error: new CdrError('record_encode_failed', why.message),
           index: -1,
         });
         continue;

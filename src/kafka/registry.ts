@@ -52,6 +52,8 @@ export type Encoder = {
   readonly schemaId: number;
   /** Confluent wire format of one record; throws when the value does not fit the schema. */
   encode(value: object): Buffer;
+  /** The schema written with (JSON text): what a worker thread builds the same encoder from (`encoderFor`). */
+  readonly schemaText?: string;
 };
 
 export type RegistryClient = {
@@ -251,7 +253,7 @@ export const findRegisteredSchema = async (
   subject: string,
   schemaText: string,
   agent: Agent | undefined = agentFor(c),
-): Promise<{ id: number; type: AvroSchemaType }> => {
+): Promise<{ id: number; type: AvroSchemaType; text: string }> => {
   const base = `/subjects/${encodeURIComponent(subject)}`;
   const what = c.useLatest ? `GET ${base}/versions/latest` : `POST ${base} (lookup)`;
   const answer = c.useLatest
@@ -286,7 +288,11 @@ export const findRegisteredSchema = async (
       `SCHEMA_AUTO_REGISTER=false: schema ${found.id} registered under ${subject} lacks field(s) ${lacking.join(', ')} of the records the connector writes, whose values would be lost; register schemas/cdr.avsc (contract v2, BACKWARD over v1) under ${subject}`,
     );
   }
-  return { id: found.id, type: registered };
+  return {
+    id: found.id,
+    type: registered,
+    text: typeof found.schema === 'string' ? found.schema : schemaText,
+  };
 };
 
 /** Registers `schemaText` under `subject`; its id. */
@@ -343,22 +349,27 @@ export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
   return {
     registry,
     async registerEncoder(subject, schemaText) {
-      let id: number;
-      let type: AvroSchemaType;
       if (c.autoRegister === false) {
-        ({ id, type } = await findRegisteredSchema(c, subject, schemaText, agent));
-      } else {
-        await ensureBackwardCompatibility(c, subject, agent);
-        id = await registerSchema(c, subject, schemaText, agent);
-        type = parseAvro(schemaText);
+        const found = await findRegisteredSchema(c, subject, schemaText, agent);
+        return encoderFor(found.id, found.text, found.type);
       }
-      const header = Buffer.alloc(5);
-      header.writeUInt8(0, 0);
-      header.writeUInt32BE(id, 1);
-      return { schemaId: id, encode: wireEncoder(header, type) };
+      await ensureBackwardCompatibility(c, subject, agent);
+      return encoderFor(await registerSchema(c, subject, schemaText, agent), schemaText);
     },
     decode: (buffer) => registry.decode(buffer),
   };
+};
+
+/** The encoder writing with schema `id` (`text`, parsed unless `type` is given). */
+export const encoderFor = (
+  id: number,
+  text: string,
+  type: AvroSchemaType = parseAvro(text),
+): Encoder => {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(0, 0);
+  header.writeUInt32BE(id, 1);
+  return { schemaId: id, encode: wireEncoder(header, type), schemaText: text };
 };
 
 /** Bytes of the slabs records are encoded into. */

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { readCdrSchema } from '../../../src/cdr/avro-schema.ts';
 import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import type { Ingest } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { createApp, type Drain, type IngressSettings } from '../../../src/ingress/app.ts';
 import { DELIVERY_CHUNK_RECORDS } from '../../../src/ingress/publish-delivery.ts';
+import { type ChunkWorkers, createChunkWorkers } from '../../../src/ingress/publish-parallel.ts';
 import { type ByteBudget, createByteBudget } from '../../../src/ingress/read-body.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
+import { encoderFor } from '../../../src/kafka/registry.ts';
 import type { Logger } from '../../../src/log.ts';
 import { createRepeatedWarnings } from '../../../src/log-repeats.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
@@ -46,6 +49,7 @@ const createHarness = (
     drain?: Drain;
     metrics?: Metrics;
     budget?: ByteBudget;
+    workers?: ChunkWorkers;
   } = {},
 ) => {
   const calls: PublishCall[] = [];
@@ -66,7 +70,7 @@ const createHarness = (
   const app = createApp({
     settings: { ...SETTINGS, ...opts.settings },
     publish: async (batch, ingest, deadlineMs): Promise<PublishCounts> => {
-      calls.push({ batch, ingest, deadlineMs });
+      calls.push({ batch: batch as PreparedBatch, ingest, deadlineMs }); // no workers here: always prepared inline
       if (opts.publishError !== undefined) throw opts.publishError;
       return {
         accepted: batch.records.length,
@@ -83,6 +87,7 @@ const createHarness = (
     ...(opts.drain === undefined ? {} : { drain: opts.drain }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
     ...(opts.budget === undefined ? {} : { budget: opts.budget }),
+    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
     warnings,
   });
   return { app, calls, logs, warnings };
@@ -351,6 +356,87 @@ describe('POST webhook: accepted deliveries', () => {
       ids,
       raws.map((r) => r['Report ID']),
     );
+  });
+});
+
+describe('POST webhook: with worker threads (INGRESS_WORKERS)', () => {
+  const schemaText = readCdrSchema().text;
+  const workersOf = (minBytes: number) =>
+    createChunkWorkers({
+      size: 2,
+      minBytes,
+      privacy: null,
+      encoder: () => encoderFor(1, schemaText),
+    });
+  const bigBody = (n: number) =>
+    Array.from({ length: n }, (_, i) => JSON.stringify(minimalRawCdr(`r-${i}`)));
+  const settings = { maxBodyBytes: 16 * 1024 * 1024, maxDecodedBytes: 16 * 1024 * 1024 };
+
+  it('encodes a delivery over their minimum on the workers, published in order', async () => {
+    const workers = workersOf(1024);
+    try {
+      const h = createHarness({ settings, workers });
+      const records = bigBody(5000);
+      const res = await answer(post(h.app, `{"items":[${records.join(',')}]}`));
+      assert.equal(res.status, 200);
+      assert.equal(res.json.accepted, 5000);
+      assert.equal(h.calls.length, 3);
+      assert.ok(h.calls.every((c) => 'encoded' in c.batch));
+      const ids = h.calls.flatMap((c) => c.batch.records.map((r) => r.reportId));
+      assert.deepEqual(
+        ids,
+        records.map((_, i) => `r-${i}`),
+      );
+      const line = h.logs.find((l) => l.msg === 'delivery');
+      assert.equal(line?.fields?.workers, true);
+      // below the minimum: inline, as without workers
+      const small = await answer(post(h.app, items(minimalRawCdr('s'))));
+      assert.equal(small.status, 200);
+      assert.ok(!('encoded' in (h.calls.at(-1)?.batch ?? {})));
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('refuses the whole delivery for a syntax error in a later chunk (400, nothing published)', async () => {
+    const workers = workersOf(0);
+    try {
+      const h = createHarness({ settings, workers });
+      const records = bigBody(5000);
+      records[4500] = '{"Report ID": "r-4500",}';
+      const res = await answer(post(h.app, `{"items":[${records.join(',')}]}`));
+      assert.equal(res.status, 400);
+      assert.equal(res.json.error, 'body_invalid_json');
+      assert.equal(h.calls.length, 0);
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('answers 503 worker_failed when a worker dies with a chunk, and sends nothing after it', async () => {
+    const real = workersOf(0);
+    let jobs = 0;
+    const dying: ChunkWorkers = {
+      ...real,
+      run: (job) => {
+        jobs += 1;
+        // the second chunk's encoding: its worker died
+        if (job.kind === 'encode' && job.records.firstIndex > 0) {
+          return Promise.reject(new CdrError('worker_failed', 'a worker thread stopped'));
+        }
+        return real.run(job);
+      },
+    };
+    try {
+      const h = createHarness({ settings, workers: dying });
+      const res = await answer(post(h.app, `{"items":[${bigBody(5000).join(',')}]}`));
+      assert.equal(res.status, 503);
+      assert.equal(res.json.error, 'worker_failed');
+      assert.ok(h.calls.length <= 1, 'at most the chunk before the failed one');
+      assert.ok(jobs > 2);
+    } finally {
+      await real.close();
+    }
   });
 });
 

@@ -4,13 +4,14 @@ import type { PreparedBatch } from '../../../src/cdr/batch.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { type Publish, publishDelivery } from '../../../src/ingress/publish-delivery.ts';
+import type { EncodedBatch } from '../../../src/kafka/publish-cdrs.ts';
 import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 
 // scanned: records parsed chunk by chunk
 const slicesOf = (text: string) => readRecords(Buffer.from(text), 0);
 
 const recording = (fail?: (call: number) => unknown) => {
-  const batches: PreparedBatch[] = [];
+  const batches: (PreparedBatch | EncodedBatch)[] = [];
   const publish: Publish = async (batch) => {
     batches.push(batch);
     const error = fail?.(batches.length);
