@@ -23,8 +23,15 @@ export type Verdict =
   | { kind: 'new' }
   /** The same content is on the topic: drop it. */
   | { kind: 'repeat'; version: number }
-  /** Other content under the same Report ID: publish it as `version`, superseding `earlier`. */
-  | { kind: 'version'; version: number; earlier: { version: number; reportTime: number | null } };
+  /**
+   * Other content under the same Report ID: publish it as `version`, superseding
+   * `earlier` (whose `hash` is null when it was published without one, before dedup).
+   */
+  | {
+      kind: 'version';
+      version: number;
+      earlier: { version: number; reportTime: number | null; hash: string | null };
+    };
 
 /** One record as seen on the topic or just published. `hash` null: published without one (before dedup). */
 export type Seen = {
@@ -39,6 +46,8 @@ export type Seen = {
 
 export type ReportIndex = {
   check(reportId: string, hash: string): Verdict;
+  /** Whether the Report ID is held, whatever its content. */
+  has(reportId: string): boolean;
   observe(seen: Seen): void;
   /** Drops what was published before `now - windowMs`; the number dropped. */
   prune(now: number): number;
@@ -174,9 +183,10 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
       return {
         kind: 'version',
         version: e.version + 1,
-        earlier: { version: e.version, reportTime: e.reportTime },
+        earlier: { version: e.version, reportTime: e.reportTime, hash: e.hash },
       };
     },
+    has: (reportId) => read(reportId) !== undefined,
     observe(seen) {
       const slot = slotOf(seen.reportId);
       const e = slot < 0 ? others.get(seen.reportId) : entryAt(slot);

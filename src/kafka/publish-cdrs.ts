@@ -44,7 +44,13 @@ export type PublishCounts = {
 };
 
 export type CdrPublisher = {
-  publish(batch: PreparedBatch, ingest: Ingest, deadlineMs: number): Promise<PublishCounts>;
+  /** `dedup`: checked instead of the publisher's own index (the reconciler's ledger). */
+  publish(
+    batch: PreparedBatch,
+    ingest: Ingest,
+    deadlineMs: number,
+    dedup?: DedupIndex,
+  ): Promise<PublishCounts>;
 };
 
 export const createCdrPublisher = (deps: {
@@ -60,12 +66,12 @@ export const createCdrPublisher = (deps: {
   dedup?: DedupIndex;
   now?: () => number;
 }): CdrPublisher => ({
-  async publish(batch, ingest, deadlineMs) {
+  async publish(batch, ingest, deadlineMs, own) {
     const encoder = deps.encoder();
     if (encoder === null) {
       throw deps.notReady?.() ?? new CdrError('not_ready', 'the CDR schema is not registered yet');
     }
-    const { dedup } = deps;
+    const dedup = own ?? deps.dedup;
     const warming = dedup?.problem() ?? null;
     if (warming !== null) throw warming;
     const main: OutMessage[] = [];
