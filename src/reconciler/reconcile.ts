@@ -18,9 +18,9 @@
  * with the same content is not, one with other content is published as the
  * next version (`cdr-version`, as the ingress does; counted in `versions`).
  * They go with `ingest.source = reconciler`, through the same normaliser,
- * schema, content hash and producer as the ingress. Records that cannot be published go to the
- * dead-letter topic once: those whose raw hash is there already are not sent
- * again (they stay counted as missing). More on the topic than Webex reports
+ * schema, content hash and producer as the ingress. Records that cannot be
+ * published go to the dead-letter topic once: those whose raw hash is there
+ * already are not sent again (they stay counted as missing). More on the topic than Webex reports
  * is reported, never deleted.
  *
  * Failures stay where they happen: a failed topic read fails its pass's
