@@ -4,7 +4,9 @@
  * content hash of its latest version (dedup/content-hash.ts), the version
  * number, that version's Report time, and when it was published (the Kafka
  * timestamp, for the window). Pure: the topic tail (dedup/topic-index.ts)
- * and the publisher feed it, `check` answers what to do with a record.
+ * and the publisher feed it, `check` answers what to do with a record. The
+ * reconciler's ledger holds one per pass (reconciler/topic-ledger.ts), so a
+ * backfill follows the same rules.
  *
  * Memory: a canonical UUID Report ID takes one slot of an open-addressing
  * table, 40 bytes (the UUID, 8 bytes of hash, publish second, version word,
