@@ -12,11 +12,13 @@
  * table, 40 bytes (the UUID, 8 bytes of hash, publish second, version word,
  * Report time as a double); the table doubles at 3/4 full, so 1.33 to 2.67
  * slots per ID: 53 to 107 bytes per Report ID (test/bench/dedup-index.bench.ts
- * measures it). Other Report IDs (not a lowercase UUID) go to a Map at a few
+ * measures it). The UUIDs are spread over 16 tables that grow one at a time,
+ * and a table left behind by a growth is freed at once (`transfer(0)`), so a
+ * growth holds a sixteenth twice, not the whole. Other Report IDs (not a lowercase UUID) go to a Map at a few
  * hundred bytes each. A Report ID with more than one version also keeps its
  * earlier hashes in a Map (rare: Webex re-sends a record far more often than
  * it corrects one). `prune` drops what was published before the window, by
- * rebuilding the table.
+ * rebuilding the tables.
  */
 import { mixUuid, parseUuid } from '../cdr/uuid-words.ts';
 
@@ -76,16 +78,35 @@ const hashWords = (hash: string): [number, number] => [
 const hashText = (a: number, b: number): string =>
   a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 
+/** Tables the UUIDs are spread over (by the top bits of their mix): each grows alone, so a growth holds two copies of one sixteenth. */
+const SHARDS = 16;
+const SHARD_SHIFT = 28;
+
+/** One table: `WORDS` words and a Report time per slot; an all-zero id is an empty slot. */
+type Shard = {
+  table: Uint32Array<ArrayBuffer>;
+  times: Float64Array<ArrayBuffer>;
+  capacity: number;
+  used: number;
+};
+
+const newShard = (capacity: number): Shard => ({
+  table: new Uint32Array(capacity * WORDS),
+  times: new Float64Array(capacity), // Report time (ms), NaN when unknown
+  capacity,
+  used: 0,
+});
+
 export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): ReportIndex => {
-  let capacity = 1;
-  while (capacity < initialSlots) capacity *= 2;
-  let table = new Uint32Array(capacity * WORDS);
-  let times = new Float64Array(capacity); // Report time (ms), NaN when unknown
-  let used = 0;
+  let perShard = 16;
+  while (perShard * SHARDS < initialSlots) perShard *= 2;
+  const shards = Array.from({ length: SHARDS }, () => newShard(perShard));
   const others = new Map<string, Entry>();
   /** Earlier hashes of Report IDs with more than one version. */
   const earlier = new Map<string, Set<string>>();
   const words = new Uint32Array(4);
+  /** The shard of the ID `slotOf` parsed last. */
+  let cur = shards[0] as Shard;
 
   const find = (t: Uint32Array, cap: number, w: Uint32Array): number => {
     let slot = mixUuid(w) & (cap - 1);
@@ -104,13 +125,10 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
     ((t[at] as number) | (t[at + 1] as number) | (t[at + 2] as number) | (t[at + 3] as number)) !==
     0;
 
-  /** Moves every live slot into a table of `cap` slots, keeping those published at or after `keepSec`. */
-  const rebuild = (cap: number, keepSec: number): number => {
-    const oldTable = table;
-    const oldTimes = times;
-    table = new Uint32Array(cap * WORDS);
-    times = new Float64Array(cap);
-    capacity = cap;
+  /** Moves every live slot of `shard` into a table of `cap` slots, keeping those published at or after `keepSec`. */
+  const rebuild = (shard: Shard, cap: number, keepSec: number): number => {
+    const { table: oldTable, times: oldTimes } = shard;
+    const { table, times } = newShard(cap);
     let dropped = 0;
     const w = new Uint32Array(4);
     for (let s = 0; s < oldTimes.length; s++) {
@@ -121,19 +139,27 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
         continue;
       }
       w.set(oldTable.subarray(at, at + 4));
-      const to = find(table, capacity, w);
+      const to = find(table, cap, w);
       table.set(oldTable.subarray(at, at + WORDS), to * WORDS);
       times[to] = oldTimes[s] as number;
     }
-    used -= dropped;
+    // freed now, not at the next full collection (they would linger past the next growths)
+    oldTable.buffer.transfer(0);
+    oldTimes.buffer.transfer(0);
+    Object.assign(shard, { table, times, capacity: cap, used: shard.used - dropped });
     return dropped;
   };
 
   /** The slot of a UUID Report ID (parsed into `words`), found or where it would go; -1 for other IDs. */
-  const slotOf = (reportId: string): number =>
-    parseUuid(reportId, words) ? find(table, capacity, words) : -1;
+  const slotOf = (reportId: string): number => {
+    if (!parseUuid(reportId, words)) return -1;
+    cur = shards[mixUuid(words) >>> SHARD_SHIFT] as Shard;
+    return find(cur.table, cur.capacity, words);
+  };
 
+  /** The entry at `slot` of the shard `slotOf` just chose. */
   const entryAt = (slot: number): Entry | undefined => {
+    const { table, times } = cur;
     const at = slot * WORDS;
     if (!occupied(table, at)) return undefined;
     const v = table[at + 7] as number;
@@ -157,16 +183,18 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
       others.set(reportId, e);
       return;
     }
+    const shard = cur;
     let at = slot * WORDS;
-    if (!occupied(table, at)) {
-      used += 1;
-      if (used * 4 > capacity * 3) {
-        rebuild(capacity * 2, 0);
-        slot = find(table, capacity, words);
+    if (!occupied(shard.table, at)) {
+      shard.used += 1;
+      if (shard.used * 4 > shard.capacity * 3) {
+        rebuild(shard, shard.capacity * 2, 0);
+        slot = find(shard.table, shard.capacity, words);
         at = slot * WORDS;
       }
-      table.set(words, at);
+      shard.table.set(words, at);
     }
+    const { table, times } = shard;
     const [h0, h1] = e.hash === null ? [0, 0] : hashWords(e.hash);
     table[at + 4] = h0;
     table[at + 5] = h1;
@@ -218,7 +246,8 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
     },
     prune(now) {
       const keepSec = Math.floor((now - windowMs) / 1000);
-      let dropped = rebuild(capacity, keepSec);
+      let dropped = 0;
+      for (const shard of shards) dropped += rebuild(shard, shard.capacity, keepSec);
       for (const [id, e] of others) {
         if (e.publishedSec < keepSec) {
           others.delete(id);
@@ -229,10 +258,14 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
       return dropped;
     },
     get size() {
+      let used = 0;
+      for (const shard of shards) used += shard.used;
       return used + others.size;
     },
     get tableBytes() {
-      return table.byteLength + times.byteLength;
+      let bytes = 0;
+      for (const shard of shards) bytes += shard.table.byteLength + shard.times.byteLength;
+      return bytes;
     },
   };
 };
