@@ -71,10 +71,6 @@ type Entry = {
   publishedSec: number;
 };
 
-const hashWords = (hash: string): [number, number] => [
-  Number.parseInt(hash.slice(0, 8), 16) >>> 0,
-  Number.parseInt(hash.slice(8, 16), 16) >>> 0,
-];
 const hashText = (a: number, b: number): string =>
   a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 
@@ -178,9 +174,16 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
   };
 
   /** Writes `e` for the ID whose slot `slotOf` just gave (its words still in `words`). */
-  const write = (reportId: string, slot: number, e: Entry) => {
+  const write = (
+    reportId: string,
+    slot: number,
+    hash: string | null,
+    version: number,
+    reportTime: number | null,
+    publishedSec: number,
+  ) => {
     if (slot < 0) {
-      others.set(reportId, e);
+      others.set(reportId, { hash, version, reportTime, publishedSec });
       return;
     }
     const shard = cur;
@@ -195,12 +198,12 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
       shard.table.set(words, at);
     }
     const { table, times } = shard;
-    const [h0, h1] = e.hash === null ? [0, 0] : hashWords(e.hash);
-    table[at + 4] = h0;
-    table[at + 5] = h1;
-    table[at + 6] = e.publishedSec;
-    table[at + 7] = (e.version & VERSION_MASK) | (e.hash === null ? NO_HASH : 0);
-    times[slot] = e.reportTime ?? Number.NaN;
+    // one call per record read: no arrays or objects made here
+    table[at + 4] = hash === null ? 0 : Number.parseInt(hash.slice(0, 8), 16);
+    table[at + 5] = hash === null ? 0 : Number.parseInt(hash.slice(8, 16), 16);
+    table[at + 6] = publishedSec;
+    table[at + 7] = (version & VERSION_MASK) | (hash === null ? NO_HASH : 0);
+    times[slot] = reportTime ?? Number.NaN;
   };
 
   return {
@@ -230,19 +233,19 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
           earlier.set(seen.reportId, set);
         }
         if (seen.version < e.version) {
-          write(seen.reportId, slot, {
-            ...e,
-            publishedSec: Math.max(e.publishedSec, publishedSec),
-          });
+          const at = Math.max(e.publishedSec, publishedSec);
+          write(seen.reportId, slot, e.hash, e.version, e.reportTime, at);
           return;
         }
       }
-      write(seen.reportId, slot, {
-        hash: seen.hash,
-        version: Math.max(seen.version, e?.version ?? 0),
-        reportTime: seen.reportTime,
-        publishedSec: Math.max(publishedSec, e?.publishedSec ?? 0),
-      });
+      write(
+        seen.reportId,
+        slot,
+        seen.hash,
+        Math.max(seen.version, e?.version ?? 0),
+        seen.reportTime,
+        Math.max(publishedSec, e?.publishedSec ?? 0),
+      );
     },
     prune(now) {
       const keepSec = Math.floor((now - windowMs) / 1000);

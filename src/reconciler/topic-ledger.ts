@@ -24,6 +24,7 @@ import { seenFromHeaders } from '../dedup/topic-index.ts';
 import type { KeyAndHeaders } from '../kafka/port.ts';
 import { HOUR_MS, type Window } from './plan.ts';
 
+const REPORT_ID_HEADER = 'cdr-report-id';
 export const CALL_END_HEADER = 'cdr-call-end';
 /** Records whose call ended this close to the pass's span are kept too. */
 export const LEDGER_MARGIN_MS = HOUR_MS;
@@ -43,7 +44,7 @@ export type LedgerStats = {
 };
 
 export type Ledger = {
-  observe(r: Pick<KeyAndHeaders, 'key' | 'headers'> & { timestamp?: number }): void;
+  observe(r: Pick<KeyAndHeaders, 'key' | 'headers' | 'timestamp'>): void;
   /** A record the connector itself just published (always kept). */
   add(callEnd: number | null, orgId: string, seen: Seen): void;
   distinct(windowIndex: number, orgId: string): number;
@@ -99,8 +100,8 @@ export const createLedger = (
   return {
     observe(r) {
       records += 1;
-      const seen = seenFromHeaders({ headers: r.headers, timestamp: r.timestamp ?? 0 });
-      if (seen === null) {
+      const id = r.headers[REPORT_ID_HEADER];
+      if (id === undefined || id === '') {
         withoutId += 1;
         return;
       }
@@ -114,7 +115,8 @@ export const createLedger = (
         outsideSpan += 1;
         return;
       }
-      place(time, r.key ?? '', seen);
+      // kept: only now the rest of its headers are read
+      place(time, r.key ?? '', seenFromHeaders(r) as Seen);
     },
     add: place,
     distinct: (i, org) => perWindow[i]?.get(org) ?? 0,

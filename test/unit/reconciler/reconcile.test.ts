@@ -101,6 +101,7 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
       for (const r of onTopic) {
         ledger.observe({
           key: r.org,
+          timestamp: r.end,
           headers: {
             ...r.headers,
             'cdr-report-id': r.id,

@@ -25,6 +25,7 @@ const rec = (
   more: Record<string, string> = {},
 ) => ({
   key: org,
+  timestamp: T0 + 3 * H,
   headers: {
     ...more,
     ...(id === undefined ? {} : { 'cdr-report-id': id }),
