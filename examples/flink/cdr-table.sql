@@ -16,12 +16,19 @@ CREATE TABLE webex_calling_cdr (
   duration BIGINT,
   calling_number STRING,
   called_number STRING,
+  -- Seen in live data, not in Webex's field list: schema fields since contract v2.
+  external_customer_id STRING,
+  transfer_type STRING,
+  transfer_type_context STRING,
+  answer_reason STRING,
   extra_fields MAP<STRING, STRING>,
   ingest ROW<feed STRING, source STRING, received_at TIMESTAMP(3), delivery_id STRING>,
   -- Headers and record metadata.
   headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
   cdr_source AS CAST(headers['cdr-source'] AS STRING),
   cdr_report_id AS CAST(headers['cdr-report-id'] AS STRING),
+  -- 2, 3, ... on a later version of a Report ID (absent on the first).
+  cdr_version AS CAST(headers['cdr-version'] AS STRING),
   kafka_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   WATERMARK FOR report_time AS report_time - INTERVAL '15' MINUTE
 ) WITH (
@@ -37,8 +44,10 @@ CREATE TABLE webex_calling_cdr (
   'value.fields-include' = 'EXCEPT_KEY'
 );
 
--- One row per Report ID, the latest Report time winning (Webex replays records,
--- and the reconciler may backfill one the webhook also delivered).
+-- One row per Report ID, the latest Report time winning. The connector drops
+-- repeats before the topic, but a changed record is a new version (cdr-version
+-- header), and two ingress replicas can both publish a repeat that reaches them
+-- within the dedup tail's lag: keep the latest, as Webex advises.
 CREATE VIEW webex_calling_cdr_latest AS
 SELECT * FROM (
   SELECT *,

@@ -3,11 +3,18 @@
 - The value is Avro in the Confluent wire format: AvroDeserializer fetches the
   writer's schema from the schema registry by the id in each record.
 - The headers carry what a consumer needs before decoding: cdr-report-id (the
-  dedup key), cdr-report-time, cdr-call-end, cdr-source, cdr-feed, cdr-delivery-id.
-- The same Report ID can arrive more than once (Webex replays deliveries; the
-  reconciler backfills). Keep the version with the latest cdr-report-time and
-  skip the rest. This example keeps the dedup state in memory; a real consumer
-  keeps it where its output goes (for example a primary key on report_id).
+  dedup key), cdr-report-time, cdr-call-end, cdr-source, cdr-feed, cdr-delivery-id,
+  and cdr-version (2, 3, ...) on a later version of a Report ID.
+- The connector drops repeats before the topic, but the same Report ID can still
+  arrive more than once: a changed record is a new version, and two ingress
+  replicas can both publish a repeat within the dedup tail's lag (or DEDUP is
+  off). Keep the version with the latest cdr-report-time (then the higher
+  cdr-version) and skip the rest. This example keeps the dedup state in memory;
+  a real consumer keeps it where its output goes (for example a primary key on
+  report_id).
+- Contract v2 made four keys seen in live data schema fields: external_customer_id,
+  transfer_type, transfer_type_context, answer_reason (None when Webex did not
+  send them); the line printed names them.
 
 Prints one JSON line per record kept; a summary goes to stderr at the end.
 
@@ -57,7 +64,7 @@ def main():
     })
     consumer.subscribe([a.topic])
 
-    latest = {}  # Report ID -> Report time (ISO 8601) of the version kept
+    latest = {}  # Report ID -> (Report time (ISO 8601), version) of the version kept
     stats = {"read": 0, "kept": 0, "duplicates": 0, "older_versions": 0}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -77,14 +84,15 @@ def main():
             headers = {k: v.decode("utf-8") for k, v in (msg.headers() or [])}
             report_id = headers["cdr-report-id"]
             report_time = headers.get("cdr-report-time", "")
+            version = (report_time, int(headers.get("cdr-version", "1")))
             seen = latest.get(report_id)
             # ISO 8601 UTC strings of one format compare in time order.
-            if seen is not None and report_time <= seen:
-                stats["duplicates" if report_time == seen else "older_versions"] += 1
+            if seen is not None and version <= seen:
+                stats["duplicates" if version == seen else "older_versions"] += 1
                 consumer.store_offsets(msg)
                 continue
             value = deserialize(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE))
-            latest[report_id] = report_time
+            latest[report_id] = version
             stats["kept"] += 1
             print(json.dumps({
                 "org": msg.key().decode("utf-8") if msg.key() is not None else None,
@@ -94,6 +102,10 @@ def main():
                 "source": headers["cdr-source"],
                 "feed": headers["cdr-feed"],
                 "replaces_earlier_version": seen is not None,
+                "external_customer_id": value.get("external_customer_id"),
+                "transfer_type": value.get("transfer_type"),
+                "transfer_type_context": value.get("transfer_type_context"),
+                "answer_reason": value.get("answer_reason"),
                 "value": as_json(value),
             }), flush=True)
             consumer.store_offsets(msg)

@@ -1,7 +1,7 @@
 /**
  * @module cdr/uuid-words
  * A Report ID as four 32-bit words, for the compact tables that hold millions
- * of them (reconciler/report-id-set.ts, dedup/report-index.ts): Webex's
+ * of them (dedup/report-index.ts, also the reconciler ledger's): Webex's
  * Report IDs are UUIDs, and a canonical lowercase UUID is 16 bytes where the
  * string costs about 100. Anything else (upper case, another form, the
  * all-zero UUID, which the tables use for an empty slot) is not one.

@@ -65,10 +65,12 @@ export type EncodedBatch = Omit<PreparedBatch, 'records'> & {
 };
 
 export type CdrPublisher = {
+  /** `dedup`: checked instead of the publisher's own index (the reconciler's ledger). */
   publish(
     batch: PreparedBatch | EncodedBatch,
     ingest: Ingest,
     deadlineMs: number,
+    dedup?: DedupIndex,
   ): Promise<PublishCounts>;
 };
 
@@ -107,12 +109,12 @@ export const createCdrPublisher = (deps: {
   dedup?: DedupIndex;
   now?: () => number;
 }): CdrPublisher => ({
-  async publish(batch, ingest, deadlineMs) {
+  async publish(batch, ingest, deadlineMs, own) {
     const encoder = deps.encoder();
     if (encoder === null) {
       throw deps.notReady?.() ?? new CdrError('not_ready', 'the CDR schema is not registered yet');
     }
-    const { dedup } = deps;
+    const dedup = own ?? deps.dedup;
     const warming = dedup?.problem() ?? null;
     if (warming !== null) throw warming;
     const main: OutMessage[] = [];

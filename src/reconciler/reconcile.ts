@@ -12,11 +12,15 @@
  * the window is checked to be still inside [now - lookback, now - 5 min], and
  * a window that aged out is skipped and reported as an error.
  *
- * Only records whose Report ID is not on the topic are published, with
- * `ingest.source = reconciler`, through the same normaliser, schema and
- * producer as the ingress. Records that cannot be published go to the
- * dead-letter topic once: those whose raw hash is there already are not sent
- * again (they stay counted as missing). More on the topic than Webex reports
+ * What is on the topic is decided by the ingress's dedup rules over the
+ * pass's ledger (the same index, topic-ledger.ts): a fetched record whose
+ * Report ID is not on the topic is published (backfilled), one on the topic
+ * with the same content is not, one with other content is published as the
+ * next version (`cdr-version`, as the ingress does; counted in `versions`).
+ * They go with `ingest.source = reconciler`, through the same normaliser,
+ * schema, content hash and producer as the ingress. Records that cannot be
+ * published go to the dead-letter topic once: those whose raw hash is there
+ * already are not sent again (they stay counted as missing). More on the topic than Webex reports
  * is reported, never deleted.
  *
  * Failures stay where they happen: a failed topic read fails its pass's
@@ -39,6 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
+import type { DedupIndex } from '../dedup/topic-index.ts';
 import { describe, type ErrorCode, isCdrError } from '../errors.ts';
 import { rawHash } from '../kafka/messages.ts';
 import type { CdrPublisher } from '../kafka/publish-cdrs.ts';
@@ -249,6 +254,7 @@ const logWindow = (run: Run, s: WindowSummary): void => {
     found: s.topicTotal,
     missing: s.backfilled + s.stillMissing,
     backfilled: s.backfilled,
+    versions: s.versions,
     deadLettered: s.deadLettered,
     unpublishable: s.unpublishable,
     unresolved: s.stillMissing,
@@ -435,7 +441,18 @@ const backfill = async (
     delivery_id: run.runId,
   };
   const batch = prepareBatch(raws, ingest, deps.privacy ?? null);
-  const missing = batch.records.filter((r) => !ledger.has(r.reportId));
+  const fetched = new Map(batch.records.map((r) => [r.reportId, r]));
+  // The publisher asks the ledger what the ingress would ask its index, and tells it what Kafka took.
+  const dedup: DedupIndex = {
+    problem: () => null,
+    check: (reportId, hash) => ledger.check(reportId, hash),
+    published(seen) {
+      for (const s of seen) {
+        const r = fetched.get(s.reportId);
+        ledger.add(r?.callEnd ?? null, r?.orgId ?? orgId, s);
+      }
+    },
+  };
 
   // Unpublishable records go to the dead-letter topic once, not on every run.
   let dead = batch.dead;
@@ -461,18 +478,19 @@ const backfill = async (
 
   const counts = await raceAbort(
     deps.publisher.publish(
-      { records: missing, dead, duplicates: batch.duplicates },
+      { records: batch.records, dead, duplicates: batch.duplicates },
       ingest,
       deps.publishTimeoutMs,
+      dedup,
     ),
     deps.signal,
   );
-  // Marked even if Avro encoding failed (then dead-lettered): not tried again in this pass.
-  for (const r of missing) ledger.add(r.callEnd, r.orgId, r.reportId);
   for (const h of hashes) known.add(h);
+  const versions = counts.versions ?? 0;
   const found: BackfillCounts = {
     records: batch.records.length,
-    onTopic: batch.records.length - missing.length,
+    onTopic: (counts.repeats ?? 0) + versions,
+    versions,
     dead: batch.dead.length,
     deadSent: dead.length,
     accepted: counts.accepted,

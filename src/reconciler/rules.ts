@@ -21,7 +21,10 @@ import type { OrgCount } from './webex/schemas.ts';
 
 /** What reconciling an org came to; a window's summary holds their sums. */
 type Figures = {
+  /** Records published whose Report ID was not on the topic. */
   backfilled: number;
+  /** Records published as a later version of a Report ID on the topic (other content). */
+  versions: number;
   /** Sent to the dead-letter topic by this run. */
   deadLettered: number;
   /** Webex records that cannot be published (dead-lettered now or by an earlier run). */
@@ -66,6 +69,7 @@ export type RunSummary = {
     webex: number;
     topicBefore: number;
     backfilled: number;
+    versions: number;
     deadLettered: number;
     unpublishable: number;
     stillMissing: number;
@@ -165,6 +169,7 @@ export const openOrgResult = (
   webexCount: c.webexCount,
   topicCount: c.topicCount,
   backfilled: 0,
+  versions: 0,
   deadLettered: 0,
   unpublishable: 0,
   stillMissing: 0,
@@ -192,8 +197,10 @@ export const backfillFailed = (r: OrgResult, code: ErrorCode, error: string): Or
 export type BackfillCounts = {
   /** Records fetched from Webex that could be normalised. */
   records: number;
-  /** Of them, on the topic already (not published again). */
+  /** Of them, with a Report ID on the topic already (the same content, or another: `versions`). */
   onTopic: number;
+  /** Of those, published as a later version (what the publisher reports). */
+  versions: number;
   /** Records fetched that could not be normalised. */
   dead: number;
   /** Of those, sent to the dead-letter topic (not there from an earlier run). */
@@ -211,13 +218,15 @@ export type BackfillCounts = {
  * `cdr-call-end` placed them.
  */
 export const settleBackfill = (r: OrgResult, b: BackfillCounts): OrgResult => {
-  const present = b.onTopic + b.accepted;
+  const backfilled = b.accepted - b.versions;
+  const present = b.onTopic + backfilled;
   return {
     ...r,
-    backfilled: b.accepted,
+    backfilled,
+    versions: b.versions,
     deadLettered: b.deadLettered,
     unpublishable: b.dead + Math.max(0, b.deadLettered - b.deadSent),
-    stillMissing: Math.max(0, r.webexCount - Math.max(present, r.topicCount + b.accepted)),
+    stillMissing: Math.max(0, r.webexCount - Math.max(present, r.topicCount + backfilled)),
   };
 };
 
@@ -231,6 +240,7 @@ export const emptyWindowSummary = (window: Window): WindowSummary => ({
   webexTotal: 0,
   topicTotal: 0,
   backfilled: 0,
+  versions: 0,
   deadLettered: 0,
   unpublishable: 0,
   stillMissing: 0,
@@ -259,6 +269,7 @@ export const addOrg = (s: WindowSummary, r: OrgResult): WindowSummary => {
   return {
     ...s,
     backfilled: s.backfilled + r.backfilled,
+    versions: s.versions + r.versions,
     deadLettered: s.deadLettered + r.deadLettered,
     unpublishable: s.unpublishable + r.unpublishable,
     stillMissing: s.stillMissing + r.stillMissing,
@@ -284,6 +295,7 @@ export const wholeWindowResult = (runId: string, s: WindowSummary): OrgResult =>
   webexCount: s.webexTotal,
   topicCount: s.topicTotal,
   backfilled: 0,
+  versions: 0,
   deadLettered: 0,
   unpublishable: 0,
   stillMissing: 0,
@@ -321,6 +333,7 @@ export const summariseRun = (
     webex: 0,
     topicBefore: 0,
     backfilled: 0,
+    versions: 0,
     deadLettered: 0,
     unpublishable: 0,
     stillMissing: 0,
@@ -334,6 +347,7 @@ export const summariseRun = (
     totals.webex += w.webexTotal;
     totals.topicBefore += w.topicTotal;
     totals.backfilled += w.backfilled;
+    totals.versions += w.versions;
     totals.deadLettered += w.deadLettered;
     totals.unpublishable += w.unpublishable;
     totals.stillMissing += w.stillMissing;

@@ -2,25 +2,29 @@
  * @module reconciler/topic-ledger
  * What is on the CDR topic for one pass of windows, built from keys and
  * headers only: per window (by `cdr-call-end`) and org (the key), the distinct
- * Report IDs; and the Report IDs of every record whose call ended within the
- * pass's span widened by `marginMs` on each side, so a backfill never
- * republishes a record that is on the topic already, even when Webex counts it
- * in a neighbouring window.
+ * Report IDs; and, for every record whose call ended within the pass's span
+ * widened by `marginMs` on each side, what the ingress's dedup index holds
+ * (dedup/report-index.ts, fed by the same headers: `cdr-content-hash`,
+ * `cdr-version`, `cdr-report-time`). `check` gives a backfill the ingress's
+ * verdict, so a record on the topic with the same content is never published
+ * again, one with other content is published as the next version, even when
+ * Webex counts it in a neighbouring window; and a record on the topic without
+ * a content hash (published before dedup) counts as there, as before.
  *
- * Memory: one entry per distinct Report ID kept (one exact set of all of them,
- * about 32 bytes each for UUIDs: report-id-set.ts; windows hold counts per
- * org, not sets). A Report ID counts in
- * the window where it is first seen. Only records whose call ended within
+ * Memory: one slot of the dedup index per distinct Report ID kept (53 to 107
+ * bytes for UUIDs; windows hold counts per org, not sets); nothing is pruned
+ * within a pass. A Report ID counts in the window where it is first seen. Only records whose call ended within
  * [first window start - margin, last window end + margin] are kept, so the
  * bound is the records of one pass's span plus the margins, however far the
  * topic is read. Records outside that span, and records without a readable
  * `cdr-call-end`, are counted in the stats and not kept.
  */
+import { createReportIndex, type Seen, type Verdict } from '../dedup/report-index.ts';
+import { seenFromHeaders } from '../dedup/topic-index.ts';
 import type { KeyAndHeaders } from '../kafka/port.ts';
 import { HOUR_MS, type Window } from './plan.ts';
-import { createReportIdSet } from './report-id-set.ts';
 
-export const REPORT_ID_HEADER = 'cdr-report-id';
+const REPORT_ID_HEADER = 'cdr-report-id';
 export const CALL_END_HEADER = 'cdr-call-end';
 /** Records whose call ended this close to the pass's span are kept too. */
 export const LEDGER_MARGIN_MS = HOUR_MS;
@@ -40,12 +44,18 @@ export type LedgerStats = {
 };
 
 export type Ledger = {
-  observe(r: Pick<KeyAndHeaders, 'key' | 'headers'>): void;
-  /** Records the connector itself just published (always kept). */
-  add(callEnd: number | null, orgId: string, reportId: string): void;
+  observe(r: Pick<KeyAndHeaders, 'key' | 'headers' | 'timestamp'>): void;
+  /** A record the connector itself just published (always kept). */
+  add(callEnd: number | null, orgId: string, seen: Seen): void;
   distinct(windowIndex: number, orgId: string): number;
   orgs(windowIndex: number): string[];
   has(reportId: string): boolean;
+  /**
+   * What to do with a record fetched from Webex, by the ingress's rules: `new`
+   * and `version` are published, `repeat` is on the topic. A Report ID on the
+   * topic without a content hash is a `repeat` here (its content is unknown).
+   */
+  check(reportId: string, hash: string): Verdict;
   windowOf(time: number): number;
   stats(): LedgerStats;
 };
@@ -57,7 +67,7 @@ export const createLedger = (
 ): Ledger => {
   // per window and org, the number of distinct Report IDs (each counted where first seen)
   const perWindow: Map<string, number>[] = windows.map(() => new Map());
-  const all = createReportIdSet();
+  const all = createReportIndex(Number.POSITIVE_INFINITY); // never pruned within a pass
   const spanStart = (windows[0]?.start ?? 0) - marginMs;
   const spanEnd = (windows.at(-1)?.end ?? 0) + marginMs;
   let records = 0;
@@ -79,16 +89,12 @@ export const createLedger = (
     return -1;
   };
 
-  const place = (callEnd: number | null, orgId: string, reportId: string) => {
+  const place = (callEnd: number | null, orgId: string, seen: Seen) => {
     const slot = callEnd === null ? undefined : perWindow[windowOf(callEnd)];
-    if (slot === undefined) {
-      all.add(reportId);
-      outsideWindows += 1;
-      return;
-    }
-    if (all.has(reportId)) return;
-    all.add(reportId);
-    slot.set(orgId, (slot.get(orgId) ?? 0) + 1);
+    const first = !all.has(seen.reportId);
+    all.observe(seen);
+    if (slot === undefined) outsideWindows += 1;
+    else if (first) slot.set(orgId, (slot.get(orgId) ?? 0) + 1);
   };
 
   return {
@@ -109,12 +115,19 @@ export const createLedger = (
         outsideSpan += 1;
         return;
       }
-      place(time, r.key ?? '', id);
+      // kept: only now the rest of its headers are read
+      place(time, r.key ?? '', seenFromHeaders(r) as Seen);
     },
     add: place,
     distinct: (i, org) => perWindow[i]?.get(org) ?? 0,
     orgs: (i) => [...(perWindow[i]?.keys() ?? [])],
     has: (id) => all.has(id),
+    check(reportId, hash) {
+      const verdict = all.check(reportId, hash);
+      return verdict.kind === 'version' && verdict.earlier.hash === null
+        ? { kind: 'repeat', version: verdict.earlier.version }
+        : verdict;
+    },
     windowOf,
     stats: () => ({
       records,

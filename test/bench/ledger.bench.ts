@@ -97,6 +97,7 @@ const produce = async (
         value,
         headers: {
           'cdr-report-id': randomUUID(),
+          'cdr-content-hash': randomUUID().replaceAll('-', '').slice(0, 16),
           'cdr-call-end': new Date(callEnd).toISOString(),
           'cdr-report-time': new Date(callEnd + 60_000).toISOString(),
           'cdr-source': 'webhook',

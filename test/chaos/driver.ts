@@ -31,7 +31,8 @@ export type DriverResult = {
 };
 
 export type DriverOptions = {
-  readonly url: () => string;
+  /** Where attempt `n` (counted over the whole run) goes: several replicas take turns. */
+  readonly url: (n: number) => string;
   readonly secret: string;
   readonly canary: string;
   readonly deliveries: readonly Delivery[];
@@ -56,12 +57,13 @@ export const runDriver = async (opts: DriverOptions): Promise<DriverResult> => {
   const t0 = Date.now();
   const giveUpAt = t0 + opts.durationMs + opts.giveUpAfterMs;
   let inFlight = 0;
+  let sent = 0;
   const running: Promise<void>[] = [];
 
   const post = async (d: Delivery, body: Buffer, signature: string): Promise<Attempt> => {
     const startedAt = Date.now();
     try {
-      const res = await fetch(opts.url(), {
+      const res = await fetch(opts.url(sent++), {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

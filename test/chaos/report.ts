@@ -6,6 +6,9 @@ import type { LedgerFigures } from './ledger.ts';
 export type RunFigures = {
   readonly profile: string;
   readonly brokers: number;
+  /** Ingress replicas behind the driver (DEDUP on). */
+  readonly replicas: number;
+  readonly withFaults: boolean;
   readonly minutes: number;
   readonly deliveriesSent: number;
   readonly deliveriesAcknowledged: number;
@@ -31,7 +34,10 @@ export const machine = () =>
 
 export const formatReport = (f: RunFigures): string => {
   const rows: [string, string | number][] = [
-    ['profile', `${f.profile} (${f.brokers} broker${f.brokers > 1 ? 's' : ''}), ${f.minutes} min`],
+    [
+      'profile',
+      `${f.profile} (${f.brokers} broker${f.brokers > 1 ? 's' : ''}, ${f.replicas} ingress replicas${f.withFaults ? '' : ', no faults'}), ${f.minutes} min`,
+    ],
     ['deliveries sent / acknowledged', `${f.deliveriesSent} / ${f.deliveriesAcknowledged}`],
     ['records sent', f.recordsSent],
     ['records acknowledged', f.recordsAcknowledged],
@@ -44,11 +50,14 @@ export const formatReport = (f: RunFigures): string => {
     ['lost (acknowledged, not on topic)', f.ledger.lost.length],
     ['unseen (Webex has, not on topic)', f.ledger.unseen.length],
     ['records read / distinct', `${f.ledger.read} / ${f.ledger.distinct}`],
+    ['acknowledged twice by design (repeated deliveries)', f.ledger.acknowledgedTwice],
+    ['duplicates on the topic (same id and version)', f.ledger.duplicates],
     [
-      'duplicates (same id, same content)',
-      f.ledger.duplicates - f.ledger.differingDuplicates.length,
+      '  retried delivery / replicas within tail lag / unexplained',
+      `${f.ledger.duplicateCauses.retried} / ${f.ledger.duplicateCauses.concurrent} / ${f.ledger.duplicateCauses.unexplained.length}`,
     ],
-    ['duplicates differing', f.ledger.differingDuplicates.length],
+    ['  differing in content', f.ledger.differingDuplicates.length],
+    ['versions (cdr-version > 1)', f.ledger.versions],
     ['phantoms (not from Webex)', f.ledger.phantoms.length],
     ['request headers leaked to Kafka', f.ledger.leaks],
     ['secrets/signatures/tokens in logs', f.logLeaks],

@@ -1,15 +1,20 @@
 /**
- * `npm run test:chaos [-- --profile quick|full]` (or CHAOS_PROFILE): the ledger
- * checker. A driver POSTs signed deliveries of the Webex stand-in's plan
- * through a real ingress process; faults are injected while it runs (broker
- * SIGKILL and SIGSTOP, registry SIGKILL, ingress SIGKILL, a client-side
- * blackhole; in the full profile the partition leader is chased on a
- * three-node cluster); after healing, a reconciler process is SIGKILLed
- * mid-run and run again against the stand-in's partner API; then the topic is
- * read from the beginning. Prints the table and exits 1 unless:
- *   lost = 0, unseen = 0, every duplicate identical, no phantom, no request
- *   header in Kafka, no secret/signature/token in any log, 0 unhandled
- *   rejections or crashes, every answer within the ingress's deadline + 2 s.
+ * `npm run test:chaos [-- --profile quick|full] [-- --faults none]` (or
+ * CHAOS_PROFILE, CHAOS_FAULTS): the ledger checker. A driver POSTs signed
+ * deliveries of the Webex stand-in's plan, repeated deliveries included,
+ * through two real ingress processes (DEDUP on, the default), taking turns
+ * attempt by attempt; faults are injected while it runs (broker SIGKILL and
+ * SIGSTOP, registry SIGKILL, SIGKILL of one ingress, a client-side blackhole;
+ * in the full profile the partition leader is chased on a three-node
+ * cluster); after healing, a reconciler process is SIGKILLed mid-run and run
+ * again against the stand-in's partner API; then the topic is read from the
+ * beginning. Prints the table and exits 1 unless:
+ *   lost = 0, unseen = 0, every duplicate identical and explained (ledger.ts),
+ *   no phantom, no request header in Kafka, no secret/signature/token in any
+ *   log, 0 unhandled rejections or crashes, every answer within the ingress's
+ *   deadline + 2 s.
+ * With `--faults none` nothing is injected (the reconciler runs once, not
+ * killed), and the topic must hold no duplicate at all.
  * CHAOS_MINUTES shortens or lengthens the load; CHAOS_PORT_BASE moves the ports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -46,8 +51,11 @@ const TOKEN = `chaos-token-${Math.random().toString(36).slice(2)}`;
 const CANARY = `chaos-canary-${Math.random().toString(36).slice(2)}`;
 
 const { values: flags } = parseArgs({
-  options: { profile: { type: 'string' }, client: { type: 'string' } },
+  options: { profile: { type: 'string' }, client: { type: 'string' }, faults: { type: 'string' } },
 });
+const withFaults = (flags.faults ?? process.env.CHAOS_FAULTS ?? 'all') !== 'none';
+/** Ingress replicas behind the driver; the faults kill the first one. */
+const REPLICAS = 2;
 /** The producer client under test (KAFKA_CLIENT): platformatic (the connector's default) or kafkajs. */
 const client = flags.client ?? process.env.CHAOS_KAFKA_CLIENT ?? 'platformatic';
 if (client !== 'kafkajs' && client !== 'platformatic')
@@ -98,7 +106,7 @@ const spawnLogged = (name: string, args: string[], env: Record<string, string>) 
 const main = async (): Promise<number> => {
   const started = Date.now();
   say(
-    `profile ${profile}: ${size} broker(s), ${loadMs / 60_000} min of load, producer client ${client}`,
+    `profile ${profile}: ${size} broker(s), ${REPLICAS} ingress replicas, ${loadMs / 60_000} min of load, producer client ${client}, ${withFaults ? 'faults' : 'no faults'}`,
   );
   // The stack's own broker shares node 1's ports; the registry is the stack's.
   await signalService('kafka', 'SIGTERM', s);
@@ -107,8 +115,8 @@ const main = async (): Promise<number> => {
   const registryUrl = stackEnv(s).SCHEMA_REGISTRY_URL;
   const cluster = await startCluster(s, size, Number(process.env.CHAOS_PORT_BASE ?? 35100));
   const topic = uniqueTopic(`chaos-${profile}`);
-  let ingress: ChildProcess | undefined;
-  let expectedExit = false;
+  const ingresses: (ChildProcess | undefined)[] = [];
+  const expectedExit: boolean[] = [];
   try {
     const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
     const startMs = endMs - worldHours * H;
@@ -132,36 +140,36 @@ const main = async (): Promise<number> => {
       KAFKA_CLIENT: client,
       LOG_LEVEL: 'debug',
     };
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const ingressEnv = {
-      ...kafkaEnv,
-      WEBHOOK_SECRETS: SECRET,
-      PORT: String(port),
-      ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
-      RETRY_AFTER_SECONDS: '1',
-    };
-    const startIngress = async () => {
-      const { child, exited } = spawnLogged('ingress', ['ingress'], ingressEnv);
-      expectedExit = false;
-      ingress = child;
+    const bases: string[] = [];
+    for (let i = 0; i < REPLICAS; i++) bases.push(`http://127.0.0.1:${await freePort()}`);
+    const startIngress = async (i: number) => {
+      const base = bases[i] as string;
+      const { child, exited } = spawnLogged(`ingress-${i + 1}`, ['ingress'], {
+        ...kafkaEnv,
+        WEBHOOK_SECRETS: SECRET,
+        PORT: new URL(base).port,
+        ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS),
+        RETRY_AFTER_SECONDS: '1',
+      });
+      expectedExit[i] = false;
+      ingresses[i] = child;
       void exited.then((code) => {
-        if (!expectedExit && ingress === child) {
+        if (!expectedExit[i] && ingresses[i] === child) {
           crashes++;
-          say(`ingress exited by itself (code ${code})`);
+          say(`ingress ${i + 1} exited by itself (code ${code})`);
         }
       });
       await waitReady(base, 120_000);
     };
-    const killIngress = async () => {
-      const child = ingress;
+    const killIngress = async (i: number) => {
+      const child = ingresses[i];
       if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      expectedExit = true;
+      expectedExit[i] = true;
       const gone = new Promise((r) => child.once('exit', r));
       process.kill(child.pid, 'SIGKILL');
       await gone;
     };
-    await startIngress();
+    await Promise.all(bases.map((_, i) => startIngress(i)));
 
     const admin = new Kafka({
       clientId: 'chaos-leader',
@@ -185,17 +193,17 @@ const main = async (): Promise<number> => {
       leader,
       killRegistry: () => signalService('registry', 'SIGKILL', s),
       startRegistry: () => startRegistry(s),
-      killIngress,
-      startIngress,
+      killIngress: () => killIngress(0),
+      startIngress: () => startIngress(0),
     };
 
     // Faults, cycle after cycle, while the driver sends (from now on).
     const faults: FaultRecord[] = [];
-    const plan = cycle(profile);
-    const cycleMs = Math.max(...plan.map((f) => f.at)) + 30_000;
+    const plan = withFaults ? cycle(profile) : [];
+    const cycleMs = Math.max(0, ...plan.map((f) => f.at)) + 30_000;
     const t0 = Date.now();
     const injecting = (async () => {
-      for (let c = 0; (c + 1) * cycleMs <= loadMs + 30_000 || c === 0; c++) {
+      for (let c = 0; plan.length > 0 && ((c + 1) * cycleMs <= loadMs + 30_000 || c === 0); c++) {
         for (const { at, fault } of plan) {
           await sleep(t0 + c * cycleMs + at - Date.now());
           if (Date.now() > t0 + loadMs) return;
@@ -210,7 +218,7 @@ const main = async (): Promise<number> => {
     const deliveries = world.deliveries();
     say(`driver: ${deliveries.filter((d) => !d.dropped).length} deliveries`);
     const driven = await runDriver({
-      url: () => `${base}/webhooks/cdr`,
+      url: (n) => `${bases[n % REPLICAS]}/webhooks/cdr`,
       secret: SECRET,
       canary: CANARY,
       deliveries,
@@ -224,6 +232,15 @@ const main = async (): Promise<number> => {
     say(`driver done: ${driven.acknowledged.size} deliveries acknowledged`);
 
     const acknowledged = [...driven.acknowledged.values()].flat();
+    const attemptsOf = new Map<string, number>();
+    for (const a of driven.attempts) {
+      attemptsOf.set(a.deliveryId, (attemptsOf.get(a.deliveryId) ?? 0) + 1);
+    }
+    const retried = new Set(
+      deliveries
+        .filter((d) => (attemptsOf.get(d.id) ?? 0) > 1)
+        .flatMap((d) => d.items.map((i) => String(i['Report ID']))),
+    );
     const onTopic = await readTopic(cluster.brokers, topic, new Set(acknowledged).size, 120_000);
 
     // Reconciliation against the stand-in: SIGKILLed mid-run, then run again to the end.
@@ -250,17 +267,19 @@ const main = async (): Promise<number> => {
       WEBEX_ACCESS_TOKEN: TOKEN,
       WEBEX_MIN_REQUEST_INTERVAL: '20ms',
     };
-    const first = spawnLogged('reconcile-killed', reconcileArgs, reconcileEnv);
-    while (apiRequests < 40 && first.child.exitCode === null) await sleep(50);
-    const killedMidRun = first.child.exitCode === null;
-    if (first.child.pid !== undefined) process.kill(first.child.pid, 'SIGKILL');
-    await first.exited;
-    faults.push({
-      name: 'reconciler SIGKILL mid-run + rerun',
-      from: Date.now(),
-      to: Date.now(),
-      detail: `after ${apiRequests} API requests${killedMidRun ? '' : ' (had already ended)'}`,
-    });
+    if (withFaults) {
+      const first = spawnLogged('reconcile-killed', reconcileArgs, reconcileEnv);
+      while (apiRequests < 40 && first.child.exitCode === null) await sleep(50);
+      const killedMidRun = first.child.exitCode === null;
+      if (first.child.pid !== undefined) process.kill(first.child.pid, 'SIGKILL');
+      await first.exited;
+      faults.push({
+        name: 'reconciler SIGKILL mid-run + rerun',
+        from: Date.now(),
+        to: Date.now(),
+        detail: `after ${apiRequests} API requests${killedMidRun ? '' : ' (had already ended)'}`,
+      });
+    }
     const rerun = spawnLogged('reconcile', reconcileArgs, {
       ...reconcileEnv,
       WEBEX_MIN_REQUEST_INTERVAL: '0ms',
@@ -278,7 +297,14 @@ const main = async (): Promise<number> => {
       Math.max(onTopic.length, new Set(webexIds).size),
       120_000,
     );
-    const ledger = checkLedger({ messages: final, acknowledged, webex: webexIds, canary: CANARY });
+    const ledger = checkLedger({
+      messages: final,
+      acknowledged: driven.acknowledged.values(),
+      retried,
+      faults,
+      webex: webexIds,
+      canary: CANARY,
+    });
 
     // Deadlines: every HTTP answer within the ingress's deadline + 2 s; no answer at all
     // only while the ingress process was dead.
@@ -298,8 +324,7 @@ const main = async (): Promise<number> => {
     }
 
     // Logs: nothing secret in what any process printed.
-    expectedExit = true;
-    await killIngress();
+    for (let i = 0; i < REPLICAS; i++) await killIngress(i);
     const secrets = [SECRET, TOKEN, CANARY, ...driven.signatures];
     let logLeaks = 0;
     for (const f of logFiles) {
@@ -310,6 +335,8 @@ const main = async (): Promise<number> => {
     const figures: RunFigures = {
       profile,
       brokers: size,
+      replicas: REPLICAS,
+      withFaults,
       minutes: Math.round((Date.now() - started) / 6000) / 10,
       deliveriesSent: sent.length,
       deliveriesAcknowledged: driven.acknowledged.size,
@@ -333,6 +360,11 @@ const main = async (): Promise<number> => {
       ledger.unseen.length > 0 && `unseen: ${ledger.unseen.slice(0, 10).join(', ')}`,
       ledger.differingDuplicates.length > 0 &&
         `differing duplicates: ${ledger.differingDuplicates.slice(0, 10).join(', ')}`,
+      ledger.duplicateCauses.unexplained.length > 0 &&
+        `unexplained duplicates: ${ledger.duplicateCauses.unexplained.slice(0, 10).join(', ')}`,
+      !withFaults &&
+        ledger.duplicates > 0 &&
+        `${ledger.duplicates} duplicates on the topic in a run without faults`,
       ledger.phantoms.length > 0 && `phantoms: ${ledger.phantoms.slice(0, 10).join(', ')}`,
       ledger.leaks > 0 && `${ledger.leaks} records carry a request header`,
       logLeaks > 0 && `${logLeaks} secrets/signatures/tokens found in logs (${logDir})`,
@@ -343,7 +375,7 @@ const main = async (): Promise<number> => {
       rerunCode !== 0 && `reconciler rerun exited ${rerunCode}`,
       driven.unacknowledged.length > 0 &&
         `${driven.unacknowledged.length} deliveries never acknowledged`,
-      faults.length < plan.length + 1 && `only ${faults.length} faults injected`,
+      withFaults && faults.length < plan.length + 1 && `only ${faults.length} faults injected`,
     ].filter((x): x is string => typeof x === 'string');
     if (profile === 'full' || process.env.CHAOS_RECORD === '1') {
       appendFileSync(
@@ -355,10 +387,11 @@ const main = async (): Promise<number> => {
     say(failures.length === 0 ? 'PASS' : 'FAIL');
     return failures.length === 0 ? 0 : 1;
   } finally {
-    expectedExit = true;
-    const child = ingress;
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid, 'SIGKILL');
+    for (const [i, child] of ingresses.entries()) {
+      expectedExit[i] = true;
+      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        process.kill(child.pid, 'SIGKILL');
+      }
     }
     await cluster.close();
     // Leave nothing of ours running: a registry this run started is stopped; the

@@ -1,8 +1,9 @@
 /**
  * examples/python/consume_cdrs.py against the real stack: it decodes through
  * the registry, reads the headers, and deduplicates by Report ID, keeping the
- * latest Report time. The topic gets six records, two of them delivered again,
- * and a newer version of a third.
+ * latest Report time, and names the four contract v2 columns. The topic gets
+ * six records, two of them delivered again, a newer version of a third, then
+ * an older one.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -27,6 +28,10 @@ type Kept = {
   source: string;
   feed: string;
   replaces_earlier_version: boolean;
+  external_customer_id: string | null;
+  transfer_type: string | null;
+  transfer_type_context: string | null;
+  answer_reason: string | null;
   value: Record<string, unknown>;
 };
 
@@ -50,7 +55,18 @@ test('the Python consumer example decodes, reads headers and keeps one version p
     WEBHOOK_SECRETS: 's',
     DEDUP: 'false',
   });
-  const items = Array.from({ length: 6 }, (_, i) => rawCdr(i, `org-${i % 2}`));
+  // the four keys seen in live data, schema fields since contract v2 (rawCdr sends
+  // External customer ID; the other three on every other record)
+  const items = Array.from({ length: 6 }, (_, i) => ({
+    ...rawCdr(i, `org-${i % 2}`),
+    ...(i % 2 === 0
+      ? {
+          'Transfer type': 'BLIND',
+          'Transfer type context': `ctx-${i}`,
+          'Answer reason': 'ANSWERED_BY_AGENT',
+        }
+      : {}),
+  }));
   const first = items[2];
   assert.ok(first);
   const newer = {
@@ -58,7 +74,12 @@ test('the Python consumer example decodes, reads headers and keeps one version p
     Duration: '999',
     'Report time': new Date(Date.parse(first['Report time']) + 60_000).toISOString(),
   };
-  for (const delivery of [items, items.slice(0, 2), [newer]]) {
+  const older = {
+    ...first,
+    Duration: '1',
+    'Report time': new Date(Date.parse(first['Report time']) - 60_000).toISOString(),
+  };
+  for (const delivery of [items, items.slice(0, 2), [newer], [older]]) {
     const d = signedDelivery(delivery, 's');
     const res = await postDelivery(ingress.webhookUrl, d);
     assert.equal(res.status, 200);
@@ -86,7 +107,7 @@ test('the Python consumer example decodes, reads headers and keeps one version p
     .split('\n')
     .map((l) => JSON.parse(l) as Kept);
   const stats = JSON.parse(stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
-  assert.deepEqual(stats, { read: 9, kept: 7, duplicates: 2, older_versions: 0 });
+  assert.deepEqual(stats, { read: 10, kept: 7, duplicates: 2, older_versions: 1 });
   assert.equal(kept.length, 7);
   assert.deepEqual(
     new Set(kept.map((k) => k.report_id)),
@@ -101,6 +122,15 @@ test('the Python consumer example decodes, reads headers and keeps one version p
     assert.equal(k.feed, 'analytics');
     assert.equal(k.call_end, raw['Release time']);
     assert.equal((k.value.ingest as Record<string, unknown>).source, 'webhook');
+    assert.deepEqual(
+      [k.external_customer_id, k.transfer_type, k.transfer_type_context, k.answer_reason],
+      'Transfer type' in raw
+        ? [raw['External customer ID'], 'BLIND', raw['Transfer type context'], 'ANSWERED_BY_AGENT']
+        : [raw['External customer ID'], null, null, null],
+    );
+    assert.equal(k.value.transfer_type, k.transfer_type);
+    const extra = Object.keys(k.value.extra_fields as Record<string, string>);
+    assert.ok(!extra.some((x) => /transfer|answer reason|external/i.test(x)), extra.join());
   }
   const versions = kept.filter((k) => k.report_id === first['Report ID']);
   assert.deepEqual(

@@ -44,6 +44,14 @@ const flinkType = (t: AvroType): string => {
   }
   return flinkType(t.type);
 };
+/** The four keys seen in live data that contract v2 made schema fields. */
+const V2_COLUMNS = [
+  'external_customer_id',
+  'transfer_type',
+  'transfer_type_context',
+  'answer_reason',
+];
+
 const defaultTopic = () => {
   const parsed = parseKafkaConfig({ KAFKA_BROKERS: 'k:9092', SCHEMA_REGISTRY_URL: 'http://r' });
   assert.ok(parsed.ok);
@@ -70,6 +78,26 @@ describe('examples/kafka-connect/jdbc-sink-postgres.json', () => {
     assert.match(flinkType(field(avsc.fields, dropped)), /^MAP</);
     const chain = (config.transforms ?? '').split(',');
     for (const t of chain) assert.ok(config[`transforms.${t}.type`], `transform ${t} has a type`);
+  });
+
+  describe('keep-latest-postgres.sql', () => {
+    const sql = read('examples/kafka-connect/keep-latest-postgres.sql').replace(/--.*$/gm, '');
+    const table = sql.match(/CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]*?)\);/);
+    const [, name = '', body = ''] = table ?? [];
+    assert.ok(name && body);
+    const columns = body.split(',').map((c) => c.trim().split(/\s+/)[0] as string);
+
+    it("creates the sink's table with the key, Report time and the contract v2 columns", () => {
+      assert.equal(name, config['table.name.format']);
+      assert.match(body, new RegExp(`\\b${config['pk.fields']} TEXT PRIMARY KEY`));
+      for (const c of ['report_time', ...V2_COLUMNS]) assert.ok(columns.includes(c), c);
+      for (const c of columns) field(avsc.fields, c);
+    });
+
+    it('overwrites a row only with a version whose Report time is not earlier', () => {
+      assert.match(sql, /IF NEW\.report_time < OLD\.report_time THEN\s+RETURN NULL;/);
+      assert.match(sql, new RegExp(`BEFORE UPDATE ON ${name}\\s+FOR EACH ROW EXECUTE FUNCTION`));
+    });
   });
 });
 
@@ -115,6 +143,14 @@ describe('examples/flink/cdr-table.sql', () => {
       assert.ok(name && type, c);
       assert.equal(type.replace(/\s+/g, ' '), flinkType(field(avsc.fields, name)), name);
     }
+  });
+
+  it('names the contract v2 columns, and keeps the latest version by Report time', () => {
+    for (const c of V2_COLUMNS) assert.ok(columns.includes(`${c} STRING`), c);
+    assert.match(
+      sql,
+      /ROW_NUMBER\(\) OVER \(PARTITION BY report_id ORDER BY report_time DESC[^)]*\)[\s\S]*WHERE version_rank = 1/,
+    );
   });
 
   it('headers as METADATA, and only header names the code writes', () => {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalise } from '../../../src/cdr/normalise.ts';
 import { contentHash, isContentHash } from '../../../src/dedup/content-hash.ts';
+import { createPartnerApi, RECORDS_PATH } from '../../../src/simulator/partner-api.ts';
+import { encodeDelivery } from '../../../src/simulator/webhook-sender.ts';
+import { createWebexWorld } from '../../../src/simulator/world.ts';
 import { fullRawCdr, INGEST } from '../../helpers/fixtures.ts';
+
+const HOUR = 3_600_000;
 
 const hashOf = (raw: unknown, ingest = INGEST) => {
   const r = normalise(raw, ingest);
@@ -30,5 +35,55 @@ describe('content hash', () => {
     assert.notEqual(hashOf(fullRawCdr({ Duration: 999 })), h);
     assert.notEqual(hashOf(fullRawCdr({ 'International country': 'NA' })), h);
     assert.notEqual(hashOf({ ...fullRawCdr(), 'Some new key': 'x' }), h);
+  });
+});
+
+describe('content hash: the webhook and the partner APIs spell one record alike', () => {
+  const END = Date.parse('2026-11-23T12:00:00.000Z');
+  const world = createWebexWorld({ seed: 14, orgs: 6, startMs: END - 2 * HOUR, endMs: END });
+  /** The partner APIs' camelCase spelling, numbers as text where they were numbers. */
+  const camel = (raw: Record<string, unknown>) =>
+    Object.fromEntries(
+      Object.entries(raw).map(([k, v]) => [
+        k.toLowerCase().replace(/[ _]+(\w)/g, (_, c: string) => c.toUpperCase()),
+        typeof v === 'number' ? String(v) : v,
+      ]),
+    );
+
+  it('the stand-in: what its webhook delivers and what cdrsbyorg returns hash the same', async () => {
+    const api = createPartnerApi({ world, tokens: ['t'], now: () => END + 10 * 60_000 });
+    const delivered = new Map<string, string>();
+    for (const d of world.deliveries()) {
+      const body = JSON.parse(encodeDelivery(d.items).toString()) as { items: unknown[] };
+      for (const raw of body.items) {
+        const r = normalise(raw, INGEST);
+        assert.ok(r.ok);
+        delivered.set(r.value.reportId, contentHash(r.value.record));
+      }
+    }
+    let compared = 0;
+    for (const org of world.orgs) {
+      for (let start = END - 2 * HOUR; start < END; start += HOUR) {
+        const url = `${RECORDS_PATH}?orgId=${org.orgId}&startTime=${new Date(start).toISOString()}&endTime=${new Date(start + HOUR).toISOString()}`;
+        const res = await api.app.request(url, { headers: { Authorization: 'Bearer t' } });
+        const { items } = (await res.json()) as { items: unknown[] };
+        for (const raw of items) {
+          const r = normalise(raw, { ...INGEST, source: 'reconciler' });
+          assert.ok(r.ok);
+          assert.equal(contentHash(r.value.record), delivered.get(r.value.reportId));
+          compared += 1;
+        }
+      }
+    }
+    assert.ok(compared > 100, `compared ${compared}`);
+  });
+
+  it('camelCase keys and numbers as text hash as the webhook spelling', () => {
+    const [first] = world.records;
+    assert.ok(first !== undefined);
+    const raw = first.raw as Record<string, unknown>;
+    assert.notDeepEqual(camel(raw), raw);
+    assert.equal(hashOf(camel(raw)), hashOf(raw));
+    assert.equal(hashOf(camel(fullRawCdr())), hashOf(fullRawCdr()));
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createReportIndex, type Seen } from '../../../src/dedup/report-index.ts';
 
 const HOUR = 3_600_000;
@@ -27,7 +28,7 @@ describe('report index', () => {
     assert.deepEqual(index.check(id, H2), {
       kind: 'version',
       version: 2,
-      earlier: { version: 1, reportTime: T0 - 1000 },
+      earlier: { version: 1, reportTime: T0 - 1000, hash: H1 },
     });
     index.observe(seen(id, H2, { version: 2, reportTime: T0 }));
     // both versions are on the topic: either one again is a repeat
@@ -45,7 +46,7 @@ describe('report index', () => {
     assert.deepEqual(index.check(id, third), {
       kind: 'version',
       version: 3,
-      earlier: { version: 2, reportTime: T0 },
+      earlier: { version: 2, reportTime: T0, hash: H2 },
     });
     assert.deepEqual(index.check(id, H1), { kind: 'repeat', version: 2 });
   });
@@ -57,7 +58,7 @@ describe('report index', () => {
     assert.deepEqual(index.check(id, H1), {
       kind: 'version',
       version: 2,
-      earlier: { version: 1, reportTime: null },
+      earlier: { version: 1, reportTime: null, hash: null },
     });
   });
 
@@ -97,5 +98,38 @@ describe('report index', () => {
     assert.deepEqual(index.check(old, H1), { kind: 'new' });
     assert.deepEqual(index.check('not-a-uuid', H1), { kind: 'new' });
     assert.deepEqual(index.check(recent, H1), { kind: 'repeat', version: 1 });
+  });
+  it('agrees with a Set<string> on UUIDs and other IDs, through many growths (has)', () => {
+    const index = createReportIndex(48 * HOUR, 4);
+    const reference = new Set<string>();
+    const ids: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const id = i % 7 === 0 ? `other-${i}` : randomUUID();
+      index.observe(seen(id, H1));
+      reference.add(id);
+      ids.push(id);
+      if (i % 3 === 0) index.observe(seen(ids[i >> 1] as string, H1)); // repeats change nothing
+    }
+    assert.equal(index.size, reference.size);
+    for (const id of ids) assert.equal(index.has(id), true);
+    for (let i = 0; i < 2000; i++) assert.equal(index.has(randomUUID()), false);
+  });
+
+  it('never takes a UUID for another that differs in one hex digit', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.integer({ min: 0, max: 35 }), (id, at) => {
+        const lower = id.toLowerCase();
+        if (lower[at] === '-') return;
+        const digit =
+          lower[at] === 'f' ? '0' : (Number.parseInt(lower[at] as string, 16) + 1).toString(16);
+        const other = lower.slice(0, at) + digit + lower.slice(at + 1);
+        const index = createReportIndex(48 * HOUR);
+        index.observe(seen(lower, H1));
+        assert.equal(index.has(lower), true);
+        assert.equal(index.has(other), false);
+        assert.deepEqual(index.check(other, H1), { kind: 'new' });
+      }),
+      { seed: 4714, numRuns: 3000 },
+    );
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { PreparedBatch } from '../../../src/cdr/batch.ts';
+import { type PreparedBatch, prepareBatch } from '../../../src/cdr/batch.ts';
+import { contentHash } from '../../../src/dedup/content-hash.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
-import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
+import { createCdrPublisher } from '../../../src/kafka/publish-cdrs.ts';
 import { type Logger, silentLogger } from '../../../src/log.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
 import {
@@ -27,7 +28,14 @@ const W: Window[] = [
 /** A clock well inside Webex's 48 hours for W. */
 const NOW = T0 + 10 * H;
 
-type Rec = { id: string; org: string; end: number; bad?: boolean };
+/** `headers`: more headers on the topic (`cdr-content-hash`, `cdr-version`). */
+type Rec = {
+  id: string;
+  org: string;
+  end: number;
+  bad?: boolean;
+  headers?: Record<string, string>;
+};
 const raw = (r: Rec) =>
   r.bad
     ? { 'Report ID': r.id, 'Release time': new Date(r.end).toISOString() } // no Org UUID
@@ -93,7 +101,12 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
       for (const r of onTopic) {
         ledger.observe({
           key: r.org,
-          headers: { 'cdr-report-id': r.id, 'cdr-call-end': new Date(r.end).toISOString() },
+          timestamp: r.end,
+          headers: {
+            ...r.headers,
+            'cdr-report-id': r.id,
+            'cdr-call-end': new Date(r.end).toISOString(),
+          },
         });
       }
     },
@@ -103,18 +116,33 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
       return new Set(dlq.map(rawHash));
     },
     publisher: {
-      publish: async (batch: PreparedBatch): Promise<PublishCounts> => {
-        published.push(batch);
+      // the real publisher (its dedup checks against the ledger), on a producer that appends to `onTopic`
+      publish: async (batch, ingest, deadlineMs, dedup) => {
+        if ('encoded' in batch) throw new Error('the reconciler publishes normalised batches only');
         events.push('publish');
-        for (const c of batch.records) {
-          onTopic.push({ id: c.reportId, org: c.orgId, end: c.callEnd ?? 0 });
-        }
+        const sent = new Set<string>();
+        const real = createCdrPublisher({
+          producer: {
+            connect: async () => undefined,
+            isConnected: () => true,
+            disconnect: async () => undefined,
+            send: async (batches) => {
+              for (const m of batches.find((b) => b.topic === 'cdr')?.messages ?? []) {
+                const id = m.headers['cdr-report-id'] as string;
+                sent.add(id);
+                const end = Date.parse(m.headers['cdr-call-end'] ?? '');
+                onTopic.push({ id, org: m.key ?? '', end, headers: m.headers });
+              }
+            },
+          },
+          encoder: () => ({ schemaId: 1, encode: () => Buffer.alloc(1) }),
+          topic: 'cdr',
+          dlqTopic: 'dlq',
+        });
+        const counts = await real.publish(batch, ingest, deadlineMs, dedup);
+        published.push({ ...batch, records: batch.records.filter((r) => sent.has(r.reportId)) });
         for (const d of batch.dead) dlq.push(d.raw);
-        return {
-          accepted: batch.records.length,
-          deadLettered: batch.dead.length,
-          duplicatesInBatch: 0,
-        };
+        return counts;
       },
     },
     writeAudit: async (results: OrgResult[]) => {
@@ -252,6 +280,46 @@ describe('reconcile', () => {
     assert.equal(run.totals.backfilled, 0);
     assert.equal(run.totals.stillMissing, 0, 'on the topic, so not missing');
     assert.equal(h.published.flatMap((b) => b.records).length, 0);
+  });
+
+  test('the ingress rules: same content on the topic is not republished, other content is a version', async () => {
+    const hashOf = (r: Rec) => {
+      const [cdr] = prepareBatch(
+        [raw(r)],
+        { feed: 'analytics', source: 'webhook', received_at: 0, delivery_id: 'd' },
+        null,
+      ).records;
+      return contentHash((cdr as NonNullable<typeof cdr>).record);
+    };
+    const [a1, a2] = webex as [Rec, Rec];
+    const reportTime = new Date(T0 + 30 * MIN).toISOString();
+    const onTopic: Rec[] = [
+      { ...a1, headers: { 'cdr-content-hash': hashOf(a1) } }, // as the ingress published it
+      { ...a2, headers: { 'cdr-content-hash': '0123456789abcdef', 'cdr-report-time': reportTime } },
+    ];
+    const a9 = { id: 'a9', org: 'A', end: T0 + 9 };
+    const h = harness([a1, a2, a9], onTopic); // A, first window: 3 in Webex, 2 on the topic
+    const run = await reconcile(h.deps, W);
+    const sent = h.onTopic.slice(onTopic.length);
+    assert.deepEqual(sent.map((r) => r.id).sort(), ['a2', 'a9'], 'a1 is not published again');
+    const version = sent.find((r) => r.id === 'a2');
+    assert.equal(version?.headers?.['cdr-version'], '2');
+    assert.equal(version?.headers?.['cdr-supersedes-report-time'], reportTime);
+    assert.equal(version?.headers?.['cdr-source'], 'reconciler');
+    assert.equal(sent.find((r) => r.id === 'a9')?.headers?.['cdr-version'], undefined);
+    assert.equal(run.totals.backfilled, 1, 'a version fills no gap');
+    assert.equal(run.totals.versions, 1);
+    assert.equal(run.totals.stillMissing, 0);
+    assert.equal(
+      h.audits.find((r) => r.orgId === 'A' && r.windowEnd === new Date(T0 + H).toISOString())
+        ?.versions,
+      1,
+    );
+
+    // the next run finds both versions and the backfill on the topic: nothing published
+    const again = await reconcile(h.deps, W);
+    assert.equal(h.onTopic.length, onTopic.length + 2);
+    assert.deepEqual([again.totals.backfilled, again.totals.versions], [0, 0]);
   });
 
   test('a failed topic read fails its pass (summary, one audit record per window with org *), the next pass goes on', async () => {

@@ -80,6 +80,7 @@ describe('reconcile rules: settling an org', () => {
       webexCount: 2,
       topicCount: 5,
       backfilled: 0,
+      versions: 0,
       deadLettered: 0,
       unpublishable: 0,
       stillMissing: 0,
@@ -97,7 +98,8 @@ describe('reconcile rules: settling an org', () => {
     deadSent: number,
     accepted: number,
     deadLettered: number,
-  ): BackfillCounts => ({ records, onTopic, dead, deadSent, accepted, deadLettered });
+    versions = 0,
+  ): BackfillCounts => ({ records, onTopic, versions, dead, deadSent, accepted, deadLettered });
   // name, Webex, topic, found, want [backfilled, deadLettered, unpublishable, stillMissing]
   const backfills: [string, number, number, BackfillCounts, number[]][] = [
     ['all missing fetched and published', 5, 2, found(5, 2, 0, 0, 3, 0), [3, 0, 0, 0]],
@@ -106,6 +108,9 @@ describe('reconcile rules: settling an org', () => {
     ['dead-lettered before: not sent again', 3, 1, found(1, 1, 2, 0, 0, 0), [0, 0, 2, 2]],
     ['Avro encoding failed: dead-lettered', 3, 1, found(2, 0, 0, 0, 1, 1), [1, 1, 1, 1]],
     ['on the topic in a neighbouring window', 4, 0, found(4, 3, 0, 0, 1, 0), [1, 0, 0, 0]],
+    // 2 on the topic with other content, published as versions: not backfilled, not missing
+    ['versions are not backfills', 5, 3, found(5, 3, 0, 0, 4, 0, 2), [2, 0, 0, 0]],
+    ['versions do not hide what is missing', 6, 3, found(4, 3, 0, 0, 3, 0, 2), [1, 0, 0, 2]],
   ];
   for (const [name, webex, topic, counts, want] of backfills) {
     it(name, () => {
@@ -148,6 +153,7 @@ describe('reconcile rules: folding into summaries', () => {
     const a = settleBackfill(result(5, 2, 'a'), {
       records: 4,
       onTopic: 2,
+      versions: 0,
       dead: 1,
       deadSent: 1,
       accepted: 2,
@@ -162,6 +168,7 @@ describe('reconcile rules: folding into summaries', () => {
       webexTotal: 9,
       topicTotal: 6,
       backfilled: 2,
+      versions: 0,
       deadLettered: 1,
       unpublishable: 1,
       stillMissing: 1 + 3,
@@ -185,6 +192,7 @@ describe('reconcile rules: folding into summaries', () => {
       webexCount: 0,
       topicCount: 7,
       backfilled: 0,
+      versions: 0,
       deadLettered: 0,
       unpublishable: 0,
       stillMissing: 0,
@@ -225,6 +233,7 @@ describe('reconcile rules: folding into summaries', () => {
       webex: 7,
       topicBefore: 4,
       backfilled: 2,
+      versions: 0,
       deadLettered: 0,
       unpublishable: 0,
       stillMissing: 1,

@@ -9,9 +9,25 @@ const windows = [
   { start: T0 + H, end: T0 + 2 * H },
   { start: T0 + 2 * H, end: T0 + 2 * H + 30 * 60_000 },
 ];
-const rec = (id: string | undefined, org: string | null, callEnd: number | string | undefined) => ({
+const H1 = '0123456789abcdef';
+const H2 = 'fedcba9876543210';
+const published = (reportId: string, hash: string | null = H1, version = 1) => ({
+  reportId,
+  hash,
+  version,
+  reportTime: T0,
+  publishedAt: T0 + 3 * H,
+});
+const rec = (
+  id: string | undefined,
+  org: string | null,
+  callEnd: number | string | undefined,
+  more: Record<string, string> = {},
+) => ({
   key: org,
+  timestamp: T0 + 3 * H,
   headers: {
+    ...more,
     ...(id === undefined ? {} : { 'cdr-report-id': id }),
     ...(callEnd === undefined
       ? {}
@@ -26,8 +42,8 @@ describe('topic ledger', () => {
     const l = createLedger(windows);
     l.observe(rec('a', 'o1', T0 + 5));
     l.observe(rec('a', 'o1', T0 + H + 5)); // a later version with another call end
-    l.add(T0 + 10, 'o1', 'a'); // published again by a backfill
-    l.add(T0 + 10, 'o1', 'b');
+    l.add(T0 + 10, 'o1', published('a', H1, 2)); // published again by a backfill (a version)
+    l.add(T0 + 10, 'o1', published('b'));
     assert.equal(l.distinct(0, 'o1'), 2);
     assert.equal(l.distinct(1, 'o1'), 0);
     assert.equal(l.stats().kept, 2);
@@ -82,13 +98,39 @@ describe('topic ledger', () => {
 
   test('add() records what the reconciler published, in the window of its call end', () => {
     const l = createLedger(windows);
-    l.add(T0 + H + 10, 'o3', 'x');
+    l.add(T0 + H + 10, 'o3', published('x'));
     assert.equal(l.distinct(1, 'o3'), 1);
     assert.ok(l.has('x'));
-    l.add(null, 'o3', 'y'); // published without a call end: still known
+    l.add(null, 'o3', published('y')); // published without a call end: still known
     assert.ok(l.has('y'));
     assert.equal(l.windowOf(T0 - 1), -1);
     assert.equal(l.windowOf(T0 + 2 * H + 30 * 60_000), -1);
     assert.equal(l.windowOf(T0 + 2 * H), 2);
+  });
+  test('check() answers by the ingress rules: repeat, version, new; no hash on the topic is a repeat', () => {
+    const l = createLedger(windows);
+    l.observe(rec('same', 'o1', T0 + 5, { 'cdr-content-hash': H1 }));
+    l.observe(
+      rec('v2', 'o1', T0 + 6, {
+        'cdr-content-hash': H2,
+        'cdr-version': '2',
+        'cdr-report-time': new Date(T0 + 60_000).toISOString(),
+      }),
+    );
+    l.observe(rec('v2', 'o1', T0 + 6, { 'cdr-content-hash': H1 }));
+    l.observe(rec('old', 'o1', T0 + 7)); // published before dedup: no cdr-content-hash
+    assert.deepEqual(l.check('same', H1), { kind: 'repeat', version: 1 });
+    assert.deepEqual(l.check('same', H2), {
+      kind: 'version',
+      version: 2,
+      earlier: { version: 1, reportTime: null, hash: H1 },
+    });
+    assert.deepEqual(l.check('v2', H1), { kind: 'repeat', version: 2 }, 'an earlier version');
+    assert.equal(l.check('v2', '1111111111111111').kind, 'version');
+    assert.deepEqual(l.check('old', H2), { kind: 'repeat', version: 1 });
+    assert.deepEqual(l.check('absent', H1), { kind: 'new' });
+    assert.equal(l.distinct(0, 'o1'), 3, 'versions count once');
+    l.add(T0 + 8, 'o1', published('same', H2, 2));
+    assert.deepEqual(l.check('same', H2), { kind: 'repeat', version: 2 });
   });
 });
