@@ -219,12 +219,10 @@ type counts struct{ received, accepted, duplicates int }
 
 // publish normalises, encodes and produces the delivery chunk by chunk, and
 // returns once Kafka has acknowledged every record (acks=all), or the first
-// error. Within a chunk a Report ID is published once (the latest Report time
+// error; ACK_TIMEOUT_MS bounds each record's delivery (kgo.RecordDeliveryTimeout). Within a chunk a Report ID is published once (the latest Report time
 // wins); a Report ID met again in a later chunk with an older Report time is
 // dropped, with the same or a later one published again (src/cdr/batch.ts).
 func (p *peer) publish(ctx context.Context, body []byte, ingest ingestValue) (counts, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.s.ackTimeout)
-	defer cancel()
 	var c counts
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -365,6 +363,7 @@ func main() {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // nil: Kafka's murmur2 of the key
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProduceRequestTimeout(s.ackTimeout),
+		kgo.RecordDeliveryTimeout(s.ackTimeout),
 	}
 	client, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -3,137 +3,172 @@ package main
 // The records of a delivery body: {"items":[...]}, a bare array, or an
 // envelope holding data.items or body.items (src/ingress/parse-body.ts), read
 // one record at a time as its key/value pairs in order (the normaliser keeps
-// a second spelling of a field verbatim, so the order counts).
+// a second spelling of a field verbatim, so the order counts). The body's
+// syntax is checked whole first (json.Valid, in main.go), so this walk over
+// its bytes can take the grammar as given: it only finds where each key and
+// value starts and ends, and values are read by readValue (normalise.go).
+// (encoding/json's Decoder, token by token, spent a third of the peer's CPU
+// building the error it uses to find the end of each value.)
 
 import (
-	"bytes"
 	"encoding/json"
 )
 
 type rawPair struct {
 	key   string
-	value json.RawMessage
+	value []byte
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
+type walker struct {
+	b []byte
+	i int
+}
+
+func (w *walker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return badBody("body_no_records")
+}
+
+func (w *walker) peek() byte {
+	w.space()
+	if w.i >= len(w.b) {
+		return 0
+	}
+	return w.b[w.i]
+}
+
+// str returns the string at w.i, quotes included.
+func (w *walker) str() []byte {
+	start := w.i
+	j := w.i + 1
+	for w.b[j] != '"' {
+		if w.b[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	w.i = j + 1
+	return w.b[start:w.i]
+}
+
+// value returns the raw JSON value at w.i (a string, an object or array, a literal).
+func (w *walker) value() []byte {
+	w.space()
+	start := w.i
+	switch w.b[w.i] {
+	case '"':
+		return w.str()
+	case '{', '[':
+		depth := 0
+		for {
+			switch w.b[w.i] {
+			case '"':
+				w.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			w.i++
+			if depth == 0 {
+				return w.b[start:w.i]
+			}
+		}
+	}
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return w.b[start:w.i]
+		}
+		w.i++
+	}
+	return w.b[start:w.i]
+}
+
+func unquote(raw []byte) string {
+	for _, c := range raw {
+		if c == '\\' {
+			var s string
+			_ = json.Unmarshal(raw, &s)
+			return s
+		}
+	}
+	return string(raw[1 : len(raw)-1])
+}
+
+// items calls each with every record's pairs (the slice is reused), w.i just past the '['.
+func (w *walker) items(each func([]rawPair) error) error {
+	pairs := make([]rawPair, 0, 96)
+	for w.peek() != ']' {
+		if w.peek() != '{' {
+			return badBody("record_not_object")
+		}
+		w.i++
+		pairs = pairs[:0]
+		for w.peek() != '}' {
+			key := unquote(w.str())
+			w.peek() // the ':'
+			w.i++
+			pairs = append(pairs, rawPair{key: key, value: w.value()})
+			if w.peek() == ',' {
+				w.i++
+			}
+		}
+		w.i++
+		if err := each(pairs); err != nil {
+			return err
+		}
+		if w.peek() == ',' {
+			w.i++
+		}
 	}
 	return nil
 }
 
-// eachItem calls each with a record's pairs, reusing the slice between records.
-func eachItem(dec *json.Decoder, each func([]rawPair) error) error {
-	pairs := make([]rawPair, 0, 96)
-	for dec.More() {
-		if err := expectDelim(dec, '{'); err != nil {
-			return badBody("record_not_object")
-		}
-		pairs = pairs[:0]
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
+// object looks for "items" (depth 0 and 1) or the envelope data/body (depth 0), w.i just past the '{'.
+func (w *walker) object(depth int, each func([]rawPair) error) (bool, error) {
+	for w.peek() != '}' {
+		key := unquote(w.str())
+		w.peek()
+		w.i++
+		next := w.peek()
+		switch {
+		case key == "items" && next == '[':
+			w.i++
+			return true, w.items(each)
+		case depth == 0 && (key == "data" || key == "body") && next == '{':
+			w.i++
+			if found, err := w.object(1, each); found || err != nil {
+				return found, err
 			}
-			var value json.RawMessage
-			if err := dec.Decode(&value); err != nil {
-				return err
-			}
-			pairs = append(pairs, rawPair{key: tok.(string), value: value})
+			w.i++ // the inner '}'
+		default:
+			w.value()
 		}
-		if err := expectDelim(dec, '}'); err != nil {
-			return err
-		}
-		if err := each(pairs); err != nil {
-			return err
-		}
-	}
-	return expectDelim(dec, ']')
-}
-
-// findItems walks an object to its "items" array (or data/body.items), depth at most 2.
-func findItems(dec *json.Decoder, depth int, each func([]rawPair) error) (bool, error) {
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return false, err
-		}
-		key := tok.(string)
-		if key == "items" {
-			tok, err := dec.Token()
-			if err != nil {
-				return false, err
-			}
-			if d, ok := tok.(json.Delim); ok && d == '[' {
-				return true, eachItem(dec, each)
-			}
-			if d, ok := tok.(json.Delim); ok {
-				if err := skipRest(dec, d); err != nil {
-					return false, err
-				}
-			}
-			continue
-		}
-		if depth == 0 && (key == "data" || key == "body") {
-			tok, err := dec.Token()
-			if err != nil {
-				return false, err
-			}
-			if d, ok := tok.(json.Delim); ok && d == '{' {
-				found, err := findItems(dec, 1, each)
-				if found || err != nil {
-					return found, err
-				}
-				if _, err := dec.Token(); err != nil { // the closing }
-					return false, err
-				}
-			} else if d, ok := tok.(json.Delim); ok {
-				if err := skipRest(dec, d); err != nil {
-					return false, err
-				}
-			}
-			continue
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return false, err
+		if w.peek() == ',' {
+			w.i++
 		}
 	}
 	return false, nil
 }
 
-// skipRest skips the rest of an array or object whose opening delimiter was read.
-func skipRest(dec *json.Decoder, open json.Delim) error {
-	for dec.More() {
-		if open == '{' {
-			if _, err := dec.Token(); err != nil {
-				return err
-			}
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	_, err := dec.Token()
-	return err
-}
-
+// eachRecord walks a body whose syntax json.Valid accepted.
 func eachRecord(body []byte, each func([]rawPair) error) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('['):
-		return eachItem(dec, each)
-	case json.Delim('{'):
-		found, err := findItems(dec, 0, each)
+	w := &walker{b: body}
+	switch w.peek() {
+	case '[':
+		w.i++
+		return w.items(each)
+	case '{':
+		w.i++
+		found, err := w.object(0, each)
 		if err == nil && !found {
 			err = badBody("body_no_records")
 		}
