@@ -143,6 +143,10 @@ export const barChart = (opts: {
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
   ];
   const ink: Rgb = [30, 30, 30];
   const barW = 28;
@@ -150,12 +154,19 @@ export const barChart = (opts: {
   const left = 90;
   const top = 80;
   const plotH = 360;
-  const width = Math.max(700, left + groupW * opts.groups.length + 40);
+  // legend entries side by side, each as wide as its name
+  const legendX: number[] = [];
+  let legendEnd = left;
+  for (const name of opts.series) {
+    legendX.push(legendEnd);
+    legendEnd += 20 + textWidth(name, 2) + 40;
+  }
+  const width = Math.max(700, left + groupW * opts.groups.length + 40, legendEnd);
   const height = top + plotH + 90;
   const r = createRaster(width, height, [255, 255, 255]);
   r.text(left, 16, opts.title, 3, ink);
   opts.series.forEach((s, i) => {
-    const x = left + i * 260;
+    const x = legendX[i] ?? left;
     r.fill(x, 46, 14, 14, colors[i % colors.length] as Rgb);
     r.text(x + 20, 47, s, 2, ink);
   });

@@ -3,7 +3,7 @@
  * client, against @platformatic/kafka, on the local stack. Each client, in a
  * process of its own, produces `--records` records (default 200 000) of the
  * ingress' shape to a fresh topic of 6 partitions: a value of 917 random bytes
- * (the average Avro size in bench/RESULTS.md), the key one of 500 org UUIDs,
+ * (the average Avro size in bench/issue-5/RESULTS.md), the key one of 500 org UUIDs,
  * the six `cdr-*` headers of the contract. Both producers are idempotent,
  * acks=all, one request in flight per broker, no compression, murmur2
  * partitioning as the Java client; `--batch` records (2 000) per send call,

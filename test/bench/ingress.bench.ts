@@ -1,33 +1,45 @@
 /**
- * Ingress benchmark on the real local stack (issue 5), or on the Kafka and registry that
+ * Ingress benchmark on the real local stack (issues 5 and 15), or on the Kafka and registry that
  * KAFKA_BROKERS and SCHEMA_REGISTRY_URL name (both set: the test stack's, in
  * test/integration/bench-smoke.test.ts). Deliveries built by the
  * Webex stand-in's generator (realistic records, ~2.5 KB of JSON each), signed,
- * are POSTed to an ingress running as its own process: sizes 100, 2 000,
- * 20 000 and 100 000 records, by one sender and by 4 concurrent senders. Per
- * case: records acknowledged per second end to end (a 200 means every record
- * is acked by Kafka with acks=all), request latency p50/p99, the ingress' peak
- * RSS, its CPU seconds per 10 000 records. As the physical reference, Kafka's
- * own kafka-producer-perf-test produces the same number of records of the
- * same average Avro size with acks=all to the same broker.
+ * are POSTed, the same bytes to each receiver in turn: the ingress (once per
+ * producer client, and once per --ingress-env setting) and the Go peer
+ * (bench/peers/go: the same work in Go, see test/bench/go-peer.ts), each its own
+ * process. The cases: 100 sequential 2,000-record deliveries, 4 concurrent
+ * senders of 2,000-record deliveries, one 100,000-record delivery. Per case and
+ * receiver: records acknowledged per second end to end (a 200 means every record
+ * is acked by Kafka with acks=all), request latency p50/p99, peak RSS, CPU
+ * seconds per 10 000 records. As the physical reference, Kafka's own
+ * kafka-producer-perf-test produces at least 200,000 records (a warm JVM) of the
+ * same average Avro size with acks=all to the same broker, its CPU measured too.
+ * Before the cases, a sample delivery goes to the first ingress and to the peer,
+ * and the records they wrote, decoded with the registry's schema, must be equal.
  *
  * Writes results.json, RESULTS.md and throughput.png into --out (default
  * bench/), with the machine described. Figures only: no pass/fail on timing;
  * the targets are shown next to the figures.
  *
- *   npm run bench                  the full run (a few minutes)
+ *   npm run bench                  the full run (several minutes)
+ *   npm run bench -- --peer none   without the Go peer
+ *   npm run bench -- --ingress-env INGRESS_WORKERS=0 --ingress-env INGRESS_WORKERS=2
+ *                                  each client's ingress twice, with each setting (space-separated
+ *                                  NAME=value pairs per --ingress-env), side by side in one run
  *   npm run bench -- --smoke       seconds: tiny cases, for CI (see test/integration/bench-smoke.test.ts)
  *   BENCH_MIN_RECORDS=50000 npm run bench    more records per case
  *   npm run bench -- --sizes 100000 --senders 1 --cpu-prof bench/profile
- *                                  one case, the ingress under --cpu-prof; then
+ *                                  one case (--sizes x --senders replace the three cases),
+ *                                  the ingress under --cpu-prof; then
  *   node test/bench/profile-summary.ts bench/profile/*.cpuprofile
- *   npm run bench -- --client kafkajs,platformatic
- *                                  both producer clients side by side: each case runs on
- *                                  each client's ingress in turn, in the same run
+ *   npm run bench -- --client platformatic
+ *                                  one producer client (the default: both side by side, each
+ *                                  case on each client's ingress in turn, in the same run)
  *   npm run bench -- --baseline ../other-checkout
  *                                  this checkout's ingress against another's (e.g. the
  *                                  commit before a change), case by case, same run
  */
+
+import { deepStrictEqual } from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,8 +60,15 @@ import {
   stackSettings,
   up,
 } from '../../tools/stack/stack.ts';
-import { topicBytesOnDisk, topicSize, uniqueTopic } from '../integration/helpers/kafka.ts';
+import {
+  type ReadMessage,
+  readTopic,
+  topicBytesOnDisk,
+  topicSize,
+  uniqueTopic,
+} from '../integration/helpers/kafka.ts';
 import { barChart } from './chart.ts';
+import { buildGoPeer, freePort, type GoPeerBuild, startGoPeer, waitReady } from './go-peer.ts';
 import { shippedNodeFlags } from './node-flags.ts';
 
 const run = promisify(execFile);
@@ -66,36 +85,96 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     /**
      * The ingress' producer client (KAFKA_CLIENT): platformatic (the default) or kafkajs; a
-     * comma-separated list runs an ingress per client, each case on each in turn.
+     * comma-separated list runs an ingress per client, each case on each in turn. Default: both
+     * (kafkajs,platformatic); with --smoke, platformatic alone.
      */
-    client: { type: 'string', default: 'platformatic' },
+    client: { type: 'string' },
     /** Another checkout whose ingress (its src/cli.ts) runs beside this one's, case by case. */
     baseline: { type: 'string' },
     /** KAFKA_COMPRESSION of the ingress: none (default), gzip or zstd. The reference stays uncompressed. */
     compression: { type: 'string', default: 'none' },
     /** V8 flags for the ingress process, e.g. "--max-old-space-size=256". */
     'ingress-flags': { type: 'string' },
+    /**
+     * Extra environment of the ingress, as space-separated NAME=value pairs; given several
+     * times, each client's ingress runs once per setting (e.g. INGRESS_WORKERS=0 and =2).
+     */
+    'ingress-env': { type: 'string', multiple: true },
+    /** go (the default): the Go peer beside the ingress, when `go` is on the PATH; none: without. */
+    peer: { type: 'string', default: 'go' },
   },
 });
 const SMOKE = args.smoke === true;
-const CLIENTS = (args.client ?? 'platformatic').split(',').map((c) => {
-  if (c !== 'kafkajs' && c !== 'platformatic') throw new Error(`--client: unknown client ${c}`);
-  return c;
-});
-/** The ingresses measured side by side: one per client, and each again from --baseline. */
-const VARIANTS = CLIENTS.flatMap((client) => [
-  { label: client, client, cli: join(ROOT, 'src/cli.ts') },
-  ...(args.baseline === undefined
-    ? []
-    : [{ label: `${client}@baseline`, client, cli: join(args.baseline, 'src/cli.ts') }]),
-]);
+const CLIENTS = (args.client ?? (SMOKE ? 'platformatic' : 'kafkajs,platformatic'))
+  .split(',')
+  .map((c) => {
+    if (c !== 'kafkajs' && c !== 'platformatic') throw new Error(`--client: unknown client ${c}`);
+    return c;
+  });
+const parseEnvSetting = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text
+      .split(' ')
+      .filter((w) => w !== '')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq < 1) throw new Error(`--ingress-env: expected NAME=value, got ${pair}`);
+        return [pair.slice(0, eq), pair.slice(eq + 1)];
+      }),
+  );
+const ENV_SETTINGS = (args['ingress-env'] ?? ['']).map((text) => ({
+  text: text.trim(),
+  env: parseEnvSetting(text),
+}));
+/**
+ * The ingresses measured side by side: one per client and --ingress-env setting, and each
+ * again from --baseline.
+ */
+const VARIANTS = CLIENTS.flatMap((client) =>
+  ENV_SETTINGS.flatMap(({ text, env }) => {
+    const label = text === '' ? client : `${client} ${text}`;
+    return [
+      { label, client, env, cli: join(ROOT, 'src/cli.ts') },
+      ...(args.baseline === undefined
+        ? []
+        : [{ label: `${label}@baseline`, client, env, cli: join(args.baseline, 'src/cli.ts') }]),
+    ];
+  }),
+);
+if (args.peer !== 'go' && args.peer !== 'none')
+  throw new Error(`--peer: go or none, not ${args.peer}`);
+/** The Go peer's label in the tables. */
+const PEER = 'go-peer';
 type Variant = (typeof VARIANTS)[number];
 // checked by the ingress' own configuration: a wrong value stops it with the problem named
 const COMPRESSION = args.compression ?? 'none';
-const SIZES = (args.sizes ?? (SMOKE ? '100,500' : '100,2000,20000,100000')).split(',').map(Number);
-const SENDERS = (args.senders ?? '1,4').split(',').map(Number);
+/**
+ * [records a delivery, senders]: the three cases of issue 15, or the cross product of
+ * --sizes and --senders when either is given.
+ */
+const CASES: [number, number][] =
+  args.sizes === undefined && args.senders === undefined
+    ? SMOKE
+      ? [
+          [100, 1],
+          [100, 4],
+          [500, 1],
+        ]
+      : [
+          [2000, 1],
+          [2000, 4],
+          [100_000, 1],
+        ]
+    : (args.sizes ?? '2000')
+        .split(',')
+        .map(Number)
+        .flatMap((size) =>
+          (args.senders ?? '1').split(',').map((n): [number, number] => [size, Number(n)]),
+        );
 /** Each case sends deliveries until at least this many records (and at least one delivery per sender). */
-const MIN_RECORDS = Number(process.env.BENCH_MIN_RECORDS ?? (SMOKE ? 1000 : 20_000));
+const MIN_RECORDS = Number(process.env.BENCH_MIN_RECORDS ?? (SMOKE ? 1000 : 80_000));
+/** kafka-producer-perf-test's records: at least 200,000 in a full run, so its JVM is warm. */
+const PERF_TEST_RECORDS = Number(process.env.BENCH_PERF_TEST_RECORDS ?? (SMOKE ? 5000 : 200_000));
 /** Cases of up to 2,000 records a delivery send at least this many deliveries: p99 is then the 99th of 100, not the slowest. */
 const MIN_DELIVERIES = Number(process.env.BENCH_MIN_DELIVERIES ?? (SMOKE ? 1 : 100));
 /**
@@ -154,20 +233,12 @@ const startIngress = async (
         ACK_TIMEOUT_MS: '60000',
         CDR_TOPIC_PARTITIONS: String(PARTITIONS),
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+        ...variant.env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return child;
-    if (Date.now() > until || child.exitCode !== null) throw new Error('ingress not ready');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitReady(child, port, 'ingress');
 };
 
 // --- the deliveries -----------------------------------------------------------
@@ -195,8 +266,8 @@ const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 type CaseResult = {
-  /** Which ingress (client, and @baseline for the other checkout's) when several ran. */
-  ingress?: string;
+  /** The receiver: the ingress' label (client, --ingress-env, @baseline) or go-peer. */
+  receiver: string;
   recordsPerDelivery: number;
   senders: number;
   deliveries: number;
@@ -213,6 +284,8 @@ type CaseResult = {
   ratio?: number;
 };
 
+type Measured = Omit<CaseResult, 'receiver' | 'reference' | 'ratio'>;
+
 const runCase = async (
   url: string,
   pid: number,
@@ -221,13 +294,13 @@ const runCase = async (
   senders: number,
   /** Exactly this many deliveries (the warm-up); by default from MIN_RECORDS / MIN_DELIVERIES. */
   count?: number,
-): Promise<CaseResult> => {
+): Promise<Measured> => {
   const deliveries =
     count ??
     Math.max(
       senders,
       Math.ceil(MIN_RECORDS / recordsPerDelivery),
-      recordsPerDelivery <= 2000 ? MIN_DELIVERIES : 1,
+      recordsPerDelivery <= 2000 && senders === 1 ? MIN_DELIVERIES : 1,
     );
   const signature = sign(body, SECRET);
   const latencies: number[] = [];
@@ -318,16 +391,29 @@ const java = () =>
       ? '/usr/lib/jvm/java-17-openjdk-amd64/bin/java'
       : 'java';
 
+/** kafka-producer-perf-test's figures, and its CPU (the JVM's, read by the shell's `times`). */
+type PerfTest = {
+  records: number;
+  recordsPerSecond: number;
+  mbPerSecond: number;
+  cpuSecondsPer10k: number;
+};
+
 const producerPerfTest = async (
   classpath: string,
   brokers: string,
   topic: string,
   records: number,
   recordSize: number,
-) => {
-  const { stdout } = await run(
-    java(),
+): Promise<PerfTest> => {
+  // `times` prints the shell's, then its children's user and system time: the JVM's CPU
+  const { stdout, stderr } = await run(
+    'sh',
     [
+      '-c',
+      '"$@"; rc=$?; times >&2; exit $rc',
+      'sh',
+      java(),
       '-Xmx512m',
       '-cp',
       classpath,
@@ -352,7 +438,17 @@ const producerPerfTest = async (
     ...stdout.matchAll(/(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/g),
   ].at(-1);
   if (m === undefined) throw new Error(`unexpected kafka-producer-perf-test output:\n${stdout}`);
-  return { recordsPerSecond: Math.round(Number(m[2])), mbPerSecond: Number(m[3]) };
+  const times = stderr.trim().split('\n').at(-1) ?? '';
+  const cpu = [...times.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
+    (sum, t) => sum + Number(t[1]) * 60 + Number(t[2]),
+    0,
+  );
+  return {
+    records,
+    recordsPerSecond: Math.round(Number(m[2])),
+    mbPerSecond: Number(m[3]),
+    cpuSecondsPer10k: round((cpu / records) * 10_000, 2),
+  };
 };
 
 // --- report -------------------------------------------------------------------
@@ -369,75 +465,158 @@ const machine = async () => {
     perfTestToolsVersion: TOOLS_VERSION,
     ingressFlags: args['ingress-flags'] ?? '',
     loadAverageAtStart: (await import('node:os')).loadavg().map((l) => round(l, 2)),
-    note: 'broker, registry, ingress and this benchmark share the machine',
+    note: 'broker, registry, the receivers, perf-test and this benchmark share the machine',
   };
 };
 
-/** Per case, each ingress' figures against the first one's (records/s, p50, p99, CPU). */
-const sideBySide = (cases: CaseResult[]): string[] => {
-  const first = VARIANTS[0]?.label;
+const caseName = (c: { recordsPerDelivery: number; senders: number }) =>
+  `${c.recordsPerDelivery} x${c.senders}`;
+
+const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined || b === 0 ? undefined : round(a / b, 2);
+
+const show = (v: number | string | undefined) => (v === undefined ? '-' : String(v));
+
+/** Side by side: per case, each receiver's figures, its ratio to the Go peer's records/s and to perf-test's. */
+const sideBySide = (report: Report): string[] => {
   const lines = [
-    `Side by side, as ratios to \`${first}\` in the same case (records/s: higher is better; the rest: lower is better):`,
-    '',
-    '| records/delivery | senders | ingress | records/s | p50 | p99 | CPU s / 10k | peak RSS |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|',
+    '| case (records x senders) | receiver | deliveries | records/s | / go-peer | / perf-test | p50 ms | p99 ms | seconds | peak RSS MiB | CPU s / 10k | 503 retried |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const c of cases) {
-    const base = cases.find(
-      (b) =>
-        b.ingress === first &&
-        b.recordsPerDelivery === c.recordsPerDelivery &&
-        b.senders === c.senders,
+  for (const [size, senders] of CASES) {
+    const group = report.cases.filter(
+      (c) => c.recordsPerDelivery === size && c.senders === senders,
     );
-    if (base === undefined || c.ingress === first) continue;
-    const r = (a: number, b: number) => (b === 0 ? '-' : round(a / b, 2));
-    lines.push(
-      `| ${c.recordsPerDelivery} | ${c.senders} | ${c.ingress} | ${r(c.recordsPerSecond, base.recordsPerSecond)} | ${r(c.p50Ms, base.p50Ms)} | ${r(c.p99Ms, base.p99Ms)} | ${r(c.cpuSecondsPer10k, base.cpuSecondsPer10k)} | ${r(c.peakRssMiB, base.peakRssMiB)} |`,
+    const peer = group.find((c) => c.receiver === PEER);
+    for (const c of group) {
+      lines.push(
+        `| ${caseName(c)} | ${c.receiver} | ${c.deliveries} | ${c.recordsPerSecond} | ${c.receiver === PEER ? '1' : show(ratio(c.recordsPerSecond, peer?.recordsPerSecond))} | ${show(c.ratio)} | ${c.p50Ms} | ${c.p99Ms} | ${c.seconds} | ${c.peakRssMiB} | ${c.cpuSecondsPer10k} | ${c.retried503} |`,
+      );
+    }
+  }
+  const p = report.perfTest;
+  lines.push(
+    `| ${p.records} records | kafka-producer-perf-test | - | ${p.recordsPerSecond} | - | 1 | - | - | - | - | ${p.cpuSecondsPer10k} | - |`,
+  );
+  return lines;
+};
+
+/** The targets of issue 15, per ingress, where the run has the cases they need. */
+const targets = (report: Report): string[] => {
+  const find = (receiver: string, size: number, senders: number) =>
+    report.cases.find(
+      (c) => c.receiver === receiver && c.recordsPerDelivery === size && c.senders === senders,
+    );
+  const ingresses = [...new Set(report.cases.map((c) => c.receiver))].filter((r) => r !== PEER);
+  const lines = [
+    `| target (issue 15) | ${ingresses.join(' | ')} |`,
+    `|---|${ingresses.map(() => '---|').join('')}`,
+  ];
+  const row = (
+    name: string,
+    figure: (receiver: string) => number | undefined,
+    met: (v: number) => boolean,
+    unit = '',
+  ) => {
+    const cells = ingresses.map((r) => {
+      const v = figure(r);
+      return v === undefined ? '-' : `${v}${unit} ${met(v) ? 'met' : 'NOT met'}`;
+    });
+    if (cells.some((c) => c !== '-')) lines.push(`| ${name} | ${cells.join(' | ')} |`);
+  };
+  for (const [size, senders] of [
+    [2000, 1],
+    [2000, 4],
+    [100_000, 1],
+  ] as const) {
+    row(
+      `records/s at least 1.3x the Go peer's, ${size} x${senders}`,
+      (r) =>
+        ratio(
+          find(r, size, senders)?.recordsPerSecond,
+          find(PEER, size, senders)?.recordsPerSecond,
+        ),
+      (v) => v >= 1.3,
+      'x',
     );
   }
-  return lines;
+  row(
+    'records/s at least 0.4x perf-test, 2000 x4',
+    (r) => find(r, 2000, 4)?.ratio,
+    (v) => v >= 0.4,
+    'x',
+  );
+  row(
+    '2,000-record p99 under 250 ms',
+    (r) => find(r, 2000, 1)?.p99Ms,
+    (v) => v < 250,
+    ' ms',
+  );
+  row(
+    '100,000-record delivery under 8 s',
+    (r) => find(r, 100_000, 1)?.seconds,
+    (v) => v < 8,
+    ' s',
+  );
+  row(
+    '... and under 512 MB peak RSS',
+    (r) => {
+      const mib = find(r, 100_000, 1)?.peakRssMiB;
+      return mib === undefined ? undefined : Math.round((mib * 2 ** 20) / 1e6);
+    },
+    (v) => v < 512,
+    ' MB',
+  );
+  return lines.length > 2 ? lines : [];
 };
 
 const markdown = (report: Report): string => {
   const m = report.machine;
-  const several = VARIANTS.length > 1;
+  const peer = report.peer;
   const lines = [
     '# Ingress benchmark results',
     '',
     `Run ${m.date} by \`npm run bench\`${report.smoke ? ' --smoke' : ''}: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka}; load average at start ${m.loadAverageAtStart.join(' / ')}. ${m.note}.`,
     '',
-    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average. Producer client: ${report.client
-      .split(',')
-      .map(
-        (c) =>
-          `${c === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'} (\`KAFKA_CLIENT=${c}\`)`,
-      )
-      .join(
-        ' and ',
-      )}${report.baseline === undefined ? '' : `; each also from the checkout ${report.baseline} (\`@baseline\`)`}. Topic of ${PARTITIONS} partitions, acks=all, compression ${report.compression} (\`KAFKA_COMPRESSION\`): ${report.bytesOnDiskPerRecord} B per record in the broker's log, headers and batch overhead included. Reference: kafka-producer-perf-test with the same number of records of ${report.avgAvroBytes} B, acks=all, no compression, same broker.`,
+    `Records from the Webex stand-in's generator: ${report.avgJsonBytes} B of JSON and ${report.avgAvroBytes} B of Avro per record on average; every receiver gets the same delivery bytes. Ingress: ${VARIANTS.map(
+      (v) =>
+        `\`${v.label}\` (${v.client === 'platformatic' ? '@platformatic/kafka' : 'kafkajs'}${
+          Object.keys(v.env).length === 0
+            ? ''
+            : `, ${Object.entries(v.env)
+                .map(([k, val]) => `${k}=${val}`)
+                .join(' ')}`
+        })`,
+    ).join(
+      ', ',
+    )}${report.baseline === undefined ? '' : `; each also from the checkout ${report.baseline} (\`@baseline\`)`}. ${
+      'goVersion' in peer
+        ? `Go peer (\`go-peer\`, bench/peers/go: net/http, franz-go, hamba/avro, the same work; ${peer.goVersion}; build ${peer.buildSeconds} s): a sample of ${peer.checkedRecords} records it wrote, decoded with the registry's schema, equals the ingress' for the same delivery (key, partition, headers, value; delivery id and receipt time aside).`
+        : `Go peer: not measured (${peer.skipped}).`
+    } Topic of ${PARTITIONS} partitions, acks=all, compression ${report.compression} (\`KAFKA_COMPRESSION\`): ${report.bytesOnDiskPerRecord} B per record in the broker's log, headers and batch overhead included. Reference: kafka-producer-perf-test, ${report.perfTest.records} records of ${report.avgAvroBytes} B, acks=all, no compression, same broker, once after the cases.`,
     '',
-    `| records/delivery | senders | deliveries | records | records/s end to end | perf-test records/s | ratio | p50 ms | p99 ms | peak RSS MiB | CPU s / 10k records | 503 retried |${several ? ' ingress |' : ''}`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${several ? '---|' : ''}`,
-    ...report.cases.map(
-      (c) =>
-        `| ${c.recordsPerDelivery} | ${c.senders} | ${c.deliveries} | ${c.records} | ${c.recordsPerSecond} | ${c.reference?.recordsPerSecond ?? '-'} | ${c.ratio ?? '-'} | ${c.p50Ms} | ${c.p99Ms} | ${c.peakRssMiB} | ${c.cpuSecondsPer10k} | ${c.retried503} |${several ? ` ${c.ingress} |` : ''}`,
-    ),
-    ...(several ? ['', ...sideBySide(report.cases)] : []),
+    ...sideBySide(report),
     '',
-    `The ingress was warmed up first with ${report.warmupDeliveries} untimed deliveries; cases of up to 2 000 records a delivery send at least ${MIN_DELIVERIES} deliveries.`,
+    `Each receiver was warmed up first with ${report.warmupDeliveries} untimed deliveries; cases of up to 2 000 records a delivery with one sender send at least ${MIN_DELIVERIES} deliveries (p99 is then the 99th of 100), the others at least ${MIN_RECORDS} records. "/ go-peer" and "/ perf-test" are records/s ratios in this run (higher is better).`,
     '',
-    'Targets (issue 5): throughput at least 0.5x perf-test; a 100 000-record delivery answered within 15 s with peak RSS under 512 MB; a 2 000-record delivery p99 under 300 ms.',
-    '',
+    ...targets(report),
+    ...(targets(report).length > 0 ? [''] : []),
     '![throughput](throughput.png)',
     '',
   ];
   return lines.join('\n');
 };
 
+type PeerReport =
+  | { goVersion: string; buildSeconds: number; checkedRecords: number }
+  | { skipped: string };
+
 type Report = {
   smoke: boolean;
   /** The ingress' producer client (KAFKA_CLIENT); comma-separated when several ran. */
   client: string;
+  /** The --ingress-env settings, one ingress per client and setting ('' : none). */
+  ingressEnv: string[];
   /** The other checkout measured beside this one (--baseline). */
   baseline?: string;
   /** The ingress' KAFKA_COMPRESSION. */
@@ -448,7 +627,60 @@ type Report = {
   machine: Awaited<ReturnType<typeof machine>>;
   avgJsonBytes: number;
   avgAvroBytes: number;
+  peer: PeerReport;
+  perfTest: PerfTest;
   cases: CaseResult[];
+};
+
+// --- the receivers ------------------------------------------------------------
+
+type Receiver = { label: string; child: ChildProcess; url: string; topic: string };
+
+const post = async (url: string, body: Buffer, records: number) => {
+  const res = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-spark-signature': sign(body, SECRET) },
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+  const accepted = (JSON.parse(text) as { accepted: number }).accepted;
+  if (accepted !== records) throw new Error(`accepted ${accepted} of ${records}`);
+};
+
+/**
+ * The same delivery to the ingress and to the Go peer, on topics of their own (empty before):
+ * what each wrote, decoded with the registry's schema, must be the same, record by record
+ * (key, partition, headers and value; the delivery id and the receipt time differ by nature).
+ */
+const checkPeer = async (
+  registryUrl: string,
+  brokers: string[],
+  ingress: Receiver,
+  peer: Receiver,
+  body: Buffer,
+  records: number,
+): Promise<void> => {
+  await post(ingress.url, body, records);
+  await post(peer.url, body, records);
+  const registry = createRegistryClient({ url: registryUrl });
+  const view = async (m: ReadMessage) => {
+    const value = (await registry.decode(m.value)) as { ingest: Record<string, unknown> };
+    const { delivery_id: _d, received_at: _r, ...ingest } = value.ingest;
+    const { 'cdr-delivery-id': _h, ...headers } = m.headers;
+    return { key: m.key, partition: m.partition, headers, value: { ...value, ingest } };
+  };
+  const read = async (topic: string) => {
+    const views = await Promise.all((await readTopic(brokers, topic, records)).map(view));
+    return views.sort((a, b) =>
+      (a.headers['cdr-report-id'] ?? '').localeCompare(b.headers['cdr-report-id'] ?? ''),
+    );
+  };
+  const [fromIngress, fromPeer] = [await read(ingress.topic), await read(peer.topic)];
+  if (fromIngress.length !== records || fromPeer.length !== records) {
+    throw new Error(`peer check: ${fromIngress.length} and ${fromPeer.length} of ${records}`);
+  }
+  deepStrictEqual(fromPeer, fromIngress, 'the Go peer wrote other records than the ingress');
 };
 
 // --- main ---------------------------------------------------------------------
@@ -456,9 +688,11 @@ type Report = {
 const main = async () => {
   // KAFKA_BROKERS and SCHEMA_REGISTRY_URL (both) name a stack to use; else the local stack.
   const env = givenStack() ?? (await up(stackSettings()));
+  const brokers = env.KAFKA_BROKERS.split(',');
   const about = await machine();
   const pool = createRecordPool();
   const topic = uniqueTopic('bench');
+  const peerTopic = `${topic}.go-peer`;
 
   // average record sizes: JSON as sent, Avro as produced
   const sample = pool.raws.slice(0, 2000);
@@ -481,100 +715,163 @@ const main = async () => {
 
   const classpath = await toolsClasspath();
   const refTopic = `${topic}.reference`;
-  const kafka = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: refTopic, numPartitions: PARTITIONS }] });
+  await admin.createTopics({
+    topics: [refTopic, peerTopic].map((t) => ({ topic: t, numPartitions: PARTITIONS })),
+  });
   await admin.disconnect();
 
-  const ingresses: { variant: Variant; child: ChildProcess; url: string }[] = [];
+  let build: GoPeerBuild = { ok: false, reason: 'left out by --peer none' };
+  if (args.peer === 'go') {
+    console.log('building the Go peer (bench/peers/go) ...');
+    build = await buildGoPeer();
+    console.log(build.ok ? `Go peer built in ${build.buildSeconds} s` : `NOTE: ${build.reason}`);
+  }
+
+  const receivers: Receiver[] = [];
   const cases: CaseResult[] = [];
-  let warmupRecords = 0;
+  const written = new Map<string, number>();
+  const count = (r: Receiver, records: number) =>
+    written.set(r.topic, (written.get(r.topic) ?? 0) + records);
+  let checkedRecords = 0;
   try {
-    for (const [i, variant] of VARIANTS.entries()) {
-      const port = 34100 + 10 * i + Math.floor(Math.random() * 10);
+    for (const variant of VARIANTS) {
+      const port = await freePort();
       const child = await startIngress(env, topic, port, variant);
-      ingresses.push({ variant, child, url: `http://127.0.0.1:${port}/webhooks/cdr` });
+      receivers.push({
+        label: variant.label,
+        child,
+        url: `http://127.0.0.1:${port}/webhooks/cdr`,
+        topic,
+      });
+    }
+    if (build.ok) {
+      const port = await freePort();
+      const child = await startGoPeer(build, {
+        brokers: env.KAFKA_BROKERS,
+        registryUrl: env.SCHEMA_REGISTRY_URL,
+        topic: peerTopic,
+        port,
+        secret: SECRET,
+        feed: 'analytics',
+        ackTimeoutMs: 60_000,
+      });
+      const peer = {
+        label: PEER,
+        child,
+        url: `http://127.0.0.1:${port}/webhooks/cdr`,
+        topic: peerTopic,
+      };
+      receivers.push(peer);
+      const first = receivers[0] as Receiver;
+      checkedRecords = SMOKE ? 50 : 500;
+      await checkPeer(
+        env.SCHEMA_REGISTRY_URL,
+        brokers,
+        first,
+        peer,
+        pool.body(checkedRecords),
+        checkedRecords,
+      );
+      count(first, checkedRecords);
+      count(peer, checkedRecords);
+      console.log(`peer check: ${checkedRecords} records equal to ${first.label}'s`);
     }
     const warmupSize = SMOKE ? 100 : 2000;
-    for (const { variant, child, url } of ingresses) {
+    for (const r of receivers) {
       const warmup = await runCase(
-        url,
-        child.pid ?? 0,
+        r.url,
+        r.child.pid ?? 0,
         pool.body(warmupSize),
         warmupSize,
         1,
         WARMUP_DELIVERIES,
       );
-      warmupRecords += warmup.records;
+      count(r, warmup.records);
       console.log(
-        `warm-up ${variant.label}: ${warmup.deliveries} deliveries of ${warmupSize} records (not reported)`,
+        `warm-up ${r.label}: ${warmup.deliveries} deliveries of ${warmupSize} records (not reported)`,
       );
     }
-    for (const size of SIZES) {
+    for (const [size, senders] of CASES) {
+      // each receiver in turn on the same body
       const body = pool.body(size);
-      for (const senders of SENDERS) {
-        // each ingress in turn on the same body, then the reference once
-        const measured: CaseResult[] = [];
-        for (const { variant, child, url } of ingresses) {
-          const c = await runCase(url, child.pid ?? 0, body, size, senders);
-          measured.push(VARIANTS.length > 1 ? { ingress: variant.label, ...c } : c);
-        }
-        const reference = await producerPerfTest(
-          classpath,
-          env.KAFKA_BROKERS,
-          refTopic,
-          Math.max(...measured.map((c) => c.records)),
-          avgAvroBytes,
-        );
-        for (const c of measured) {
-          const result = {
-            ...c,
-            reference,
-            ratio: round(c.recordsPerSecond / reference.recordsPerSecond, 2),
-          };
-          cases.push(result);
-          console.log(JSON.stringify(result));
-        }
+      for (const r of receivers) {
+        const c = await runCase(r.url, r.child.pid ?? 0, body, size, senders);
+        count(r, c.records);
+        cases.push({ receiver: r.label, ...c });
+        console.log(JSON.stringify(cases.at(-1)));
       }
     }
   } finally {
-    for (const { child } of ingresses) {
+    for (const { child } of receivers) {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
   }
-  const expected = cases.reduce((n, c) => n + c.records, warmupRecords);
-  const onTopic = await topicSize(env.KAFKA_BROKERS.split(','), topic);
-  if (onTopic < expected)
-    throw new Error(`${onTopic} records on the topic, ${expected} acknowledged`);
-  const onDisk = await topicBytesOnDisk(env.KAFKA_BROKERS.split(','), topic);
+  const perfTest = await producerPerfTest(
+    classpath,
+    env.KAFKA_BROKERS,
+    refTopic,
+    PERF_TEST_RECORDS,
+    avgAvroBytes,
+  );
+  console.log(`kafka-producer-perf-test: ${JSON.stringify(perfTest)}`);
+  const reference = {
+    recordsPerSecond: perfTest.recordsPerSecond,
+    mbPerSecond: perfTest.mbPerSecond,
+  };
+  const results = cases.map((c) => ({
+    ...c,
+    reference,
+    ratio: round(c.recordsPerSecond / perfTest.recordsPerSecond, 2),
+  }));
+  for (const [t, expected] of written) {
+    const onTopic = await topicSize(brokers, t);
+    if (onTopic < expected) throw new Error(`${onTopic} records on ${t}, ${expected} acknowledged`);
+  }
+  const onDisk = await topicBytesOnDisk(brokers, topic);
 
   const report: Report = {
     smoke: SMOKE,
     client: CLIENTS.join(','),
+    ingressEnv: ENV_SETTINGS.map((e) => e.text),
     ...(args.baseline === undefined ? {} : { baseline: args.baseline }),
     compression: COMPRESSION,
-    bytesOnDiskPerRecord: Math.round(onDisk / onTopic),
+    bytesOnDiskPerRecord: Math.round(onDisk / (await topicSize(brokers, topic))),
     warmupDeliveries: WARMUP_DELIVERIES,
     machine: about,
     avgJsonBytes,
     avgAvroBytes,
-    cases,
+    peer: build.ok
+      ? { goVersion: build.goVersion, buildSeconds: build.buildSeconds, checkedRecords }
+      : { skipped: build.reason },
+    perfTest,
+    cases: results,
   };
   const out = args.out ?? join(ROOT, 'bench');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(out, 'RESULTS.md'), markdown(report));
+  const labels = receivers.map((r) => r.label);
   writeFileSync(
     join(out, 'throughput.png'),
     barChart({
       title: `Records/s acked (acks=all), ${about.nproc} CPUs, Kafka ${about.kafka}`,
-      series: ['ingress end to end', 'kafka-producer-perf-test'],
+      series: [...labels, 'kafka-producer-perf-test'],
       unit: 'records/s',
-      groups: cases.map((c) => ({
-        label: `${c.recordsPerDelivery}\nx${c.senders}${c.ingress === undefined ? '' : ` ${c.ingress}`}`,
-        values: [c.recordsPerSecond, c.reference?.recordsPerSecond ?? 0],
+      groups: CASES.map(([size, senders]) => ({
+        label: `${size}\nx${senders}`,
+        values: [
+          ...labels.map(
+            (l) =>
+              results.find(
+                (c) => c.receiver === l && c.recordsPerDelivery === size && c.senders === senders,
+              )?.recordsPerSecond ?? 0,
+          ),
+          perfTest.recordsPerSecond,
+        ],
       })),
     }),
   );
