@@ -78,6 +78,30 @@ describe('dedup against the topic', () => {
     });
   }
 
+  for (const client of KAFKA_CLIENTS) {
+    test(`an ingress closed while starting leaves no connection to Kafka open (its producer was connecting; ${client})`, async (t) => {
+      const before = brokerSockets();
+      // closed at these moments of its start: the topics, the schema, the producer id
+      for (const afterMs of [0, 50, 150]) {
+        const ingress = await startTestIngress(
+          t,
+          stack,
+          {
+            KAFKA_CLIENT: client,
+            CDR_TOPIC: uniqueTopic('close-starting'),
+            WEBHOOK_SECRETS: SECRET,
+          },
+          { waitReady: false },
+        );
+        await setTimeout(afterMs);
+        await ingress.close(10_000);
+      }
+      const deadline = Date.now() + 20_000;
+      while (brokerSockets() > before && Date.now() < deadline) await setTimeout(250);
+      assert.equal(brokerSockets(), before, 'every connection to Kafka closed');
+    });
+  }
+
   test('two ingress processes, repeated deliveries, a new version, a restart: each record once', async (t) => {
     const topic = uniqueTopic('dedup');
     const env = { CDR_TOPIC: topic, WEBHOOK_SECRETS: SECRET };
