@@ -61,6 +61,8 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
   const starts = new Map<number, string>();
   let consumer: Consumer | undefined;
   let records = 0;
+  /** The read has ended: a crashed consumer is not restarted. */
+  let over = false;
   try {
     const admin = kafka.admin();
     try {
@@ -153,6 +155,10 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
         maxBytesPerPartition: 1024 * 1024,
         maxBytes: 2 * 1024 * 1024,
         maxWaitTimeInMs: 250,
+        // kafkajs restarts a crashed consumer after a delay, even when the crash
+        // came from our disconnect (a fetch cut short): once the read is over,
+        // a restart would connect again and leave that connection open.
+        retry: { retries: 5, restartOnFailure: async () => !over },
       });
       consumer = c;
       let joining = true;
@@ -193,6 +199,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
     });
     return stats(true, partitions, records);
   } finally {
+    over = true;
     started();
     await consumer?.disconnect();
     const late = consumer;
