@@ -146,6 +146,8 @@ export const createCdrSink = (
       });
       topicsReady = true;
     }
+    // close() does not wait for a step under way; none starts after it
+    stopping.signal.throwIfAborted();
     if (encoder === null) {
       await at('schema', async () => {
         encoder = await registry.registerEncoder(subject, readCdrSchema().text);
@@ -156,6 +158,7 @@ export const createCdrSink = (
         { subject, schemaId: e?.schemaId },
       );
     }
+    stopping.signal.throwIfAborted();
     if (!producer.isConnected()) await at('producer', () => producer.connect());
     step = null;
   };
@@ -223,6 +226,8 @@ export const createCdrSink = (
     logger.error('cannot start: gave up', { error: error.message, attempts });
     return error;
   };
+  /** The start's attempt under way (close() does not wait for it). */
+  let attempting: Promise<void> = Promise.resolve();
   const started = (async () => {
     let delay = 250;
     for (;;) {
@@ -230,7 +235,8 @@ export const createCdrSink = (
       if (giveUp && overdue()) throw gaveUp();
       attempts++;
       try {
-        await Promise.race([attempt(), aborted, ...(giveUp ? [expired] : [])]);
+        attempting = attempt();
+        await Promise.race([attempting, aborted, ...(giveUp ? [expired] : [])]);
         ready = true;
         if (attempts > 1) logger.info('ready', { attempts, ms: now() - since });
         return;
@@ -301,6 +307,12 @@ export const createCdrSink = (
       stopping.abort(new Error('stopped'));
       await dedup?.close();
       await producer.disconnect().catch(() => undefined);
+      // A producer connect under way when stopped may still open a connection:
+      // disconnected again once the attempt has settled.
+      void attempting
+        .catch(() => undefined)
+        .then(() => producer.disconnect())
+        .catch(() => undefined);
     },
   };
 };

@@ -133,7 +133,7 @@ export const toKafkaOptions = (e: KafkaEnv) => ({
           password: e.KAFKA_SASL_PASSWORD ?? '',
         },
   compression: e.KAFKA_COMPRESSION,
-  /** The producer's client library (admin, consumers and the reconciler's reads stay on kafkajs). */
+  /** The Kafka client library: one whole adapter (producer, topics, reads, lease), kafka/client.ts. */
   client: e.KAFKA_CLIENT,
   registry: {
     url: e.SCHEMA_REGISTRY_URL,

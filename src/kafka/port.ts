@@ -2,7 +2,7 @@
  * @module kafka/port
  * The Kafka seam: what the stages need of a Kafka client, and nothing of any
  * client library. An adapter (kafka/kafkajs/, kafka/platformatic/) implements
- * it; kafka/client.ts picks the adapters from KAFKA_CLIENT. Stages and the
+ * it; kafka/client.ts picks one from KAFKA_CLIENT. Stages and the
  * rest of kafka/ use these types only, so a client is swapped by adding one
  * folder.
  */
@@ -97,7 +97,7 @@ export type LeaseStatus = {
   heldSince: number | null;
 };
 
-/** A lease among replicas with Kafka's group coordinator as the arbiter (kafka/kafkajs/lease.ts). */
+/** A lease among replicas with Kafka's group coordinator as the arbiter (kafka/lease.ts, the membership in each adapter). */
 export type Lease = {
   held(): boolean;
   status(): LeaseStatus;

@@ -10,7 +10,7 @@
  * not reached Kafka and the registry within STARTUP_TIMEOUT gives up, and the
  * run is a failed one naming what was not reached.
  *
- * One active reconciler among replicas (RECONCILE_LEASE, kafka/kafkajs/lease.ts): the
+ * One active reconciler among replicas (RECONCILE_LEASE, kafka/lease.ts): the
  * scheduled service runs only while it holds the lease. A member that
  * acquires it runs at once (it cannot know how far the last holder got),
  * unless its own last complete run is younger than RECONCILE_INTERVAL; one

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { startTestIngress } from './helpers/ingress.ts';
-import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
+import { KAFKA_CLIENTS, readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'dedup-secret';
@@ -60,20 +60,47 @@ const brokerSockets = () => {
 };
 
 describe('dedup against the topic', () => {
-  test('an ingress closed as soon as it is ready leaves no connection to Kafka open (its tail was joining)', async (t) => {
-    const before = brokerSockets();
-    for (let i = 0; i < 3; i++) {
-      const ingress = await startTestIngress(t, stack, {
-        CDR_TOPIC: uniqueTopic('dedup-close'),
-        WEBHOOK_SECRETS: SECRET,
-      });
-      await ingress.close(10_000);
-    }
-    // Calls still under way when the tail stopped are disconnected once they settle.
-    const deadline = Date.now() + 20_000;
-    while (brokerSockets() > before && Date.now() < deadline) await setTimeout(250);
-    assert.equal(brokerSockets(), before, 'every connection to Kafka closed');
-  });
+  for (const client of KAFKA_CLIENTS) {
+    test(`an ingress closed as soon as it is ready leaves no connection to Kafka open (its tail was joining; ${client})`, async (t) => {
+      const before = brokerSockets();
+      for (let i = 0; i < 3; i++) {
+        const ingress = await startTestIngress(t, stack, {
+          KAFKA_CLIENT: client,
+          CDR_TOPIC: uniqueTopic('dedup-close'),
+          WEBHOOK_SECRETS: SECRET,
+        });
+        await ingress.close(10_000);
+      }
+      // Calls still under way when the tail stopped are disconnected once they settle.
+      const deadline = Date.now() + 20_000;
+      while (brokerSockets() > before && Date.now() < deadline) await setTimeout(250);
+      assert.equal(brokerSockets(), before, 'every connection to Kafka closed');
+    });
+  }
+
+  for (const client of KAFKA_CLIENTS) {
+    test(`an ingress closed while starting leaves no connection to Kafka open (its producer was connecting; ${client})`, async (t) => {
+      const before = brokerSockets();
+      // closed at these moments of its start: the topics, the schema, the producer id
+      for (const afterMs of [0, 50, 150]) {
+        const ingress = await startTestIngress(
+          t,
+          stack,
+          {
+            KAFKA_CLIENT: client,
+            CDR_TOPIC: uniqueTopic('close-starting'),
+            WEBHOOK_SECRETS: SECRET,
+          },
+          { waitReady: false },
+        );
+        await setTimeout(afterMs);
+        await ingress.close(10_000);
+      }
+      const deadline = Date.now() + 20_000;
+      while (brokerSockets() > before && Date.now() < deadline) await setTimeout(250);
+      assert.equal(brokerSockets(), before, 'every connection to Kafka closed');
+    });
+  }
 
   test('two ingress processes, repeated deliveries, a new version, a restart: each record once', async (t) => {
     const topic = uniqueTopic('dedup');

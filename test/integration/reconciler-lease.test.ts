@@ -11,6 +11,7 @@
  *   and no audit record of the standby before the kill;
  * - SIGTERM of the holder: it leaves the group after its run stopped, and the
  *   standby takes over well within the session timeout.
+ * The takeovers run on each adapter (KAFKA_CLIENT): the lease is the port's.
  * With RECONCILE_LEASE=false both reconcile at once and these tests fail.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +21,13 @@ import { listen } from '../../src/listen.ts';
 import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { type CliRun, exitWithin, runCli } from './helpers/cli.ts';
-import { readTopic, topicSize, uniqueTopic } from './helpers/kafka.ts';
+import {
+  KAFKA_CLIENTS,
+  type KafkaClientName,
+  readTopic,
+  topicSize,
+  uniqueTopic,
+} from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
@@ -64,7 +71,12 @@ const metric = async (m: Member, name: string): Promise<number> => {
 const first = (members: Member[], re: RegExp): Promise<Member> =>
   Promise.race(members.map((m) => m.p.until(re).then(() => m)));
 
-const setup = async (label: string, sessionTimeout: string, replicas = 2) => {
+const setup = async (
+  label: string,
+  sessionTimeout: string,
+  replicas = 2,
+  client: KafkaClientName = KAFKA_CLIENTS[0],
+) => {
   // well inside what the service's plan covers (now - 48h + 10m .. now - 15m)
   const endMs = Date.now() - H;
   const world = createWebexWorld({
@@ -92,6 +104,7 @@ const setup = async (label: string, sessionTimeout: string, replicas = 2) => {
   const topic = uniqueTopic(`lease-${label}`);
   const env = (token: string) => ({
     KAFKA_BROKERS: stack.brokers.join(','),
+    KAFKA_CLIENT: client,
     SCHEMA_REGISTRY_URL: stack.registryUrl,
     CDR_FEED: 'analytics',
     CDR_TOPIC: topic,
@@ -178,86 +191,88 @@ const auditTimes = async (s: Awaited<ReturnType<typeof setup>>, members: Member[
 };
 
 describe('reconciler lease', () => {
-  test('SIGKILL of the active reconciler: the standby takes over within the bound, never both at once', {
-    timeout: 180_000,
-  }, async (t) => {
-    const sessionMs = 6_000;
-    const s = await setup('kill', '6s');
-    try {
-      const { active, standby } = await oneActive(s);
-      const killedAt = Date.now();
-      active.p.child.kill('SIGKILL');
-      await standby.p.until(/lease acquired/);
-      const takeoverMs = Date.now() - killedAt;
-      // the session timeout, then a heartbeat of the standby (S/10) and a join
-      t.diagnostic(
-        `taken over ${takeoverMs} ms after the SIGKILL (session timeout ${sessionMs} ms)`,
-      );
-      assert.ok(takeoverMs <= sessionMs + 4_000, `taken over after ${takeoverMs} ms`);
-      await standby.p.until(/reconciliation run finished/);
+  for (const client of KAFKA_CLIENTS) {
+    test(`SIGKILL of the active reconciler: the standby takes over within the bound, never both at once (${client})`, {
+      timeout: 180_000,
+    }, async (t) => {
+      const sessionMs = 6_000;
+      const s = await setup('kill', '6s', 2, client);
+      try {
+        const { active, standby } = await oneActive(s);
+        const killedAt = Date.now();
+        active.p.child.kill('SIGKILL');
+        await standby.p.until(/lease acquired/);
+        const takeoverMs = Date.now() - killedAt;
+        // the session timeout, then a heartbeat of the standby (S/10) and a join
+        t.diagnostic(
+          `taken over ${takeoverMs} ms after the SIGKILL (session timeout ${sessionMs} ms)`,
+        );
+        assert.ok(takeoverMs <= sessionMs + 4_000, `taken over after ${takeoverMs} ms`);
+        await standby.p.until(/reconciliation run finished/);
 
-      const times = await auditTimes(s, [active, standby]);
-      const [byActive, byStandby] = [times.get(active.name) ?? [], times.get(standby.name) ?? []];
-      assert.ok(byActive.length > 0 && byStandby.length > 0, 'both wrote audit records in turn');
-      assert.ok(
-        Math.max(...byActive) < killedAt && Math.min(...byStandby) > killedAt,
-        'no audit record of the standby before the kill',
-      );
-      const standbyAsked = s.asked.filter((a) => a.token === standby.token).map((a) => a.at);
-      assert.ok(
-        Math.min(...standbyAsked) > killedAt,
-        'the standby asked Webex only after the kill',
-      );
+        const times = await auditTimes(s, [active, standby]);
+        const [byActive, byStandby] = [times.get(active.name) ?? [], times.get(standby.name) ?? []];
+        assert.ok(byActive.length > 0 && byStandby.length > 0, 'both wrote audit records in turn');
+        assert.ok(
+          Math.max(...byActive) < killedAt && Math.min(...byStandby) > killedAt,
+          'no audit record of the standby before the kill',
+        );
+        const standbyAsked = s.asked.filter((a) => a.token === standby.token).map((a) => a.at);
+        assert.ok(
+          Math.min(...standbyAsked) > killedAt,
+          'the standby asked Webex only after the kill',
+        );
 
-      // the backfill is complete: every Webex record is on the topic
-      const ids = new Set(
-        (await readTopic(stack.brokers, s.topic, s.world.records.length)).map(
-          (m) => m.headers['cdr-report-id'],
-        ),
-      );
-      assert.ok(
-        s.world.records.every((r) => ids.has(r.reportId)),
-        'every record backfilled',
-      );
-      assert.equal(await metric(standby, 'webex_cdr_reconcile_lease_acquired_total'), 1);
-    } finally {
-      await s.close();
-    }
-  });
+        // the backfill is complete: every Webex record is on the topic
+        const ids = new Set(
+          (await readTopic(stack.brokers, s.topic, s.world.records.length)).map(
+            (m) => m.headers['cdr-report-id'],
+          ),
+        );
+        assert.ok(
+          s.world.records.every((r) => ids.has(r.reportId)),
+          'every record backfilled',
+        );
+        assert.equal(await metric(standby, 'webex_cdr_reconcile_lease_acquired_total'), 1);
+      } finally {
+        await s.close();
+      }
+    });
 
-  test('SIGTERM of the active reconciler: it leaves the group and the standby takes over well within the session timeout', {
-    timeout: 180_000,
-  }, async (t) => {
-    const sessionMs = 20_000;
-    const s = await setup('term', '20s');
-    try {
-      const { active, standby } = await oneActive(s);
-      const stoppedAt = Date.now();
-      active.p.child.kill('SIGTERM');
-      await standby.p.until(/lease acquired/);
-      const takeoverMs = Date.now() - stoppedAt;
-      t.diagnostic(
-        `taken over ${takeoverMs} ms after the SIGTERM (session timeout ${sessionMs} ms)`,
-      );
-      assert.ok(takeoverMs < sessionMs / 2, `taken over after ${takeoverMs} ms`);
-      assert.equal(await exitWithin(active.p, 30_000), 0, active.p.err());
+    test(`SIGTERM of the active reconciler: it leaves the group and the standby takes over well within the session timeout (${client})`, {
+      timeout: 180_000,
+    }, async (t) => {
+      const sessionMs = 20_000;
+      const s = await setup('term', '20s', 2, client);
+      try {
+        const { active, standby } = await oneActive(s);
+        const stoppedAt = Date.now();
+        active.p.child.kill('SIGTERM');
+        await standby.p.until(/lease acquired/);
+        const takeoverMs = Date.now() - stoppedAt;
+        t.diagnostic(
+          `taken over ${takeoverMs} ms after the SIGTERM (session timeout ${sessionMs} ms)`,
+        );
+        assert.ok(takeoverMs < sessionMs / 2, `taken over after ${takeoverMs} ms`);
+        assert.equal(await exitWithin(active.p, 30_000), 0, active.p.err());
 
-      // the standby reconciles now, and only after the active one's last request
-      const deadline = Date.now() + 60_000;
-      while (!s.asked.some((a) => a.token === standby.token) && Date.now() < deadline)
-        await sleep(100);
-      const at = (m: Member) => s.asked.filter((a) => a.token === m.token).map((a) => a.at);
-      assert.ok(at(standby).length > 0, 'the standby reconciles');
-      assert.ok(Math.max(...at(active)) < Math.min(...at(standby)), 'never both at once');
-      await standby.p.until(/reconciliation run finished/);
-      const times = await auditTimes(s, [active, standby]);
-      const byStandby = times.get(standby.name) ?? [];
-      assert.ok(byStandby.length > 0);
-      assert.ok(Math.max(...(times.get(active.name) ?? [])) < Math.min(...byStandby));
-    } finally {
-      await s.close();
-    }
-  });
+        // the standby reconciles now, and only after the active one's last request
+        const deadline = Date.now() + 60_000;
+        while (!s.asked.some((a) => a.token === standby.token) && Date.now() < deadline)
+          await sleep(100);
+        const at = (m: Member) => s.asked.filter((a) => a.token === m.token).map((a) => a.at);
+        assert.ok(at(standby).length > 0, 'the standby reconciles');
+        assert.ok(Math.max(...at(active)) < Math.min(...at(standby)), 'never both at once');
+        await standby.p.until(/reconciliation run finished/);
+        const times = await auditTimes(s, [active, standby]);
+        const byStandby = times.get(standby.name) ?? [];
+        assert.ok(byStandby.length > 0);
+        assert.ok(Math.max(...(times.get(active.name) ?? [])) < Math.min(...byStandby));
+      } finally {
+        await s.close();
+      }
+    });
+  }
 
   test('reconcile --once takes the lease: beside an active service it gives up after STARTUP_TIMEOUT (exit 3), alone it runs', {
     timeout: 180_000,

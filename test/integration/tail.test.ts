@@ -5,19 +5,20 @@
  * produced after it started and stops on SIGTERM; a topic that does not exist
  * and a Kafka that does not answer are errors naming the topic and brokers;
  * without KAFKA_BROKERS it reads the local stack's env file (STACK_DIR/env).
- * `readTopicRange` stops reading as soon as its reader says so.
+ * The port's read itself, on each adapter (KAFKA_CLIENT): the whole range,
+ * stopping as soon as the reader says so, following until stopped, a missing
+ * topic, and a Kafka that does not answer within the start deadline.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createKafka } from '../../src/kafka/kafkajs/client.ts';
-import { readTopicRange } from '../../src/kafka/kafkajs/read-range.ts';
 import { createLogger } from '../../src/log.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { runCli } from './helpers/cli.ts';
 import { startSuiteIngress, type TestIngress } from './helpers/ingress.ts';
-import { topicSize, uniqueTopic } from './helpers/kafka.ts';
+import { KAFKA_CLIENTS, portOn, topicSize, uniqueTopic } from './helpers/kafka.ts';
 import { freePort } from './helpers/net.ts';
 import { tempDir } from './helpers/scope.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
@@ -144,21 +145,6 @@ describe('webex-cdr-kafka tail', () => {
     assert.ok(lines.every((l) => l.key === 'org-c'));
   });
 
-  test('reading stops as soon as the reader says so: not the whole range first', async () => {
-    const kafka = testKafka();
-    let handed = 0;
-    const stats = await readTopicRange(kafka, {
-      topic,
-      fromTimestamp: 0,
-      onRecord: async () => {
-        handed += 1;
-        return handed === 5 ? 'stop' : undefined;
-      },
-    });
-    assert.equal(handed, 5);
-    assert.equal(stats.records, 5);
-  });
-
   test('--follow prints a record produced after it started, and stops on SIGTERM with exit 0', async () => {
     const p = tail(['--topic', topic, '--follow']);
     try {
@@ -222,3 +208,81 @@ describe('webex-cdr-kafka tail', () => {
     assert.doesNotMatch(p.err(), /\n\s+at /, 'no stack trace');
   });
 });
+
+for (const client of KAFKA_CLIENTS) {
+  describe(`the port's read (${client})`, () => {
+    test('reads the whole range once, as it was written', async () => {
+      const seen = new Set<string>();
+      const stats = await portOn(stack.brokers, client).readRange({
+        topic,
+        fromTimestamp: 0,
+        onRecord: (r) => {
+          seen.add(r.headers['cdr-report-id'] ?? '');
+          assert.ok(r.value !== null && r.value.length > 0);
+          assert.ok(r.key?.startsWith('org-'));
+        },
+      });
+      assert.equal(stats.exists, true);
+      assert.ok(stats.records >= N, `${stats.records} records`);
+      assert.ok(seen.size >= N);
+    });
+
+    test('reading stops as soon as the reader says so: not the whole range first', async () => {
+      let handed = 0;
+      const stats = await portOn(stack.brokers, client).readRange({
+        topic,
+        fromTimestamp: 0,
+        onRecord: async () => {
+          handed += 1;
+          return handed === 5 ? 'stop' : undefined;
+        },
+      });
+      assert.equal(handed, 5);
+      assert.equal(stats.records, 5);
+    });
+
+    test('follow: a record produced after the start arrives; stopping resolves', async () => {
+      const stop = new AbortController();
+      const late = rawCdr(Date.now() % 100_000, `org-follow-${client}`);
+      let before = 0;
+      const read = portOn(stack.brokers, client).readRange({
+        topic,
+        fromTimestamp: Date.now() - 3_600_000,
+        follow: true,
+        signal: stop.signal,
+        onRecord: (r) => {
+          if (r.key === late['Org UUID']) stop.abort(new Error('seen'));
+          else before += 1;
+        },
+      });
+      while (before < N) await new Promise((resolve) => setTimeout(resolve, 50));
+      await publish([late]);
+      const stats = await read;
+      assert.ok(stats.records > N);
+    });
+
+    test('a missing topic: nothing read, exists false', async () => {
+      const stats = await portOn(stack.brokers, client).readRange({
+        topic: uniqueTopic('tail-missing'),
+        fromTimestamp: 0,
+        onRecord: () => assert.fail('no record'),
+      });
+      assert.deepEqual([stats.exists, stats.records], [false, 0]);
+    });
+
+    test('a Kafka that does not answer: kafka_timeout at the start deadline', async () => {
+      const broker = `127.0.0.1:${await freePort()}`;
+      const started = Date.now();
+      await assert.rejects(
+        portOn([broker], client).readRange({
+          topic,
+          fromTimestamp: 0,
+          startTimeoutMs: 2_000,
+          onRecord: () => undefined,
+        }),
+        (e) => (e as { code?: string }).code === 'kafka_timeout',
+      );
+      assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+    });
+  });
+}

@@ -17,23 +17,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchHandler, Kafka } from 'kafkajs';
-import { CdrError } from '../../errors.ts';
+import { beginRead, stalled, unlessAborted } from '../abort.ts';
 import type { RangeStats, ReadRangeOptions } from '../port.ts';
 
 /** Joins of the read's consumer group tried on a brand-new cluster, and the wait before the next (times the attempt). */
 const JOIN_ATTEMPTS = 3;
 const JOIN_RETRY_MS = 500;
-
-/** Rejects with `signal`'s reason as soon as it aborts, else settles as `p` does. */
-const unlessAborted = <T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
-  if (signal === undefined) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-};
 
 const headerText = (v: unknown): string | undefined => {
   if (v === undefined || v === null) return undefined;
@@ -45,25 +34,8 @@ const headerText = (v: unknown): string | undefined => {
 export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Promise<RangeStats> => {
   const { signal, topic } = opts;
   const follow = opts.follow === true;
-  signal?.throwIfAborted();
-  const started = Date.now();
   // Reaching the cluster, finding the offsets and joining the group: under one deadline.
-  const deadline = new AbortController();
-  const startTimer =
-    opts.startTimeoutMs === undefined
-      ? undefined
-      : setTimeout(
-          () =>
-            deadline.abort(
-              new CdrError(
-                'kafka_timeout',
-                `Kafka did not answer within ${opts.startTimeoutMs} ms`,
-              ),
-            ),
-          opts.startTimeoutMs,
-        );
-  const starting =
-    signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+  const { starting, started, stats } = beginRead(opts);
   /**
    * Client calls still under way when the read ends (aborted while connecting or
    * joining): the read returns at once, and disconnects again once they have
@@ -87,14 +59,10 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
   };
   const remaining = new Map<number, bigint>(); // partition -> end offset (exclusive)
   const starts = new Map<number, string>();
-  const stats = (exists: boolean, partitions = 0, records = 0): RangeStats => ({
-    exists,
-    partitions,
-    records,
-    ms: Date.now() - started,
-  });
   let consumer: Consumer | undefined;
   let records = 0;
+  /** The read has ended: a crashed consumer is not restarted. */
+  let over = false;
   try {
     const admin = kafka.admin();
     try {
@@ -187,6 +155,10 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
         maxBytesPerPartition: 1024 * 1024,
         maxBytes: 2 * 1024 * 1024,
         maxWaitTimeInMs: 250,
+        // kafkajs restarts a crashed consumer after a delay, even when the crash
+        // came from our disconnect (a fetch cut short): once the read is over,
+        // a restart would connect again and leave that connection open.
+        retry: { retries: 5, restartOnFailure: async () => !over },
       });
       consumer = c;
       let joining = true;
@@ -206,7 +178,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
     }
     const c = consumer;
     for (const [partition, offset] of starts) c.seek({ topic, partition, offset });
-    clearTimeout(startTimer);
+    started();
     const stallMs = opts.stallMs ?? 60_000;
     await new Promise<void>((resolve, reject) => {
       const done = (error?: unknown) => {
@@ -218,12 +190,7 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
       const onAbort = () => done(follow ? undefined : (signal?.reason ?? new Error('aborted')));
       const watchdog = setInterval(() => {
         if (!follow && !handling && Date.now() - lastProgress > stallMs) {
-          done(
-            new CdrError(
-              'kafka_timeout',
-              `reading ${topic} stalled: ${remaining.size} partition(s) unread after ${stallMs} ms`,
-            ),
-          );
+          done(stalled(topic, remaining.size, stallMs));
         }
       }, 500);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -232,7 +199,8 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
     });
     return stats(true, partitions, records);
   } finally {
-    clearTimeout(startTimer);
+    over = true;
+    started();
     await consumer?.disconnect();
     const late = consumer;
     if (late !== undefined) disconnectLater(() => late.disconnect());

@@ -14,76 +14,14 @@
  * producer id (fetched at connect, not at the first send).
  */
 
-import { CdrError } from '../../errors.ts';
 import type { KafkaOptions } from '../options.ts';
 import { createPartitionMemo } from '../partition-memo.ts';
 import type { CdrProducer, ProducerOptions } from '../port.ts';
 import { connectOnce, createGuardedProducer } from '../send-guard.ts';
+import { clientOptions, loadPlatformatic, platformaticAuthFailure } from './connection.ts';
 
-type PlatformaticModule = typeof import('@platformatic/kafka');
 /** The producer as built below: string keys and headers, Buffer values. */
 type Producer = import('@platformatic/kafka').Producer<string, Buffer, string, string>;
-
-/** The library's SASL names for ours (kafkajs spells them in lower case). */
-const SASL_MECHANISMS = {
-  plain: 'PLAIN',
-  'scram-sha-256': 'SCRAM-SHA-256',
-  'scram-sha-512': 'SCRAM-SHA-512',
-} as const;
-
-/** Connection options for @platformatic/kafka from the connector's Kafka settings. */
-export const platformaticOptions = (
-  config: Pick<KafkaOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl'>,
-) => {
-  const sasl = config.sasl;
-  return {
-    clientId: config.clientId,
-    bootstrapBrokers: config.brokers,
-    ...(config.ssl === false ? {} : { tls: config.ssl }),
-    ...(sasl === undefined
-      ? {}
-      : {
-          sasl: {
-            mechanism: SASL_MECHANISMS[sasl.mechanism as keyof typeof SASL_MECHANISMS],
-            username: sasl.username,
-            password: sasl.password,
-          },
-        }),
-  };
-};
-
-/** The library's error code of a refused authentication (its AuthenticationError). */
-export const AUTHENTICATION_CODE = 'PLT_KFK_AUTHENTICATION';
-/** Kafka's error for refused SASL credentials (error code 58), as the library names it. */
-export const SASL_AUTHENTICATION_FAILED = 'SASL_AUTHENTICATION_FAILED';
-
-/**
- * Refused credentials as auth_failed: the library's AuthenticationError (by
- * its code), or Kafka's SASL_AUTHENTICATION_FAILED in a protocol error, also
- * when wrapped (causes, MultipleErrors).
- */
-export const platformaticAuthFailure = (e: unknown): CdrError | null => {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [e];
-  while (queue.length > 0) {
-    const err = queue.shift();
-    if (!(err instanceof Error) || seen.has(err)) continue;
-    seen.add(err);
-    const coded = err as { code?: unknown; apiId?: unknown };
-    if (coded.code === AUTHENTICATION_CODE || coded.apiId === SASL_AUTHENTICATION_FAILED) {
-      return new CdrError(
-        'auth_failed',
-        `Kafka refused the credentials (${err.message}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
-        { cause: e },
-      );
-    }
-    queue.push(
-      (err as { cause?: unknown }).cause,
-      ...((err as { errors?: unknown[] }).errors ?? []),
-    );
-  }
-  return null;
-};
 
 type Partitioner = NonNullable<
   import('@platformatic/kafka').ProducerOptions<string, Buffer, string, string>['partitioner']
@@ -113,14 +51,13 @@ export const createPlatformaticProducer = (
   let producer: Producer | null = null;
 
   const build = async (): Promise<Producer> => {
-    const lib: PlatformaticModule = await import('@platformatic/kafka');
+    const lib = await loadPlatformatic();
     return new lib.Producer<string, Buffer, string, string>({
-      ...platformaticOptions(config),
+      ...clientOptions(config),
       idempotent: true,
       acks: lib.ProduceAcks.ALL,
       compression: config.compression,
       autocreateTopics: false,
-      connectTimeout: 3000,
       // toPositive(murmur2) as the Java client and kafkajs' DefaultPartitioner, remembered per key
       partitioner: rememberingPartitioner(lib.compatibilityPartitioner),
       serializers: {

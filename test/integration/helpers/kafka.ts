@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
+import { createKafkaClient } from '../../../src/kafka/client.ts';
 import { registerCodecs } from '../../../src/kafka/kafkajs/codecs.ts';
+import { createLogger } from '../../../src/log.ts';
 
 registerCodecs(); // zstd batches (KAFKA_COMPRESSION=zstd) read back like any other
 
@@ -131,3 +133,21 @@ export const readTopic = async (
     await consumer.disconnect();
   }
 };
+
+/** The Kafka port's adapters (KAFKA_CLIENT), the default first: adapter-level tests run on each. */
+export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
+/** The connector's Kafka port on `brokers` with the adapter `client`, logging nothing. */
+export const portOn = (brokers: string[], client: KafkaClientName) =>
+  createKafkaClient(
+    {
+      brokers,
+      clientId: `port-test-${client}`,
+      ssl: false,
+      sasl: undefined,
+      client,
+      compression: 'none',
+    },
+    createLogger('silent'),
+  );

@@ -60,6 +60,7 @@ describe('readTopicRange start deadline', () => {
  */
 const coordinatorLoading = (crashes: number, restart = true) => {
   let joins = 0;
+  const restarts: (() => Promise<boolean>)[] = [];
   const kafka = {
     admin: () => ({
       connect: async () => undefined,
@@ -68,7 +69,9 @@ const coordinatorLoading = (crashes: number, restart = true) => {
       fetchTopicOffsets: async () => [{ partition: 0, offset: '2', low: '0', high: '2' }],
       fetchTopicOffsetsByTimestamp: async () => [{ partition: 0, offset: '0' }],
     }),
-    consumer: () => {
+    consumer: (config: { retry?: { restartOnFailure?: () => Promise<boolean> } }) => {
+      if (config.retry?.restartOnFailure !== undefined)
+        restarts.push(config.retry.restartOnFailure);
       const crashed: ((e: unknown) => void)[] = [];
       let eachBatch: ((p: unknown) => Promise<void>) | undefined;
       return {
@@ -111,7 +114,7 @@ const coordinatorLoading = (crashes: number, restart = true) => {
       };
     },
   } as unknown as Kafka;
-  return { kafka, joins: () => joins };
+  return { kafka, joins: () => joins, restarts };
 };
 
 describe('readTopicRange on a cluster that does not coordinate groups yet', () => {
@@ -123,6 +126,20 @@ describe('readTopicRange on a cluster that does not coordinate groups yet', () =
     const stats = await read(kafka);
     assert.equal(stats.records, 2);
     assert.equal(joins(), 2);
+  });
+
+  it('a consumer that crashes once the read is over is not restarted (it would connect again)', async () => {
+    const { kafka, restarts } = coordinatorLoading(0);
+    let during: boolean | undefined;
+    await readTopicRange(kafka, {
+      topic: 't',
+      fromTimestamp: 0,
+      onRecord: async () => {
+        during = await restarts[0]?.();
+      },
+    });
+    assert.equal(during, true, 'restarted as kafkajs would while reading');
+    assert.equal(await restarts[0]?.(), false);
   });
 
   it('gives up after three joins, with the join failure', async () => {
