@@ -159,6 +159,22 @@ describe('webex-cdr-kafka tail', () => {
     assert.equal(stats.records, 5);
   });
 
+  test('onStart gets the number of records in the range before the first one (what the ledger sizes its index by)', async () => {
+    const kafka = testKafka();
+    const calls: [number, number][] = [];
+    let handed = 0;
+    const stats = await readTopicRange(kafka, {
+      topic,
+      fromTimestamp: 0,
+      onStart: (records) => calls.push([records, handed]),
+      onRecord: () => {
+        handed += 1;
+      },
+    });
+    assert.ok(stats.records > 5);
+    assert.deepEqual(calls, [[stats.records, 0]]);
+  });
+
   test('--follow prints a record produced after it started, and stops on SIGTERM with exit 0', async () => {
     const p = tail(['--topic', topic, '--follow']);
     try {
