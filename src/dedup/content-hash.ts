@@ -24,12 +24,25 @@ import type { CdrRecord } from '../cdr/normalise.ts';
 export const CONTENT_HASH_HEX = 16;
 const HEX = /^[0-9a-f]{16}$/;
 
-/** `extra_fields` as [match key, value] pairs, sorted: the same however the keys were spelt. */
-const matchedExtra = (extra: Record<string, string>): [string, string][] => {
+/**
+ * `extra_fields` by match key, in key order: the same however the keys were
+ * spelt. An object as before the keys were matched, so a record whose keys
+ * already are match keys (every record without `extra_fields`) keeps the hash
+ * it had then and an upgrade republishes nothing of it; two keys that match
+ * alike (rare) are kept apart as sorted [key, value] pairs.
+ */
+const matchedExtra = (
+  extra: Record<string, string>,
+): Record<string, string> | [string, string][] => {
   const pairs = Object.entries(extra).map(([k, v]): [string, string] => [toMatchKey(k), v]);
-  return pairs.length < 2
-    ? pairs
-    : pairs.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  if (pairs.length === 0) return extra;
+  pairs.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  const out: Record<string, string> = {};
+  for (const [k, v] of pairs) {
+    if (k in out) return pairs;
+    out[k] = v;
+  }
+  return out;
 };
 
 export const contentHash = (record: CdrRecord): string => {

@@ -156,6 +156,7 @@ export const createTopicIndex = (deps: {
             deps.kafka.readRange({
               topic,
               fromTimestamp: started - windowMs,
+              onStart: (records) => index.reserve(records),
               onRecord: observe,
               signal: stopping.signal,
               ...(deps.startTimeoutMs === undefined ? {} : { startTimeoutMs: deps.startTimeoutMs }),

@@ -75,6 +75,13 @@ export type ReadRangeOptions = {
   topic: string;
   fromTimestamp: number;
   onRecord: OnRecord;
+  /**
+   * Called once before the first record (and only when the read will hand any
+   * over) with how many it can hand over at most: the end offsets of the
+   * snapshot less the start offsets (a compacted or transactional topic has
+   * gaps, so fewer may come; with `follow`, those of the snapshot only).
+   */
+  onStart?: (records: number) => void;
   /** Keep reading records produced after the start, until `signal` aborts. */
   follow?: boolean;
   /** Give up when no record arrives for this long while partitions remain unread. */

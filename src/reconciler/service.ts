@@ -292,6 +292,7 @@ export const createReconciler = (
             sink.kafka.readRange({
               topic: config.topic,
               fromTimestamp: from,
+              onStart: (records) => ledger.reserve(records),
               onRecord: (r) => ledger.observe(r),
               ...(signal === undefined ? {} : { signal }),
             }),

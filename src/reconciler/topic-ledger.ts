@@ -11,9 +11,12 @@
  * Webex counts it in a neighbouring window; and a record on the topic without
  * a content hash (published before dedup) counts as there, as before.
  *
- * Memory: one slot of the dedup index per distinct Report ID kept (53 to 107
- * bytes for UUIDs; windows hold counts per org, not sets); nothing is pruned
- * within a pass. A Report ID counts in the window where it is first seen. Only records whose call ended within
+ * Memory: one slot of the dedup index per distinct Report ID kept (36 bytes
+ * for UUIDs; windows hold counts per org, not sets); nothing is pruned within
+ * a pass. `reserve` sizes the index from the read's offsets range before the
+ * first record, 1.33 slots per record read (48 bytes), so it never grows
+ * during the read; the range is an upper bound of what is kept (records
+ * outside the span are read but not kept). A Report ID counts in the window where it is first seen. Only records whose call ended within
  * [first window start - margin, last window end + margin] are kept, so the
  * bound is the records of one pass's span plus the margins, however far the
  * topic is read. Records outside that span, and records without a readable
@@ -45,6 +48,8 @@ export type LedgerStats = {
 
 export type Ledger = {
   observe(r: Pick<KeyAndHeaders, 'key' | 'headers' | 'timestamp'>): void;
+  /** Sizes the index for the records about to be observed (the read's offsets range), so it never grows. */
+  reserve(records: number): void;
   /** A record the connector itself just published (always kept). */
   add(callEnd: number | null, orgId: string, seen: Seen): void;
   distinct(windowIndex: number, orgId: string): number;
@@ -118,6 +123,7 @@ export const createLedger = (
       // kept: only now the rest of its headers are read
       place(time, r.key ?? '', seenFromHeaders(r) as Seen);
     },
+    reserve: (n) => all.reserve(n),
     add: place,
     distinct: (i, org) => perWindow[i]?.get(org) ?? 0,
     orgs: (i) => [...(perWindow[i]?.keys() ?? [])],

@@ -52,6 +52,7 @@ const readPhase = async (brokers: string, topic: string, end: number) => {
   const stats = await readTopicRange(kafkaOf(brokers), {
     topic,
     fromTimestamp: (windows[0] as Window).start - 10 * 60_000,
+    onStart: (n) => ledger.reserve(n),
     onRecord: (r) => ledger.observe(r),
   });
   const seconds = (performance.now() - t0) / 1000;

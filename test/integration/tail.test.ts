@@ -241,6 +241,21 @@ for (const client of KAFKA_CLIENTS) {
       assert.equal(stats.records, 5);
     });
 
+    test('onStart gets the number of records in the range before the first one (what the ledger sizes its index by)', async () => {
+      const calls: [number, number][] = [];
+      let handed = 0;
+      const stats = await portOn(stack.brokers, client).readRange({
+        topic,
+        fromTimestamp: 0,
+        onStart: (records) => calls.push([records, handed]),
+        onRecord: () => {
+          handed += 1;
+        },
+      });
+      assert.ok(stats.records > 5);
+      assert.deepEqual(calls, [[stats.records, 0]]);
+    });
+
     test('follow: a record produced after the start arrives; stopping resolves', async () => {
       const stop = new AbortController();
       const late = rawCdr(Date.now() % 100_000, `org-follow-${client}`);

@@ -81,6 +81,11 @@ export const readTopicRange = async (kafka: Kafka, opts: ReadRangeOptions): Prom
       disconnectLater(() => admin.disconnect());
     }
     const partitions = remaining.size;
+    if (opts.onStart !== undefined && partitions > 0) {
+      let upTo = 0n;
+      for (const [p, end] of remaining) upTo += end - BigInt(starts.get(p) ?? end);
+      opts.onStart(Number(upTo));
+    }
     if (partitions === 0 && !follow) return stats(true);
     signal?.throwIfAborted();
 

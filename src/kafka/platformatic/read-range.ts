@@ -35,7 +35,10 @@ export type StreamMessage = {
   headers: Map<unknown, unknown>;
 };
 
-export type ReadStream = AsyncIterable<StreamMessage> & { close(): Promise<void> };
+export type ReadStream = AsyncIterable<StreamMessage> & {
+  close(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+};
 
 /** What the read uses of the library's Admin and Consumer. */
 export type ReadClients = {
@@ -124,6 +127,11 @@ export const readTopicRange = async (
     const remaining = new Map<number, bigint>(); // partition -> end offset (exclusive)
     for (const p of plan) if (p.first < p.end) remaining.set(p.partition, p.end);
     const partitions = remaining.size;
+    if (opts.onStart !== undefined && partitions > 0) {
+      let upTo = 0n;
+      for (const p of plan) if (p.first < p.end) upTo += p.end - p.first;
+      opts.onStart(Number(upTo));
+    }
     if (partitions === 0 && !follow) return stats(true);
     signal?.throwIfAborted();
 
@@ -137,8 +145,14 @@ export const readTopicRange = async (
       maxBytesPerPartition: 1024 * 1024,
     });
     // handed over after the read ended (aborted while joining): closed at once
+    // A stream still setting itself up when the read ends fails that setup on the closed
+    // consumer ('Client is closed'): the read is over, so that error is nobody's (the loop
+    // below still sees every error while it reads).
     consuming.then(
-      (s) => (closed ? s.close().catch(() => undefined) : undefined),
+      (s) => {
+        s.on('error', () => undefined);
+        return closed ? s.close().catch(() => undefined) : undefined;
+      },
       () => undefined,
     );
     const s = await unlessAborted(consuming, starting);

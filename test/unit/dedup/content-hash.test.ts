@@ -86,4 +86,16 @@ describe('content hash: the webhook and the partner APIs spell one record alike'
     assert.equal(hashOf(camel(raw)), hashOf(raw));
     assert.equal(hashOf(camel(fullRawCdr())), hashOf(fullRawCdr()));
   });
+  it('is, for a record without extra fields, the hash published before keys were matched (an upgrade republishes none of them)', () => {
+    // pinned: the fixture's cdr-content-hash as written before 2026-12-06
+    assert.equal(hashOf(fullRawCdr()), '8a933b6be58184ae');
+  });
+
+  it('keeps two extra keys that match alike apart', () => {
+    const one = { ...fullRawCdr(), 'Some key': 'x', someKey: 'y' };
+    const other = { ...fullRawCdr(), 'Some key': 'y', someKey: 'x' };
+    const single = { ...fullRawCdr(), someKey: 'y' };
+    assert.equal(hashOf(one), hashOf(other)); // the same pairs, however spelt
+    assert.notEqual(hashOf(one), hashOf(single));
+  });
 });

@@ -115,6 +115,59 @@ describe('report index', () => {
     for (let i = 0; i < 2000; i++) assert.equal(index.has(randomUUID()), false);
   });
 
+  it('gives back every Report time exactly: near its publish second, far from it, or none', () => {
+    // held as 32-bit ms after the publish second; beyond 24.8 days either way, in a Map
+    const index = createReportIndex(48 * HOUR, 16);
+    const DAY = 24 * HOUR;
+    const times = [
+      T0 - 1,
+      T0 + 999,
+      T0 - 2 ** 31 + 1,
+      T0 + 2 ** 31 - 1,
+      T0 - 2 ** 31, // the word that means "none" as an offset: goes to the Map
+      T0 - 30 * DAY,
+      T0 + 400 * DAY,
+      0,
+      null,
+    ];
+    const ids = times.map(() => randomUUID());
+    for (const [i, id] of ids.entries())
+      index.observe(seen(id, H1, { reportTime: times[i] ?? null }));
+    // a growth moves the slots; the far times stay with their IDs
+    for (let i = 0; i < 2000; i++) index.observe(seen(randomUUID(), H1));
+    for (const [i, id] of ids.entries()) {
+      const verdict = index.check(id, H2);
+      assert.equal(verdict.kind, 'version');
+      assert.equal(
+        verdict.kind === 'version' && verdict.earlier.reportTime,
+        times[i] ?? null,
+        `${i}`,
+      );
+    }
+    // a later write of a near time replaces a far one
+    const far = ids[5] as string;
+    index.observe(seen(far, H2, { version: 2, reportTime: T0 - 5 }));
+    const after = index.check(far, '2222222222222222');
+    assert.equal(after.kind === 'version' && after.earlier.reportTime, T0 - 5);
+  });
+
+  it('reserve sizes the tables once for what is coming, keeping what is held', () => {
+    const index = createReportIndex(48 * HOUR, 16);
+    const held = Array.from({ length: 100 }, () => randomUUID());
+    for (const id of held) index.observe(seen(id, H1));
+    index.reserve(50_000);
+    const bytes = index.tableBytes;
+    // 3/4 full at most, with the spread between its 16 tables: 1.33 to 1.5 slots of 36 bytes per ID (a spread of 7 % at 3,125 a table)
+    assert.ok(bytes >= 50_000 * 36 * (4 / 3) && bytes <= 50_000 * 36 * 1.5, `${bytes}`);
+    const ids = Array.from({ length: 49_900 }, () => randomUUID());
+    for (const id of ids) index.observe(seen(id, H1));
+    assert.equal(index.tableBytes, bytes, 'no table grew');
+    assert.equal(index.size, 50_000);
+    for (const id of [...held, ...ids]) assert.equal(index.has(id), true);
+    index.reserve(10); // never shrinks
+    assert.equal(index.tableBytes, bytes);
+  });
+
   it('never takes a UUID for another that differs in one hex digit', () => {
     fc.assert(
       fc.property(fc.uuid(), fc.integer({ min: 0, max: 35 }), (id, at) => {

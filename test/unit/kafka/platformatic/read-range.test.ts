@@ -24,7 +24,13 @@ const fakeStream = (queued: StreamMessage[], ends = false) => {
   let closed = false;
   let wake: () => void = () => undefined;
   const pending = [...queued];
-  const stream: ReadStream & { push(m: StreamMessage): void; closed(): boolean } = {
+  const onError: ((error: unknown) => void)[] = [];
+  const stream: ReadStream & {
+    push(m: StreamMessage): void;
+    closed(): boolean;
+    /** As an EventEmitter does: an 'error' nobody listens to is thrown. */
+    emitError(error: unknown): void;
+  } = {
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const m = pending.shift();
@@ -47,6 +53,13 @@ const fakeStream = (queued: StreamMessage[], ends = false) => {
       wake();
     },
     closed: () => closed,
+    on(_event, listener) {
+      onError.push(listener);
+    },
+    emitError(error) {
+      if (onError.length === 0) throw error;
+      for (const l of onError) l(error);
+    },
   };
   return stream;
 };
@@ -155,6 +168,27 @@ describe('platformatic readTopicRange', () => {
     ]);
   });
 
+  it('onStart: the records in range before the first one; a stream failing after the read ended is not an uncaught error', async () => {
+    const stream = fakeStream([message(0, 1), message(0, 2), message(1, 0)]);
+    const { clients } = fakeClients({
+      stream,
+      offsets: { earliest: [0n, 0n], latest: [3n, 1n], atTime: [1n, 0n] },
+    });
+    const calls: [number, number][] = [];
+    let handed = 0;
+    await readTopicRange(clients, {
+      topic: 't',
+      fromTimestamp: 0,
+      onStart: (records) => calls.push([records, handed]),
+      onRecord: () => {
+        handed += 1;
+      },
+    });
+    assert.deepEqual(calls, [[3, 0]]);
+    // what the library's stream does when its setup runs on the closed consumer
+    assert.doesNotThrow(() => stream.emitError(new Error('Client is closed')));
+  });
+
   it('nothing in range: returns without consuming', async () => {
     const { clients, calls } = fakeClients({
       offsets: { earliest: [0n], latest: [4n], atTime: [-1n] },
@@ -234,6 +268,7 @@ describe('platformatic readTopicRange', () => {
         throw new Error('fetch failed');
       },
       close: async () => undefined,
+      on: () => undefined,
     };
     const failing = fakeClients({ offsets });
     const consumer = await failing.clients.consumer('g');
