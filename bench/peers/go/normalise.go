@@ -465,7 +465,7 @@ func (n *normaliser) normalise(pairs []rawPair, ingest ingestValue) (*normalised
 	return out, nil
 }
 
-// contentHash: SHA-256 of JSON.stringify([fields, extra_fields in key order]), 16 hex digits.
+// contentHash: SHA-256 of JSON.stringify([fields, extra_fields by match key]), 16 hex digits.
 func (n *normaliser) contentHash(values []typed, extra map[string]string) string {
 	var b bytes.Buffer
 	b.Grow(4096)
@@ -488,21 +488,44 @@ func (n *normaliser) contentHash(values []typed, extra map[string]string) string
 			b.WriteString(strconv.FormatInt(t.num, 10))
 		}
 	}
-	b.WriteString(`},{`)
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		keys = append(keys, k)
+	b.WriteString(`},`)
+	// extra_fields by match key, sorted by key then value (src/dedup/content-hash.ts): an
+	// object, or [key, value] pairs when two keys match alike
+	pairs := make([][2]string, 0, len(extra))
+	for k, v := range extra {
+		pairs = append(pairs, [2]string{toMatchKey(k), v})
 	}
-	sort.Strings(keys) // JavaScript sorts by UTF-16 code units: the same order for the BMP
-	for i, k := range keys {
+	sort.Slice(pairs, func(i, j int) bool { // JavaScript sorts by UTF-16 code units: the same order for the BMP
+		if pairs[i][0] != pairs[j][0] {
+			return pairs[i][0] < pairs[j][0]
+		}
+		return pairs[i][1] < pairs[j][1]
+	})
+	alike := false
+	for i := 1; i < len(pairs); i++ {
+		alike = alike || pairs[i][0] == pairs[i-1][0]
+	}
+	open, sep, end := "{", ":", "}"
+	if alike {
+		open, sep, end = "[", ",", "]"
+	}
+	b.WriteString(open)
+	for i, p := range pairs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeJSString(&b, k)
-		b.WriteByte(':')
-		writeJSString(&b, extra[k])
+		if alike {
+			b.WriteByte('[')
+		}
+		writeJSString(&b, p[0])
+		b.WriteString(sep)
+		writeJSString(&b, p[1])
+		if alike {
+			b.WriteByte(']')
+		}
 	}
-	b.WriteString(`}]`)
+	b.WriteString(end)
+	b.WriteString(`]`)
 	sum := sha256.Sum256(b.Bytes())
 	return hex.EncodeToString(sum[:8])
 }
