@@ -22,7 +22,7 @@ import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
 import type { OutMessage } from '../../src/kafka/port.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
-import { fullRawCdr } from '../helpers/fixtures.ts';
+import { counts, fullRawCdr } from '../helpers/fixtures.ts';
 
 const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
@@ -164,12 +164,7 @@ describe('docs/asyncapi.yaml', () => {
         orgId: 'org-1',
         webexCount: 10,
         topicCount: 8,
-        backfilled: 2,
-        versions: 0,
-        deadLettered: 0,
-        unpublishable: 0,
-        stillMissing: 0,
-        surplus: 0,
+        ...counts({ backfilled: 2 }),
         errors: [],
         failed: false,
         errorCode: null,
@@ -181,12 +176,7 @@ describe('docs/asyncapi.yaml', () => {
         orgId: '*',
         webexCount: 0,
         topicCount: 3,
-        backfilled: 0,
-        versions: 0,
-        deadLettered: 0,
-        unpublishable: 0,
-        stillMissing: 0,
-        surplus: 0,
+        ...counts(),
         errors: ['cdrcountbyorg: HTTP 401'],
         failed: true,
         errorCode: 'webex_auth_failed',
