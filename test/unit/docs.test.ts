@@ -23,6 +23,7 @@ import type { OutMessage } from '../../src/kafka/port.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
 import { counts, fullRawCdr } from '../helpers/fixtures.ts';
+import { ingressSettings } from '../helpers/ingress.ts';
 
 const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
@@ -203,20 +204,13 @@ describe('docs/asyncapi.yaml', () => {
 describe('docs/openapi.yaml', () => {
   const SECRET = 'docs-secret';
   const PATH = '/webhooks/cdr';
-  const settings: IngressSettings = {
+  const settings: IngressSettings = ingressSettings({
     secrets: [SECRET],
     acceptSha256: true,
-    insecureNoSignature: false,
-    maxBodyBytes: 64 * 1024,
-    spoolBytes: 64 * 1024,
-    maxDecodedBytes: 64 * 1024,
     path: PATH,
-    feed: 'billing',
-    contentTypes: ['application/json', 'application/*+json'],
-    signatureOverDecoded: false,
     ackTimeoutMs: 1000,
     retryAfterSeconds: 7,
-  };
+  });
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
   const appWith = (opts: { ready: boolean; publishError?: unknown; problem?: CdrError }) =>
     createApp({

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type CdrError, isCdrError } from '../../../../src/errors.ts';
-import type { Logger } from '../../../../src/log.ts';
 import type { Window } from '../../../../src/reconciler/plan.ts';
 import {
   createWebexClient,
   type WebexClientConfig,
 } from '../../../../src/reconciler/webex/client.ts';
+import { recordingLogger } from '../../../helpers/logger.ts';
 
 // ---------------------------------------------------------------------------
 // Fakes
@@ -37,19 +37,6 @@ const fakeFetch = (handler: Handler) => {
     return handler(call, calls.length);
   };
   return { fetch, calls };
-};
-
-type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
-const recordingLogger = () => {
-  const lines: LogLine[] = [];
-  const make = (): Logger => ({
-    debug: (msg, fields) => lines.push({ level: 'debug', msg, fields }),
-    info: (msg, fields) => lines.push({ level: 'info', msg, fields }),
-    warn: (msg, fields) => lines.push({ level: 'warn', msg, fields }),
-    error: (msg, fields) => lines.push({ level: 'error', msg, fields }),
-    child: () => make(),
-  });
-  return { logger: make(), lines, warnings: () => lines.filter((l) => l.level === 'warn') };
 };
 
 const START = Date.parse('2024-05-10T10:00:00.000Z');
