@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type CdrError, isCdrError } from '../../../../src/errors.ts';
 import type { Window } from '../../../../src/reconciler/plan.ts';
 import {
@@ -10,6 +9,7 @@ import {
   type WebexClientConfig,
 } from '../../../../src/reconciler/webex/client.ts';
 import { recordingLogger } from '../../../helpers/logger.ts';
+import { suiteTempDir } from '../../../helpers/temp.ts';
 
 // ---------------------------------------------------------------------------
 // Fakes
@@ -827,13 +827,7 @@ describe('webex client: OAuth', () => {
 });
 
 describe('webex client: token file', () => {
-  let dir = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'webex-token-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('webex-token-');
 
   it('reads the token from the file and re-reads it once after a 401', async () => {
     const path = join(dir, 'token');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   createRefreshTokenStore,
   readRefreshTokenFile,
 } from '../../../../src/reconciler/webex/refresh-token-file.ts';
 import { recordingLogger } from '../../../helpers/logger.ts';
+import { suiteTempDir } from '../../../helpers/temp.ts';
 
 /** The recording logger, with its lines as JSON (lines without fields have none there). */
 const textLogger = () => {
@@ -16,13 +16,7 @@ const textLogger = () => {
 };
 
 describe('refresh token file', () => {
-  let dir = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'webex-refresh-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('webex-refresh-');
 
   it('reads the token, and refuses a missing or empty file', async () => {
     const path = join(dir, 'refresh');
