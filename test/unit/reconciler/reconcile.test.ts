@@ -18,6 +18,7 @@ import { type OrgResult, runOutcome } from '../../../src/reconciler/rules.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
 import type { RequestOptions } from '../../../src/reconciler/webex/client.ts';
 import { recordingLogger } from '../../helpers/logger.ts';
+import { stubProducer } from '../../helpers/producer.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -123,19 +124,13 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
         events.push('publish');
         const sent = new Set<string>();
         const real = createCdrPublisher({
-          producer: {
-            connect: async () => undefined,
-            isConnected: () => true,
-            disconnect: async () => undefined,
-            send: async (batches) => {
-              for (const m of batches.find((b) => b.topic === 'cdr')?.messages ?? []) {
-                const id = m.headers['cdr-report-id'] as string;
-                sent.add(id);
-                const end = Date.parse(m.headers['cdr-call-end'] ?? '');
-                onTopic.push({ id, org: m.key ?? '', end, headers: m.headers });
-              }
-            },
-          },
+          producer: stubProducer((topic, m) => {
+            if (topic !== 'cdr') return;
+            const id = m.headers['cdr-report-id'] as string;
+            sent.add(id);
+            const end = Date.parse(m.headers['cdr-call-end'] ?? '');
+            onTopic.push({ id, org: m.key ?? '', end, headers: m.headers });
+          }),
           encoder: () => ({ schemaId: 1, encode: () => Buffer.alloc(1) }),
           topic: 'cdr',
           dlqTopic: 'dlq',
