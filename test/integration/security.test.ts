@@ -88,6 +88,13 @@ type Grant = {
   groupPrefix?: string;
 };
 
+/** The reconciler's topic ACLs but for the lease's: the topic, its dead-letter and audit topics. */
+const reconcilerTopicAcls = (topic: string): Record<string, Operation[]> => ({
+  [topic]: ['READ', 'WRITE', 'DESCRIBE'],
+  [`${topic}.dlq`]: ['READ', 'WRITE', 'DESCRIBE'],
+  [`${topic}.reconciliation`]: ['WRITE', 'DESCRIBE'],
+});
+
 /**
  * Creates the topics (as the super user, on PLAINTEXT) and grants exactly the
  * given operations: the ACLs docs/security.md documents, nothing more.
@@ -286,11 +293,7 @@ describe('Kafka SASL and ACLs', () => {
       await grantProducerOnly([topic, dlq]);
       await grant({
         principal: 'User:reconciler',
-        topics: {
-          [topic]: ['READ', 'WRITE', 'DESCRIBE'],
-          [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
-          [audit]: ['WRITE', 'DESCRIBE'],
-        },
+        topics: reconcilerTopicAcls(topic),
         groupPrefix: 'webex-cdr-kafka-ledger-',
       });
       const ingress = await startTestIngress(t, stack, {
@@ -330,19 +333,10 @@ describe('Kafka SASL and ACLs', () => {
       timeout: 120_000,
     }, async (t) => {
       const topic = uniqueTopic(`acl-lease-${client}`);
-      const [dlq, audit, lease] = [
-        `${topic}.dlq`,
-        `${topic}.reconciliation`,
-        `${topic}.reconciler-lease`,
-      ];
+      const lease = `${topic}.reconciler-lease`;
       await grant({
         principal: 'User:reconciler',
-        topics: {
-          [topic]: ['READ', 'WRITE', 'DESCRIBE'],
-          [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
-          [audit]: ['WRITE', 'DESCRIBE'],
-          [lease]: ['READ', 'DESCRIBE'],
-        },
+        topics: { ...reconcilerTopicAcls(topic), [lease]: ['READ', 'DESCRIBE'] },
         // the ledger's groups, but not the lease's group
         groupPrefix: 'webex-cdr-kafka-ledger-',
       });
