@@ -19,8 +19,8 @@ import type { ErrorCode } from '../errors.ts';
 import type { Window } from './plan.ts';
 import type { OrgCount } from './webex/schemas.ts';
 
-/** What reconciling an org came to; a window's summary holds their sums. */
-type Figures = {
+/** What reconciling an org came to, in numbers; a window's and a run's summary hold their sums. */
+type Counts = {
   /** Records published whose Report ID was not on the topic. */
   backfilled: number;
   /** Records published as a later version of a Report ID on the topic (other content). */
@@ -31,8 +31,29 @@ type Figures = {
   unpublishable: number;
   stillMissing: number;
   surplus: number;
-  errors: string[];
 };
+
+/** An org's counts before anything is published, missing or surplus. */
+const NO_COUNTS: Counts = {
+  backfilled: 0,
+  versions: 0,
+  deadLettered: 0,
+  unpublishable: 0,
+  stillMissing: 0,
+  surplus: 0,
+};
+
+/** Two sets of counts added up. */
+const addUp = (a: Counts, b: Counts): Counts => ({
+  backfilled: a.backfilled + b.backfilled,
+  versions: a.versions + b.versions,
+  deadLettered: a.deadLettered + b.deadLettered,
+  unpublishable: a.unpublishable + b.unpublishable,
+  stillMissing: a.stillMissing + b.stillMissing,
+  surplus: a.surplus + b.surplus,
+});
+
+type Figures = Counts & { errors: string[] };
 
 export type OrgResult = Figures & {
   runId: string;
@@ -64,16 +85,10 @@ export type WindowSummary = Figures & {
 export type RunSummary = {
   runId: string;
   windows: WindowSummary[];
-  totals: {
+  totals: Counts & {
     windows: number;
     webex: number;
     topicBefore: number;
-    backfilled: number;
-    versions: number;
-    deadLettered: number;
-    unpublishable: number;
-    stillMissing: number;
-    surplus: number;
     errors: number;
     /** Windows with any failure (the window as a whole, or one of its orgs). */
     failedWindows: number;
@@ -168,11 +183,7 @@ export const openOrgResult = (
   orgId: c.orgId,
   webexCount: c.webexCount,
   topicCount: c.topicCount,
-  backfilled: 0,
-  versions: 0,
-  deadLettered: 0,
-  unpublishable: 0,
-  stillMissing: 0,
+  ...NO_COUNTS,
   surplus: c.surplus,
   errors: [],
   failed: false,
@@ -239,12 +250,7 @@ export const emptyWindowSummary = (window: Window): WindowSummary => ({
   orgs: 0,
   webexTotal: 0,
   topicTotal: 0,
-  backfilled: 0,
-  versions: 0,
-  deadLettered: 0,
-  unpublishable: 0,
-  stillMissing: 0,
-  surplus: 0,
+  ...NO_COUNTS,
   errors: [],
   failures: [],
 });
@@ -268,12 +274,7 @@ export const addOrg = (s: WindowSummary, r: OrgResult): WindowSummary => {
   const failure = orgFailure(r);
   return {
     ...s,
-    backfilled: s.backfilled + r.backfilled,
-    versions: s.versions + r.versions,
-    deadLettered: s.deadLettered + r.deadLettered,
-    unpublishable: s.unpublishable + r.unpublishable,
-    stillMissing: s.stillMissing + r.stillMissing,
-    surplus: s.surplus + r.surplus,
+    ...addUp(s, r),
     errors: [...s.errors, ...r.errors.map((e) => `${r.orgId}: ${e}`)],
     failures: failure === null ? s.failures : [...s.failures, failure],
   };
@@ -294,12 +295,7 @@ export const wholeWindowResult = (runId: string, s: WindowSummary): OrgResult =>
   orgId: '*',
   webexCount: s.webexTotal,
   topicCount: s.topicTotal,
-  backfilled: 0,
-  versions: 0,
-  deadLettered: 0,
-  unpublishable: 0,
-  stillMissing: 0,
-  surplus: 0,
+  ...NO_COUNTS,
   errors: [...s.errors],
   failed: s.failures.length > 0,
   errorCode: s.failures[0]?.code ?? null,
@@ -328,30 +324,13 @@ export const summariseRun = (
   aborted: boolean,
   stoppedBy: RunSummary['stoppedBy'] = null,
 ): RunSummary => {
-  const totals = {
-    windows: planned,
-    webex: 0,
-    topicBefore: 0,
-    backfilled: 0,
-    versions: 0,
-    deadLettered: 0,
-    unpublishable: 0,
-    stillMissing: 0,
-    surplus: 0,
-    errors: 0,
-    failedWindows: 0,
-    failedOrgs: 0,
-  };
+  let counts = NO_COUNTS;
+  const totals = { webex: 0, topicBefore: 0, errors: 0, failedWindows: 0, failedOrgs: 0 };
   const failedByCode: RunSummary['failedByCode'] = { windows: {}, orgs: {} };
   for (const w of windows) {
+    counts = addUp(counts, w);
     totals.webex += w.webexTotal;
     totals.topicBefore += w.topicTotal;
-    totals.backfilled += w.backfilled;
-    totals.versions += w.versions;
-    totals.deadLettered += w.deadLettered;
-    totals.unpublishable += w.unpublishable;
-    totals.stillMissing += w.stillMissing;
-    totals.surplus += w.surplus;
     totals.errors += w.errors.length;
     const [first] = w.failures;
     if (first !== undefined) {
@@ -367,7 +346,15 @@ export const summariseRun = (
   return {
     runId,
     windows,
-    totals,
+    totals: {
+      windows: planned,
+      webex: totals.webex,
+      topicBefore: totals.topicBefore,
+      ...counts,
+      errors: totals.errors,
+      failedWindows: totals.failedWindows,
+      failedOrgs: totals.failedOrgs,
+    },
     failedByCode,
     aborted: aborted || stoppedBy !== null,
     stoppedBy,

@@ -4,7 +4,7 @@
  */
 import type { SpecName } from '../../src/cdr/fields.ts';
 import type { Ingest } from '../../src/cdr/normalise.ts';
-import { summariseRun } from '../../src/reconciler/rules.ts';
+import { type OrgResult, summariseRun } from '../../src/reconciler/rules.ts';
 import type { ReconcilerStatus } from '../../src/reconciler/service.ts';
 
 export const INGEST: Ingest = {
@@ -138,3 +138,22 @@ export const IDLE_RECONCILER: ReconcilerStatus = {
   lastSuccessAt: null,
   lease: null,
 };
+
+type Counts = Pick<
+  OrgResult,
+  'backfilled' | 'versions' | 'deadLettered' | 'unpublishable' | 'stillMissing' | 'surplus'
+>;
+const COUNT_NAMES = [
+  'backfilled',
+  'versions',
+  'deadLettered',
+  'unpublishable',
+  'stillMissing',
+  'surplus',
+] as const;
+
+/** The counts of an expected org result or run total: the ones given, every other 0. */
+export const counts = (given: Partial<Counts> = {}): Counts => ({
+  ...(Object.fromEntries(COUNT_NAMES.map((name) => [name, 0])) as Counts),
+  ...given,
+});

@@ -35,6 +35,14 @@ after(async () => {
   await stack.close();
 });
 
+/** A `reconcile --once` started at `started` gave up on its dependencies: exit 3 within 30 s. */
+const assertGaveUp = async (p: ReturnType<typeof runCli>, started: number) => {
+  const code = await exitWithin(p, 60_000);
+  const ms = Date.now() - started;
+  assert.equal(code, 3, `exit code after ${ms} ms; stderr: ${p.err().slice(-2000)}`);
+  assert.ok(ms < 30_000, `gave up after ${ms} ms`);
+};
+
 const world = () => {
   const endMs = Date.now();
   return createWebexWorld({
@@ -165,10 +173,7 @@ describe('reconciler failures', () => {
       WEBEX_API_BASE_URL: `http://127.0.0.1:${port}`,
       STARTUP_TIMEOUT: '3s',
     });
-    const code = await exitWithin(p, 60_000);
-    const ms = Date.now() - started;
-    assert.equal(code, 3, `exit code after ${ms} ms; stderr: ${p.err().slice(-2000)}`);
-    assert.ok(ms < 30_000, `gave up after ${ms} ms`);
+    await assertGaveUp(p, started);
     assert.match(p.err(), new RegExp(`Kafka brokers 127\\.0\\.0\\.1:${port}.*STARTUP_TIMEOUT`));
     assert.match(p.out(), new RegExp(`stopped early: .*127\\.0\\.0\\.1:${port}`));
     assert.match(p.out(), /^outcome: failed/m);
@@ -189,10 +194,7 @@ describe('reconciler failures', () => {
       WEBEX_API_BASE_URL: `http://127.0.0.1:${port}`,
       STARTUP_TIMEOUT: '3s',
     });
-    const code = await exitWithin(p, 60_000);
-    const ms = Date.now() - started;
-    assert.equal(code, 3, `exit code after ${ms} ms; stderr: ${p.err().slice(-2000)}`);
-    assert.ok(ms < 30_000, `gave up after ${ms} ms`);
+    await assertGaveUp(p, started);
     assert.ok(p.err().includes(`schema registry ${registryUrl}`), p.err().slice(-2000));
     assert.match(p.err(), /STARTUP_TIMEOUT/);
   });

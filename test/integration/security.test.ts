@@ -16,7 +16,7 @@
  *   SCHEMA_REGISTRY_CA (a certificate made by openssl for this test only).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
@@ -27,7 +27,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
 import { CdrError } from '../../src/errors.ts';
@@ -40,6 +39,7 @@ import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { saslListener, stackSettings } from '../../tools/stack/stack.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
+import { exitWithin, runCli, startCli } from './helpers/cli.ts';
 import { startTestIngress } from './helpers/ingress.ts';
 import { KAFKA_CLIENTS, type KafkaClientName, readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { freePort, serveTest } from './helpers/net.ts';
@@ -54,7 +54,6 @@ const {
   logLevel,
   ResourcePatternTypes,
 } = kafkajs;
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 const SECRET = 'security-test-secret';
 const sasl = saslListener(stackSettings());
 const USER = 'ingress';
@@ -88,6 +87,13 @@ type Grant = {
   /** Consumer groups whose names start with this prefix: READ. */
   groupPrefix?: string;
 };
+
+/** The reconciler's topic ACLs but for the lease's: the topic, its dead-letter and audit topics. */
+const reconcilerTopicAcls = (topic: string): Record<string, Operation[]> => ({
+  [topic]: ['READ', 'WRITE', 'DESCRIBE'],
+  [`${topic}.dlq`]: ['READ', 'WRITE', 'DESCRIBE'],
+  [`${topic}.reconciliation`]: ['WRITE', 'DESCRIBE'],
+});
 
 /**
  * Creates the topics (as the super user, on PLAINTEXT) and grants exactly the
@@ -287,11 +293,7 @@ describe('Kafka SASL and ACLs', () => {
       await grantProducerOnly([topic, dlq]);
       await grant({
         principal: 'User:reconciler',
-        topics: {
-          [topic]: ['READ', 'WRITE', 'DESCRIBE'],
-          [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
-          [audit]: ['WRITE', 'DESCRIBE'],
-        },
+        topics: reconcilerTopicAcls(topic),
         groupPrefix: 'webex-cdr-kafka-ledger-',
       });
       const ingress = await startTestIngress(t, stack, {
@@ -331,19 +333,10 @@ describe('Kafka SASL and ACLs', () => {
       timeout: 120_000,
     }, async (t) => {
       const topic = uniqueTopic(`acl-lease-${client}`);
-      const [dlq, audit, lease] = [
-        `${topic}.dlq`,
-        `${topic}.reconciliation`,
-        `${topic}.reconciler-lease`,
-      ];
+      const lease = `${topic}.reconciler-lease`;
       await grant({
         principal: 'User:reconciler',
-        topics: {
-          [topic]: ['READ', 'WRITE', 'DESCRIBE'],
-          [dlq]: ['READ', 'WRITE', 'DESCRIBE'],
-          [audit]: ['WRITE', 'DESCRIBE'],
-          [lease]: ['READ', 'DESCRIBE'],
-        },
+        topics: { ...reconcilerTopicAcls(topic), [lease]: ['READ', 'DESCRIBE'] },
         // the ledger's groups, but not the lease's group
         groupPrefix: 'webex-cdr-kafka-ledger-',
       });
@@ -359,63 +352,47 @@ describe('Kafka SASL and ACLs', () => {
       });
       const server = await serveTest(t, api.fetch);
       const port = await freePort();
-      const child = spawn(
-        process.execPath,
-        ['--disable-warning=TimeoutNegativeWarning', CLI, 'reconcile'],
-        {
-          env: {
-            PATH: process.env.PATH ?? '',
-            ...reconcilerEnv(topic, server.url, client),
-            RECONCILER_PORT: String(port),
-          },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d) => {
-        stderr += d;
+      const p = startCli(t, ['reconcile'], {
+        ...reconcilerEnv(topic, server.url, client),
+        RECONCILER_PORT: String(port),
       });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      try {
-        // kafkajs keeps only "no coordinator" of the refusal; @platformatic/kafka keeps the broker's error
-        const why =
-          client === 'kafkajs'
-            ? 'Kafka named no coordinator for the lease group \\S+, as it does when READ on the group is not granted'
-            : 'Kafka refused the lease \\(GROUP_AUTHORIZATION_FAILED\\)';
-        const refused = new RegExp(
-          `${why}: grant READ on group webex-cdr-kafka-lease-\\S+ and READ, DESCRIBE on topic \\S+reconciler-lease`,
-        );
-        const deadline = Date.now() + 60_000;
-        let ready = { status: 0, reasons: [] as string[], lease: '' };
-        while (!ready.reasons.some((r) => refused.test(r)) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 300));
-          const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-          if (r !== null)
-            ready = {
-              ...((await r.json()) as { reasons: string[]; lease: string }),
-              status: r.status,
-            };
-        }
-        assert.ok(
-          ready.reasons.some((r) => refused.test(r)),
-          `${JSON.stringify(ready)} ${stderr}`,
-        );
-        assert.equal(ready.status, 503);
-        assert.equal(ready.lease, 'failed');
-        const errors = stderr
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as { level: string; error?: string });
-        assert.ok(
-          errors.some((l) => l.level === 'error' && refused.test(String(l.error))),
-          'one error line names the ACLs',
-        );
-        assert.equal(api.requestLog().length, 0, 'nothing was reconciled');
-        child.kill('SIGTERM');
-        assert.equal(await exited, 0);
-      } finally {
-        child.kill('SIGKILL');
+      // kafkajs keeps only "no coordinator" of the refusal; @platformatic/kafka keeps the broker's error
+      const why =
+        client === 'kafkajs'
+          ? 'Kafka named no coordinator for the lease group \\S+, as it does when READ on the group is not granted'
+          : 'Kafka refused the lease \\(GROUP_AUTHORIZATION_FAILED\\)';
+      const refused = new RegExp(
+        `${why}: grant READ on group webex-cdr-kafka-lease-\\S+ and READ, DESCRIBE on topic \\S+reconciler-lease`,
+      );
+      const deadline = Date.now() + 60_000;
+      let ready = { status: 0, reasons: [] as string[], lease: '' };
+      while (!ready.reasons.some((r) => refused.test(r)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+        if (r !== null)
+          ready = {
+            ...((await r.json()) as { reasons: string[]; lease: string }),
+            status: r.status,
+          };
       }
+      assert.ok(
+        ready.reasons.some((r) => refused.test(r)),
+        `${JSON.stringify(ready)} ${p.err()}`,
+      );
+      assert.equal(ready.status, 503);
+      assert.equal(ready.lease, 'failed');
+      const errors = p
+        .err()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: string; error?: string });
+      assert.ok(
+        errors.some((l) => l.level === 'error' && refused.test(String(l.error))),
+        'one error line names the ACLs',
+      );
+      assert.equal(api.requestLog().length, 0, 'nothing was reconciled');
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
     });
   }
 
@@ -443,31 +420,15 @@ describe('Kafka SASL and ACLs', () => {
 
     // the command line: exit code 1 and the reason, without the password
     const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      ['--disable-warning=TimeoutNegativeWarning', CLI, 'ingress'],
-      {
-        env: {
-          PATH: process.env.PATH ?? '',
-          ...saslEnv('scram-sha-256', 'not-the-password'),
-          SCHEMA_REGISTRY_URL: stack.registryUrl,
-          CDR_TOPIC: topic,
-          CDR_FEED: 'analytics',
-          PORT: String(port),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
+    const p = runCli(['ingress'], {
+      ...saslEnv('scram-sha-256', 'not-the-password'),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      CDR_TOPIC: topic,
+      CDR_FEED: 'analytics',
+      PORT: String(port),
     });
-    child.stderr.on('data', (d) => {
-      output += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(timer);
+    const code = await exitWithin(p, 30_000);
+    const output = p.out() + p.err();
     assert.equal(code, 1, output);
     assert.match(output, /cannot start: Kafka refused the credentials/);
     assert.doesNotMatch(output, /not-the-password/);

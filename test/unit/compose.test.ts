@@ -83,6 +83,32 @@ const withoutCompose = (file: string = FILE): Project => {
   return parse(text, { merge: true, customTags: reset }) as Project;
 };
 
+/** A service's `environment` as a process's environment (unset for null). */
+const envOf = (s: Service): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? undefined]));
+
+/** A project's services by name (each asserted to be there) and their environments. */
+const servicesOf = (project: Project) => {
+  const svc = (name: string): Service => {
+    const s = project.services[name];
+    assert.ok(s, `service ${name}`);
+    return s;
+  };
+  return { svc, env: (name: string) => envOf(svc(name)) };
+};
+
+/** The test that a project resolved (`how`) into the five services of the stack. */
+const itResolves = (project: Project, how: string) =>
+  it(`resolves (${how})`, () => {
+    assert.deepEqual(Object.keys(project.services).sort(), [
+      'ingress',
+      'kafka',
+      'reconciler',
+      'schema-registry',
+      'simulator',
+    ]);
+  });
+
 /** A Go duration as compose writes it (`30s`, `1m30s`, `1500ms`), in ms. */
 const durationMs = (text: string): number => {
   const units: Record<string, number> = {
@@ -153,10 +179,7 @@ describe('stop grace: every process gets more time to stop than its own deadline
     let checked = 0;
     for (const [name, s] of Object.entries(project.services)) {
       if (s.image !== CONNECTOR_IMAGE) continue;
-      const env = Object.fromEntries(
-        Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
-      );
-      const deadline = deadlineOf(s.command?.[0], { ...required, ...imageEnv(), ...env });
+      const deadline = deadlineOf(s.command?.[0], { ...required, ...imageEnv(), ...envOf(s) });
       if (deadline === undefined) continue; // `simulate` stops at once, with no deadline of its own
       const grace =
         s.stop_grace_period === undefined
@@ -175,25 +198,12 @@ describe('stop grace: every process gets more time to stop than its own deadline
 describe('docker-compose.yml', async () => {
   const resolved = await withCompose();
   const project = resolved ?? withoutCompose();
-  const svc = (name: string): Service => {
-    const s = project.services[name];
-    assert.ok(s, `service ${name}`);
-    return s;
-  };
-  const env = (name: string) =>
-    Object.fromEntries(
-      Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
-    ) as NodeJS.ProcessEnv;
+  const { svc, env } = servicesOf(project);
 
-  it(`resolves (${resolved ? 'by docker compose config' : 'by parsing: docker compose is not installed'})`, () => {
-    assert.deepEqual(Object.keys(project.services).sort(), [
-      'ingress',
-      'kafka',
-      'reconciler',
-      'schema-registry',
-      'simulator',
-    ]);
-  });
+  itResolves(
+    project,
+    resolved ? 'by docker compose config' : 'by parsing: docker compose is not installed',
+  );
 
   it('every service has a healthcheck, and starts after what it needs is healthy', () => {
     for (const [name, s] of Object.entries(project.services)) {
@@ -295,15 +305,7 @@ const mergeWithoutCompose = (): Project => {
 describe('docker-compose.host.yml: the host-network override CI brings up', async () => {
   const resolved = await withCompose([FILE, HOST_FILE]);
   const project = resolved ?? mergeWithoutCompose();
-  const svc = (name: string): Service => {
-    const s = project.services[name];
-    assert.ok(s, `service ${name}`);
-    return s;
-  };
-  const env = (name: string) =>
-    Object.fromEntries(
-      Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, v ?? undefined]),
-    ) as NodeJS.ProcessEnv;
+  const { svc, env } = servicesOf(project);
   /** Every port a service listens on, as host:port (on the host network they are host ports). */
   const listening = (): Record<string, string[]> => {
     const kafka = (env('kafka').KAFKA_LISTENERS ?? '').split(',').map((l) => l.split('://')[1]);
@@ -322,15 +324,10 @@ describe('docker-compose.host.yml: the host-network override CI brings up', asyn
     };
   };
 
-  it(`resolves (${resolved ? 'by docker compose config' : 'by merging here: docker compose is not installed'})`, () => {
-    assert.deepEqual(Object.keys(project.services).sort(), [
-      'ingress',
-      'kafka',
-      'reconciler',
-      'schema-registry',
-      'simulator',
-    ]);
-  });
+  itResolves(
+    project,
+    resolved ? 'by docker compose config' : 'by merging here: docker compose is not installed',
+  );
 
   it('every service and the build on the host network, no published port, no extra_hosts', () => {
     for (const [name, s] of Object.entries(project.services)) {

@@ -22,7 +22,8 @@ import { toCdrMessage, toDeadLetterMessage } from '../../src/kafka/messages.ts';
 import type { OutMessage } from '../../src/kafka/port.ts';
 import { createAuditWriter } from '../../src/reconciler/report.ts';
 import { parseIngressConfig, parseReconcilerConfig } from '../../src/settings.ts';
-import { fullRawCdr } from '../helpers/fixtures.ts';
+import { counts, fullRawCdr } from '../helpers/fixtures.ts';
+import { ingressSettings } from '../helpers/ingress.ts';
 
 const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
@@ -164,12 +165,7 @@ describe('docs/asyncapi.yaml', () => {
         orgId: 'org-1',
         webexCount: 10,
         topicCount: 8,
-        backfilled: 2,
-        versions: 0,
-        deadLettered: 0,
-        unpublishable: 0,
-        stillMissing: 0,
-        surplus: 0,
+        ...counts({ backfilled: 2 }),
         errors: [],
         failed: false,
         errorCode: null,
@@ -181,12 +177,7 @@ describe('docs/asyncapi.yaml', () => {
         orgId: '*',
         webexCount: 0,
         topicCount: 3,
-        backfilled: 0,
-        versions: 0,
-        deadLettered: 0,
-        unpublishable: 0,
-        stillMissing: 0,
-        surplus: 0,
+        ...counts(),
         errors: ['cdrcountbyorg: HTTP 401'],
         failed: true,
         errorCode: 'webex_auth_failed',
@@ -213,20 +204,13 @@ describe('docs/asyncapi.yaml', () => {
 describe('docs/openapi.yaml', () => {
   const SECRET = 'docs-secret';
   const PATH = '/webhooks/cdr';
-  const settings: IngressSettings = {
+  const settings: IngressSettings = ingressSettings({
     secrets: [SECRET],
     acceptSha256: true,
-    insecureNoSignature: false,
-    maxBodyBytes: 64 * 1024,
-    spoolBytes: 64 * 1024,
-    maxDecodedBytes: 64 * 1024,
     path: PATH,
-    feed: 'billing',
-    contentTypes: ['application/json', 'application/*+json'],
-    signatureOverDecoded: false,
     ackTimeoutMs: 1000,
     retryAfterSeconds: 7,
-  };
+  });
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
   const appWith = (opts: { ready: boolean; publishError?: unknown; problem?: CdrError }) =>
     createApp({

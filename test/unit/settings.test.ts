@@ -34,6 +34,16 @@ const problems = (env: NodeJS.ProcessEnv): string[] => {
   return r.problems;
 };
 
+/** Each of `starts` begins one of the problems in `list`. */
+const assertStartsOf = (list: string[], starts: readonly string[]) => {
+  for (const start of starts) {
+    assert.ok(
+      list.some((p) => p.startsWith(start)),
+      `${start} in ${JSON.stringify(list)}`,
+    );
+  }
+};
+
 const mentions = (list: string[], name: string) =>
   list.some((p) => p.startsWith(`${name}:`) || p.startsWith(`${name}.`));
 
@@ -174,12 +184,7 @@ describe('parseIngressConfig', () => {
 
   it('lists cross-variable problems together with the others (empty environment)', () => {
     const list = problems({});
-    for (const name of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CDR_FEED', 'WEBHOOK_SECRETS']) {
-      assert.ok(
-        list.some((p) => p.startsWith(name)),
-        `${name} in ${JSON.stringify(list)}`,
-      );
-    }
+    assertStartsOf(list, ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'CDR_FEED', 'WEBHOOK_SECRETS']);
   });
 });
 
@@ -332,17 +337,12 @@ describe('parseReconcilerConfig', () => {
     });
     assert.equal(r.ok, false);
     const list = r.ok ? [] : r.problems;
-    for (const name of [
+    assertStartsOf(list, [
       'RECONCILE_LOOKBACK',
       'RECONCILE_SETTLE',
       'RECONCILE_INTERVAL',
       'WEBEX_ACCESS_TOKEN',
-    ]) {
-      assert.ok(
-        list.some((p) => p.startsWith(name)),
-        `${name} in ${JSON.stringify(list)}`,
-      );
-    }
+    ]);
   });
 });
 
@@ -575,17 +575,12 @@ describe('Kafka TLS and registry settings', () => {
       SCHEMA_REGISTRY_USERNAME: 'u',
       SCHEMA_REGISTRY_CA: 'not pem',
     });
-    for (const start of [
+    assertStartsOf(list, [
       'KAFKA_SSL:',
       'KAFKA_SSL_CERT/KAFKA_SSL_KEY',
       'SCHEMA_REGISTRY_TOKEN:',
       'SCHEMA_REGISTRY_CA:',
-    ]) {
-      assert.ok(
-        list.some((p) => p.startsWith(start)),
-        `${start} in ${JSON.stringify(list)}`,
-      );
-    }
+    ]);
     assert.equal(JSON.stringify(list).includes('MIIB'), false, 'no PEM text in problems');
   });
 

@@ -12,34 +12,27 @@ import { type ByteBudget, createByteBudget } from '../../../src/ingress/read-bod
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
 import { encoderFor } from '../../../src/kafka/registry.ts';
-import type { Logger } from '../../../src/log.ts';
 import { createRepeatedWarnings } from '../../../src/log-repeats.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
 import { fullRawCdr, minimalRawCdr } from '../../helpers/fixtures.ts';
+import { ingressSettings } from '../../helpers/ingress.ts';
+import { recordingLogger } from '../../helpers/logger.ts';
 import { parsePrometheusText, sampleValue } from '../../helpers/prometheus.ts';
+import { watchedStream } from '../../helpers/streams.ts';
 
 const SECRET = 'partner-hub-secret';
 const PATH = '/webhooks/cdr';
 const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
 const MARKER = 'PAYLOAD-MARKER-4711';
 
-const SETTINGS: IngressSettings = {
+const SETTINGS: IngressSettings = ingressSettings({
   secrets: [SECRET],
-  acceptSha256: false,
-  insecureNoSignature: false,
-  maxBodyBytes: 64 * 1024,
   spoolBytes: 2048, // larger test bodies go through a spool file
   maxDecodedBytes: 256 * 1024,
-  path: PATH,
-  feed: 'billing',
-  contentTypes: ['application/json', 'application/*+json'],
-  signatureOverDecoded: false,
-  ackTimeoutMs: 5000,
   retryAfterSeconds: 17,
-};
+});
 
 type PublishCall = { batch: PreparedBatch; ingest: Ingest; deadlineMs: number };
-type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
 
 const createHarness = (
   opts: {
@@ -53,19 +46,7 @@ const createHarness = (
   } = {},
 ) => {
   const calls: PublishCall[] = [];
-  const logs: LogLine[] = [];
-  const log =
-    (level: string) =>
-    (msg: string, fields?: Record<string, unknown>): void => {
-      logs.push({ level, msg, fields });
-    };
-  const logger: Logger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    child: () => logger,
-  };
+  const { logger, lines: logs } = recordingLogger();
   const warnings = createRepeatedWarnings(logger);
   const app = createApp({
     settings: { ...SETTINGS, ...opts.settings },
@@ -110,24 +91,6 @@ const post = (app: App, body: string | Uint8Array, headers: Record<string, strin
       ...headers,
     },
   });
-};
-
-/** A request body stream that records whether anyone pulled from it. */
-const watchedStream = (chunks: readonly Uint8Array[]) => {
-  const state = { pulls: 0 };
-  let i = 0;
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        state.pulls += 1;
-        const next = chunks[i++];
-        if (next === undefined) controller.close();
-        else controller.enqueue(next);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { stream, state };
 };
 
 const postStream = (

@@ -37,26 +37,20 @@ import { createApp, type IngressSettings } from '../../../src/ingress/app.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { minimalRawCdr } from '../../helpers/fixtures.ts';
+import { ingressSettings } from '../../helpers/ingress.ts';
 
 const SECRET = 'hostile-secret';
 const PATH = '/webhooks/cdr';
 const SEED = 20261123;
 const REFUSALS = new Set([400, 401, 413, 415, 422]);
 
-const settings: IngressSettings = {
+const settings: IngressSettings = ingressSettings({
   secrets: [SECRET],
-  acceptSha256: false,
-  insecureNoSignature: false,
   maxBodyBytes: 1024 * 1024,
   spoolBytes: 4096, // larger hostile bodies go through a spool file
   maxDecodedBytes: 1024 * 1024,
-  path: PATH,
   feed: 'analytics',
-  contentTypes: ['application/json', 'application/*+json'],
-  signatureOverDecoded: false,
-  ackTimeoutMs: 5000,
-  retryAfterSeconds: 1,
-};
+});
 
 /** The route with a publish that counts what it is given. */
 const route = () => {

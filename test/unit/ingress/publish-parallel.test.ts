@@ -19,6 +19,7 @@ import { createCdrPublisher } from '../../../src/kafka/publish-cdrs.ts';
 import { encoderFor } from '../../../src/kafka/registry.ts';
 import { createCdrGenerator } from '../../../src/simulator/generate.ts';
 import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
+import { stubProducer } from '../../helpers/producer.ts';
 
 const SCHEMA = { id: 7, text: readCdrSchema().text };
 const CHUNK = 40;
@@ -40,15 +41,7 @@ const deliveryOf = (n: number): Buffer => {
 const recordingSink = () => {
   const sent: { topic: string; message: OutMessage }[] = [];
   const publisher = createCdrPublisher({
-    producer: {
-      connect: async () => undefined,
-      isConnected: () => true,
-      disconnect: async () => undefined,
-      send: async (batches) => {
-        for (const b of batches)
-          for (const m of b.messages) sent.push({ topic: b.topic, message: m });
-      },
-    },
+    producer: stubProducer((topic, message) => sent.push({ topic, message })),
     encoder: () => encoderFor(SCHEMA.id, SCHEMA.text),
     topic: 'cdr',
     dlqTopic: 'cdr.dlq',

@@ -13,31 +13,11 @@ import {
   readEncoding,
 } from '../../../src/ingress/read-body.ts';
 import { httpStatus } from '../../../src/ingress/status.ts';
+import { watchedStream } from '../../helpers/streams.ts';
 
 const LIMITS: BodyLimits = { maxBodyBytes: 1024, maxDecodedBytes: 4096, spoolBytes: 100 };
 
 const all = (bytes: Iterable<Buffer>): Buffer => Buffer.concat([...bytes]);
-
-/** A stream of the given chunks that records how far it was read and whether it was cancelled. */
-const streamOf = (chunks: readonly Uint8Array[]) => {
-  const state = { pulls: 0, cancelled: false };
-  let i = 0;
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        state.pulls += 1;
-        const next = chunks[i++];
-        if (next === undefined) controller.close();
-        else controller.enqueue(next);
-      },
-      cancel() {
-        state.cancelled = true;
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { stream, state };
-};
 
 /** For assert.throws/rejects: the error has this code, which the ingress answers with `status`. */
 const refusal = (code: string, status: number) => (e: unknown) =>
@@ -86,7 +66,7 @@ const readGzip = async (stream: ReadableStream<Uint8Array>, limits: typeof LIMIT
 
 describe('readBody', () => {
   it('returns the bytes as received', async () => {
-    const { stream } = streamOf([Buffer.from('{"items"'), Buffer.from(':[]}')]);
+    const { stream } = watchedStream([Buffer.from('{"items"'), Buffer.from(':[]}')]);
     const body = await readBody(stream, { limits: LIMITS });
     assert.equal(all(body.wire).toString(), '{"items":[]}');
     assert.equal(body.wireBytes, 12);
@@ -100,14 +80,14 @@ describe('readBody', () => {
   });
 
   it('accepts a body of exactly the limit', async () => {
-    const { stream } = streamOf([Buffer.alloc(1000), Buffer.alloc(24)]);
+    const { stream } = watchedStream([Buffer.alloc(1000), Buffer.alloc(24)]);
     const body = await readBody(stream, { limits: LIMITS });
     assert.equal(body.wireBytes, 1024);
   });
 
   it('cuts a streaming body off at the limit and cancels the stream', async () => {
     const chunks = Array.from({ length: 10 }, () => Buffer.alloc(300, 0x20));
-    const { stream, state } = streamOf(chunks);
+    const { stream, state } = watchedStream(chunks);
     await assert.rejects(readBody(stream, { limits: LIMITS }), { code: 'body_too_large' });
     assert.equal(state.cancelled, true);
     assert.ok(state.pulls <= 4, `read ${state.pulls} chunks, the limit is passed at the 4th`);
@@ -128,7 +108,7 @@ describe('readBody', () => {
   it('decodes gzip and keeps the wire bytes', async () => {
     const json = Buffer.from(JSON.stringify({ items: [{ 'Report ID': 'r' }] }));
     const gz = gzipSync(json);
-    const { stream } = streamOf([gz.subarray(0, 7), gz.subarray(7)]);
+    const { stream } = watchedStream([gz.subarray(0, 7), gz.subarray(7)]);
     const body = await readBody(stream, { limits: LIMITS });
     assert.deepEqual(all(body.wire), gz);
     assert.equal(body.wireBytes, gz.length);
@@ -140,20 +120,20 @@ describe('readBody', () => {
     const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024));
     assert.ok(bomb.length < LIMITS.maxBodyBytes * 20);
     const limits = { maxBodyBytes: bomb.length, maxDecodedBytes: 64 * 1024, spoolBytes: 1024 };
-    const { stream } = streamOf([bomb]);
+    const { stream } = watchedStream([bomb]);
     await assert.rejects(readGzip(stream, limits), refusal('body_too_large', 413));
   });
 
   it('applies the wire limit to gzip bodies too', async () => {
     const gz = gzipSync(randomBytes(4096));
-    const { stream } = streamOf([gz]);
+    const { stream } = watchedStream([gz]);
     await assert.rejects(readGzip(stream, LIMITS), { code: 'body_too_large' });
   });
 
   it('refuses bytes that are not gzip, and truncated gzip', async () => {
     const gz = gzipSync(Buffer.from('{"items":[]}'));
     for (const bad of [Buffer.from('{"items":[]}'), gz.subarray(0, gz.length - 5)]) {
-      const { stream } = streamOf([bad]);
+      const { stream } = watchedStream([bad]);
       await assert.rejects(readGzip(stream, LIMITS), { code: 'body_invalid_encoding' });
     }
   });
@@ -162,11 +142,11 @@ describe('readBody', () => {
 describe('readBody with a byte budget', () => {
   it('reserves every chunk and refuses (503 ingress_busy) when the budget is spent', async () => {
     const budget = createByteBudget(700);
-    const first = streamOf([Buffer.alloc(300), Buffer.alloc(300)]);
+    const first = watchedStream([Buffer.alloc(300), Buffer.alloc(300)]);
     const one = leaseBytes(budget);
     await readBody(first.stream, { limits: LIMITS, lease: one });
     assert.equal(budget.held(), 600);
-    const second = streamOf([Buffer.alloc(50), Buffer.alloc(300)]);
+    const second = watchedStream([Buffer.alloc(50), Buffer.alloc(300)]);
     const two = leaseBytes(budget);
     await assert.rejects(
       readBody(second.stream, { limits: LIMITS, lease: two }),

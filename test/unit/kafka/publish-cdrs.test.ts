@@ -8,20 +8,16 @@ import type { CdrProducer, OutMessage, ReadRangeOptions } from '../../../src/kaf
 import { createCdrPublisher } from '../../../src/kafka/publish-cdrs.ts';
 import { createLogger } from '../../../src/log.ts';
 import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
+import { stubProducer } from '../../helpers/producer.ts';
 
 const logger = createLogger('silent');
 
 /** A producer that keeps what it was given, as the topic would. */
 const recordingProducer = () => {
   const sent: OutMessage[] = [];
-  const producer: CdrProducer = {
-    connect: async () => undefined,
-    send: async (batches) => {
-      for (const b of batches) if (b.topic === 'cdr') sent.push(...b.messages);
-    },
-    isConnected: () => true,
-    disconnect: async () => undefined,
-  };
+  const producer = stubProducer((topic, m) => {
+    if (topic === 'cdr') sent.push(m);
+  });
   return { sent, producer };
 };
 

@@ -5,7 +5,7 @@ import { contentHash } from '../../../src/dedup/content-hash.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { rawHash } from '../../../src/kafka/messages.ts';
 import { createCdrPublisher } from '../../../src/kafka/publish-cdrs.ts';
-import { type Logger, silentLogger } from '../../../src/log.ts';
+import { silentLogger } from '../../../src/log.ts';
 import type { Window } from '../../../src/reconciler/plan.ts';
 import {
   type ReconcileDeps,
@@ -17,6 +17,8 @@ import { formatSummary } from '../../../src/reconciler/report.ts';
 import { type OrgResult, runOutcome } from '../../../src/reconciler/rules.ts';
 import type { Ledger } from '../../../src/reconciler/topic-ledger.ts';
 import type { RequestOptions } from '../../../src/reconciler/webex/client.ts';
+import { recordingLogger } from '../../helpers/logger.ts';
+import { stubProducer } from '../../helpers/producer.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -122,19 +124,13 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
         events.push('publish');
         const sent = new Set<string>();
         const real = createCdrPublisher({
-          producer: {
-            connect: async () => undefined,
-            isConnected: () => true,
-            disconnect: async () => undefined,
-            send: async (batches) => {
-              for (const m of batches.find((b) => b.topic === 'cdr')?.messages ?? []) {
-                const id = m.headers['cdr-report-id'] as string;
-                sent.add(id);
-                const end = Date.parse(m.headers['cdr-call-end'] ?? '');
-                onTopic.push({ id, org: m.key ?? '', end, headers: m.headers });
-              }
-            },
-          },
+          producer: stubProducer((topic, m) => {
+            if (topic !== 'cdr') return;
+            const id = m.headers['cdr-report-id'] as string;
+            sent.add(id);
+            const end = Date.parse(m.headers['cdr-call-end'] ?? '');
+            onTopic.push({ id, org: m.key ?? '', end, headers: m.headers });
+          }),
           encoder: () => ({ schemaId: 1, encode: () => Buffer.alloc(1) }),
           topic: 'cdr',
           dlqTopic: 'dlq',
@@ -158,23 +154,6 @@ const harness = (webex: Rec[], topic: Rec[], opts: HarnessOptions = {}) => {
     now: () => clock,
   };
   return { deps, onTopic, dlq, published, audits, calls, events };
-};
-
-type Line = { level: string; msg: string; fields: Record<string, unknown> };
-const captureLogger = () => {
-  const lines: Line[] = [];
-  const at =
-    (level: string) =>
-    (msg: string, fields: Record<string, unknown> = {}) =>
-      lines.push({ level, msg, fields });
-  const logger: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return { logger, lines };
 };
 
 describe('reconcile', () => {
@@ -580,7 +559,7 @@ describe('reconcile', () => {
 
   test('a failed window is logged once at warn with each cause once; a clean one at info', async () => {
     const many: Rec[] = ['A', 'B', 'C'].map((org, i) => ({ id: `m${i}`, org, end: T0 + i }));
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = recordingLogger();
     const timeout = new CdrError('kafka_timeout', 'Kafka did not acknowledge within 1000 ms');
     const h = harness(many, []);
     const run = await reconcile(
@@ -604,10 +583,10 @@ describe('reconcile', () => {
         ['info', 'window reconciled'],
       ],
     );
-    assert.deepEqual(windowLines[0]?.fields.causes, [
+    assert.deepEqual(windowLines[0]?.fields?.causes, [
       { code: 'kafka_timeout', failures: 3, error: timeout.message },
     ]);
-    assert.equal(windowLines[0]?.fields.failedOrgs, 3);
+    assert.equal(windowLines[0]?.fields?.failedOrgs, 3);
     assert.equal(lines.find((l) => l.msg === 'reconciliation run finished')?.level, 'warn');
   });
 
@@ -616,7 +595,7 @@ describe('reconcile', () => {
       'webex_auth_failed',
       'cdrcountbyorg: HTTP 401: Webex refused WEBEX_ACCESS_TOKEN (wrong or expired)',
     );
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = recordingLogger();
     const h = harness(webex, [], { failCount: () => true, error: refused });
     const three = [...W, { start: T0 + 2 * H, end: T0 + 3 * H }];
     const run = await reconcile({ ...h.deps, logger }, three);
@@ -635,8 +614,8 @@ describe('reconcile', () => {
     );
     const errors = lines.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1);
-    assert.match(String(errors[0]?.fields.error), /WEBEX_ACCESS_TOKEN/);
-    assert.equal(errors[0]?.fields.windowsNotReached, 2);
+    assert.match(String(errors[0]?.fields?.error), /WEBEX_ACCESS_TOKEN/);
+    assert.equal(errors[0]?.fields?.windowsNotReached, 2);
     const text = formatSummary(run);
     assert.match(text, /not reached 2/);
     assert.match(text, /^stopped early: cdrcountbyorg: .*WEBEX_ACCESS_TOKEN/m);

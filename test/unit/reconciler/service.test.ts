@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Logger, silentLogger } from '../../../src/log.ts';
+import { silentLogger } from '../../../src/log.ts';
 import { runOutcome } from '../../../src/reconciler/rules.ts';
 import { createReconciler } from '../../../src/reconciler/service.ts';
 import { parseReconcilerConfig } from '../../../src/settings.ts';
+import { type LogLine, recordingLogger } from '../../helpers/logger.ts';
 
 const unreachable = () => {
   const parsed = parseReconcilerConfig({
@@ -38,26 +39,14 @@ const within = async <T>(ms: number, p: Promise<T>, what: string): Promise<T> =>
   }
 };
 
-type Line = { level: string; msg: string; fields: Record<string, unknown> };
+type Line = LogLine;
 
 /** A logger that keeps its lines; `until` resolves with the first line matching. */
 const capture = () => {
-  const lines: Line[] = [];
   const waiting: { match: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
-  const at =
-    (level: string) =>
-    (msg: string, fields: Record<string, unknown> = {}) => {
-      const line = { level, msg, fields };
-      lines.push(line);
-      for (const w of waiting.filter((x) => x.match(line))) w.resolve(line);
-    };
-  const logger: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
+  const { logger, lines } = recordingLogger((line) => {
+    for (const w of waiting.filter((x) => x.match(line))) w.resolve(line);
+  });
   const until = (match: (l: Line) => boolean) =>
     new Promise<Line>((resolve) => {
       const seen = lines.find(match);
@@ -102,8 +91,8 @@ describe('reconciler service: STARTUP_TIMEOUT', () => {
         'the warning',
       );
       assert.equal(overdue.level, 'warn');
-      assert.equal(overdue.fields.waitingFor, 'Kafka brokers 127.0.0.1:1');
-      assert.match(String(overdue.fields.error), /.+/);
+      assert.equal(overdue.fields?.waitingFor, 'Kafka brokers 127.0.0.1:1');
+      assert.match(String(overdue.fields?.error), /.+/);
       const status = reconciler.status();
       assert.equal(status.ready, false);
       assert.equal(status.running, true, 'the run still waits for Kafka');
@@ -111,7 +100,7 @@ describe('reconciler service: STARTUP_TIMEOUT', () => {
       // bounded: within the first 30 s, one line before the deadline and one at it (kafkajs' own
       // connection errors likewise at most one)
       const warns = (component?: string) =>
-        lines.filter((l) => l.level === 'warn' && l.fields.component === component).length;
+        lines.filter((l) => l.level === 'warn' && l.fields?.component === component).length;
       assert.ok(warns() <= 2, `${warns()} warnings`);
       assert.ok(warns('kafkajs') <= 1, `${warns('kafkajs')} kafkajs warnings`);
     } finally {

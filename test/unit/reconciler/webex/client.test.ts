@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type CdrError, isCdrError } from '../../../../src/errors.ts';
-import type { Logger } from '../../../../src/log.ts';
 import type { Window } from '../../../../src/reconciler/plan.ts';
 import {
   createWebexClient,
   type WebexClientConfig,
 } from '../../../../src/reconciler/webex/client.ts';
+import { recordingLogger } from '../../../helpers/logger.ts';
+import { suiteTempDir } from '../../../helpers/temp.ts';
 
 // ---------------------------------------------------------------------------
 // Fakes
@@ -37,19 +37,6 @@ const fakeFetch = (handler: Handler) => {
     return handler(call, calls.length);
   };
   return { fetch, calls };
-};
-
-type LogLine = { level: string; msg: string; fields: Record<string, unknown> | undefined };
-const recordingLogger = () => {
-  const lines: LogLine[] = [];
-  const make = (): Logger => ({
-    debug: (msg, fields) => lines.push({ level: 'debug', msg, fields }),
-    info: (msg, fields) => lines.push({ level: 'info', msg, fields }),
-    warn: (msg, fields) => lines.push({ level: 'warn', msg, fields }),
-    error: (msg, fields) => lines.push({ level: 'error', msg, fields }),
-    child: () => make(),
-  });
-  return { logger: make(), lines, warnings: () => lines.filter((l) => l.level === 'warn') };
 };
 
 const START = Date.parse('2024-05-10T10:00:00.000Z');
@@ -840,13 +827,7 @@ describe('webex client: OAuth', () => {
 });
 
 describe('webex client: token file', () => {
-  let dir = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'webex-token-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('webex-token-');
 
   it('reads the token from the file and re-reads it once after a 401', async () => {
     const path = join(dir, 'token');

@@ -1,34 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Logger } from '../../../../src/log.ts';
+import { describe, it } from 'node:test';
 import {
   createRefreshTokenStore,
   readRefreshTokenFile,
 } from '../../../../src/reconciler/webex/refresh-token-file.ts';
+import { recordingLogger } from '../../../helpers/logger.ts';
+import { suiteTempDir } from '../../../helpers/temp.ts';
 
-const recordingLogger = () => {
-  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-  const make = (): Logger => ({
-    debug: (msg, fields) => lines.push({ level: 'debug', msg, ...(fields ? { fields } : {}) }),
-    info: (msg, fields) => lines.push({ level: 'info', msg, ...(fields ? { fields } : {}) }),
-    warn: (msg, fields) => lines.push({ level: 'warn', msg, ...(fields ? { fields } : {}) }),
-    error: (msg, fields) => lines.push({ level: 'error', msg, ...(fields ? { fields } : {}) }),
-    child: () => make(),
-  });
-  return { logger: make(), lines, text: () => JSON.stringify(lines) };
+/** The recording logger, with its lines as JSON (lines without fields have none there). */
+const textLogger = () => {
+  const log = recordingLogger();
+  return { ...log, text: () => JSON.stringify(log.lines) };
 };
 
 describe('refresh token file', () => {
-  let dir = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'webex-refresh-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('webex-refresh-');
 
   it('reads the token, and refuses a missing or empty file', async () => {
     const path = join(dir, 'refresh');
@@ -44,7 +32,7 @@ describe('refresh token file', () => {
   it('writes a rotated token back atomically, in order, leaving no temporary file', async () => {
     const path = join(dir, 'rotating');
     await writeFile(path, 'refresh-1\n');
-    const log = recordingLogger();
+    const log = textLogger();
     const store = createRefreshTokenStore({ path, logger: log.logger });
     store.onRotated('rotated-secret-2');
     store.onRotated('rotated-secret-3');
@@ -58,7 +46,7 @@ describe('refresh token file', () => {
   });
 
   it('logs a failed write without the token, and keeps going', async () => {
-    const log = recordingLogger();
+    const log = textLogger();
     const store = createRefreshTokenStore({
       path: join(dir, 'no-such-dir', 'refresh'),
       logger: log.logger,
@@ -70,7 +58,7 @@ describe('refresh token file', () => {
   });
 
   it('without a file: one warning on the first rotation, never the token', () => {
-    const log = recordingLogger();
+    const log = textLogger();
     const store = createRefreshTokenStore({ logger: log.logger });
     store.onRotated('refresh-secret-2');
     store.onRotated('refresh-secret-3');
