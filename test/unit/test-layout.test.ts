@@ -10,7 +10,9 @@
  * `src/`, so a drop in coverage fails the build.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +53,56 @@ describe('how the tests run', () => {
     assert.ok(files.length > 50, 'the test files are found');
     const missed = files.filter((f) => !dirs.some((d) => f.startsWith(d)));
     assert.deepEqual(missed, [], 'every test file runs in npm test');
+  });
+});
+
+describe('a test file that leaks a handle', () => {
+  const GUARD = join(ROOT, 'test/helpers/exit-guard.ts');
+  // a runner of its own, not a file of this one
+  const { NODE_TEST_CONTEXT: _context, ...runnerEnv } = process.env;
+  const runFile = (body: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'exit-guard-'));
+    const file = join(dir, 'leak.test.ts');
+    writeFileSync(file, body);
+    try {
+      return spawnSync(
+        process.execPath,
+        ['--import', GUARD, '--test', '--test-reporter=tap', file],
+        { encoding: 'utf8', timeout: 60_000, env: { ...runnerEnv, EXIT_GUARD_TEST_MS: '500' } },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const LEAK = `import { test } from 'node:test';
+import { createServer } from 'node:net';
+test('leaks a server', () => { createServer().listen(0, '127.0.0.1'); });
+${Array.from({ length: 40 }, (_, i) => `test('t${i}', () => {});`).join('\n')}
+`;
+
+  it("ends after the guard's linger, naming what held it, with every result reported", () => {
+    const r = runFile(LEAK);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /\[exit-guard\] .*leak\.test\.ts: .*TCPServerWrap/);
+    assert.match(r.stdout, /^# tests 41$/m);
+    assert.match(r.stdout, /^# pass 41$/m);
+  });
+
+  it('keeps a failure a failure', () => {
+    const r = runFile(`${LEAK}test('fails', () => { throw new Error('no'); });\n`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /^# fail 1$/m);
+  });
+
+  it('every test command preloads the guard and none uses --test-force-exit (it drops results)', () => {
+    const commands = [script('test:unit'), script('test:integration'), script('test')];
+    commands.push(readFileSync(join(ROOT, '.ci/testcontainers'), 'utf8'));
+    for (const c of commands) {
+      assert.doesNotMatch(c, /--test-force-exit/);
+      for (const run of c.split(/&&|\n/).filter((part) => / --test /.test(part))) {
+        assert.match(run, /--import[= ]\.?\/?test\/helpers\/exit-guard\.ts/, run);
+      }
+    }
   });
 });
 
