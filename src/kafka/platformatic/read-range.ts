@@ -17,8 +17,9 @@
  * record arrives for `stallMs` while partitions remain (`kafka_timeout`), or
  * at once when `signal` aborts (rejecting with its reason; with `follow`,
  * resolving). Reaching Kafka, listing offsets and joining are under
- * `startTimeoutMs`. Every client is closed before the read returns, and a
- * stream the library hands over after the read ended is closed at once.
+ * `startTimeoutMs`. Every client is closed before the read returns, except a
+ * consumer whose consume() is still under way: it is closed once that has
+ * settled, after the stream it hands over (see the `finally`).
  */
 import { randomUUID } from 'node:crypto';
 import { CdrError } from '../../errors.ts';
@@ -101,7 +102,8 @@ export const readTopicRange = async (
   const { starting, started, stats } = beginRead(opts);
   let consumer: Awaited<ReturnType<ReadClients['consumer']>> | undefined;
   let stream: ReadStream | undefined;
-  let closed = false;
+  /** consume() of this read: its stream, or its failure, may come after the read ended. */
+  let pending: Promise<ReadStream> | undefined;
   try {
     const admin = await unlessAborted(clients.admin(), starting);
     try {
@@ -144,15 +146,11 @@ export const readTopicRange = async (
       maxBytes: 2 * 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
     });
-    // handed over after the read ended (aborted while joining): closed at once
-    // A stream still setting itself up when the read ends fails that setup on the closed
-    // consumer ('Client is closed'): the read is over, so that error is nobody's (the loop
-    // below still sees every error while it reads).
+    pending = consuming;
+    // The read's own errors reach the loop below; one the stream meets after the read ended
+    // (its setup failing on a consumer closed meanwhile) is nobody's.
     consuming.then(
-      (s) => {
-        s.on('error', () => undefined);
-        return closed ? s.close().catch(() => undefined) : undefined;
-      },
+      (s) => s.on('error', () => undefined),
       () => undefined,
     );
     const s = await unlessAborted(consuming, starting);
@@ -224,9 +222,24 @@ export const readTopicRange = async (
     if (!ended) throw new CdrError('kafka_failed', `reading ${topic}: the stream ended early`);
     return stats(true, partitions, records);
   } finally {
-    closed = true;
     started();
     await stream?.close().catch(() => undefined);
-    await consumer?.close(true).catch(() => undefined);
+    const c = consumer;
+    const closeConsumer = () => c?.close(true).catch(() => undefined);
+    if (stream === undefined && pending !== undefined) {
+      // consume() still under way (the read ended while it joined): the library makes its
+      // stream only then, and on a consumer already closed the stream's setup fails with an
+      // error emitted before anyone can listen (process.nextTick runs before a promise's
+      // callbacks), an uncaught exception. So the consumer is closed after that stream,
+      // once consume() has handed it over (or failed).
+      void pending
+        .then(
+          (s) => s.close().catch(() => undefined),
+          () => undefined,
+        )
+        .then(closeConsumer);
+    } else {
+      await closeConsumer();
+    }
   }
 };

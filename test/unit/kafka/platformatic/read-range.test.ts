@@ -311,18 +311,26 @@ describe('platformatic readTopicRange', () => {
     assert.equal(calls.adminClosed, 1);
   });
 
-  it('a stream handed over after the read ended is closed at once', async () => {
+  it('a consume() still under way when the read ends: its stream is closed once handed over, then the consumer', async () => {
     const stream = fakeStream([]);
-    let handOver: (s: ReadStream) => void = () => undefined;
+    let handOver: () => void = () => undefined;
     const { clients, calls } = fakeClients({
       offsets: { earliest: [0n], latest: [5n], atTime: [0n] },
     });
     const consumer = await clients.consumer('g');
     clients.consumer = async () => ({
       ...consumer,
+      // as the library: the stream is made when the join ends, and sets itself up on the next
+      // tick, failing on a consumer closed by then with an error emitted before consume()'s
+      // promise calls back (an uncaught exception, had the consumer been closed first)
       consume: () =>
         new Promise<ReadStream>((resolve) => {
-          handOver = resolve;
+          handOver = () => {
+            process.nextTick(() => {
+              if (calls.consumerClosed > 0) stream.emitError(new Error('Client is closed.'));
+            });
+            resolve(stream);
+          };
         }),
     });
     const stop = new AbortController();
@@ -335,9 +343,10 @@ describe('platformatic readTopicRange', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     stop.abort(new Error('stopped'));
     await assert.rejects(read, /stopped/);
-    assert.equal(calls.consumerClosed, 1);
-    handOver(stream);
-    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(calls.consumerClosed, 0, 'not closed under a consume() still under way');
+    handOver();
+    await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(stream.closed(), true);
+    assert.equal(calls.consumerClosed, 1);
   });
 });
