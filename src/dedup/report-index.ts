@@ -57,7 +57,8 @@ export type ReportIndex = {
   check(reportId: string, hash: string): Verdict;
   /** Whether the Report ID is held, whatever its content. */
   has(reportId: string): boolean;
-  observe(seen: Seen): void;
+  /** Takes what the topic says of a record in; true when its Report ID was not held before. */
+  observe(seen: Seen): boolean;
   /** Drops what was published before `now - windowMs`; the number dropped. */
   prune(now: number): number;
   /**
@@ -272,7 +273,7 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
         if (seen.version < e.version) {
           const at = Math.max(e.publishedSec, publishedSec);
           write(seen.reportId, slot, e.hash, e.version, e.reportTime, at);
-          return;
+          return false;
         }
       }
       write(
@@ -283,6 +284,7 @@ export const createReportIndex = (windowMs: number, initialSlots = 1 << 12): Rep
         seen.reportTime,
         Math.max(publishedSec, e?.publishedSec ?? 0),
       );
+      return e === undefined;
     },
     prune(now) {
       const keepSec = Math.floor((now - windowMs) / 1000);

@@ -96,8 +96,7 @@ export const createLedger = (
 
   const place = (callEnd: number | null, orgId: string, seen: Seen) => {
     const slot = callEnd === null ? undefined : perWindow[windowOf(callEnd)];
-    const first = !all.has(seen.reportId);
-    all.observe(seen);
+    const first = all.observe(seen); // one lookup: a Report ID is counted where first seen
     if (slot === undefined) outsideWindows += 1;
     else if (first) slot.set(orgId, (slot.get(orgId) ?? 0) + 1);
   };

@@ -99,16 +99,19 @@ describe('report index', () => {
     assert.deepEqual(index.check('not-a-uuid', H1), { kind: 'new' });
     assert.deepEqual(index.check(recent, H1), { kind: 'repeat', version: 1 });
   });
-  it('agrees with a Set<string> on UUIDs and other IDs, through many growths (has)', () => {
+  it('agrees with a Set<string> on UUIDs and other IDs, through many growths (has, observe)', () => {
     const index = createReportIndex(48 * HOUR, 4);
     const reference = new Set<string>();
     const ids: string[] = [];
     for (let i = 0; i < 20_000; i++) {
       const id = i % 7 === 0 ? `other-${i}` : randomUUID();
-      index.observe(seen(id, H1));
+      assert.equal(index.observe(seen(id, H1)), true, 'a Report ID not held before');
       reference.add(id);
       ids.push(id);
-      if (i % 3 === 0) index.observe(seen(ids[i >> 1] as string, H1)); // repeats change nothing
+      if (i % 3 === 0) {
+        // repeats change nothing, and say they were held
+        assert.equal(index.observe(seen(ids[i >> 1] as string, i % 2 === 0 ? H1 : H2)), false);
+      }
     }
     assert.equal(index.size, reference.size);
     for (const id of ids) assert.equal(index.has(id), true);
