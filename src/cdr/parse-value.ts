@@ -27,6 +27,10 @@ const TIME_RE =
  * not a valid time, or when parsing would drop sub-millisecond digits.
  */
 export const parseTime = (text: string): number | null => {
+  if (text.length === 24) {
+    const fast = parseIsoMillis(text);
+    if (fast !== undefined) return fast;
+  }
   const m = TIME_RE.exec(text.length > 40 ? '' : text.trim());
   if (m === null) return null;
   const frac = m[7] ?? '';
@@ -37,22 +41,72 @@ export const parseTime = (text: string): number | null => {
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
-  if (
-    year < 1000 || // not a Webex time; also spares Date.UTC's 0-99 => 1900-1999 rule
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysInMonth(year, month) ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    return null;
-  }
+  if (!validTime(year, month, day, hour, minute, second)) return null;
   const ms = frac === '' ? 0 : Number(frac.length >= 3 ? frac.slice(0, 3) : frac.padEnd(3, '0'));
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
   return utc - zoneOffsetMinutes(m[8] ?? 'Z') * 60_000;
 };
+
+/** Digits of `text` from `at` to `at + n` as a number, or -1 when one is not a digit. */
+const digitsAt = (text: string, at: number, n: number): number => {
+  let value = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+};
+
+/**
+ * `2023-10-12T21:22:32.621Z`, the form of nearly every Webex time, read
+ * without the regex (a CDR holds several times; issue 15): the same value and
+ * the same checks as the general path, or undefined when `text` is not exactly
+ * that form (then the general path decides).
+ */
+const parseIsoMillis = (text: string): number | null | undefined => {
+  if (
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 || // .
+    text.charCodeAt(23) !== 90 // Z
+  ) {
+    return undefined;
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const ms = digitsAt(text, 20, 3);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || ms < 0) {
+    return undefined;
+  }
+  return validTime(year, month, day, hour, minute, second)
+    ? Date.UTC(year, month - 1, day, hour, minute, second, ms)
+    : null;
+};
+
+const validTime = (
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): boolean =>
+  year >= 1000 && // not a Webex time; also spares Date.UTC's 0-99 => 1900-1999 rule
+  month >= 1 &&
+  month <= 12 &&
+  day >= 1 &&
+  day <= daysInMonth(year, month) &&
+  hour <= 23 &&
+  minute <= 59 &&
+  second <= 59;
 
 const daysInMonth = (year: number, month: number): number =>
   month === 2

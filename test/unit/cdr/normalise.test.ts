@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FIELDS, FIELDS_BY_MATCH_KEY, toMatchKey } from '../../../src/cdr/fields.ts';
 import { type NormalisedCdr, normalise } from '../../../src/cdr/normalise.ts';
-import { rawText } from '../../../src/cdr/parse-value.ts';
+import { parseTime, rawText } from '../../../src/cdr/parse-value.ts';
 import type { CdrError, ErrorCode } from '../../../src/errors.ts';
 import { fullRawCdr, INGEST, minimalRawCdr, SPEC_TIME_MS } from '../../helpers/fixtures.ts';
 
@@ -383,6 +383,39 @@ describe('normalise: times', () => {
     const record = time(1697145752621);
     assert.equal(record.start_time, null);
     assert.equal(record.extra_fields['Start time'], '1697145752621');
+  });
+
+  it('reads the common form the same without the regex (issue 15) as with it', () => {
+    // a leading space sends the same text through the general path (trimmed)
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    const texts = fc.tuple(
+      fc.integer({ min: 0, max: 9999 }),
+      fc.integer({ min: 0, max: 14 }),
+      fc.integer({ min: 0, max: 33 }),
+      fc.integer({ min: 0, max: 25 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 999 }),
+    );
+    fc.assert(
+      fc.property(texts, ([y, mo, d, h, mi, s, ms]) => {
+        const text = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(ms, 3)}Z`;
+        assert.equal(text.length, 24);
+        assert.equal(parseTime(text), parseTime(` ${text}`), text);
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of [
+      '2024-02-29T23:59:59.999Z',
+      '2023-02-29T00:00:00.000Z',
+      '2023-10-12T21:22:32.62xZ',
+      '2023-10-12t21:22:32.621Z',
+      '+023-10-12T21:22:32.621Z',
+      '2023-10-12T21:22:32,621Z',
+    ]) {
+      assert.equal(parseTime(text), parseTime(` ${text}`), text);
+    }
+    assert.equal(parseTime('2023-10-12T21:22:32.621Z'), SPEC_TIME_MS);
   });
 
   it('accepts far-future times (validity is not plausibility)', () => {
