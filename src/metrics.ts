@@ -93,6 +93,9 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 /** Bytes: 1 KiB to 256 MiB, by fours. */
 const SIZE_BUCKETS = Array.from({ length: 10 }, (_, i) => 1024 * 4 ** i);
 
+/** How a delivery used the worker threads (ingress/route.ts). */
+export type WorkerMode = 'whole' | 'chunks';
+
 export type Metrics = {
   /** One answered webhook request: its HTTP status and how long it took. */
   delivery(status: number, seconds: number): void;
@@ -102,6 +105,8 @@ export type Metrics = {
   refused(status: number, reason: string): void;
   /** The time Kafka took to acknowledge a delivery's records. */
   produced(seconds: number): void;
+  /** A delivery's records parsed and encoded on the worker threads: whole on one, or in chunks. */
+  onWorkers(mode: WorkerMode): void;
   payload(bytes: number): void;
   /** A delivery was answered 2xx at `atMs` (epoch ms). */
   accepted(atMs: number): void;
@@ -159,6 +164,11 @@ export const createMetrics = (registry: Registry = createRegistry()): Metrics =>
     'webex_cdr_duplicates_in_batch_total',
     'CDRs dropped because their Report ID came again in the same delivery.',
   );
+  const workers = counter(
+    'webex_cdr_worker_deliveries_total',
+    'Webhook deliveries whose records were parsed and encoded on worker threads (INGRESS_WORKERS): whole, a body handed to one worker while the main thread published another; chunks, a large body spread over the workers.',
+    ['mode'],
+  );
   const produce = histogram(
     'webex_cdr_produce_seconds',
     'Time for Kafka to acknowledge all records of one delivery.',
@@ -211,6 +221,7 @@ export const createMetrics = (registry: Registry = createRegistry()): Metrics =>
     deadLettered: (reason, n) => deadBy(reason).inc(n),
     refused: (status, reason) => errorsBy(`${status} ${reason}`).inc(),
     produced: (seconds) => produce.observe(seconds),
+    onWorkers: (mode) => workers.labels({ mode }).inc(),
     payload: (bytes) => size.observe(bytes),
     accepted: (atMs) => last.set(atMs / 1000),
     inFlight: (delta) => inFlight.inc(delta),

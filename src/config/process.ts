@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { FEEDS } from '../cdr/normalise.ts';
-import { privacyEnv, privacyRules, toPrivacy } from '../cdr/privacy.ts';
+import { privacyEnv, privacyRules, toPrivacy } from '../cdr/privacy-env.ts';
 import type { LogLevel } from '../log.ts';
 import { acrossSettings, durationWithin, HOUR, int, list, SECOND } from './schema.ts';
 

@@ -1,8 +1,9 @@
 /**
  * @module ingress/chunk-worker
  * The entry of a worker thread of the pipeline (ingress/publish-parallel.ts):
- * each message is one chunk to check or to encode (ingress/encode-chunk.ts),
- * answered by one message; an encoded chunk's values are transferred back.
+ * each message is one chunk to check or to encode, or a whole body to parse
+ * and encode (ingress/encode-chunk.ts), answered by one message; encoded
+ * values are transferred back.
  * `workerData` holds the privacy settings (null: none). The encoder is made
  * from the schema id and text the main thread looked up, and kept while they
  * stay the same.
@@ -10,8 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPrivacy, type PrivacySettings } from '../cdr/privacy.ts';
 import { CdrError, describe } from '../errors.ts';
-import { type Encoder, encoderFor } from '../kafka/registry.ts';
-import { checkChunk, encodeChunk } from './encode-chunk.ts';
+import { type Encoder, encoderFor } from '../kafka/wire-encoder.ts';
+import { checkChunk, encodeBody, encodeChunk } from './encode-chunk.ts';
 import type { ChunkAnswer, ChunkJob } from './publish-parallel.ts';
 
 const settings = workerData as PrivacySettings | null;
@@ -27,7 +28,18 @@ const answer = (job: ChunkJob): ChunkAnswer => {
   if (encoder?.id !== id || encoder.text !== text) {
     encoder = { id, text, encoder: encoderFor(id, text) };
   }
+  if (job.kind === 'body') {
+    const body = encodeBody(job.bytes, job.chunkRecords, job.ingest, encoder.encoder, privacy);
+    return { ok: true, body };
+  }
   return { ok: true, chunk: encodeChunk(job.records, job.ingest, encoder.encoder, privacy) };
+};
+
+/** What an answer hands back rather than copies: the encoded values. */
+const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
+  if (!answer.ok) return [];
+  if ('body' in answer) return answer.body.chunks.map((c) => c.values.buffer);
+  return answer.chunk === null ? [] : [answer.chunk.values.buffer];
 };
 
 parentPort?.on('message', (job: ChunkJob) => {
@@ -38,8 +50,5 @@ parentPort?.on('message', (job: ChunkJob) => {
     const error = e instanceof CdrError ? e : new CdrError('worker_failed', describe(e));
     reply = { ok: false, code: error.code, message: error.message };
   }
-  parentPort?.postMessage(
-    reply,
-    reply.ok && reply.chunk !== null ? [reply.chunk.values.buffer] : [],
-  );
+  parentPort?.postMessage(reply, answerTransfer(reply));
 });

@@ -22,9 +22,9 @@ import type { Privacy } from '../cdr/privacy.ts';
 import { contentHash } from '../dedup/content-hash.ts';
 import { CdrError, type ErrorCode } from '../errors.ts';
 import { type EncodedBatch, type EncodedCdr, encodeRecord } from '../kafka/publish-cdrs.ts';
-import type { Encoder } from '../kafka/registry.ts';
+import type { Encoder } from '../kafka/wire-encoder.ts';
 import { isJsonText } from './json-syntax.ts';
-import { invalidJson, type RecordBytes } from './parse-body.ts';
+import { invalidJson, parseWholeRecords, type RecordBytes } from './parse-body.ts';
 
 /** A chunk's answer from a worker: per normalised record, in the order of the delivery. */
 export type EncodedChunk = {
@@ -77,8 +77,65 @@ export const encodeChunk = (
   encoder: Pick<Encoder, 'encode'>,
   privacy: Privacy | null,
 ): EncodedChunk => {
-  const count = records.bounds.length / 2;
   const text = textOf(records);
+  return encodeRaws(
+    { count: records.bounds.length / 2, firstIndex: records.firstIndex },
+    (k) => parseRecord(text, k, records.firstIndex),
+    records.bytes.length,
+    { ingest, encoder, privacy },
+  );
+};
+
+/** A body's records, its JSON parsed whole on a worker, encoded chunk by chunk. */
+export type EncodedBody = {
+  /** Records in the body (the delivery's `received`). */
+  readonly received: number;
+  /** One per `chunkRecords` records of the body, as the inline path chunks it. */
+  readonly chunks: EncodedChunk[];
+};
+
+/**
+ * A body handed whole to a worker: parsed as the inline path parses a body in
+ * memory (ingress/parse-body.ts: one JSON.parse, the same errors and limit,
+ * so a syntax error anywhere refuses it before anything is sent), then
+ * encoded in chunks of `chunkRecords` records, numbered as inline.
+ */
+export const encodeBody = (
+  bytes: Uint8Array,
+  chunkRecords: number,
+  ingest: Ingest,
+  encoder: Pick<Encoder, 'encode'>,
+  privacy: Privacy | null,
+): EncodedBody => {
+  const raws = parseWholeRecords(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+  const bytesPerRecord = bytes.length / Math.max(1, raws.length);
+  const chunks: EncodedChunk[] = [];
+  for (let from = 0; from === 0 || from < raws.length; from += chunkRecords) {
+    const count = Math.min(chunkRecords, raws.length - from);
+    chunks.push(
+      encodeRaws({ count, firstIndex: from }, (k) => raws[from + k], count * bytesPerRecord, {
+        ingest,
+        encoder,
+        privacy,
+      }),
+    );
+  }
+  return { received: raws.length, chunks };
+};
+
+/**
+ * Records normalised, their privacy applied, hashed and Avro-encoded exactly as
+ * the inline path does (cdr/batch.ts, kafka/publish-cdrs.ts); the values packed
+ * into one buffer (`sizeHint` bytes to start with), which is transferred.
+ */
+const encodeRaws = (
+  at: { count: number; firstIndex: number },
+  rawAt: (k: number) => unknown,
+  sizeHint: number,
+  how: { ingest: Ingest; encoder: Pick<Encoder, 'encode'>; privacy: Privacy | null },
+): EncodedChunk => {
+  const { count, firstIndex } = at;
+  const { ingest, encoder, privacy } = how;
   const out: EncodedChunk = {
     reportIds: [],
     orgIds: [],
@@ -92,19 +149,19 @@ export const encodeChunk = (
     failures: [],
     dead: [],
   };
-  // Avro is smaller than the JSON it comes from: the records' bytes are room enough, mostly
-  let values = Buffer.allocUnsafeSlow(Math.max(1024, records.bytes.length));
+  // Avro is smaller than the JSON it comes from: that many bytes are room enough, mostly
+  let values = Buffer.allocUnsafeSlow(Math.max(1024, Math.ceil(sizeHint)));
   let used = 0;
   let n = 0;
   for (let k = 0; k < count; k++) {
-    const raw = parseRecord(text, k, records.firstIndex);
+    const raw = rawAt(k);
     const result = normalise(raw, ingest);
     if (!result.ok) {
       out.dead.push({
         raw: privacy === null ? raw : privacy.protectRaw(raw),
         code: result.error.code,
         message: result.error.message,
-        index: records.firstIndex + k,
+        index: firstIndex + k,
       });
       continue;
     }

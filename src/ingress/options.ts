@@ -32,7 +32,7 @@ export const ingressEnv = z.object({
   INGRESS_WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
     .default('auto'),
-  INGRESS_WORKERS_MIN_BYTES: int(8 * 1024 * 1024, 0),
+  INGRESS_WORKERS_MIN_BYTES: int(1024 * 1024, 0),
   DEDUP: bool(true),
   DEDUP_WINDOW: durationWithin('48h', [HOUR, '1h'], [30 * DAY, '30d']),
 });
@@ -51,13 +51,16 @@ export const INGRESS_SECRETS = ['WEBHOOK_SECRETS'] as const;
 export const INGRESS_FROM_FILE = ['WEBHOOK_SECRETS'] as const;
 
 /**
- * INGRESS_WORKERS=auto: a worker per core but the main thread's (HTTP, the
- * Kafka client, the messages), when that makes at least two; none below three
- * cores: one worker only moves the work off the main thread (no faster, more
- * CPU and memory), and on two cores the workers compete with the main thread
- * (docs/performance.md#worker-threads).
+ * INGRESS_WORKERS=auto: a worker per core, at most MAX_AUTO_WORKERS; none on
+ * one core. The main thread keeps HTTP, the signature and the Kafka client
+ * (about 40 % of a record's CPU), so from two cores the workers take the rest
+ * off it (measured on two cores: docs/performance.md#worker-threads); beyond
+ * about three workers the main thread is what limits, so more would only hold
+ * memory (calculated from the per-record costs, not measured).
  */
-export const autoWorkers = (cores: number): number => (cores < 3 ? 0 : cores - 1);
+export const MAX_AUTO_WORKERS = 4;
+export const autoWorkers = (cores: number): number =>
+  cores < 2 ? 0 : Math.min(cores, MAX_AUTO_WORKERS);
 
 export const toIngressOptions = (e: IngressEnv) => ({
   port: e.PORT,

@@ -235,9 +235,16 @@ export const readRecords = (
 const tooManyRecords = () =>
   new CdrError('body_too_large', `the body holds more than ${MAX_RECORDS} records`);
 
-const parseWhole = (bytes: BodyBytes): RecordSlices => {
-  const whole = parseRecords(bytes.read(0, bytes.length));
-  // the same limit as the scan: the answer does not depend on how the body was read
+/**
+ * The records of a body parsed whole (one JSON.parse), with the same limit on
+ * their number as the scan: the answer does not depend on how the body was
+ * read. Also what a worker thread does with a body handed to it whole.
+ */
+export const parseWholeRecords = (bytes: Buffer): unknown[] => {
+  const whole = parseRecords(bytes);
   if (whole.length > MAX_RECORDS) throw tooManyRecords();
-  return parsedSlices(whole);
+  return whole;
 };
+
+const parseWhole = (bytes: BodyBytes): RecordSlices =>
+  parsedSlices(parseWholeRecords(bytes.read(0, bytes.length)));

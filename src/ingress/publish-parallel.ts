@@ -28,8 +28,8 @@ import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
-import type { Encoder } from '../kafka/registry.ts';
-import { type EncodedChunk, toEncodedBatch } from './encode-chunk.ts';
+import type { Encoder } from '../kafka/wire-encoder.ts';
+import { type EncodedBody, type EncodedChunk, toEncodedBatch } from './encode-chunk.ts';
 import type { RecordBytes, RecordSlices } from './parse-body.ts';
 import {
   createChunkSender,
@@ -48,11 +48,24 @@ export type ChunkJob =
       readonly records: RecordBytes;
       readonly ingest: Ingest;
       readonly schema: ChunkSchema;
+    }
+  | {
+      /** A body in memory, handed whole (publishBodyOnWorker). */
+      readonly kind: 'body';
+      readonly bytes: Uint8Array<ArrayBuffer>;
+      readonly chunkRecords: number;
+      readonly ingest: Ingest;
+      readonly schema: ChunkSchema;
     };
 
 export type ChunkAnswer =
   | { readonly ok: true; readonly chunk: EncodedChunk | null }
+  | { readonly ok: true; readonly body: EncodedBody }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+/** What a job hands over to its worker rather than copies. */
+const transferOf = (job: ChunkJob): ArrayBuffer[] =>
+  job.kind === 'body' ? [job.bytes.buffer] : [job.records.bytes.buffer, job.records.bounds.buffer];
 
 export type ChunkWorkers = {
   readonly size: number;
@@ -88,7 +101,7 @@ export const createChunkWorkers = (options: {
       const e = options.encoder();
       return e?.schemaText === undefined ? null : { id: e.schemaId, text: e.schemaText };
     },
-    run: (job) => pool.run(job, [job.records.bytes.buffer, job.records.bounds.buffer]),
+    run: (job) => pool.run(job, transferOf(job)),
     replaced: pool.replaced,
     close: pool.close,
   };
@@ -123,6 +136,36 @@ const inOrder = async <T>(
   }
 };
 
+/** A job's answer, or its error thrown (`worker_failed` when its worker died). */
+const answerOf = async (workers: ChunkWorkers, job: ChunkJob) => {
+  const answer = await workers.run(job);
+  if (!answer.ok) throw new CdrError(answer.code, answer.message);
+  return answer;
+};
+
+/**
+ * A body in memory of at most WHOLE_PARSE_BYTES, handed whole to one worker:
+ * no scan on the main thread, which keeps HTTP, the signature and Kafka; the
+ * worker parses it as the inline path would (a syntax error anywhere refuses
+ * it, nothing sent) and encodes it in the inline path's chunks, which are sent
+ * here in order, each once the one before is acknowledged. Deliveries in
+ * flight at once run on as many workers.
+ */
+export const publishBodyOnWorker = async (
+  body: Buffer,
+  options: DeliveryOptions & { workers: ChunkWorkers; schema: ChunkSchema },
+): Promise<{ received: number; counts: PublishCounts }> => {
+  const { ingest, workers, schema, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
+  const bytes = new Uint8Array(body.length);
+  bytes.set(body);
+  const answer = await answerOf(workers, { kind: 'body', bytes, chunkRecords, ingest, schema });
+  if (!('body' in answer)) throw new CdrError('worker_failed', 'a worker answered without records');
+  const seen: SeenReports = new Map();
+  const sender = createChunkSender(options);
+  for (const chunk of answer.body.chunks) await sender.next(toEncodedBatch([chunk], ingest, seen));
+  return { received: answer.body.received, counts: await sender.finish() };
+};
+
 export const publishInParallel = async (
   slices: RecordSlices,
   options: DeliveryOptions & { workers: ChunkWorkers; schema: ChunkSchema },
@@ -134,9 +177,8 @@ export const publishInParallel = async (
   const records = (i: number) =>
     take(i * chunkRecords, Math.min((i + 1) * chunkRecords, slices.count));
   const run = async (job: ChunkJob): Promise<EncodedChunk | null> => {
-    const answer = await workers.run(job);
-    if (!answer.ok) throw new CdrError(answer.code, answer.message);
-    return answer.chunk;
+    const answer = await answerOf(workers, job);
+    return 'chunk' in answer ? answer.chunk : null;
   };
   const window = workers.size + 1;
   // refused whole: the later chunks' syntax, before anything is sent

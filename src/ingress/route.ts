@@ -10,7 +10,8 @@
  *                   its bytes are held, and the budget, until the answer
  *   verify          the signature over the bytes received (or, for gzip, the
  *                   decoded ones), then the body is decoded (401, 400, 413)
- *   findRecords     the records array (400, 413, 422), parsed chunk by chunk later
+ *   findRecords     the records array (400, 413, 422), parsed chunk by chunk later,
+ *                   or the body handed whole to a worker (parsed there)
  *   publish         normalise, encode and produce chunk by chunk; 200 with the
  *                   counts once Kafka acknowledged every record
  *
@@ -23,13 +24,19 @@ import type { PreparedBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode } from '../errors.ts';
+import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { RepeatedWarnings } from '../log-repeats.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
-import { type RecordSlices, readRecords } from './parse-body.ts';
+import { type RecordSlices, readRecords, WHOLE_PARSE_BYTES } from './parse-body.ts';
 import { type DeliveryOptions, type Publish, publishDelivery } from './publish-delivery.ts';
-import { type ChunkSchema, type ChunkWorkers, publishInParallel } from './publish-parallel.ts';
+import {
+  type ChunkSchema,
+  type ChunkWorkers,
+  publishBodyOnWorker,
+  publishInParallel,
+} from './publish-parallel.ts';
 import {
   type Body,
   type BodyLimits,
@@ -62,6 +69,21 @@ export type IngressSettings = SignatureConfig &
 /** What the one log line of a webhook request says, filled in as it goes. */
 export type DeliveryLine = Record<string, unknown>;
 
+/**
+ * Where a delivery's records are parsed and encoded (findRecords): inline, on
+ * the main thread; in chunks found by a scan and spread over the workers (a
+ * body too large to parse whole); or whole on one worker: a body in memory
+ * small enough to parse whole that comes while the main thread is publishing
+ * another itself (no scan here: the main thread keeps HTTP, the signature and
+ * Kafka, and deliveries in flight at once use the cores). The workers only
+ * once the schema is known and for bodies of at least
+ * INGRESS_WORKERS_MIN_BYTES.
+ */
+type Work =
+  | { readonly kind: 'inline'; readonly slices: RecordSlices }
+  | { readonly kind: 'chunks'; readonly slices: RecordSlices; readonly schema: ChunkSchema }
+  | { readonly kind: 'body'; readonly bytes: Buffer; readonly schema: ChunkSchema };
+
 /** What the steps hand on, each set by the step named. */
 export type DeliveryEnv = {
   Variables: {
@@ -74,9 +96,8 @@ export type DeliveryEnv = {
     deliveryId: string; // readBody
     readAt: number; // readBody
     decoded: BodyBytes; // verify
-    slices: RecordSlices; // findRecords
-    /** Set when the delivery is encoded on the workers (large enough, schema known). */
-    schema: ChunkSchema | null; // findRecords
+    /** How the records are read and encoded: here, on the workers by chunk, or whole on one worker. */
+    work: Work; // findRecords
   };
 };
 
@@ -124,6 +145,20 @@ const deadLetterReasons = (batch: Pick<PreparedBatch, 'dead'>, deadLettered: num
     byCode.set('record_encode_failed', (byCode.get('record_encode_failed') ?? 0) + encodeFailed);
   }
   return byCode;
+};
+
+const publishWork = async (
+  work: Work,
+  options: DeliveryOptions,
+  workers: ChunkWorkers | null,
+): Promise<{ received: number; counts: PublishCounts }> => {
+  if (work.kind === 'inline' || workers === null) {
+    const slices = work.kind === 'body' ? readRecords(work.bytes) : work.slices;
+    return { received: slices.count, counts: await publishDelivery(slices, options) };
+  }
+  const parallel = { ...options, schema: work.schema, workers };
+  if (work.kind === 'body') return publishBodyOnWorker(work.bytes, parallel);
+  return { received: work.slices.count, counts: await publishInParallel(work.slices, parallel) };
 };
 
 export const createDeliverySteps = (deps: StepDeps) => {
@@ -191,23 +226,45 @@ export const createDeliverySteps = (deps: StepDeps) => {
     }
   });
 
+  // Deliveries whose records the main thread is reading and publishing itself:
+  // while one is, a body small enough to parse whole goes to a worker instead
+  // (several deliveries at once use the cores); alone, it stays here (no hand-over
+  // to wait for: a single delivery is answered as soon as without workers).
+  let inlineNow = 0;
+
   const findRecords = step(async (c, next) => {
     const decoded = c.get('decoded');
     const { workers } = deps;
     const schema = workers !== null && decoded.length >= workers.minBytes ? workers.schema() : null;
-    // for the workers, the records are found on the bytes (not parsed here), whatever the size
-    const slices = schema === null ? readRecords(decoded) : readRecords(decoded, 0);
-    const parallel = schema !== null && slices.take !== undefined;
-    c.set('schema', parallel ? schema : null);
-    if (parallel) c.get('delivery').workers = true;
-    c.get('delivery').records = slices.count;
-    c.set('slices', slices);
-    await next();
+    const line = c.get('delivery');
+    const whole = !decoded.spooled && decoded.length <= WHOLE_PARSE_BYTES;
+    if (schema !== null && whole && inlineNow > 0) {
+      line.workers = true;
+      metrics.onWorkers('whole');
+      c.set('work', { kind: 'body', bytes: decoded.read(0, decoded.length), schema });
+      return next();
+    }
+    const inline = schema === null || whole;
+    if (inline) inlineNow += 1;
+    try {
+      // for the workers, the records are found on the bytes (not parsed here)
+      const slices = inline ? readRecords(decoded) : readRecords(decoded, 0);
+      const parallel = schema !== null && slices.take !== undefined;
+      if (parallel) {
+        line.workers = true;
+        metrics.onWorkers('chunks');
+      }
+      line.records = slices.count;
+      c.set('work', parallel ? { kind: 'chunks', slices, schema } : { kind: 'inline', slices });
+      await next();
+    } finally {
+      if (inline) inlineNow -= 1;
+    }
   });
 
   const publish = step(async (c) => {
     const deliveryId = c.get('deliveryId');
-    const slices = c.get('slices');
+    const work = c.get('work');
     const ingest: Ingest = {
       feed: settings.feed,
       source: 'webhook',
@@ -215,7 +272,6 @@ export const createDeliverySteps = (deps: StepDeps) => {
       delivery_id: deliveryId,
     };
     const preparedAt = now();
-    const schema = c.get('schema');
     const { workers } = deps;
     const options: DeliveryOptions = {
       ingest,
@@ -236,10 +292,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
         }
       },
     };
-    const counts =
-      schema === null || workers === null
-        ? await publishDelivery(slices, options)
-        : await publishInParallel(slices, { ...options, schema, workers });
+    const { received, counts } = await publishWork(work, options, workers);
+    if (work.kind === 'body') c.get('delivery').records = received;
     metrics.produced((now() - preparedAt) / 1000);
     const readAt = c.get('readAt');
     Object.assign(c.get('delivery'), {
@@ -251,7 +305,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
       readMs: readAt - c.get('receivedAt'),
       scanMs: preparedAt - readAt,
     });
-    return c.json({ deliveryId, received: slices.count, ...counts });
+    return c.json({ deliveryId, received, ...counts });
   });
 
   return { readClaims, requireType, readBody, verify, findRecords, publish };

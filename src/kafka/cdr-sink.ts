@@ -29,7 +29,8 @@ import { createKafkaClient } from './client.ts';
 import type { KafkaOptions } from './options.ts';
 import type { CdrProducer, KafkaClient, TopicSpec } from './port.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
-import { createRegistryClient, type Encoder, type RegistryClient } from './registry.ts';
+import { createRegistryClient, type RegistryClient } from './registry.ts';
+import type { Encoder } from './wire-encoder.ts';
 
 export type CdrSink = {
   /** The Kafka client (the port: reads, topics, the lease), as KAFKA_CLIENT configures it. */

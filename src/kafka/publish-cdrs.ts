@@ -23,7 +23,7 @@ import {
   toDeadLetterMessage,
 } from './messages.ts';
 import type { CdrProducer, OutMessage } from './port.ts';
-import type { Encoder } from './registry.ts';
+import type { Encoder } from './wire-encoder.ts';
 
 /** An encoded CDR larger than this is dead-lettered (the broker's default limit is 1 MiB). */
 export const MAX_RECORD_BYTES = 900 * 1024;

@@ -26,8 +26,8 @@
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import avsc from 'avsc';
 import { CdrError, describe } from '../errors.ts';
+import { type AvroSchemaType, type Encoder, encoderFor, parseAvro } from './wire-encoder.ts';
 
 export type RegistryConfig = {
   url: string;
@@ -47,14 +47,6 @@ export type RegistryConfig = {
 const AT_LEAST_BACKWARD = new Set(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']);
 
 type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FULL' | 'FULL_TRANSITIVE';
-
-export type Encoder = {
-  readonly schemaId: number;
-  /** Confluent wire format of one record; throws when the value does not fit the schema. */
-  encode(value: object): Buffer;
-  /** The schema written with (JSON text): what a worker thread builds the same encoder from (`encoderFor`). */
-  readonly schemaText?: string;
-};
 
 export type RegistryClient = {
   readonly registry: SchemaRegistry;
@@ -237,10 +229,6 @@ export const ensureBackwardCompatibility = async (
   return target;
 };
 
-type AvroSchemaType = ReturnType<typeof avsc.Type.forSchema>;
-
-const parseAvro = (text: string): AvroSchemaType => avsc.Type.forSchema(JSON.parse(text));
-
 const fieldNames = (type: AvroSchemaType): string[] =>
   (type.schema() as { fields?: { name: string }[] }).fields?.map((f) => f.name) ?? [];
 
@@ -357,56 +345,5 @@ export const createRegistryClient = (c: RegistryConfig): RegistryClient => {
       return encoderFor(await registerSchema(c, subject, schemaText, agent), schemaText);
     },
     decode: (buffer) => registry.decode(buffer),
-  };
-};
-
-/** The encoder writing with schema `id` (`text`, parsed unless `type` is given). */
-export const encoderFor = (
-  id: number,
-  text: string,
-  type: AvroSchemaType = parseAvro(text),
-): Encoder => {
-  const header = Buffer.alloc(5);
-  header.writeUInt8(0, 0);
-  header.writeUInt32BE(id, 1);
-  return { schemaId: id, encode: wireEncoder(header, type), schemaText: text };
-};
-
-/** Bytes of the slabs records are encoded into. */
-const SLAB_BYTES = 1024 * 1024;
-
-type AvroType = {
-  toBuffer(value: unknown): Buffer;
-  /** avsc: writes at `pos`; returns the end, or a negative number when `buf` is too short. */
-  encode?(value: unknown, buf: Buffer, pos: number): number;
-};
-
-/**
- * The Confluent wire format (magic byte, schema id, Avro body) of one record,
- * written straight into a shared slab: no buffer per record, no copy. A
- * record's bytes are a view of the slab, which lives as long as any of them.
- */
-export const wireEncoder = (header: Buffer, type: AvroType): ((value: object) => Buffer) => {
-  const encode = type.encode?.bind(type);
-  if (encode === undefined) return (value) => Buffer.concat([header, type.toBuffer(value)]);
-  let slab = Buffer.allocUnsafe(SLAB_BYTES);
-  let used = 0;
-  return (value) => {
-    for (let size = SLAB_BYTES; ; size *= 2) {
-      if (slab.length - used < header.length + 1) {
-        slab = Buffer.allocUnsafe(size);
-        used = 0;
-      }
-      const start = used;
-      header.copy(slab, start);
-      const end = encode(value, slab, start + header.length);
-      if (end >= 0) {
-        used = end;
-        return slab.subarray(start, end);
-      }
-      // too long for what is left: a fresh slab, larger when the record alone does not fit
-      slab = Buffer.allocUnsafe(start === 0 ? size * 2 : size);
-      used = 0;
-    }
   };
 };

@@ -6,7 +6,7 @@
  * and partitions, in delivery order on each partition.
  */
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { before, describe, type TestContext, test } from 'node:test';
 import avsc from 'avsc';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
 import { HEADER } from '../../src/kafka/messages.ts';
@@ -17,7 +17,6 @@ import { type ReadMessage, readTopic, uniqueTopic } from './helpers/kafka.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const SECRET = 'worker-secret';
-const RECORDS = 9000; // five chunks: four of them on the workers at once
 
 let stack: TestStack;
 before(async () => {
@@ -41,57 +40,117 @@ const comparable = (m: ReadMessage) => {
   };
 };
 
+/** One delivery of `count` records, with workers and without: the same on both topics. */
+const landsAsWithout = async (t: TestContext, count: number) => {
+  const start = Date.UTC(2026, 0, 5);
+  const items = createCdrGenerator({ seed: 'workers', orgs: 40 })
+    .generate(start, start + 24 * 3_600_000)
+    .slice(0, count)
+    .map((c) => c.raw);
+  assert.equal(items.length, count);
+  const delivery = signedDelivery(items, SECRET);
+  const results = new Map<string, ReturnType<typeof comparable>[]>();
+  for (const workers of ['2', '0']) {
+    const topic = uniqueTopic(`workers-${workers}`);
+    const ingress = await startTestIngress(t, stack, {
+      CDR_TOPIC: topic,
+      WEBHOOK_SECRETS: SECRET,
+      INGRESS_WORKERS: workers,
+      INGRESS_WORKERS_MIN_BYTES: '0',
+      MAX_BODY_BYTES: String(64 * 1024 * 1024),
+      MAX_DECODED_BYTES: String(64 * 1024 * 1024),
+    });
+    assert.equal(ingress.config.workers, Number(workers));
+    const res = await postDelivery(ingress.webhookUrl, delivery);
+    assert.equal(res.status, 200, await res.clone().text());
+    const answer = (await res.json()) as { accepted: number };
+    assert.equal(answer.accepted, count);
+    const read = await readTopic(stack.brokers, topic, count, 60_000);
+    assert.equal(read.length, count);
+    // in delivery order on each partition: offsets follow the records' order in the body
+    const order = new Map(items.map((raw, i) => [(raw as Record<string, string>)['Report ID'], i]));
+    for (const p of new Set(read.map((m) => m.partition))) {
+      const positions = read
+        .filter((m) => m.partition === p)
+        .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))
+        .map((m) => order.get(m.headers[HEADER.reportId] ?? '') ?? -1);
+      assert.deepEqual(
+        positions,
+        [...positions].sort((a, b) => a - b),
+        `partition ${p} in delivery order`,
+      );
+    }
+    const byOffset = (a: ReadMessage, b: ReadMessage) =>
+      a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset));
+    results.set(workers, read.sort(byOffset).map(comparable));
+  }
+  const withWorkers = results.get('2') ?? [];
+  const inline = results.get('0') ?? [];
+  assert.equal(withWorkers.length, inline.length);
+  for (let i = 0; i < inline.length; i++) {
+    assert.deepEqual(withWorkers[i], inline[i], `message ${i}`);
+  }
+};
+
 describe('worker-thread pipeline on the real stack', () => {
-  test('a large delivery with workers lands as without: same records, bytes and order per partition', async (t) => {
-    const start = Date.UTC(2026, 0, 5);
-    const items = createCdrGenerator({ seed: 'workers', orgs: 40 })
+  // 23 MB, spooled: scanned here, five chunks spread over the workers (four at once)
+  test('a large delivery with workers lands as without: same records, bytes and order per partition', (t) =>
+    landsAsWithout(t, 9000));
+
+  // 6.5 MB, in memory and alone: published by the main thread, as without workers
+  test('a delivery in memory, alone, lands as without', (t) => landsAsWithout(t, 2500));
+
+  test('deliveries in memory at once, some parsed whole on a worker, land as without', async (t) => {
+    const start = Date.UTC(2026, 0, 6);
+    const records = createCdrGenerator({ seed: 'workers-whole', orgs: 40 })
       .generate(start, start + 24 * 3_600_000)
-      .slice(0, RECORDS)
-      .map((c) => c.raw);
-    assert.equal(items.length, RECORDS);
-    const delivery = signedDelivery(items, SECRET);
-    const results = new Map<string, ReturnType<typeof comparable>[]>();
+      .slice(0, 4 * 1000)
+      .map((c) => c.raw as Record<string, string>);
+    assert.equal(records.length, 4000);
+    const deliveries = [0, 1, 2, 3].map((d) => records.slice(d * 1000, (d + 1) * 1000));
+    const bodies = deliveries.map((items) => signedDelivery(items, SECRET));
+    /** Report ID -> its delivery and position there. */
+    const origin = new Map(
+      deliveries.flatMap((items, d) => items.map((raw, i) => [raw['Report ID'], { d, i }])),
+    );
+    const landed = new Map<string, Map<string, ReturnType<typeof comparable>>>();
     for (const workers of ['2', '0']) {
-      const topic = uniqueTopic(`workers-${workers}`);
+      const topic = uniqueTopic(`workers-whole-${workers}`);
       const ingress = await startTestIngress(t, stack, {
         CDR_TOPIC: topic,
         WEBHOOK_SECRETS: SECRET,
         INGRESS_WORKERS: workers,
         INGRESS_WORKERS_MIN_BYTES: '0',
-        MAX_BODY_BYTES: String(64 * 1024 * 1024),
-        MAX_DECODED_BYTES: String(64 * 1024 * 1024),
       });
-      assert.equal(ingress.config.workers, Number(workers));
-      const res = await postDelivery(ingress.webhookUrl, delivery);
-      assert.equal(res.status, 200, await res.clone().text());
-      const answer = (await res.json()) as { accepted: number };
-      assert.equal(answer.accepted, RECORDS);
-      const read = await readTopic(stack.brokers, topic, RECORDS, 60_000);
-      assert.equal(read.length, RECORDS);
-      // in delivery order on each partition: offsets follow the records' order in the body
-      const order = new Map(
-        items.map((raw, i) => [(raw as Record<string, string>)['Report ID'], i]),
-      );
+      const answers = await Promise.all(bodies.map((b) => postDelivery(ingress.webhookUrl, b)));
+      for (const res of answers) assert.equal(res.status, 200, await res.clone().text());
+      const metrics = await (await fetch(`${ingress.url}/metrics`)).text();
+      const whole = /webex_cdr_worker_deliveries_total\{mode="whole"\} (\d+)/.exec(metrics);
+      if (workers === '2')
+        assert.ok(Number(whole?.[1] ?? 0) >= 1, 'a delivery went whole to a worker');
+      else assert.equal(whole, null);
+      const read = await readTopic(stack.brokers, topic, 4000, 60_000);
+      assert.equal(read.length, 4000);
+      // each delivery in its order on every partition
       for (const p of new Set(read.map((m) => m.partition))) {
-        const positions = read
+        const onP = read
           .filter((m) => m.partition === p)
           .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))
-          .map((m) => order.get(m.headers[HEADER.reportId] ?? '') ?? -1);
-        assert.deepEqual(
-          positions,
-          [...positions].sort((a, b) => a - b),
-          `partition ${p} in delivery order`,
-        );
+          .map((m) => origin.get(m.headers[HEADER.reportId] ?? ''));
+        for (const d of [0, 1, 2, 3]) {
+          const positions = onP.filter((o) => o?.d === d).map((o) => o?.i ?? -1);
+          assert.deepEqual(
+            positions,
+            [...positions].sort((a, b) => a - b),
+            `delivery ${d} on ${p}`,
+          );
+        }
       }
-      const byOffset = (a: ReadMessage, b: ReadMessage) =>
-        a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset));
-      results.set(workers, read.sort(byOffset).map(comparable));
+      landed.set(
+        workers,
+        new Map(read.map((m) => [m.headers[HEADER.reportId] ?? '', comparable(m)])),
+      );
     }
-    const withWorkers = results.get('2') ?? [];
-    const inline = results.get('0') ?? [];
-    assert.equal(withWorkers.length, inline.length);
-    for (let i = 0; i < inline.length; i++) {
-      assert.deepEqual(withWorkers[i], inline[i], `message ${i}`);
-    }
+    assert.deepEqual(landed.get('2'), landed.get('0'));
   });
 });

@@ -77,6 +77,9 @@ describe('metrics (prom-client)', () => {
     m.records('webhook', 'duplicate_in_batch', 2);
     m.deadLettered('record_missing_org_uuid', 1);
     m.produced(0.2);
+    m.onWorkers('whole');
+    m.onWorkers('whole');
+    m.onWorkers('chunks');
     m.payload(3000);
     m.inFlight(1);
     m.inFlight(1);
@@ -104,6 +107,10 @@ describe('metrics (prom-client)', () => {
     assert.equal(await dead('record_missing_org_uuid'), 1);
     assert.equal(await dead('record_encode_failed'), 0);
     assert.equal(await seriesValue(r, 'webex_cdr_deliveries_in_flight'), 1);
+    const onWorkers = (mode: string) =>
+      seriesValue(r, 'webex_cdr_worker_deliveries_total', { mode });
+    assert.equal(await onWorkers('whole'), 2);
+    assert.equal(await onWorkers('chunks'), 1);
     const bucket = (name: string, le: number) => seriesValue(r, `${name}_bucket`, { le });
     assert.equal(await seriesValue(r, 'webex_cdr_delivery_seconds_count'), 3);
     assert.equal(await seriesValue(r, 'webex_cdr_delivery_seconds_sum'), 12.301);

@@ -7,11 +7,15 @@ import type { Ingest } from '../../../src/cdr/normalise.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { createApp, type Drain, type IngressSettings } from '../../../src/ingress/app.ts';
 import { DELIVERY_CHUNK_RECORDS } from '../../../src/ingress/publish-delivery.ts';
-import { type ChunkWorkers, createChunkWorkers } from '../../../src/ingress/publish-parallel.ts';
+import {
+  type ChunkJob,
+  type ChunkWorkers,
+  createChunkWorkers,
+} from '../../../src/ingress/publish-parallel.ts';
 import { type ByteBudget, createByteBudget } from '../../../src/ingress/read-body.ts';
 import { sign } from '../../../src/ingress/verify-signature.ts';
 import type { PublishCounts } from '../../../src/kafka/publish-cdrs.ts';
-import { encoderFor } from '../../../src/kafka/registry.ts';
+import { encoderFor } from '../../../src/kafka/wire-encoder.ts';
 import { createRepeatedWarnings } from '../../../src/log-repeats.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
 import { fullRawCdr, minimalRawCdr } from '../../helpers/fixtures.ts';
@@ -43,6 +47,8 @@ const createHarness = (
     metrics?: Metrics;
     budget?: ByteBudget;
     workers?: ChunkWorkers;
+    /** Awaited by the publish of the first delivery only (holds it while others come). */
+    holdFirst?: Promise<void>;
   } = {},
 ) => {
   const calls: PublishCall[] = [];
@@ -51,7 +57,8 @@ const createHarness = (
   const app = createApp({
     settings: { ...SETTINGS, ...opts.settings },
     publish: async (batch, ingest, deadlineMs): Promise<PublishCounts> => {
-      calls.push({ batch: batch as PreparedBatch, ingest, deadlineMs }); // no workers here: always prepared inline
+      calls.push({ batch: batch as PreparedBatch, ingest, deadlineMs });
+      if (calls.length === 1 && opts.holdFirst !== undefined) await opts.holdFirst;
       if (opts.publishError !== undefined) throw opts.publishError;
       return {
         accepted: batch.records.length,
@@ -399,6 +406,118 @@ describe('POST webhook: with worker threads (INGRESS_WORKERS)', () => {
       assert.ok(jobs > 2);
     } finally {
       await real.close();
+    }
+  });
+});
+
+describe('POST webhook: a body in memory handed whole to a worker while another is published', () => {
+  const schemaText = readCdrSchema().text;
+  // bodies stay in memory (under spoolBytes and the whole-parse size)
+  const settings = { spoolBytes: 8 * 1024 * 1024, maxBodyBytes: 8 * 1024 * 1024 };
+  /** Real workers; the jobs they were given, by kind. */
+  const countedWorkers = (fail?: ChunkJob['kind']) => {
+    const real = createChunkWorkers({
+      size: 2,
+      minBytes: 1024,
+      privacy: null,
+      encoder: () => encoderFor(1, schemaText),
+    });
+    const kinds: ChunkJob['kind'][] = [];
+    const workers: ChunkWorkers = {
+      ...real,
+      run: (job) => {
+        kinds.push(job.kind);
+        if (job.kind === fail) {
+          return Promise.reject(new CdrError('worker_failed', 'a worker thread stopped'));
+        }
+        return real.run(job);
+      },
+    };
+    return { workers, kinds, close: () => real.close() };
+  };
+  const body = (n: number) =>
+    `{"items":[${Array.from({ length: n }, (_, i) => JSON.stringify(minimalRawCdr(`r-${i}`))).join(',')}]}`;
+
+  /**
+   * A harness whose first delivery (one record, inline) is held in its
+   * publish while `during` posts more; then released and answered 200.
+   */
+  const whileOneIsPublished = async (
+    workers: ChunkWorkers,
+    during: (h: ReturnType<typeof createHarness>) => Promise<void>,
+  ) => {
+    let release = () => undefined as void;
+    const holdFirst = new Promise<void>((r) => {
+      release = r;
+    });
+    const h = createHarness({ settings, workers, holdFirst });
+    const first = answer(post(h.app, items(minimalRawCdr('first'))));
+    while (h.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await during(h);
+    release();
+    assert.equal((await first).status, 200);
+    return h;
+  };
+
+  it('one job parses and encodes it; its chunks are published in order, as inline', async () => {
+    const { workers, kinds, close } = countedWorkers();
+    try {
+      const h = await whileOneIsPublished(workers, async (h) => {
+        const res = await answer(post(h.app, body(5000)));
+        assert.equal(res.status, 200);
+        assert.equal(res.json.received, 5000);
+        assert.equal(res.json.accepted, 5000);
+      });
+      assert.deepEqual(kinds, ['body']);
+      const later = h.calls.slice(1);
+      assert.deepEqual(
+        later.map((c) => c.batch.records.length),
+        [2000, 2000, 1000],
+      );
+      assert.ok(later.every((c) => 'encoded' in c.batch));
+      assert.deepEqual(
+        later.flatMap((c) => c.batch.records.map((r) => r.reportId)),
+        Array.from({ length: 5000 }, (_, i) => `r-${i}`),
+      );
+      const line = h.logs.find((l) => l.msg === 'delivery' && l.fields?.records === 5000);
+      assert.equal(line?.fields?.workers, true);
+      // alone, the same body is published here: no hand-over to wait for
+      const alone = await answer(post(h.app, body(5000)));
+      assert.equal(alone.status, 200);
+      assert.deepEqual(kinds, ['body']);
+      assert.ok(!('encoded' in (h.calls.at(-1)?.batch ?? {})));
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses it whole for a syntax error near its end (400, nothing published)', async () => {
+    const { workers, kinds, close } = countedWorkers();
+    try {
+      const h = await whileOneIsPublished(workers, async (h) => {
+        const text = body(5000).replace('"r-4999"', '"r-4999",');
+        const res = await answer(post(h.app, text));
+        assert.equal(res.status, 400);
+        assert.equal(res.json.error, 'body_invalid_json');
+      });
+      assert.deepEqual(kinds, ['body']);
+      assert.equal(h.calls.length, 1, 'only the first delivery');
+    } finally {
+      await close();
+    }
+  });
+
+  it('answers 503 worker_failed when its worker dies, nothing published', async () => {
+    const { workers, close } = countedWorkers('body');
+    try {
+      const h = await whileOneIsPublished(workers, async (h) => {
+        const res = await answer(post(h.app, body(3000)));
+        assert.equal(res.status, 503);
+        assert.equal(res.json.error, 'worker_failed');
+      });
+      assert.equal(h.calls.length, 1, 'only the first delivery');
+    } finally {
+      await close();
     }
   });
 });

@@ -14,15 +14,15 @@ const BASE = {
 const parsed = (env: Record<string, string>) => parseIngressConfig({ ...BASE, ...env });
 
 describe('INGRESS_WORKERS', () => {
-  it("auto: a worker per core but the main thread's, none below three cores", () => {
+  it('auto: a worker per core from two cores, at most four', () => {
     assert.equal(autoWorkers(1), 0);
-    assert.equal(autoWorkers(2), 0);
-    assert.equal(autoWorkers(3), 2);
-    assert.equal(autoWorkers(8), 7);
+    assert.equal(autoWorkers(2), 2);
+    assert.equal(autoWorkers(3), 3);
+    assert.equal(autoWorkers(8), 4);
     const r = parsed({});
     assert.ok(r.ok);
     assert.equal(r.config.workers, autoWorkers(availableParallelism()));
-    assert.equal(r.config.workersMinBytes, 8 * 1024 * 1024);
+    assert.equal(r.config.workersMinBytes, 1024 * 1024);
   });
 
   it('takes a number of workers (0: inline) and a minimum body size', () => {

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { readCdrSchema } from '../../../src/cdr/avro-schema.ts';
 import { createPrivacy } from '../../../src/cdr/privacy.ts';
 import { CdrError } from '../../../src/errors.ts';
-import { checkChunk, encodeChunk } from '../../../src/ingress/encode-chunk.ts';
+import { checkChunk, encodeBody, encodeChunk } from '../../../src/ingress/encode-chunk.ts';
 import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { type Publish, publishDelivery } from '../../../src/ingress/publish-delivery.ts';
 import {
@@ -11,12 +11,13 @@ import {
   type ChunkJob,
   type ChunkWorkers,
   createChunkWorkers,
+  publishBodyOnWorker,
   publishInParallel,
 } from '../../../src/ingress/publish-parallel.ts';
 import { httpStatus } from '../../../src/ingress/status.ts';
 import type { OutMessage } from '../../../src/kafka/port.ts';
 import { createCdrPublisher } from '../../../src/kafka/publish-cdrs.ts';
-import { encoderFor } from '../../../src/kafka/registry.ts';
+import { encoderFor } from '../../../src/kafka/wire-encoder.ts';
 import { createCdrGenerator } from '../../../src/simulator/generate.ts';
 import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 import { stubProducer } from '../../helpers/producer.ts';
@@ -91,6 +92,10 @@ const inlineWorkers = (
               checkChunk(job.records);
               return resolve({ ok: true, chunk: null });
             }
+            if (job.kind === 'body') {
+              const body = encodeBody(job.bytes, job.chunkRecords, job.ingest, encoder, null);
+              return resolve({ ok: true, body });
+            }
             resolve({ ok: true, chunk: encodeChunk(job.records, job.ingest, encoder, null) });
           } catch (e) {
             const error = e as CdrError;
@@ -105,6 +110,42 @@ const inlineWorkers = (
   };
 };
 
+/** Kafka fails the second chunk: the delivery fails with it, and no chunk after it is sent. */
+const failsAtSecondChunk = async (deliver: (publish: Publish) => Promise<unknown>) => {
+  let calls = 0;
+  const publish: Publish = async () => {
+    calls += 1;
+    if (calls === 2) throw new CdrError('kafka_timeout', 'no ack');
+    return { accepted: 0, deadLettered: 0, duplicatesInBatch: 0 };
+  };
+  await assert.rejects(deliver(publish), (e: CdrError) => e.code === 'kafka_timeout');
+  assert.equal(calls, 2);
+};
+
+/** Two workers without privacy settings, closed after the suite. */
+const suiteWorkers = () => {
+  const workers = createChunkWorkers({
+    size: 2,
+    minBytes: 0,
+    privacy: null,
+    encoder: () => encoderFor(SCHEMA.id, SCHEMA.text),
+  });
+  after(() => workers.close());
+  return workers;
+};
+
+/** Workers that drop and hash fields, and those settings (for the inline path to compare). */
+const privateWorkers = () => {
+  const privacy = createPrivacy({ drop: ['calling_number'], hash: ['called_number'], key: 'k' });
+  const private_ = createChunkWorkers({
+    size: 1,
+    minBytes: 0,
+    privacy,
+    encoder: () => encoderFor(SCHEMA.id, SCHEMA.text),
+  });
+  return { privacy, private_ };
+};
+
 const options = (publish: Publish) => ({
   ingest: INGEST,
   publish,
@@ -113,13 +154,7 @@ const options = (publish: Publish) => ({
 });
 
 describe('publishInParallel', () => {
-  const workers = createChunkWorkers({
-    size: 2,
-    minBytes: 0,
-    privacy: null,
-    encoder: () => encoderFor(SCHEMA.id, SCHEMA.text),
-  });
-  after(() => workers.close());
+  const workers = suiteWorkers();
 
   it('puts the same messages on the topics, in the same order, as the inline path', async () => {
     const body = deliveryOf(300);
@@ -167,13 +202,7 @@ describe('publishInParallel', () => {
   });
 
   it('applies the privacy settings on the workers as inline', async () => {
-    const privacy = createPrivacy({ drop: ['calling_number'], hash: ['called_number'], key: 'k' });
-    const private_ = createChunkWorkers({
-      size: 1,
-      minBytes: 0,
-      privacy,
-      encoder: () => encoderFor(SCHEMA.id, SCHEMA.text),
-    });
+    const { privacy, private_ } = privateWorkers();
     try {
       const body = deliveryOf(100);
       const inline = recordingSink();
@@ -253,18 +282,13 @@ describe('publishInParallel', () => {
     refusedWhole(100, 5, '{"Report ID": tru}'));
 
   it('a Kafka failure on a chunk ends the delivery: the chunks after it are not sent', async () => {
-    const body = deliveryOf(300);
-    let calls = 0;
-    const publish: Publish = async () => {
-      calls += 1;
-      if (calls === 2) throw new CdrError('kafka_timeout', 'no ack');
-      return { accepted: 0, deadLettered: 0, duplicatesInBatch: 0 };
-    };
-    await assert.rejects(
-      publishInParallel(readRecords(body, 0), { ...options(publish), workers, schema: SCHEMA }),
-      (e: CdrError) => e.code === 'kafka_timeout',
+    await failsAtSecondChunk((publish) =>
+      publishInParallel(readRecords(deliveryOf(300), 0), {
+        ...options(publish),
+        workers,
+        schema: SCHEMA,
+      }),
     );
-    assert.equal(calls, 2);
   });
 
   it('refuses slices parsed whole (those are published inline)', async () => {
@@ -288,5 +312,61 @@ describe('publishInParallel', () => {
     });
     assert.equal(none.schema(), null);
     assert.deepEqual(workers.schema(), SCHEMA);
+  });
+});
+
+describe('publishBodyOnWorker', () => {
+  const workers = suiteWorkers();
+  const onWorker = (body: Buffer, publish: Publish, chosen: ChunkWorkers = workers) =>
+    publishBodyOnWorker(body, { ...options(publish), workers: chosen, schema: SCHEMA });
+
+  it('puts the same messages on the topics, in the same order and chunks, as the inline path', async () => {
+    const body = deliveryOf(300);
+    const inline = recordingSink();
+    const inlineCounts = await publishDelivery(readRecords(body), options(inline.publish));
+    const chunks: number[] = [];
+    const whole = recordingSink();
+    const { received, counts } = await onWorker(body, (batch, ingest, deadline) => {
+      chunks.push(batch.records.length + batch.dead.length);
+      return whole.publish(batch, ingest, deadline);
+    });
+    assert.equal(received, 303);
+    assert.deepEqual(counts, inlineCounts);
+    assert.equal(counts.deadLettered, 1);
+    assert.equal(counts.duplicatesInBatch, 2);
+    assert.equal(chunks.length, Math.ceil(303 / CHUNK));
+    assert.deepEqual(comparable(whole.sent), comparable(inline.sent));
+  });
+
+  it('refuses a body with a syntax error, no records array, or bytes that are not UTF-8, sending nothing', async () => {
+    const { sent, publish } = recordingSink();
+    const refused = async (body: Buffer, code: string) =>
+      assert.rejects(onWorker(body, publish), (e: CdrError) => e.code === code);
+    const good = deliveryOf(100).toString();
+    await refused(Buffer.from(`${good.slice(0, -3)},]}`), 'body_invalid_json');
+    await refused(Buffer.from('{"records":[]}'), 'body_no_records');
+    await refused(
+      Buffer.concat([Buffer.from('{"items":["'), Buffer.from([0xff]), Buffer.from('"]}')]),
+      'body_invalid_encoding',
+    );
+    assert.equal(sent.length, 0);
+  });
+
+  it('a Kafka failure on a chunk ends the delivery: the chunks after it are not sent', async () => {
+    await failsAtSecondChunk((publish) => onWorker(deliveryOf(300), publish));
+  });
+
+  it('applies the privacy settings on the worker as inline', async () => {
+    const { privacy, private_ } = privateWorkers();
+    try {
+      const body = deliveryOf(100);
+      const inline = recordingSink();
+      await publishDelivery(readRecords(body), { ...options(inline.publish), privacy });
+      const whole = recordingSink();
+      await onWorker(body, whole.publish, private_);
+      assert.deepEqual(comparable(whole.sent), comparable(inline.sent));
+    } finally {
+      await private_.close();
+    }
   });
 });
