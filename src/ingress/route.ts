@@ -73,9 +73,9 @@ export type DeliveryLine = Record<string, unknown>;
  * Where a delivery's records are parsed and encoded (findRecords): inline, on
  * the main thread; in chunks found by a scan and spread over the workers (a
  * body too large to parse whole); or whole on one worker: a body in memory
- * small enough to parse whole that comes while the main thread is publishing
- * another itself (no scan here: the main thread keeps HTTP, the signature and
- * Kafka, and deliveries in flight at once use the cores). The workers only
+ * small enough to parse whole that comes while another delivery is in hand
+ * (no scan here: the main thread keeps HTTP, the signature and Kafka, and
+ * deliveries in flight at once use the cores). The workers only
  * once the schema is known and for bodies of at least
  * INGRESS_WORKERS_MIN_BYTES.
  */
@@ -165,6 +165,14 @@ export const createDeliverySteps = (deps: StepDeps) => {
   const { settings, metrics, warnings, now } = deps;
   const step = createMiddleware<DeliveryEnv>;
 
+  // Deliveries being read or published now, and those of them whose records
+  // the main thread reads and publishes itself. While another delivery is in
+  // hand, a body small enough to parse whole goes to a worker (deliveries at
+  // once use the cores); alone, it stays here (no hand-over to wait for: a
+  // single delivery is answered as soon as without workers).
+  let readingNow = 0;
+  let inlineNow = 0;
+
   const readClaims = step(async (c, next) => {
     c.set('claims', readSignatureHeaders(c.req.raw.headers, settings));
     await next();
@@ -186,6 +194,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
     checkDeclaredLength(headers, settings);
     const lease = leaseBytes(deps.budget);
     let body: Body | undefined;
+    readingNow += 1;
     try {
       body = await readBodyBytes(c.req.raw.body, {
         limits: settings,
@@ -205,6 +214,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
       // the bytes are held until the answer: records are parsed from them chunk by chunk
       await next();
     } finally {
+      readingNow -= 1;
       body?.wire.close();
       lease.release();
     }
@@ -226,19 +236,13 @@ export const createDeliverySteps = (deps: StepDeps) => {
     }
   });
 
-  // Deliveries whose records the main thread is reading and publishing itself:
-  // while one is, a body small enough to parse whole goes to a worker instead
-  // (several deliveries at once use the cores); alone, it stays here (no hand-over
-  // to wait for: a single delivery is answered as soon as without workers).
-  let inlineNow = 0;
-
   const findRecords = step(async (c, next) => {
     const decoded = c.get('decoded');
     const { workers } = deps;
     const schema = workers !== null && decoded.length >= workers.minBytes ? workers.schema() : null;
     const line = c.get('delivery');
     const whole = !decoded.spooled && decoded.length <= WHOLE_PARSE_BYTES;
-    if (schema !== null && whole && inlineNow > 0) {
+    if (schema !== null && whole && (inlineNow > 0 || readingNow > 1)) {
       line.workers = true;
       metrics.onWorkers('whole');
       c.set('work', { kind: 'body', bytes: decoded.read(0, decoded.length), schema });

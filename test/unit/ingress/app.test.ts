@@ -491,6 +491,38 @@ describe('POST webhook: a body in memory handed whole to a worker while another 
     }
   });
 
+  it('also while another is still being received', async () => {
+    const { workers, kinds, close } = countedWorkers();
+    try {
+      const h = createHarness({ settings, workers });
+      const first = Buffer.from(items(minimalRawCdr('first')));
+      let finish = () => undefined as void;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new Uint8Array(first.subarray(0, 10)));
+          finish = () => {
+            controller.enqueue(new Uint8Array(first.subarray(10)));
+            controller.close();
+          };
+        },
+      });
+      const receiving = answer(
+        postStream(h.app, stream, {
+          'content-type': 'application/json',
+          'x-spark-signature': sign(first, SECRET),
+        }),
+      );
+      const res = await answer(post(h.app, body(3000)));
+      assert.equal(res.status, 200);
+      assert.deepEqual(kinds, ['body']);
+      finish();
+      assert.equal((await receiving).status, 200);
+      assert.deepEqual(kinds, ['body'], 'the first, alone by then, inline');
+    } finally {
+      await close();
+    }
+  });
+
   it('refuses it whole for a syntax error near its end (400, nothing published)', async () => {
     const { workers, kinds, close } = countedWorkers();
     try {
