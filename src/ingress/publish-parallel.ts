@@ -12,8 +12,8 @@
  *     and each is sent once the one before it is acknowledged;
  *   - a chunk that fails (its error, or `worker_failed` when its worker died)
  *     ends the delivery with that error, and nothing after it is sent;
- *   - bounded memory: at most `size + 1` chunks are on the workers or waiting
- *     to be sent, besides the body's bytes.
+ *   - bounded memory: at most `size` chunks are on the workers, and one being
+ *     sent, besides the body's bytes (a window of `size` jobs).
  *
  * A delivery of fewer chunks than workers has each chunk encoded in parts (one
  * per worker), put together again before it is sent: what is sent, and the
@@ -180,7 +180,7 @@ export const publishInParallel = async (
     const answer = await answerOf(workers, job);
     return 'chunk' in answer ? answer.chunk : null;
   };
-  const window = workers.size + 1;
+  const window = Math.max(1, workers.size);
   // refused whole: the later chunks' syntax, before anything is sent
   await inOrder(
     chunks - 1,
