@@ -79,10 +79,11 @@ export type DeliveryLine = Record<string, unknown>;
  * once the schema is known and for bodies of at least
  * INGRESS_WORKERS_MIN_BYTES.
  */
+type OnWorkers = { readonly schema: ChunkSchema; readonly workers: ChunkWorkers };
 type Work =
   | { readonly kind: 'inline'; readonly slices: RecordSlices }
-  | { readonly kind: 'chunks'; readonly slices: RecordSlices; readonly schema: ChunkSchema }
-  | { readonly kind: 'body'; readonly bytes: Buffer; readonly schema: ChunkSchema };
+  | ({ readonly kind: 'chunks'; readonly slices: RecordSlices } & OnWorkers)
+  | ({ readonly kind: 'body'; readonly bytes: Buffer } & OnWorkers);
 
 /** What the steps hand on, each set by the step named. */
 export type DeliveryEnv = {
@@ -150,13 +151,11 @@ const deadLetterReasons = (batch: Pick<PreparedBatch, 'dead'>, deadLettered: num
 const publishWork = async (
   work: Work,
   options: DeliveryOptions,
-  workers: ChunkWorkers | null,
 ): Promise<{ received: number; counts: PublishCounts }> => {
-  if (work.kind === 'inline' || workers === null) {
-    const slices = work.kind === 'body' ? readRecords(work.bytes) : work.slices;
-    return { received: slices.count, counts: await publishDelivery(slices, options) };
+  if (work.kind === 'inline') {
+    return { received: work.slices.count, counts: await publishDelivery(work.slices, options) };
   }
-  const parallel = { ...options, schema: work.schema, workers };
+  const parallel = { ...options, schema: work.schema, workers: work.workers };
   if (work.kind === 'body') return publishBodyOnWorker(work.bytes, parallel);
   return { received: work.slices.count, counts: await publishInParallel(work.slices, parallel) };
 };
@@ -240,26 +239,30 @@ export const createDeliverySteps = (deps: StepDeps) => {
     const decoded = c.get('decoded');
     const { workers } = deps;
     const schema = workers !== null && decoded.length >= workers.minBytes ? workers.schema() : null;
+    const onWorkers = workers === null || schema === null ? null : { workers, schema };
     const line = c.get('delivery');
     const whole = !decoded.spooled && decoded.length <= WHOLE_PARSE_BYTES;
-    if (schema !== null && whole && (inlineNow > 0 || readingNow > 1)) {
+    if (onWorkers !== null && whole && (inlineNow > 0 || readingNow > 1)) {
       line.workers = true;
       metrics.onWorkers('whole');
-      c.set('work', { kind: 'body', bytes: decoded.read(0, decoded.length), schema });
+      c.set('work', { kind: 'body', bytes: decoded.read(0, decoded.length), ...onWorkers });
       return next();
     }
-    const inline = schema === null || whole;
+    const inline = onWorkers === null || whole;
     if (inline) inlineNow += 1;
     try {
       // for the workers, the records are found on the bytes (not parsed here)
       const slices = inline ? readRecords(decoded) : readRecords(decoded, 0);
-      const parallel = schema !== null && slices.take !== undefined;
+      const parallel = onWorkers !== null && slices.take !== undefined;
       if (parallel) {
         line.workers = true;
         metrics.onWorkers('chunks');
       }
       line.records = slices.count;
-      c.set('work', parallel ? { kind: 'chunks', slices, schema } : { kind: 'inline', slices });
+      c.set(
+        'work',
+        parallel ? { kind: 'chunks', slices, ...onWorkers } : { kind: 'inline', slices },
+      );
       await next();
     } finally {
       if (inline) inlineNow -= 1;
@@ -276,7 +279,6 @@ export const createDeliverySteps = (deps: StepDeps) => {
       delivery_id: deliveryId,
     };
     const preparedAt = now();
-    const { workers } = deps;
     const options: DeliveryOptions = {
       ingest,
       publish: deps.publish,
@@ -296,7 +298,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
         }
       },
     };
-    const { received, counts } = await publishWork(work, options, workers);
+    const { received, counts } = await publishWork(work, options);
     if (work.kind === 'body') c.get('delivery').records = received;
     metrics.produced((now() - preparedAt) / 1000);
     const readAt = c.get('readAt');

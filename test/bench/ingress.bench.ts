@@ -224,7 +224,8 @@ const startIngress = async (
   port: number,
   variant: Variant,
 ) => {
-  const cli = built.get(variant.checkout) ?? join(variant.checkout, 'src/cli.ts');
+  const cli = built.get(variant.checkout);
+  if (cli === undefined) throw new Error(`${variant.checkout} was not built`);
   const cpuProf = args['cpu-prof'];
   const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
   // the V8 flags the ingress ships with (the shebang of src/bin.ts), unless --ingress-flags says otherwise
