@@ -53,7 +53,8 @@ export const INGRESS_FROM_FILE = ['WEBHOOK_SECRETS'] as const;
 /**
  * INGRESS_WORKERS=auto: a worker per core, at most MAX_AUTO_WORKERS; none on
  * one core. The main thread keeps HTTP, the signature and the Kafka client
- * (about 40 % of a record's CPU), so from two cores the workers take the rest
+ * (about a quarter of a record's CPU with @platformatic/kafka, whose Produce
+ * request is written in one pass; 40 % before), so from two cores the workers take the rest
  * off it (measured on two cores: docs/performance.md#worker-threads); beyond
  * about three workers the main thread is what limits, so more would only hold
  * memory (calculated from the per-record costs, not measured).
