@@ -126,7 +126,12 @@ export const ownProduceApi = (lib: PlatformaticModule, library: LibraryApi): Lib
 /**
  * The library's Producer with its Produce API replaced by `ownProduceApi`
  * (one per API version the library offers); every other API, the retries,
- * the idempotent sequences and the routing stay the library's.
+ * the idempotent sequences and the routing stay the library's. It relies on
+ * how the library asks for an API (`kGetApi`, a public symbol) and calls it
+ * (connection, acks, timeout, messages, options, callback): the library is
+ * pinned to one version in package.json, the unit tests compare this
+ * request with the library's own byte for byte, and every integration suite
+ * sends through it, so an upgrade that changes either fails them.
  */
 const ownProducerClass = (lib: PlatformaticModule): typeof lib.Producer => {
   const apis = new WeakMap<object, LibraryApi>();
