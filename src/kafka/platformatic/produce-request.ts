@@ -98,30 +98,45 @@ const writeBytes = (buf: Buffer, pos: number, x: WireBytes, length: number): num
 const toMillis = (t: bigint | number | undefined, now: number): number =>
   t === undefined ? now : Number(t);
 
-/** Sizes of one partition's batch, counted before it is written. */
-type Sizing = {
-  /** The byte lengths of every key, value, header name and value, in writing order. */
-  readonly lengths: number[];
-  /** Each record's size without its own length varint. */
-  readonly records: number[];
+/**
+ * The byte lengths counted before anything is written, in writing order: of
+ * every key, value, header name and value, and each record's size without its
+ * own length varint. The write pass reads them back with a cursor.
+ */
+type Sizing = { readonly lengths: number[]; readonly records: number[] };
+type Cursor = { lengths: number; records: number };
+
+/** One partition's batch as counted: what its head says, and its size, head included. */
+type Batch = {
+  readonly partition: number;
+  readonly messages: readonly ProduceMessage[];
+  readonly firstSequence: number;
+  readonly first: number;
+  readonly max: number;
+  readonly size: number;
 };
 
-/** Counts a partition's records; returns the batch's size, head included. */
+/** Counts a partition's records into `sizing`. */
 const sizeBatch = (
+  partition: number,
   messages: readonly ProduceMessage[],
-  first: number,
+  firstSequence: number,
   now: number,
   sizing: Sizing,
-): number => {
+): Batch => {
+  const first = toMillis(messages[0]?.timestamp, now);
+  let max = first;
   let size = BATCH_HEAD + BEFORE_ATTRIBUTES + AFTER_CRC;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as ProduceMessage;
+    const ts = toMillis(m.timestamp, now);
+    if (ts > max) max = ts;
     const key = byteLength(m.key);
     const value = byteLength(m.value);
     sizing.lengths.push(key, value);
     let record =
       1 +
-      varIntSize(toMillis(m.timestamp, now) - first) +
+      varIntSize(ts - first) +
       varIntSize(i) +
       varIntSize(key) +
       Math.max(key, 0) +
@@ -140,40 +155,32 @@ const sizeBatch = (
     sizing.records.push(record);
     size += varIntSize(record) + record;
   }
-  return size;
+  return { partition, messages, firstSequence, first, max, size };
 };
 
 /** The library's CRC-32C (wasm, or @node-rs/crc32 when installed). */
 export type Crc32c = (bytes: Buffer) => number;
 
-type Cursor = { lengths: number; records: number };
+/** What every batch of one request shares. */
+type Shared = {
+  /** What a message without a timestamp stands for. */
+  readonly now: number;
+  readonly attributes: number;
+  readonly options: ProduceRequestOptions;
+  readonly sizing: Sizing;
+  readonly cursor: Cursor;
+  readonly crc32c: Crc32c;
+};
 
-const writeBatch = (
-  buf: Buffer,
-  start: number,
-  size: number,
-  messages: readonly ProduceMessage[],
-  header: {
-    firstSequence: number;
-    attributes: number;
-    now: number;
-    options: ProduceRequestOptions;
-  },
-  sizing: Sizing,
-  cursor: Cursor,
-  crc32c: Crc32c,
-): void => {
-  const { now, options } = header;
-  const first = toMillis(messages[0]?.timestamp, now);
-  let max = first;
+const writeBatch = (buf: Buffer, start: number, batch: Batch, shared: Shared): void => {
+  const { messages, first } = batch;
+  const { options, sizing, cursor } = shared;
   let pos = start + BATCH_HEAD + BEFORE_ATTRIBUTES + AFTER_CRC;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as ProduceMessage;
-    const ts = toMillis(m.timestamp, now);
-    if (ts > max) max = ts;
     pos = writeVarInt(buf, pos, sizing.records[cursor.records++] as number);
     buf[pos++] = 0; // record attributes: unused
-    pos = writeVarInt(buf, pos, ts - first);
+    pos = writeVarInt(buf, pos, toMillis(m.timestamp, shared.now) - first);
     pos = writeVarInt(buf, pos, i);
     pos = writeBytes(buf, pos, m.key, sizing.lengths[cursor.lengths++] as number);
     pos = writeBytes(buf, pos, m.value, sizing.lengths[cursor.lengths++] as number);
@@ -186,22 +193,20 @@ const writeBatch = (
       }
     }
   }
-  let at = start;
-  buf.writeBigInt64BE(0n, at); // base offset: the broker assigns it
-  buf.writeInt32BE(size - BATCH_HEAD, at + 8);
-  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, at + 12);
-  buf.writeInt8(MAGIC, at + 16);
-  const attributesAt = at + BATCH_HEAD + BEFORE_ATTRIBUTES;
-  at = attributesAt;
-  buf.writeInt16BE(header.attributes, at);
+  buf.writeBigInt64BE(0n, start); // base offset: the broker assigns it
+  buf.writeInt32BE(batch.size - BATCH_HEAD, start + 8);
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, start + 12);
+  buf.writeInt8(MAGIC, start + 16);
+  const at = start + BATCH_HEAD + BEFORE_ATTRIBUTES; // the attributes; the CRC covers them on
+  buf.writeInt16BE(shared.attributes, at);
   buf.writeInt32BE(messages.length - 1, at + 2);
   buf.writeBigInt64BE(BigInt(first), at + 6);
-  buf.writeBigInt64BE(BigInt(max), at + 14);
+  buf.writeBigInt64BE(BigInt(batch.max), at + 14);
   buf.writeBigInt64BE(options.producerId ?? -1n, at + 22);
   buf.writeInt16BE(options.producerEpoch ?? 0, at + 30);
-  buf.writeInt32BE(header.firstSequence, at + 32);
+  buf.writeInt32BE(batch.firstSequence, at + 32);
   buf.writeInt32BE(messages.length, at + 36);
-  buf.writeUInt32BE(crc32c(buf.subarray(attributesAt, start + size)), start + 17);
+  buf.writeUInt32BE(shared.crc32c(buf.subarray(at, start + batch.size)), start + 17);
 };
 
 /** Messages by topic (in first-appearance order), then partition (ascending, as the library). */
@@ -217,16 +222,13 @@ const group = (messages: readonly ProduceMessage[]): Map<string, Map<number, Pro
     if (list === undefined) partitions.set(m.partition, [m]);
     else list.push(m);
   }
-  for (const [topic, partitions] of topics) {
-    if (partitions.size > 1)
-      topics.set(topic, new Map([...partitions].sort((a, b) => a[0] - b[0])));
-  }
   return topics;
 };
 
 /**
  * The body of a Produce request (v9-v11) for `messages`, uncompressed: what
  * follows the request header. `now` stands for a message without a timestamp.
+ * Counted first (every topic's batches, `sizing`), then written from that count.
  */
 export const encodeProduceRequest = (
   acks: number,
@@ -236,46 +238,49 @@ export const encodeProduceRequest = (
   crc32c: Crc32c,
   now: number = Date.now(),
 ): Buffer => {
-  const topics = group(messages);
   const transactionalId = options.transactionalId ?? null;
-  const attributes = transactionalId === null ? 0 : IS_TRANSACTIONAL;
   const sizing: Sizing = { lengths: [], records: [] };
-  const batches: { size: number; list: ProduceMessage[]; firstSequence: number }[] = [];
   const idBytes = transactionalId === null ? -1 : Buffer.byteLength(transactionalId);
+  const topics = [...group(messages)].map(([topic, partitions]) => ({
+    topic,
+    nameBytes: Buffer.byteLength(topic),
+    batches: [...partitions]
+      .sort((a, b) => a[0] - b[0])
+      .map(([partition, list]) => {
+        const firstSequence = options.sequences?.getWithDefault(`${topic}:${partition}`, 0) ?? 0;
+        return sizeBatch(partition, list, firstSequence, now, sizing);
+      }),
+  }));
   let size = unsignedVarIntSize(idBytes + 1) + Math.max(idBytes, 0) + 2 + 4;
-  size += unsignedVarIntSize(topics.size + 1) + 1; // topics, then the request's tags
-  for (const [topic, partitions] of topics) {
-    const nameBytes = Buffer.byteLength(topic);
+  size += unsignedVarIntSize(topics.length + 1) + 1; // topics, then the request's tags
+  for (const { nameBytes, batches } of topics) {
     size +=
-      unsignedVarIntSize(nameBytes + 1) + nameBytes + unsignedVarIntSize(partitions.size + 1) + 1;
-    for (const [partition, list] of partitions) {
-      const first = toMillis(list[0]?.timestamp, now);
-      const batch = sizeBatch(list, first, now, sizing);
-      const firstSequence = options.sequences?.getWithDefault(`${topic}:${partition}`, 0) ?? 0;
-      batches.push({ size: batch, list, firstSequence });
-      size += 4 + unsignedVarIntSize(batch + 1) + batch + 1;
-    }
+      unsignedVarIntSize(nameBytes + 1) + nameBytes + unsignedVarIntSize(batches.length + 1) + 1;
+    for (const batch of batches) size += 4 + unsignedVarIntSize(batch.size + 1) + batch.size + 1;
   }
 
   const buf = Buffer.allocUnsafe(size);
-  const cursor: Cursor = { lengths: 0, records: 0 };
+  const shared: Shared = {
+    now,
+    attributes: transactionalId === null ? 0 : IS_TRANSACTIONAL,
+    options,
+    sizing,
+    cursor: { lengths: 0, records: 0 },
+    crc32c,
+  };
   let pos = writeUnsignedVarInt(buf, 0, idBytes + 1);
   if (transactionalId !== null) pos += buf.write(transactionalId, pos, idBytes, 'utf8');
   pos = buf.writeInt16BE(acks, pos);
   pos = buf.writeInt32BE(timeoutMs, pos);
-  pos = writeUnsignedVarInt(buf, pos, topics.size + 1);
-  let b = 0;
-  for (const [topic, partitions] of topics) {
-    const nameBytes = Buffer.byteLength(topic);
+  pos = writeUnsignedVarInt(buf, pos, topics.length + 1);
+  for (const { topic, nameBytes, batches } of topics) {
     pos = writeUnsignedVarInt(buf, pos, nameBytes + 1);
     pos += buf.write(topic, pos, nameBytes, 'utf8');
-    pos = writeUnsignedVarInt(buf, pos, partitions.size + 1);
-    for (const partition of partitions.keys()) {
-      const batch = batches[b++] as (typeof batches)[number];
-      pos = buf.writeInt32BE(partition, pos);
+    pos = writeUnsignedVarInt(buf, pos, batches.length + 1);
+    for (const batch of batches) {
+      pos = buf.writeInt32BE(batch.partition, pos);
       pos = writeUnsignedVarInt(buf, pos, batch.size + 1);
-      const header = { firstSequence: batch.firstSequence, attributes, now, options };
-      writeBatch(buf, pos, batch.size, batch.list, header, sizing, cursor, crc32c);
+      writeBatch(buf, pos, batch, shared);
       pos += batch.size;
       buf[pos++] = 0; // the partition's tags
     }
