@@ -113,7 +113,7 @@ const main = async (): Promise<number> => {
   const registryWasUp = await portOpen(s.registryPort);
   await startRegistry(s);
   const registryUrl = stackEnv(s).SCHEMA_REGISTRY_URL;
-  const cluster = await startCluster(s, size, Number(process.env.CHAOS_PORT_BASE ?? 35100));
+  const cluster = await startCluster(s, size, Number(process.env.CHAOS_PORT_BASE ?? 25100));
   const topic = uniqueTopic(`chaos-${profile}`);
   const ingresses: (ChildProcess | undefined)[] = [];
   const expectedExit: boolean[] = [];

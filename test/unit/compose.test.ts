@@ -144,6 +144,15 @@ const imageEnv = (): Record<string, string> => {
   return env;
 };
 
+/** The first port the kernel may hand an outgoing connection (32768 where it cannot be read). */
+function ephemeralStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch {
+    return 32768;
+  }
+}
+
 describe('stop grace: every process gets more time to stop than its own deadline', () => {
   const required = {
     KAFKA_BROKERS: 'kafka:9092',
@@ -343,13 +352,17 @@ describe('docker-compose.host.yml: the host-network override CI brings up', asyn
     );
   });
 
-  it('everything listens on 127.0.0.1, on distinct ports 37100-37199 (clear of the stack and of CI)', () => {
+  // Below the kernel's ephemeral range (32768-60999 by default): a port in it can be
+  // held at any moment by an outgoing connection's local end, and a listener then
+  // fails with EADDRINUSE (CI met that on 37190).
+  it('everything listens on 127.0.0.1, on distinct ports 27100-27199 (clear of the stack, of CI and of the ephemeral range)', () => {
     const all = Object.values(listening()).flat();
     for (const a of all) {
       const m = /^127\.0\.0\.1:(\d+)$/.exec(a);
       assert.ok(m, `${a} is on 127.0.0.1`);
       const port = Number(m[1]);
-      assert.ok(port >= 37100 && port <= 37199, `${a}: a port of 37100-37199`);
+      assert.ok(port >= 27100 && port <= 27199, `${a}: a port of 27100-27199`);
+      assert.ok(port < ephemeralStart(), `${a}: below the ephemeral range`);
     }
     assert.equal(new Set(all).size, all.length, `distinct: ${all.join(' ')}`);
   });
