@@ -42,7 +42,7 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,6 +215,40 @@ const cpuSeconds = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 
+/**
+ * CPU seconds of a process by kind of thread, from the names Node 24 gives its
+ * threads (/proc/PID/task/TID/comm): `main` (MainThread: HTTP, the signature,
+ * the Kafka client), `workers` (WorkerThread: the ingress' worker threads),
+ * `v8` (V8Worker: garbage collection and compilation helpers) and `other`
+ * (libuv's pool, the Go peer's threads, anything unnamed).
+ */
+export type ThreadCpu = { main: number; workers: number; v8: number; other: number };
+const THREAD_KINDS: Record<string, keyof ThreadCpu> = {
+  MainThread: 'main',
+  WorkerThread: 'workers',
+  V8Worker: 'v8',
+};
+const threadCpu = (pid: number): ThreadCpu => {
+  const sum: ThreadCpu = { main: 0, workers: 0, v8: 0, other: 0 };
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return sum;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum[THREAD_KINDS[comm] ?? 'other'] += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // a thread that ended meanwhile: its time is in no task now (nor in the process' total)
+    }
+  }
+  return sum;
+};
+
 /** Resets the peak RSS (VmHWM) of our own child, so each case has its own peak. */
 const resetPeakRss = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
@@ -297,6 +331,8 @@ type CaseResult = {
   p99Ms: number;
   peakRssMiB: number;
   cpuSecondsPer10k: number;
+  /** The same by kind of thread (threadCpu), CPU s per 10k records. */
+  cpuByThreadPer10k: ThreadCpu;
   retried503: number;
   reference?: { recordsPerSecond: number; mbPerSecond: number };
   ratio?: number;
@@ -352,11 +388,14 @@ const runCase = async (
   };
   resetPeakRss(pid);
   const cpu0 = cpuSeconds(pid);
+  const threads0 = threadCpu(pid);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: senders }, sender));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const threads1 = threadCpu(pid);
   const records = deliveries * recordsPerDelivery;
+  const per10k = (s: number) => round((s / records) * 10_000, 2);
   latencies.sort((a, b) => a - b);
   return {
     recordsPerDelivery,
@@ -369,7 +408,13 @@ const runCase = async (
     p50Ms: Math.round(percentile(latencies, 50)),
     p99Ms: Math.round(percentile(latencies, 99)),
     peakRssMiB: Math.round(procStatus(pid, 'VmHWM') / 2 ** 20),
-    cpuSecondsPer10k: round((cpu / records) * 10_000, 2),
+    cpuSecondsPer10k: per10k(cpu),
+    cpuByThreadPer10k: {
+      main: per10k(threads1.main - threads0.main),
+      workers: per10k(threads1.workers - threads0.workers),
+      v8: per10k(threads1.v8 - threads0.v8),
+      other: per10k(threads1.other - threads0.other),
+    },
     retried503,
   };
 };
@@ -519,6 +564,27 @@ const sideBySide = (report: Report): string[] => {
   return lines;
 };
 
+/**
+ * Where each receiver's CPU went, by kind of thread (threadCpu): for the
+ * ingress the main thread against its workers and V8's helpers, which is what
+ * says whether the main thread or the cores limit it.
+ */
+const byThread = (report: Report): string[] => {
+  const rows = report.cases.filter((c) => c.cpuByThreadPer10k !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    "CPU s per 10k records by thread (Linux thread names: the main thread, the worker threads, V8's helper threads for garbage collection and compilation, the rest: libuv's pool, and all of the Go peer's threads):",
+    '',
+    '| case | receiver | main | workers | V8 helpers | other | all |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...rows.map((c) => {
+      const t = c.cpuByThreadPer10k;
+      return `| ${caseName(c)} | ${c.receiver} | ${t.main} | ${t.workers} | ${t.v8} | ${t.other} | ${c.cpuSecondsPer10k} |`;
+    }),
+    '',
+  ];
+};
+
 /** The targets of issue 15, per ingress, where the run has the cases they need. */
 const targets = (report: Report): string[] => {
   const find = (receiver: string, size: number, senders: number) =>
@@ -619,6 +685,7 @@ const markdown = (report: Report): string => {
     '',
     ...targets(report),
     ...(targets(report).length > 0 ? [''] : []),
+    ...byThread(report),
     '![throughput](throughput.png)',
     '',
   ];

@@ -47,6 +47,7 @@ type Case = {
   p99Ms: number;
   peakRssMiB: number;
   cpuSecondsPer10k: number;
+  cpuByThreadPer10k: { main: number; workers: number; v8: number; other: number };
   reference: { recordsPerSecond: number };
   ratio: number;
 };
@@ -125,13 +126,33 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
       assert.ok(c.peakRssMiB > 5 && c.peakRssMiB < 4096);
       assert.ok(c.cpuSecondsPer10k > 0);
       assert.ok(Math.abs(c.ratio - c.recordsPerSecond / c.reference.recordsPerSecond) < 0.01);
+      const t = c.cpuByThreadPer10k;
+      assert.ok(t.main >= 0 && t.workers >= 0 && t.v8 >= 0 && t.other >= 0, JSON.stringify(t));
+    }
+    // CPU by thread, from Node's thread names: the ingress' main thread works on
+    // every delivery, the Go peer has no thread of those names
+    const summed = (receiver: string) => {
+      const sum = { main: 0, workers: 0, v8: 0, other: 0 };
+      for (const c of report.cases.filter((x) => x.receiver === receiver)) {
+        for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += c.cpuByThreadPer10k[k];
+      }
+      return sum;
+    };
+    for (const r of receivers.filter((x) => x !== 'go-peer')) {
+      assert.ok(summed(r).main > 0, `${r}: its main thread's CPU measured`);
+    }
+    if (receivers.includes('go-peer')) {
+      const go = summed('go-peer');
+      assert.ok(go.other > 0 && go.main === 0 && go.workers === 0, JSON.stringify(go));
     }
 
     const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
     assert.equal(
-      md.split('\n').filter((l) => /^\| \d+ x[14] \| /.test(l)).length,
+      md.split('\n').filter((l) => /^\| \d+ x[14] \| /.test(l) && l.split('|').length === 14)
+        .length,
       3 * receivers.length,
     );
+    assert.match(md, /\| case \| receiver \| main \| workers \| V8 helpers \| other \| all \|/);
     assert.match(md, /\| \d+ records \| kafka-producer-perf-test \|/);
     const png = readFileSync(join(out, 'throughput.png'));
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
