@@ -28,15 +28,35 @@ export type BodyBytes = Iterable<Buffer> & {
   readonly spooled: boolean;
   /** Bytes `start` (inclusive) to `end` (exclusive): a view in memory, a read from the spool. */
   read(start: number, end: number): Buffer;
+  /**
+   * All the bytes, for another thread, which may transfer them rather than
+   * copy them: the body's own buffer when nobody else holds it (the body must
+   * not be read after it is transferred), else a copy.
+   */
+  take(): Uint8Array<ArrayBuffer>;
   /** Releases the spool file (nothing to do in memory); idempotent. */
   close(): void;
 };
 
-/** A body held in memory: one buffer, iterated as one block. */
-export const memoryBytes = (buffer: Buffer): BodyBytes => ({
+const copyOf = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
+};
+
+/**
+ * A body held in memory: one buffer, iterated as one block. `owned`: its
+ * ArrayBuffer holds nothing else and nobody else refers to it (the spool's
+ * own store), so `take` hands it over as it is instead of copying megabytes.
+ */
+export const memoryBytes = (buffer: Buffer, owned = false): BodyBytes => ({
   length: buffer.length,
   spooled: false,
   read: (start, end) => buffer.subarray(start, end),
+  take: () =>
+    owned && buffer.buffer instanceof ArrayBuffer
+      ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length)
+      : copyOf(buffer),
   close: () => undefined,
   *[Symbol.iterator]() {
     if (buffer.length > 0) yield buffer;
@@ -60,6 +80,7 @@ const fileBytes = (fd: number, length: number): BodyBytes => {
     length,
     spooled: true,
     read,
+    take: () => copyOf(read(0, length)),
     close() {
       if (open) closeSync(fd);
       open = false;
@@ -128,7 +149,10 @@ export const createSpool = (options: SpoolOptions, expectedBytes = 0): Spool => 
   let bytes = 0;
   let fd: number | null = null;
   const first = expectedBytes > options.spoolBytes ? 0 : Math.max(expectedBytes, 64 * 1024);
-  let store: Buffer | null = Buffer.allocUnsafe(Math.min(first, Math.max(options.spoolBytes, 0)));
+  // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool (see memoryBytes' owned)
+  let store: Buffer | null = Buffer.allocUnsafeSlow(
+    Math.min(first, Math.max(options.spoolBytes, 0)),
+  );
   const writeFile = (file: number, chunk: Uint8Array) => {
     let done = 0;
     while (done < chunk.byteLength) {
@@ -150,7 +174,9 @@ export const createSpool = (options: SpoolOptions, expectedBytes = 0): Spool => 
         writeFile(fd, chunk);
       } else if (store !== null) {
         if (bytes + chunk.byteLength > store.length) {
-          const grown = Buffer.allocUnsafe(Math.max(store.length * 2, bytes + chunk.byteLength));
+          const grown = Buffer.allocUnsafeSlow(
+            Math.max(store.length * 2, bytes + chunk.byteLength),
+          );
           store.copy(grown, 0, 0, bytes);
           store = grown;
         }
@@ -160,7 +186,7 @@ export const createSpool = (options: SpoolOptions, expectedBytes = 0): Spool => 
     },
     finish() {
       if (fd !== null) return fileBytes(fd, bytes);
-      return memoryBytes((store ?? Buffer.alloc(0)).subarray(0, bytes));
+      return memoryBytes((store ?? Buffer.alloc(0)).subarray(0, bytes), store !== null);
     },
     abort() {
       if (fd !== null) closeSync(fd);

@@ -152,12 +152,10 @@ const answerOf = async (workers: ChunkWorkers, job: ChunkJob) => {
  * flight at once run on as many workers.
  */
 export const publishBodyOnWorker = async (
-  body: Buffer,
+  bytes: Uint8Array<ArrayBuffer>,
   options: DeliveryOptions & { workers: ChunkWorkers; schema: ChunkSchema },
 ): Promise<{ received: number; counts: PublishCounts }> => {
   const { ingest, workers, schema, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
-  const bytes = new Uint8Array(body.length);
-  bytes.set(body);
   const answer = await answerOf(workers, { kind: 'body', bytes, chunkRecords, ingest, schema });
   if (!('body' in answer)) throw new CdrError('worker_failed', 'a worker answered without records');
   const seen: SeenReports = new Map();

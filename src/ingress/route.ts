@@ -83,7 +83,7 @@ type OnWorkers = { readonly schema: ChunkSchema; readonly workers: ChunkWorkers 
 type Work =
   | { readonly kind: 'inline'; readonly slices: RecordSlices }
   | ({ readonly kind: 'chunks'; readonly slices: RecordSlices } & OnWorkers)
-  | ({ readonly kind: 'body'; readonly bytes: Buffer } & OnWorkers);
+  | ({ readonly kind: 'body'; readonly bytes: Uint8Array<ArrayBuffer> } & OnWorkers);
 
 /** What the steps hand on, each set by the step named. */
 export type DeliveryEnv = {
@@ -245,7 +245,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
     if (onWorkers !== null && whole && (inlineNow > 0 || readingNow > 1)) {
       line.workers = true;
       metrics.onWorkers('whole');
-      c.set('work', { kind: 'body', bytes: decoded.read(0, decoded.length), ...onWorkers });
+      // moved to the worker, not copied (nothing reads the body after this)
+      c.set('work', { kind: 'body', bytes: decoded.take(), ...onWorkers });
       return next();
     }
     const inline = onWorkers === null || whole;

@@ -87,6 +87,37 @@ describe('spool', () => {
     decoded.close();
   });
 
+  it('take: a body in memory hands over its own buffer, never a slice of a buffer others use', () => {
+    // A small Buffer from Node's shared pool, made before the body: transferring
+    // a pool would detach it (and every other Buffer of that pool).
+    const neighbour = Buffer.from('neighbour');
+    const spool = createSpool({ spoolBytes: 100, spoolDir: dir }, 10);
+    spool.write(Buffer.from('0123456789'));
+    const body = spool.finish();
+    const taken = body.take();
+    assert.equal(Buffer.from(taken).toString(), '0123456789');
+    assert.equal(taken.buffer, body.read(0, body.length).buffer, "the body's buffer, not a copy");
+    assert.ok(taken.buffer.byteLength < Buffer.poolSize || taken.buffer !== neighbour.buffer);
+    const moved = structuredClone(taken, { transfer: [taken.buffer] });
+    assert.equal(Buffer.from(moved).toString(), '0123456789');
+    assert.equal(taken.buffer.detached, true, 'moved, not copied');
+    assert.equal(neighbour.toString(), 'neighbour', 'nothing else detached');
+  });
+
+  it('take: a buffer the body does not own, or a spooled body, is copied', () => {
+    const shared = Buffer.from('abcdef');
+    const taken = memoryBytes(shared).take();
+    assert.notEqual(taken.buffer, shared.buffer);
+    taken[0] = 0x7a;
+    assert.equal(shared.toString(), 'abcdef');
+    const spool = createSpool({ spoolBytes: 0, spoolDir: dir });
+    spool.write(Buffer.from('spooled bytes'));
+    const file = spool.finish();
+    assert.equal(file.spooled, true);
+    assert.equal(Buffer.from(file.take()).toString(), 'spooled bytes');
+    file.close();
+  });
+
   it('iterates a memory body as one block, an empty one as none', () => {
     assert.deepEqual([...memoryBytes(Buffer.from('ab'))].map(String), ['ab']);
     assert.deepEqual([...memoryBytes(Buffer.alloc(0))], []);

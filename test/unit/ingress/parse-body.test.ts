@@ -57,6 +57,7 @@ const inBlocks = (buffer: Buffer, sizes: readonly number[]): BodyBytes => ({
   length: buffer.length,
   spooled: true,
   read: (start, end) => Buffer.from(buffer.subarray(start, end)),
+  take: () => new Uint8Array(buffer),
   close: () => undefined,
   *[Symbol.iterator]() {
     let k = 0;

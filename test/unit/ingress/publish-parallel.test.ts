@@ -318,7 +318,11 @@ describe('publishInParallel', () => {
 describe('publishBodyOnWorker', () => {
   const workers = suiteWorkers();
   const onWorker = (body: Buffer, publish: Publish, chosen: ChunkWorkers = workers) =>
-    publishBodyOnWorker(body, { ...options(publish), workers: chosen, schema: SCHEMA });
+    publishBodyOnWorker(new Uint8Array(body), {
+      ...options(publish),
+      workers: chosen,
+      schema: SCHEMA,
+    });
 
   it('puts the same messages on the topics, in the same order and chunks, as the inline path', async () => {
     const body = deliveryOf(300);
