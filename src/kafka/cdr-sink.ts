@@ -28,6 +28,7 @@ import { type Logger, rateLimited } from '../log.ts';
 import { createKafkaClient } from './client.ts';
 import type { KafkaOptions } from './options.ts';
 import type { CdrProducer, KafkaClient, TopicSpec } from './port.ts';
+import { diagnoseBrokers } from './probe.ts';
 import { type CdrPublisher, createCdrPublisher } from './publish-cdrs.ts';
 import { createRegistryClient, type RegistryClient } from './registry.ts';
 import type { Encoder } from './wire-encoder.ts';
@@ -60,6 +61,8 @@ export type CdrSinkOptions = {
 
 /** While starting, a repeated reason is logged at most this often. */
 export const STARTUP_WARN_EVERY_MS = 30_000;
+/** Each connection and answer of a probe of KAFKA_BROKERS (kafka/probe.ts). */
+export const PROBE_TIMEOUT_MS = 3_000;
 const NO_ANSWER = 'no answer yet';
 
 type Step = 'topics' | 'schema' | 'producer';
@@ -164,9 +167,46 @@ export const createCdrSink = (
     step = null;
   };
 
+  // Why Kafka cannot be reached, in an operator's words (kafka/probe.ts): asked
+  // while a Kafka step fails or hangs, at most once per STARTUP_WARN_EVERY_MS,
+  // each probe bounded by PROBE_TIMEOUT_MS. Null: not asked, or nothing found.
+  let diagnosis: string | null = null;
+  let diagnosedAt = Number.NEGATIVE_INFINITY;
+  let diagnosing: Promise<void> | null = null;
+  const onKafka = () => step !== null && step.name !== 'schema';
+  const diagnose = (): Promise<void> => {
+    if (diagnosing !== null) return diagnosing;
+    if (ready || !onKafka() || now() - diagnosedAt < STARTUP_WARN_EVERY_MS) {
+      return Promise.resolve();
+    }
+    diagnosedAt = now();
+    const probe = diagnoseBrokers(config.brokers, {
+      tls: config.ssl,
+      sasl: config.sasl !== undefined,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    }).then(
+      (found) => {
+        diagnosis = found;
+      },
+      () => undefined,
+    );
+    diagnosing = probe.finally(() => {
+      diagnosing = null;
+    });
+    return diagnosing;
+  };
+  const diagnosed = () => (onKafka() ? diagnosis : null);
+
   const problem = (): CdrError | null => {
     if (step === null) return null;
     const waiting = WAITING_FOR[step.name];
+    const found = diagnosed();
+    if (found !== null) {
+      return new CdrError(
+        'kafka_unavailable',
+        `Kafka at ${config.brokers.join(',')} is not available (start-up keeps retrying): ${step.failed ?? NO_ANSWER}; ${found}`,
+      );
+    }
     if (step.failed === null) {
       return new CdrError('not_ready', `starting: waiting for ${waiting}`);
     }
@@ -200,29 +240,46 @@ export const createCdrSink = (
   let lastError = NO_ANSWER;
   /** The last error, or what kafkajs said last when an attempt is still waiting for Kafka. */
   const reason = () => (onRegistry() ? lastError : (kafkaSays ?? lastError));
-  const warnFields = () => ({
-    waitingFor: waitingFor(),
-    error: reason(),
-    attempts,
-    sinceMs: now() - since,
-  });
+  const warnFields = () => {
+    const found = diagnosed();
+    return {
+      waitingFor: waitingFor(),
+      error: reason(),
+      ...(found === null ? {} : { diagnosis: found }),
+      attempts,
+      sinceMs: now() - since,
+    };
+  };
   // At the deadline a one-shot command stops trying; a service says it still is.
   const DEADLINE = Symbol('STARTUP_TIMEOUT');
+  let stillWaiting: NodeJS.Timeout | undefined;
   const expiry = new AbortController();
   const expired = sleep(config.startupTimeoutMs, undefined, {
     signal: expiry.signal,
     ref: false,
-  }).then((): never => {
-    if (!giveUp) logger.warn('not ready after STARTUP_TIMEOUT, still retrying', warnFields());
+  }).then(async (): Promise<never> => {
+    if (!giveUp) {
+      await diagnose();
+      logger.warn('not ready after STARTUP_TIMEOUT, still retrying', warnFields());
+      // an attempt that hangs (no answer at all) fails no step: say so again at the same rate
+      stillWaiting = setInterval(() => {
+        void diagnose().then(() => {
+          if (!ready) warn('not ready after STARTUP_TIMEOUT, still retrying', warnFields());
+        });
+      }, STARTUP_WARN_EVERY_MS);
+      stillWaiting.unref();
+    }
     throw DEADLINE;
   });
   expired.catch(() => undefined);
   const warn = rateLimited((m, f) => logger.warn(m, f), STARTUP_WARN_EVERY_MS, now);
   const overdue = () => now() - since >= config.startupTimeoutMs;
-  const gaveUp = () => {
+  const gaveUp = async () => {
+    await diagnose();
+    const found = diagnosed();
     const error = new CdrError(
       'startup_timeout',
-      `${waitingFor()} not reached within ${config.startupTimeoutMs / 1000}s (STARTUP_TIMEOUT; ${attempts} attempt${attempts === 1 ? '' : 's'}); last error: ${reason()}`,
+      `${waitingFor()} not reached within ${config.startupTimeoutMs / 1000}s (STARTUP_TIMEOUT; ${attempts} attempt${attempts === 1 ? '' : 's'}); last error: ${reason()}${found === null ? '' : `; ${found}`}`,
     );
     logger.error('cannot start: gave up', { error: error.message, attempts });
     return error;
@@ -233,7 +290,7 @@ export const createCdrSink = (
     let delay = 250;
     for (;;) {
       stopping.signal.throwIfAborted();
-      if (giveUp && overdue()) throw gaveUp();
+      if (giveUp && overdue()) throw await gaveUp();
       attempts++;
       try {
         attempting = attempt();
@@ -253,7 +310,8 @@ export const createCdrSink = (
           throw refused;
         }
         if (e !== DEADLINE) lastError = describe(e);
-        if (giveUp && overdue()) throw gaveUp();
+        await diagnose();
+        if (giveUp && overdue()) throw await gaveUp();
         const late = overdue();
         warn(late ? 'not ready after STARTUP_TIMEOUT, still retrying' : 'not ready yet, retrying', {
           ...warnFields(),
@@ -268,7 +326,12 @@ export const createCdrSink = (
     }
   })();
   started.catch(() => undefined);
-  void started.finally(() => expiry.abort()).catch(() => undefined);
+  void started
+    .finally(() => {
+      expiry.abort();
+      clearInterval(stillWaiting);
+    })
+    .catch(() => undefined);
   // the index is read once the topic exists; until it is warm, publishing answers not_ready
   const warm = dedup === null ? started : started.then(() => dedup.start());
   warm.catch(() => undefined);

@@ -43,6 +43,19 @@ const assertGaveUp = async (p: ReturnType<typeof runCli>, started: number) => {
   assert.ok(ms < 30_000, `gave up after ${ms} ms`);
 };
 
+/** `reconcile --once` with KAFKA_BROKERS as given, STARTUP_TIMEOUT 3 s (the Webex API at a closed port: never reached). */
+const reconcileOnceAgainst = async (brokers: string) => {
+  const closed = await freePort();
+  return runCli(['reconcile', '--once'], {
+    KAFKA_BROKERS: brokers,
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    CDR_FEED: 'analytics',
+    WEBEX_ACCESS_TOKEN: 't',
+    WEBEX_API_BASE_URL: `http://127.0.0.1:${closed}`,
+    STARTUP_TIMEOUT: '3s',
+  });
+};
+
 const world = () => {
   const endMs = Date.now();
   return createWebexWorld({
@@ -165,18 +178,26 @@ describe('reconciler failures', () => {
   }, async () => {
     const port = await freePort();
     const started = Date.now();
-    const p = runCli(['reconcile', '--once'], {
-      KAFKA_BROKERS: `127.0.0.1:${port}`,
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      CDR_FEED: 'analytics',
-      WEBEX_ACCESS_TOKEN: 't',
-      WEBEX_API_BASE_URL: `http://127.0.0.1:${port}`,
-      STARTUP_TIMEOUT: '3s',
-    });
+    const p = await reconcileOnceAgainst(`127.0.0.1:${port}`);
     await assertGaveUp(p, started);
     assert.match(p.err(), new RegExp(`Kafka brokers 127\\.0\\.0\\.1:${port}.*STARTUP_TIMEOUT`));
+    // the probe's words (kafka/probe.ts), not only the client library's
+    assert.match(p.err(), /nothing listens on that port \(ECONNREFUSED\)/);
     assert.match(p.out(), new RegExp(`stopped early: .*127\\.0\\.0\\.1:${port}`));
     assert.match(p.out(), /^outcome: failed/m);
+  });
+
+  test('reconcile --once with KAFKA_BROKERS at the registry HTTP port: exit 3 saying an HTTP server answers there', {
+    timeout: 90_000,
+  }, async () => {
+    const registry = new URL(stack.registryUrl).host;
+    const started = Date.now();
+    const p = await reconcileOnceAgainst(registry);
+    await assertGaveUp(p, started);
+    assert.ok(
+      p.err().includes(`${registry}: an HTTP server answers here, not Kafka`),
+      p.err().slice(-2000),
+    );
   });
 
   test('reconcile --once with the registry unreachable gives up after STARTUP_TIMEOUT: exit 3 naming the registry URL', {
