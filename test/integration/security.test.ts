@@ -16,8 +16,6 @@
  *   SCHEMA_REGISTRY_CA (a certificate made by openssl for this test only).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -25,7 +23,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { readCdrSchema } from '../../src/cdr/avro-schema.ts';
@@ -38,6 +35,7 @@ import { createPartnerApi } from '../../src/simulator/partner-api.ts';
 import { createWebhookSender } from '../../src/simulator/webhook-sender.ts';
 import { createWebexWorld } from '../../src/simulator/world.ts';
 import { saslListener, stackSettings } from '../../tools/stack/stack.ts';
+import { selfSignedFor127 } from '../helpers/self-signed.ts';
 import { postDelivery, rawCdr, signedDelivery } from './helpers/cdrs.ts';
 import { exitWithin, runCli, startCli } from './helpers/cli.ts';
 import { startTestIngress } from './helpers/ingress.ts';
@@ -550,30 +548,7 @@ describe('schema registry authentication and TLS', () => {
   });
 
   test('an https registry is trusted through its CA (SCHEMA_REGISTRY_CA), and not without it', async (t) => {
-    const dir = tempDir(t, 'registry-tls-');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    const { cert, key } = selfSignedFor127(tempDir(t, 'registry-tls-'));
     const proxy = await recordingProxy(upstreamRoot(), {
       require: 'Bearer tls-token',
       tls: { key, cert },

@@ -6,9 +6,13 @@
  * test/integration/broker-probe.test.ts).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import {
   advertisedBrokers,
   connectionProblem,
@@ -20,6 +24,7 @@ import {
   readAnswer,
   splitAddress,
 } from '../../../src/kafka/probe.ts';
+import { selfSignedFor127 } from '../../helpers/self-signed.ts';
 
 const TIMEOUT = 1000;
 const plain = { tls: false as const, sasl: false, timeoutMs: TIMEOUT };
@@ -223,6 +228,53 @@ describe('probeBroker: what answers at a bootstrap address', () => {
     assert.equal(
       await diagnoseBrokers([kafka.address, `127.0.0.1:${port}`], plain),
       `127.0.0.1:${port}: nothing listens on that port (ECONNREFUSED): check the port, and that Kafka runs`,
+    );
+  });
+});
+
+describe('probeBroker over TLS (KAFKA_SSL)', () => {
+  // a certificate for 127.0.0.1 made by openssl for this test only
+  const dir = mkdtempSync(join(tmpdir(), 'probe-tls-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = selfSignedFor127(dir);
+  /** A TLS listener that answers ApiVersions as Kafka does (SASL assumed: no Metadata asked). */
+  const tlsKafka = () =>
+    listening(
+      createTlsServer({ key, cert }, (socket) =>
+        onRequests(socket, ({ apiKey, id }) =>
+          apiKey === 18 ? framed(id, apiVersionsBody([[3, 0, 12]])) : null,
+        ),
+      ),
+    );
+
+  it('with its CA: Kafka answers through TLS, nothing to say', async () => {
+    const address = await tlsKafka();
+    assert.equal(
+      await probeBroker(address, {
+        ...plain,
+        sasl: true,
+        tls: { ca: cert, rejectUnauthorized: true },
+      }),
+      null,
+    );
+  });
+
+  it('without its CA: the certificate is not trusted, and KAFKA_SSL_CA is named', async () => {
+    const address = await tlsKafka();
+    const found = await probeBroker(address, { ...plain, tls: { rejectUnauthorized: true } });
+    assert.match(found ?? '', /TLS certificate is not trusted .*KAFKA_SSL_CA/);
+  });
+
+  it('a plaintext client at a TLS listener, and a TLS client at a plaintext one, are told which', async () => {
+    const address = await tlsKafka();
+    assert.match(
+      (await probeBroker(address, plain)) ?? '',
+      /a TLS listener answers here|closed without an answer \(a TLS/,
+    );
+    const hangsUp = await listening(createServer((s) => s.destroy()));
+    assert.match(
+      (await probeBroker(hangsUp, { ...plain, tls: { ca: cert, rejectUnauthorized: true } })) ?? '',
+      /during the TLS handshake: is this a TLS listener\?/,
     );
   });
 });
