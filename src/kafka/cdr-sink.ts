@@ -124,6 +124,39 @@ export const createCdrSink = (
     replicationFactor: config.replicationFactor,
   }));
 
+  // Why Kafka cannot be reached, in an operator's words (kafka/probe.ts): asked
+  // while a Kafka step fails or hangs, at most once per STARTUP_WARN_EVERY_MS,
+  // each probe bounded by PROBE_TIMEOUT_MS. Null: not asked, or nothing found.
+  let diagnosis: string | null = null;
+  let diagnosedAt = Number.NEGATIVE_INFINITY;
+  let diagnosing: Promise<void> | null = null;
+  /** Kafka steps done so far: a probe's finding counts only if none was done while it ran. */
+  let kafkaStepsDone = 0;
+  const onKafka = () => step !== null && step.name !== 'schema';
+  const diagnose = (): Promise<void> => {
+    if (diagnosing !== null) return diagnosing;
+    if (ready || !onKafka() || now() - diagnosedAt < STARTUP_WARN_EVERY_MS) {
+      return Promise.resolve();
+    }
+    diagnosedAt = now();
+    const asOf = kafkaStepsDone;
+    const probe = diagnoseBrokers(config.brokers, {
+      tls: config.ssl,
+      sasl: config.sasl !== undefined,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    }).then(
+      (found) => {
+        if (kafkaStepsDone === asOf) diagnosis = found;
+      },
+      () => undefined,
+    );
+    diagnosing = probe.finally(() => {
+      diagnosing = null;
+    });
+    return diagnosing;
+  };
+  const diagnosed = () => (onKafka() ? diagnosis : null);
+
   /** Runs one step of the start, remembering which one is waited for and how it failed. */
   const at = async (name: Step, work: () => Promise<void>) => {
     if (step?.name !== name) step = { name, failed: null };
@@ -132,6 +165,12 @@ export const createCdrSink = (
     } catch (e) {
       step = { name, failed: describe(e) };
       throw e;
+    }
+    // Kafka answered: what a probe found before no longer holds
+    if (name !== 'schema') {
+      kafkaStepsDone += 1;
+      diagnosis = null;
+      diagnosedAt = Number.NEGATIVE_INFINITY;
     }
   };
 
@@ -166,36 +205,6 @@ export const createCdrSink = (
     if (!producer.isConnected()) await at('producer', () => producer.connect());
     step = null;
   };
-
-  // Why Kafka cannot be reached, in an operator's words (kafka/probe.ts): asked
-  // while a Kafka step fails or hangs, at most once per STARTUP_WARN_EVERY_MS,
-  // each probe bounded by PROBE_TIMEOUT_MS. Null: not asked, or nothing found.
-  let diagnosis: string | null = null;
-  let diagnosedAt = Number.NEGATIVE_INFINITY;
-  let diagnosing: Promise<void> | null = null;
-  const onKafka = () => step !== null && step.name !== 'schema';
-  const diagnose = (): Promise<void> => {
-    if (diagnosing !== null) return diagnosing;
-    if (ready || !onKafka() || now() - diagnosedAt < STARTUP_WARN_EVERY_MS) {
-      return Promise.resolve();
-    }
-    diagnosedAt = now();
-    const probe = diagnoseBrokers(config.brokers, {
-      tls: config.ssl,
-      sasl: config.sasl !== undefined,
-      timeoutMs: PROBE_TIMEOUT_MS,
-    }).then(
-      (found) => {
-        diagnosis = found;
-      },
-      () => undefined,
-    );
-    diagnosing = probe.finally(() => {
-      diagnosing = null;
-    });
-    return diagnosing;
-  };
-  const diagnosed = () => (onKafka() ? diagnosis : null);
 
   const problem = (): CdrError | null => {
     if (step === null) return null;

@@ -43,10 +43,10 @@ const MAX_ANSWER = 16 * 1024 * 1024;
  */
 const PROBE_CLIENT_ID = 'webex-cdr-kafka-probe\r\n\r\n';
 
-/** host:port, or [v6]:port, split; the port is 9092 when not given. */
+/** A KAFKA_BROKERS entry (`host:port`, as the settings check it) split. */
 export const splitAddress = (address: string): { host: string; port: number } => {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address) ?? /^([^:]+)(?::(\d+))?$/.exec(address);
-  return { host: m?.[1] ?? address, port: Number(m?.[2] ?? 9092) };
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 };
 
 /** A request of the non-flexible header (v1): size, api key, version, correlation id, client id, body. */
@@ -179,16 +179,18 @@ type Exchange = {
   close(): void;
 };
 
-/** One connection to `address`, within `timeoutMs`: an exchange, or why it could not be made. */
-const open = (
-  address: string,
-  options: ProbeOptions,
-): Promise<{ ok: true; exchange: Exchange } | { ok: false; reason: string }> => {
-  const { host, port } = splitAddress(address);
-  const tls = options.tls !== false;
-  return new Promise((resolve) => {
+type Connected = { ok: true; socket: Socket } | { ok: false; reason: string };
+
+/** A connection to host:port (TLS with `tls`) within `timeoutMs`, or why it could not be made. */
+const connectWithin = (
+  host: string,
+  port: number,
+  tls: KafkaTls,
+  timeoutMs: number,
+): Promise<Connected> =>
+  new Promise((resolve) => {
     let socket: Socket;
-    const done = (r: { ok: true; exchange: Exchange } | { ok: false; reason: string }) => {
+    const done = (r: Connected) => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
       if (!r.ok) socket.destroy();
@@ -198,21 +200,17 @@ const open = (
       () =>
         done({
           ok: false,
-          reason: `no answer to the connection within ${options.timeoutMs} ms (a wrong host, or a firewall dropping it)`,
+          reason: `no answer to the connection within ${timeoutMs} ms (a wrong host, or a firewall dropping it)`,
         }),
-      options.timeoutMs,
+      timeoutMs,
     );
-    const ready = () => done({ ok: true, exchange: exchangeOn(socket, options) });
+    const ready = () => done({ ok: true, socket });
     socket =
-      options.tls === false
+      tls === false
         ? tcpConnect({ host, port }, ready)
-        : tlsConnect(
-            { host, port, ...(isIP(host) ? {} : { servername: host }), ...options.tls },
-            ready,
-          );
-    socket.on('error', (e) => done({ ok: false, reason: connectionProblem(e, tls) }));
+        : tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tls }, ready);
+    socket.on('error', (e) => done({ ok: false, reason: connectionProblem(e, tls !== false) }));
   });
-};
 
 const exchangeOn = (socket: Socket, options: ProbeOptions): Exchange => {
   let correlationId = 0x7072_0000; // 'pr' and a counter
@@ -269,32 +267,22 @@ const exchangeOn = (socket: Socket, options: ProbeOptions): Exchange => {
 };
 
 /** Whether a TCP connection to host:port opens within `timeoutMs`: null, or why not. */
-const reachable = (host: string, port: number, timeoutMs: number): Promise<string | null> =>
-  new Promise((resolve) => {
-    const socket = tcpConnect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(`no answer to the connection within ${timeoutMs} ms`);
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(null);
-    });
-    socket.once('error', (e) => {
-      clearTimeout(timer);
-      resolve(connectionProblem(e, false));
-    });
-  });
+const reachable = async (host: string, port: number, timeoutMs: number): Promise<string | null> => {
+  const connected = await connectWithin(host, port, false, timeoutMs);
+  if (!connected.ok) return connected.reason;
+  connected.socket.destroy();
+  return null;
+};
 
 /** What is wrong with one bootstrap address; null when Kafka answers there and its brokers can be reached. */
 export const probeBroker = async (
   address: string,
   options: ProbeOptions,
 ): Promise<string | null> => {
-  const opened = await open(address, options);
-  if (!opened.ok) return `${address}: ${opened.reason}`;
-  const { exchange } = opened;
+  const { host, port } = splitAddress(address);
+  const connected = await connectWithin(host, port, options.tls, options.timeoutMs);
+  if (!connected.ok) return `${address}: ${connected.reason}`;
+  const exchange = exchangeOn(connected.socket, options);
   try {
     const versions = await exchange.ask(API_VERSIONS, 0);
     if (versions.kind === 'problem') return `${address}: ${versions.reason}`;
@@ -308,11 +296,14 @@ export const probeBroker = async (
     } catch {
       return null;
     }
-    const unreachable: string[] = [];
-    for (const b of brokers) {
-      const why = await reachable(b.host, b.port, options.timeoutMs);
-      if (why !== null) unreachable.push(`${b.host}:${b.port} (node ${b.nodeId}: ${why})`);
-    }
+    const unreachable = (
+      await Promise.all(
+        brokers.map(async (b) => {
+          const why = await reachable(b.host, b.port, options.timeoutMs);
+          return why === null ? null : `${b.host}:${b.port} (node ${b.nodeId}: ${why})`;
+        }),
+      )
+    ).filter((u) => u !== null);
     if (unreachable.length === 0) return null;
     return `${address}: Kafka answers here, but the brokers advertise ${unreachable.join(', ')}, which cannot be reached from here: the brokers' advertised.listeners must name addresses this client can reach`;
   } finally {

@@ -208,12 +208,18 @@ const procStatus = (pid: number, key: string): number =>
     new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0,
   ) * 1024;
 
-/** user + system CPU seconds of a process (clock ticks of 1/100 s). */
-const cpuSeconds = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** The name and user + system CPU seconds in a /proc stat line (clock ticks of 1/100 s). */
+const readStat = (path: string): { comm: string; seconds: number } => {
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return {
+    comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+  };
 };
+
+/** user + system CPU seconds of a process. */
+const cpuSeconds = (pid: number): number => readStat(`/proc/${pid}/stat`).seconds;
 
 /**
  * CPU seconds of a process by kind of thread, from the names Node 24 gives its
@@ -238,10 +244,8 @@ const threadCpu = (pid: number): ThreadCpu => {
   }
   for (const tid of tasks) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      sum[THREAD_KINDS[comm] ?? 'other'] += (Number(fields[11]) + Number(fields[12])) / 100;
+      const { comm, seconds } = readStat(`/proc/${pid}/task/${tid}/stat`);
+      sum[THREAD_KINDS[comm] ?? 'other'] += seconds;
     } catch {
       // a thread that ended meanwhile: its time is in no task now (nor in the process' total)
     }

@@ -50,16 +50,20 @@ const startCaptured = async (topic: string) => {
     const { error, message } = (await res.json()) as { error?: string; message?: string };
     return { status: res.status, ...(error === undefined ? {} : { error }), message };
   };
-  /** Polls /readyz until its error is not `not_ready` (the first attempt of the step failed). */
-  const untilFailed = async (ms: number): Promise<Answer> => {
-    const until = Date.now() + ms;
+  /** Polls /readyz until `ok` holds for its answer. */
+  const until = async (ok: (r: Answer) => boolean, ms: number): Promise<Answer> => {
+    const deadline = Date.now() + ms;
     for (;;) {
       const r = await readyz();
-      if (r.status === 503 && r.error !== 'not_ready') return r;
-      assert.ok(Date.now() < until, `still ${JSON.stringify(r)} after ${ms} ms`);
+      if (ok(r)) return r;
+      assert.ok(Date.now() < deadline, `still ${JSON.stringify(r)} after ${ms} ms`);
       await setTimeout(100);
     }
   };
+  /** Until its error is not `not_ready` (the first attempt of the step failed). */
+  const untilFailed = (ms: number) => until((r) => r.status === 503 && r.error !== 'not_ready', ms);
+  /** Until its message says `words`. */
+  const untilSays = (words: RegExp, ms: number) => until((r) => words.test(r.message ?? ''), ms);
   const post = async (): Promise<Answer & { text: string }> => {
     const res = await postDelivery(
       `${ingress.url}/webhooks/cdr`,
@@ -75,7 +79,7 @@ const startCaptured = async (topic: string) => {
       'webex_cdr_delivery_errors_total',
       { status: '503', reason },
     );
-  return { ingress, lines, readyz, untilFailed, post, errorsMetric };
+  return { ingress, lines, readyz, untilFailed, untilSays, post, errorsMetric };
 };
 
 describe('accurate 503 reasons', () => {
@@ -94,6 +98,12 @@ describe('accurate 503 reasons', () => {
       assert.equal(refused.status, 503);
       assert.equal(refused.error, 'kafka_unavailable', refused.text);
       assert.match(refused.message ?? '', /Kafka at 127\.0\.0\.1:\d+ is not available/);
+      // the probe's words (kafka/probe.ts) once it has looked; gone once Kafka is back (200 below)
+      const probed = await running.untilSays(
+        /nothing listens on that port \(ECONNREFUSED\)/,
+        30_000,
+      );
+      assert.equal(probed.error, 'kafka_unavailable');
       assert.doesNotMatch(refused.text, /schema/i);
       const warned = running.lines.filter(
         (l) => l.level === 'warn' && l.msg === 'delivery refused',
