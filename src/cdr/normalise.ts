@@ -66,17 +66,17 @@ const REPORT_TIME = FIELDS.findIndex((f) => f.name === 'report_time');
 
 // A valid time (parseTime accepted it: years from 1000) in this form is what toISOString gives back.
 const ISO_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const isoText = (value: unknown): string | null =>
+export const isoText = (value: unknown): string | null =>
   typeof value === 'string' && ISO_TEXT.test(value) ? value : null;
 
 // Raw key -> field index (-1: unknown, INVALID_KEY: not valid Unicode). Live
 // data repeats a small set of spellings, so the regex in toMatchKey and the
 // Unicode check run once per spelling, not once per key per record. Only
 // well-formed keys are cached.
-const INVALID_KEY = -2;
+export const INVALID_KEY = -2;
 const KEY_CACHE_LIMIT = 4096;
 const keyCache = new Map<string, number>();
-const fieldIndexForKey = (key: string): number => {
+export const fieldIndexForKey = (key: string): number => {
   const hit = keyCache.get(key);
   if (hit !== undefined) return hit;
   if (!key.isWellFormed()) return INVALID_KEY;

@@ -49,7 +49,7 @@ const HAS_LETTER = /[a-z]/;
  * keys need no escaping); an all-digit key goes through an object, which
  * puts such keys first, as it did.
  */
-const extraText = (extra: Record<string, string>): string => {
+export const extraText = (extra: Record<string, string>): string => {
   const pairs: [string, string][] = [];
   for (const k in extra) pairs.push([matchKeyOf(k), extra[k] as string]);
   if (pairs.length === 0) return '{}';

@@ -21,6 +21,7 @@ import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError } from '../errors.ts';
+import type { Encoder } from '../kafka/wire-encoder.ts';
 import type { Logger } from '../log.ts';
 import { createRepeatedWarnings, type RepeatedWarnings } from '../log-repeats.ts';
 import { createMetrics, type Metrics, scrape } from '../metrics.ts';
@@ -61,6 +62,12 @@ export type IngressDeps = {
   readonly drain?: Drain;
   /** Worker threads for large deliveries (ingress/publish-parallel.ts); none when null or absent. */
   readonly workers?: ChunkWorkers | null;
+  /**
+   * The encoder the publisher writes with, once the schema is known: a body
+   * encoded on the main thread is transcoded with its schema id (ingress/
+   * encode-chunk.ts). Absent: such bodies are parsed and normalised as objects.
+   */
+  readonly encoder?: () => Encoder | null;
   /** Where refusals and dead letters are warned about (rate-limited); one per app by default. */
   readonly warnings?: RepeatedWarnings;
 };
@@ -77,6 +84,7 @@ export const createApp = (deps: IngressDeps) => {
     budget: deps.budget,
     privacy: deps.privacy ?? null,
     workers: deps.workers ?? null,
+    encoder: deps.encoder ?? (() => null),
     metrics,
     warnings,
     now,

@@ -16,6 +16,8 @@ import { type PreparedBatch, prepareChunk, type SeenReports } from '../cdr/batch
 import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import type { EncodedBatch, PublishCounts } from '../kafka/publish-cdrs.ts';
+import type { Encoder } from '../kafka/wire-encoder.ts';
+import { canTranscode, encodeChunk, toEncodedBatch } from './encode-chunk.ts';
 import type { RecordSlices } from './parse-body.ts';
 
 /** Records per chunk: about 5 MB of JSON at the usual ~2.5 KB a record. */
@@ -37,6 +39,12 @@ export type DeliveryOptions = {
   /** Called once per chunk when Kafka has acknowledged it (metrics). */
   readonly onChunk?: (batch: PreparedBatch | EncodedBatch, counts: PublishCounts) => void;
   readonly chunkRecords?: number;
+  /**
+   * The publisher's encoder: when given (and it writes the contract, without
+   * privacy settings), chunks read from the body's bytes are transcoded from
+   * them (ingress/encode-chunk.ts) rather than parsed into objects.
+   */
+  readonly encoder?: Encoder | null;
 };
 
 /**
@@ -89,10 +97,17 @@ export const publishDelivery = async (
     await setImmediate(); // probes and other deliveries keep being answered
   }
   const sender = createChunkSender(options);
+  const { encoder = null } = options;
+  const take = encoder !== null && canTranscode(encoder, privacy) ? slices.take : undefined;
   // an empty delivery is published too: the publisher answers not_ready before the schema is known
   for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
-    const raws = slices.parse(from, Math.min(from + chunkRecords, slices.count));
-    await sender.next(prepareChunk(raws, from, ingest, seen, privacy));
+    const to = Math.min(from + chunkRecords, slices.count);
+    if (take !== undefined && encoder !== null) {
+      const chunk = encodeChunk(take(from, to), ingest, encoder, privacy);
+      await sender.next(toEncodedBatch([chunk], ingest, seen));
+      continue;
+    }
+    await sender.next(prepareChunk(slices.parse(from, to), from, ingest, seen, privacy));
   }
   return sender.finish();
 };

@@ -29,7 +29,7 @@ import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Encoder } from '../kafka/wire-encoder.ts';
-import { type EncodedBody, type EncodedChunk, toEncodedBatch } from './encode-chunk.ts';
+import { type EncodedBody, type EncodedChunk, encodeBody, toEncodedBatch } from './encode-chunk.ts';
 import type { RecordBytes, RecordSlices } from './parse-body.ts';
 import {
   createChunkSender,
@@ -158,10 +158,27 @@ export const publishBodyOnWorker = async (
   const { ingest, workers, schema, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
   const answer = await answerOf(workers, { kind: 'body', bytes, chunkRecords, ingest, schema });
   if (!('body' in answer)) throw new CdrError('worker_failed', 'a worker answered without records');
+  return sendBody(answer.body, options);
+};
+
+/**
+ * A body in memory of at most WHOLE_PARSE_BYTES encoded here, as a worker
+ * would (encodeBody): a lone delivery has no hand-over to wait for.
+ */
+export const publishBodyHere = (
+  bytes: Buffer,
+  options: DeliveryOptions & { encoder: Encoder },
+): Promise<{ received: number; counts: PublishCounts }> => {
+  const { ingest, encoder, privacy = null, chunkRecords = DELIVERY_CHUNK_RECORDS } = options;
+  return sendBody(encodeBody(bytes, chunkRecords, ingest, encoder, privacy), options);
+};
+
+/** A body's encoded chunks sent in order, each once the one before is acknowledged. */
+const sendBody = async (body: EncodedBody, options: DeliveryOptions) => {
   const seen: SeenReports = new Map();
   const sender = createChunkSender(options);
-  for (const chunk of answer.body.chunks) await sender.next(toEncodedBatch([chunk], ingest, seen));
-  return { received: answer.body.received, counts: await sender.finish() };
+  for (const chunk of body.chunks) await sender.next(toEncodedBatch([chunk], options.ingest, seen));
+  return { received: body.received, counts: await sender.finish() };
 };
 
 export const publishInParallel = async (

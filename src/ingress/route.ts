@@ -25,15 +25,18 @@ import type { Feed, Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import { CdrError, type ErrorCode } from '../errors.ts';
 import type { PublishCounts } from '../kafka/publish-cdrs.ts';
+import type { Encoder } from '../kafka/wire-encoder.ts';
 import type { RepeatedWarnings } from '../log-repeats.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
+import { canTranscode } from './encode-chunk.ts';
 import { type RecordSlices, readRecords, WHOLE_PARSE_BYTES } from './parse-body.ts';
 import { type DeliveryOptions, type Publish, publishDelivery } from './publish-delivery.ts';
 import {
   type ChunkSchema,
   type ChunkWorkers,
+  publishBodyHere,
   publishBodyOnWorker,
   publishInParallel,
 } from './publish-parallel.ts';
@@ -81,7 +84,8 @@ export type DeliveryLine = Record<string, unknown>;
  */
 type OnWorkers = { readonly schema: ChunkSchema; readonly workers: ChunkWorkers };
 type Work =
-  | { readonly kind: 'inline'; readonly slices: RecordSlices }
+  | { readonly kind: 'inline'; readonly slices: RecordSlices; readonly encoder: Encoder | null }
+  | { readonly kind: 'here'; readonly bytes: Buffer; readonly encoder: Encoder }
   | ({ readonly kind: 'chunks'; readonly slices: RecordSlices } & OnWorkers)
   | ({ readonly kind: 'body'; readonly bytes: Uint8Array<ArrayBuffer> } & OnWorkers);
 
@@ -108,6 +112,8 @@ export type StepDeps = {
   readonly budget: ByteBudget | undefined;
   readonly privacy: Privacy | null;
   readonly workers: ChunkWorkers | null;
+  /** The publisher's encoder, once the schema is known. */
+  readonly encoder: () => Encoder | null;
   readonly metrics: Metrics;
   readonly warnings: RepeatedWarnings;
   readonly now: () => number;
@@ -153,8 +159,11 @@ const publishWork = async (
   options: DeliveryOptions,
 ): Promise<{ received: number; counts: PublishCounts }> => {
   if (work.kind === 'inline') {
-    return { received: work.slices.count, counts: await publishDelivery(work.slices, options) };
+    const counts = await publishDelivery(work.slices, { ...options, encoder: work.encoder });
+    return { received: work.slices.count, counts };
   }
+  if (work.kind === 'here')
+    return publishBodyHere(work.bytes, { ...options, encoder: work.encoder });
   const parallel = { ...options, schema: work.schema, workers: work.workers };
   if (work.kind === 'body') return publishBodyOnWorker(work.bytes, parallel);
   return { received: work.slices.count, counts: await publishInParallel(work.slices, parallel) };
@@ -251,6 +260,16 @@ export const createDeliverySteps = (deps: StepDeps) => {
     }
     const inline = onWorkers === null || whole;
     if (inline) inlineNow += 1;
+    const encoder = whole ? deps.encoder() : null;
+    if (encoder !== null && canTranscode(encoder, deps.privacy)) {
+      // transcoded here, record by record from the bytes (no JSON.parse of the body)
+      try {
+        c.set('work', { kind: 'here', bytes: decoded.read(0, decoded.length), encoder });
+        return await next();
+      } finally {
+        inlineNow -= 1;
+      }
+    }
     try {
       // for the workers, the records are found on the bytes (not parsed here)
       const slices = inline ? readRecords(decoded) : readRecords(decoded, 0);
@@ -262,7 +281,9 @@ export const createDeliverySteps = (deps: StepDeps) => {
       line.records = slices.count;
       c.set(
         'work',
-        parallel ? { kind: 'chunks', slices, ...onWorkers } : { kind: 'inline', slices },
+        parallel
+          ? { kind: 'chunks', slices, ...onWorkers }
+          : { kind: 'inline', slices, encoder: deps.encoder() },
       );
       await next();
     } finally {
@@ -300,7 +321,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
       },
     };
     const { received, counts } = await publishWork(work, options);
-    if (work.kind === 'body') c.get('delivery').records = received;
+    if (work.kind === 'body' || work.kind === 'here') c.get('delivery').records = received;
     metrics.produced((now() - preparedAt) / 1000);
     const readAt = c.get('readAt');
     Object.assign(c.get('delivery'), {

@@ -86,6 +86,7 @@ export const startIngress = async (
     drain,
     warnings,
     workers,
+    encoder: sink.encoder,
   });
   const server = await listen(app.fetch, {
     port: config.port,

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readCdrSchema } from '../../../src/cdr/avro-schema.ts';
 import type { PreparedBatch } from '../../../src/cdr/batch.ts';
+import { contentHash } from '../../../src/dedup/content-hash.ts';
 import { CdrError } from '../../../src/errors.ts';
 import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { type Publish, publishDelivery } from '../../../src/ingress/publish-delivery.ts';
 import type { EncodedBatch } from '../../../src/kafka/publish-cdrs.ts';
+import { encoderFor } from '../../../src/kafka/wire-encoder.ts';
 import { INGEST, minimalRawCdr } from '../../helpers/fixtures.ts';
 
 // scanned: records parsed chunk by chunk
@@ -72,5 +75,44 @@ describe('publishDelivery', () => {
       code: 'kafka_timeout',
     });
     assert.ok(batches.length <= 3, `published ${batches.length} chunks`);
+  });
+
+  it('with the encoder, transcodes each chunk from the bytes: the same records, hashes and values as parsed objects', async () => {
+    const raws: unknown[] = Array.from({ length: 23 }, (_, i) => minimalRawCdr(`r-${i % 20}`));
+    raws[4] = { ...(raws[4] as object), Location: 'a "quoted" place' }; // the usual path, in its chunk
+    raws[8] = { Location: 'no ids' }; // dead-lettered
+    const text = JSON.stringify({ items: raws });
+    const encoder = encoderFor(3, readCdrSchema().text);
+    const objects = recording();
+    const bytes = recording();
+    const usual = await publishDelivery(slicesOf(text), options(objects.publish, 10));
+    const counts = await publishDelivery(slicesOf(text), {
+      ...options(bytes.publish, 10),
+      encoder,
+    });
+    // r-0 to r-2 again in the last chunk (published again: as new as the first), r-8 without ids
+    assert.deepEqual(counts, { accepted: 22, deadLettered: 1, duplicatesInBatch: 3 });
+    assert.deepEqual(counts, usual);
+    assert.ok(bytes.batches.every((b) => 'encoded' in b));
+    const hashOf = (b: PreparedBatch | EncodedBatch) =>
+      b.records.map((r) => [
+        r.reportId,
+        r.orgId,
+        r.reportTime,
+        r.callEnd,
+        'hash' in r ? r.hash : contentHash(r.record),
+      ]);
+    assert.deepEqual(bytes.batches.map(hashOf), objects.batches.map(hashOf));
+    const valuesOf = (b: PreparedBatch | EncodedBatch) =>
+      b.records.map((r) =>
+        'value' in r && r.value !== null
+          ? Buffer.from(r.value).toString('hex')
+          : Buffer.from(encoder.encode(r.record)).toString('hex'),
+      );
+    assert.deepEqual(bytes.batches.map(valuesOf), objects.batches.map(valuesOf));
+    assert.deepEqual(
+      bytes.batches.map((b) => b.dead.map((d) => [d.index, d.error.code])),
+      objects.batches.map((b) => b.dead.map((d) => [d.index, d.error.code])),
+    );
   });
 });
