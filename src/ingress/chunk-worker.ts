@@ -42,6 +42,18 @@ const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
   return answer.chunk === null ? [] : [answer.chunk.values.buffer];
 };
 
+/**
+ * The job's bytes (megabytes: a chunk's records or a whole body), released
+ * now: transferred to an empty buffer, which frees them at once. Left to the
+ * collector they would stay until its next run, and a worker that transcodes
+ * makes so little garbage that the collector seldom runs: bodies piled up
+ * (issue 15: +70 MiB peak RSS over a run of deliveries).
+ */
+const release = (job: ChunkJob): void => {
+  const bytes = job.kind === 'body' ? job.bytes : job.records.bytes;
+  if (!bytes.buffer.detached) bytes.buffer.transfer(0);
+};
+
 parentPort?.on('message', (job: ChunkJob) => {
   let reply: ChunkAnswer;
   try {
@@ -50,5 +62,6 @@ parentPort?.on('message', (job: ChunkJob) => {
     const error = e instanceof CdrError ? e : new CdrError('worker_failed', describe(e));
     reply = { ok: false, code: error.code, message: error.message };
   }
+  release(job);
   parentPort?.postMessage(reply, answerTransfer(reply));
 });
