@@ -91,6 +91,49 @@ const parseIsoMillis = (text: string): number | null | undefined => {
     : null;
 };
 
+/**
+ * `parseIsoMillis` on UTF-8 bytes (`b[at..at+24)`), for a reader that has
+ * not made the text a string (cdr/transcode.ts): the same value and checks,
+ * or undefined when the bytes are not exactly that form.
+ */
+export const parseIsoMillisBytes = (b: Uint8Array, at: number): number | null | undefined => {
+  if (
+    b[at + 4] !== 45 || // -
+    b[at + 7] !== 45 ||
+    b[at + 10] !== 84 || // T
+    b[at + 13] !== 58 || // :
+    b[at + 16] !== 58 ||
+    b[at + 19] !== 46 || // .
+    b[at + 23] !== 90 // Z
+  ) {
+    return undefined;
+  }
+  const year = digitBytesAt(b, at, 4);
+  const month = digitBytesAt(b, at + 5, 2);
+  const day = digitBytesAt(b, at + 8, 2);
+  const hour = digitBytesAt(b, at + 11, 2);
+  const minute = digitBytesAt(b, at + 14, 2);
+  const second = digitBytesAt(b, at + 17, 2);
+  const ms = digitBytesAt(b, at + 20, 3);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || ms < 0) {
+    return undefined;
+  }
+  return validTime(year, month, day, hour, minute, second)
+    ? Date.UTC(year, month - 1, day, hour, minute, second, ms)
+    : null;
+};
+
+/** Digits of `b` from `at` to `at + n` as a number, or -1 when one is not a digit. */
+export const digitBytesAt = (b: Uint8Array, at: number, n: number): number => {
+  let value = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = (b[i] as number) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+};
+
 const validTime = (
   year: number,
   month: number,

@@ -37,7 +37,7 @@ import {
   isoText,
   SOURCES,
 } from './normalise.ts';
-import { parseValue } from './parse-value.ts';
+import { digitBytesAt, parseIsoMillisBytes, parseValue } from './parse-value.ts';
 
 /** Given up: take the usual path for this record. */
 export const NOT_TRANSCODED = -1;
@@ -57,6 +57,7 @@ const NUMBER = 2; // num[i]
 const TRUE = 3;
 const FALSE = 4;
 
+const KINDS = FIELDS.map((f) => f.kind);
 const IS_TEXT = FIELDS.map((f) => f.kind === 'string');
 const NA_IS_VALUE = FIELDS.map((f) => f.naIsValue === true);
 
@@ -121,7 +122,7 @@ const writeDigits = (out: Uint8Array, at: number, n: number): number => {
 };
 
 const copy = (from: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => {
-  if (end - start > 24) {
+  if (end - start > 256) {
     out.set(from.subarray(start, end), at);
     return at + end - start;
   }
@@ -132,6 +133,16 @@ const copy = (from: Uint8Array, start: number, end: number, out: Uint8Array, at:
 
 /** An Avro string (length, then UTF-8) of a JS string; returns the end. */
 const writeString = (out: Buffer, at: number, text: string): number => {
+  // short ASCII text (keys, "NA") written here: cheaper than two calls into C++
+  if (text.length < 64) {
+    let k = 0;
+    while (k < text.length && text.charCodeAt(k) < 0x80) k++;
+    if (k === text.length) {
+      out[at] = text.length << 1;
+      for (let j = 0; j < k; j++) out[at + 1 + j] = text.charCodeAt(j);
+      return at + 1 + k;
+    }
+  }
   const p = writeLong(out, at, Buffer.byteLength(text));
   return p + out.write(text, p);
 };
@@ -147,7 +158,7 @@ const ingestBytes = (ingest: Ingest): Uint8Array => {
 };
 
 /** Raw key bytes -> field index, for spellings met before (live data repeats a few). */
-type KeyEntry = { readonly bytes: Uint8Array; readonly index: number };
+type KeyEntry = { readonly bytes: Uint8Array; readonly index: number; readonly text: string };
 const KEY_CACHE_LIMIT = 4096;
 
 export type Transcoded = {
@@ -221,9 +232,11 @@ export const createTranscoder = (
     for (let p = s; p < e; p++) h = Math.imul(h ^ (src[p] as number), 0x01000193);
     const hit = keys.get(h);
     if (hit !== undefined && sameBytes(hit.bytes, s, e)) return hit;
+    const text = src.toString('utf8', s, e);
     const entry = {
       bytes: Uint8Array.prototype.slice.call(src, s, e),
-      index: fieldIndexForKey(src.toString('utf8', s, e)),
+      index: fieldIndexForKey(text),
+      text,
     };
     if (hit === undefined && keys.size < KEY_CACHE_LIMIT) keys.set(h, entry);
     return entry;
@@ -264,18 +277,52 @@ export const createTranscoder = (
     return entry;
   };
 
-  const keep = (ks: number, ke: number, text: string) => {
+  const keep = (key: KeyEntry, text: string) => {
     if (extra === null) extra = Object.create(null) as Record<string, string>;
-    extra[src.toString('utf8', ks, ke)] = text;
+    extra[key.text] = text;
+  };
+
+  /**
+   * A string value of a field that is not text: the common forms read on the
+   * bytes (an ISO time, digits, true or false), the rest by the field's own
+   * parser (parse-value.ts), from the string.
+   */
+  const parsedBytes = (i: number, key: KeyEntry, s: number, e: number) => {
+    const kind = KINDS[i];
+    if (kind === 'time' && e - s === 24 && i !== RELEASE_TIME && i !== REPORT_TIME) {
+      const ms = parseIsoMillisBytes(src, s);
+      if (typeof ms === 'number') {
+        state[i] = NUMBER;
+        num[i] = ms;
+        return;
+      }
+    } else if (kind === 'long' && e - s <= 15) {
+      const n = digitBytesAt(src, s, e - s);
+      if (n >= 0) {
+        state[i] = NUMBER;
+        num[i] = n;
+        return;
+      }
+    } else if (kind === 'boolean' && (e - s === 4 || e - s === 5)) {
+      if (literal(s, e, TRUE_TEXT)) {
+        state[i] = TRUE;
+        return;
+      }
+      if (literal(s, e, FALSE_TEXT)) {
+        state[i] = FALSE;
+        return;
+      }
+    }
+    parsed(i, key, src.toString('utf8', s, e));
   };
 
   /** A value the field's parser reads (times, integers and booleans given as text). */
-  const parsed = (i: number, ks: number, ke: number, text: string) => {
-    const p = parseValue(FIELDS[i]?.kind ?? 'string', text, NA_IS_VALUE[i]);
-    if (!p.ok) return keep(ks, ke, text);
+  const parsed = (i: number, key: KeyEntry, text: string) => {
+    const p = parseValue(KINDS[i] ?? 'string', text, NA_IS_VALUE[i]);
+    if (!p.ok) return keep(key, text);
     const v = p.value;
     if (v === null) {
-      if (text !== '') keep(ks, ke, text);
+      if (text !== '') keep(key, text);
       return;
     }
     if (typeof v === 'number') {
@@ -313,11 +360,9 @@ export const createTranscoder = (
     let at = 0;
     for (;;) {
       if (src[p] !== QUOTE) return -1;
-      const ks = p + 1;
       const key = readKey(p, end, at++);
       if (key === null) return -1;
-      const ke = keyEnd;
-      p = ke + 1;
+      p = keyEnd + 1;
       while (p < end && isSpace(src[p] as number)) p++;
       if (src[p] !== COLON) return -1;
       p++;
@@ -334,16 +379,16 @@ export const createTranscoder = (
         const e = stringEnd(p, end);
         if (e < 0) return -1;
         p = e + 1;
-        if (i < 0) keep(ks, ke, src.toString('utf8', s, e));
+        if (i < 0) keep(key, src.toString('utf8', s, e));
         else if (e === s) {
           // "": no value, no trace
         } else if (e - s === 2 && src[s] === 0x4e && src[s + 1] === 0x41 && !NA_IS_VALUE[i]) {
-          keep(ks, ke, 'NA'); // no value; its text kept
+          keep(key, 'NA'); // no value; its text kept
         } else if (IS_TEXT[i]) {
           state[i] = TEXT;
           vs[i] = s;
           ve[i] = e;
-        } else parsed(i, ks, ke, src.toString('utf8', s, e));
+        } else parsedBytes(i, key, s, e);
       } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
         const s = p;
         if (c === MINUS) p++;
@@ -360,29 +405,29 @@ export const createTranscoder = (
         }
         const next = src[p] as number;
         if (next !== COMMA && next !== CLOSE_BRACE && !isSpace(next)) return -1;
-        if (i < 0) keep(ks, ke, src.toString('latin1', s, p));
+        if (i < 0) keep(key, src.toString('latin1', s, p));
         else if (IS_TEXT[i]) {
           state[i] = TEXT;
           vs[i] = s;
           ve[i] = p;
-        } else if (FIELDS[i]?.kind === 'long') {
+        } else if (KINDS[i] === 'long') {
           state[i] = NUMBER;
           num[i] = c === MINUS ? -n : n;
-        } else keep(ks, ke, src.toString('latin1', s, p));
+        } else keep(key, src.toString('latin1', s, p));
       } else if (literal(p, end, TRUE_TEXT) || literal(p, end, FALSE_TEXT)) {
         const yes = c === 0x74;
         const s = p;
         p += yes ? 4 : 5;
-        if (i < 0) keep(ks, ke, yes ? 'true' : 'false');
+        if (i < 0) keep(key, yes ? 'true' : 'false');
         else if (IS_TEXT[i]) {
           state[i] = TEXT;
           vs[i] = s;
           ve[i] = p;
-        } else if (FIELDS[i]?.kind === 'boolean') state[i] = yes ? TRUE : FALSE;
-        else keep(ks, ke, yes ? 'true' : 'false');
+        } else if (KINDS[i] === 'boolean') state[i] = yes ? TRUE : FALSE;
+        else keep(key, yes ? 'true' : 'false');
       } else if (literal(p, end, NULL_TEXT)) {
         p += 4;
-        if (i < 0) keep(ks, ke, 'null'); // a known field: no value, no trace
+        if (i < 0) keep(key, 'null'); // a known field: no value, no trace
       } else return -1; // an object, an array, or not JSON
       while (p < end && isSpace(src[p] as number)) p++;
       if (src[p] === COMMA) {

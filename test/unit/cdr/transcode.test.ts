@@ -105,6 +105,23 @@ describe('transcode: a CDR from its JSON bytes, as the usual path makes it', () 
       { ...base, 'Calling line ID': 'Zoë Ångström 😀', 'Called line ID': 'é' },
       { ...base, 'Release time': '2026-13-01T00:00:00.000Z', 'Report time': '2026-11-23 00:01:59' },
       { ...base, Duration: 123456789012345, 'Hold duration': 900719925474099 },
+      {
+        ...base,
+        'Start time': '2026-02-30T10:00:00.000Z',
+        'Answer time': '2026-02-28T24:00:00.000Z',
+      },
+      {
+        ...base,
+        'Start time': '2024-02-29T23:59:59.999Z',
+        'Answer time': '2026-11-2XT00:00:00.000Z',
+      },
+      {
+        ...base,
+        Duration: '0022',
+        'Ring duration': '１２',
+        Answered: 'True',
+        'Hold duration': '-0',
+      },
     ];
     for (const raw of variants) {
       const text = JSON.stringify(raw);
