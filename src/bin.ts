@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --no-memory-reducer
 /**
  * @module bin
  * The `webex-cdr-kafka` executable (package.json "bin": dist/bin.js): checks

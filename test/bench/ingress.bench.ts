@@ -266,8 +266,9 @@ const startIngress = async (
   if (cli === undefined) throw new Error(`${variant.checkout} was not built`);
   const cpuProf = args['cpu-prof'];
   const profile = cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`];
-  // the V8 flags the ingress ships with (the shebang of src/bin.ts), unless --ingress-flags says otherwise
-  const flags = (args['ingress-flags'] ?? shippedNodeFlags().join(' '))
+  // the V8 flags the ingress ships with (the shebang of src/bin.ts), then --ingress-flags (V8 takes
+  // the last of a flag given twice, so these add to the shipped ones or override them)
+  const flags = `${shippedNodeFlags().join(' ')} ${args['ingress-flags'] ?? ''}`
     .split(' ')
     .filter((f) => f !== '');
   const child = spawn(
