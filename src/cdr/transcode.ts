@@ -57,6 +57,9 @@ const NUMBER = 2; // num[i]
 const TRUE = 3;
 const FALSE = 4;
 
+/** Where the hash's text is written (one thread at a time uses a module). */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
 const KINDS = FIELDS.map((f) => f.kind);
 const IS_TEXT = FIELDS.map((f) => f.kind === 'string');
 const NA_IS_VALUE = FIELDS.map((f) => f.naIsValue === true);
@@ -157,9 +160,8 @@ const ingestBytes = (ingest: Ingest): Uint8Array => {
   return out.subarray(0, p);
 };
 
-/** Raw key bytes -> field index, for spellings met before (live data repeats a few). */
+/** A key as spelt (its bytes and text) and its field index (the normaliser's matching). */
 type KeyEntry = { readonly bytes: Uint8Array; readonly index: number; readonly text: string };
-const KEY_CACHE_LIMIT = 4096;
 
 export type Transcoded = {
   /** Where the record's JSON ends (the byte after its closing brace). */
@@ -205,10 +207,8 @@ export const createTranscoder = (
   const vs = new Int32Array(FIELD_COUNT);
   const ve = new Int32Array(FIELD_COUNT);
   const num = new Float64Array(FIELD_COUNT);
-  const keys = new Map<number, KeyEntry>();
   /** The keys of the last record read, by place. */
   const expected: KeyEntry[] = [];
-  let scratch = Buffer.allocUnsafe(64 * 1024);
   const result: Transcoded = {
     end: 0,
     reportId: '',
@@ -225,28 +225,6 @@ export const createTranscoder = (
   let extra: Record<string, string> | null = null;
   let releaseText: string | null = null;
   let reportText: string | null = null;
-
-  /** The entry of the key `src[s..e)`: from the cache, else matched as the normaliser matches keys. */
-  const keyEntry = (s: number, e: number): KeyEntry => {
-    let h = 0x811c9dc5;
-    for (let p = s; p < e; p++) h = Math.imul(h ^ (src[p] as number), 0x01000193);
-    const hit = keys.get(h);
-    if (hit !== undefined && sameBytes(hit.bytes, s, e)) return hit;
-    const text = src.toString('utf8', s, e);
-    const entry = {
-      bytes: Uint8Array.prototype.slice.call(src, s, e),
-      index: fieldIndexForKey(text),
-      text,
-    };
-    if (hit === undefined && keys.size < KEY_CACHE_LIMIT) keys.set(h, entry);
-    return entry;
-  };
-
-  const sameBytes = (b: Uint8Array, s: number, e: number): boolean => {
-    if (b.length !== e - s) return false;
-    for (let k = 0; k < b.length; k++) if (b[k] !== src[s + k]) return false;
-    return true;
-  };
 
   /**
    * The key whose opening quote is at `p`, found with the key the record
@@ -272,7 +250,13 @@ export const createTranscoder = (
     const ke = stringEnd(p, end);
     if (ke < 0) return null;
     keyEnd = ke;
-    const entry = keyEntry(ks, ke);
+    // another key here than in the record before (about one key in ten records)
+    const text = src.toString('utf8', ks, ke);
+    const entry = {
+      bytes: Uint8Array.prototype.slice.call(src, ks, ke),
+      index: fieldIndexForKey(text),
+      text,
+    };
     expected[at] = entry;
     return entry;
   };

@@ -24,7 +24,6 @@ import type { Privacy } from '../cdr/privacy.ts';
 import {
   createTranscoder,
   NEEDS_ROOM,
-  NOT_TRANSCODED,
   type Transcoded,
   type Transcoder,
 } from '../cdr/transcode.ts';
@@ -275,11 +274,15 @@ export const encodeChunk = (
   for (let k = 0; k < count; k++) {
     const start = bounds[2 * k] as number;
     const end = bounds[2 * k + 1] as number;
-    const valueEnd = t === null ? NOT_TRANSCODED : transcodeInto(t, src, start, end, out);
-    // the record's bytes must be the object and nothing else, or JSON.parse decides
-    if (valueEnd >= 0 && (t as Transcoder).result.end === end) {
-      out.addTranscoded((t as Transcoder).result, valueEnd);
-    } else out.addRaw(parseRecord(text, k, firstIndex), firstIndex + k, how);
+    if (t !== null) {
+      const valueEnd = transcodeInto(t, src, start, end, out);
+      // the record's bytes must be the object and nothing else, or JSON.parse decides
+      if (valueEnd >= 0 && t.result.end === end) {
+        out.addTranscoded(t.result, valueEnd);
+        continue;
+      }
+    }
+    out.addRaw(parseRecord(text, k, firstIndex), firstIndex + k, how);
   }
   return out.finish();
 };

@@ -17,7 +17,7 @@ import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
 import type { EncodedBatch, PublishCounts } from '../kafka/publish-cdrs.ts';
 import type { Encoder } from '../kafka/wire-encoder.ts';
-import { canTranscode, encodeChunk, toEncodedBatch } from './encode-chunk.ts';
+import { encodeChunk, toEncodedBatch } from './encode-chunk.ts';
 import type { RecordSlices } from './parse-body.ts';
 
 /** Records per chunk: about 5 MB of JSON at the usual ~2.5 KB a record. */
@@ -40,9 +40,9 @@ export type DeliveryOptions = {
   readonly onChunk?: (batch: PreparedBatch | EncodedBatch, counts: PublishCounts) => void;
   readonly chunkRecords?: number;
   /**
-   * The publisher's encoder: when given (and it writes the contract, without
-   * privacy settings), chunks read from the body's bytes are transcoded from
-   * them (ingress/encode-chunk.ts) rather than parsed into objects.
+   * The publisher's encoder: when given, chunks read from the body's bytes are
+   * encoded as a worker encodes them (ingress/encode-chunk.ts: transcoded from
+   * the bytes when the schema and privacy settings allow, else as objects).
    */
   readonly encoder?: Encoder | null;
 };
@@ -98,7 +98,7 @@ export const publishDelivery = async (
   }
   const sender = createChunkSender(options);
   const { encoder = null } = options;
-  const take = encoder !== null && canTranscode(encoder, privacy) ? slices.take : undefined;
+  const { take } = slices;
   // an empty delivery is published too: the publisher answers not_ready before the schema is known
   for (let from = 0; from === 0 || from < slices.count; from += chunkRecords) {
     const to = Math.min(from + chunkRecords, slices.count);

@@ -30,7 +30,6 @@ import type { RepeatedWarnings } from '../log-repeats.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
-import { canTranscode } from './encode-chunk.ts';
 import { type RecordSlices, readRecords, WHOLE_PARSE_BYTES } from './parse-body.ts';
 import { type DeliveryOptions, type Publish, publishDelivery } from './publish-delivery.ts';
 import {
@@ -261,8 +260,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
     const inline = onWorkers === null || whole;
     if (inline) inlineNow += 1;
     const encoder = whole ? deps.encoder() : null;
-    if (encoder !== null && canTranscode(encoder, deps.privacy)) {
-      // transcoded here, record by record from the bytes (no JSON.parse of the body)
+    if (encoder !== null) {
+      // encoded here as a worker would (encodeBody: transcoded from the bytes when it can be)
       try {
         c.set('work', { kind: 'here', bytes: decoded.read(0, decoded.length), encoder });
         return await next();
