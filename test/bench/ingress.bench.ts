@@ -43,6 +43,7 @@ import { deepStrictEqual } from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,7 @@ import {
   ensureKafkaJars,
   givenStack,
   KAFKA_VERSION,
+  readPid,
   stackSettings,
   up,
 } from '../../tools/stack/stack.ts';
@@ -253,6 +255,91 @@ const threadCpu = (pid: number): ThreadCpu => {
   return sum;
 };
 
+/**
+ * The whole machine's CPU in clock ticks (1/100 s) from /proc/stat's first line:
+ * busy (user, nice, system, irq, softirq, steal) and idle (idle, iowait).
+ */
+const machineTicks = (): { busy: number; idle: number } => {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return {
+    busy: (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0),
+    idle: (idle ?? 0) + (iowait ?? 0),
+  };
+};
+
+/**
+ * The processes the bench can name on the machine besides the receiver: the broker and the
+ * registry (when the bench started the local stack; their pids from its pid files) and this
+ * process, whose fetch calls are the senders.
+ */
+const SHARERS: { broker: number | null; registry: number | null } = {
+  broker: null,
+  registry: null,
+};
+
+/**
+ * Where the machine's cores went during a case, in cores (CPU seconds per second): the
+ * receiver, the broker, the registry, the senders (this process), everything else, and idle.
+ * On the bench's 2 shared cores this says whether a case was bound by the cores (idle near 0)
+ * or by waiting, and what besides the receiver took them.
+ */
+export type Cores = {
+  receiver: number;
+  broker: number;
+  registry: number;
+  senders: number;
+  rest: number;
+  idle: number;
+};
+
+const sharerSeconds = (pid: number | null): number => {
+  if (pid === null) return 0;
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return 0;
+  }
+};
+
+/** A reading of everything Cores needs; `coresSince` turns two into cores. */
+const coreReading = (receiverPid: number) => {
+  const usage = process.cpuUsage();
+  return {
+    machine: machineTicks(),
+    receiver: cpuSeconds(receiverPid),
+    broker: sharerSeconds(SHARERS.broker),
+    registry: sharerSeconds(SHARERS.registry),
+    senders: (usage.user + usage.system) / 1e6,
+  };
+};
+
+const coresSince = (
+  before: ReturnType<typeof coreReading>,
+  after: ReturnType<typeof coreReading>,
+  seconds: number,
+): Cores => {
+  const per = (s: number) => round(s / seconds, 2);
+  const busy = (after.machine.busy - before.machine.busy) / 100;
+  const idle = (after.machine.idle - before.machine.idle) / 100;
+  const receiver = after.receiver - before.receiver;
+  const broker = after.broker - before.broker;
+  const registry = after.registry - before.registry;
+  const senders = after.senders - before.senders;
+  return {
+    receiver: per(receiver),
+    broker: per(broker),
+    registry: per(registry),
+    senders: per(senders),
+    rest: per(Math.max(0, busy - receiver - broker - registry - senders)),
+    idle: per(idle),
+  };
+};
+
 /** Resets the peak RSS (VmHWM) of our own child, so each case has its own peak. */
 const resetPeakRss = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
@@ -319,6 +406,48 @@ const createRecordPool = () => {
   };
 };
 
+/**
+ * The senders' connections: kept alive, one per concurrent sender, as Webex would reuse them.
+ */
+const senderAgent = new Agent({ keepAlive: true });
+
+/**
+ * POSTs a signed delivery and reads the answer. node:http writes the body's bytes as they are;
+ * fetch (undici) copied every 5 MB body twice into web streams, and the collections that cost
+ * in this process, with its large heap, took 0.7-0.95 of the machine's 2 cores in the
+ * 2,000-record cases: cores the receivers then lacked. A real sender (Webex) is on another
+ * machine; the bench's should take as little of these cores as it can.
+ */
+const postBody = (
+  url: string,
+  body: Buffer,
+  signature: string,
+): Promise<{ status: number; text: string }> =>
+  new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: senderAgent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          'x-spark-signature': signature,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
@@ -338,6 +467,8 @@ type CaseResult = {
   cpuSecondsPer10k: number;
   /** The same by kind of thread (threadCpu), CPU s per 10k records. */
   cpuByThreadPer10k: ThreadCpu;
+  /** Where the machine's cores went during the case. */
+  cores: Cores;
   retried503: number;
   reference?: { recordsPerSecond: number; mbPerSecond: number };
   ratio?: number;
@@ -370,12 +501,8 @@ const runCase = async (
       next += 1;
       for (;;) {
         const t0 = performance.now();
-        const res = await fetch(url, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json', 'x-spark-signature': signature },
-        });
-        const text = await res.text();
+        const res = await postBody(url, body, signature);
+        const text = res.text;
         if (res.status === 503) {
           retried503 += 1;
           await new Promise((r) => setTimeout(r, 500));
@@ -394,9 +521,11 @@ const runCase = async (
   resetPeakRss(pid);
   const cpu0 = cpuSeconds(pid);
   const threads0 = threadCpu(pid);
+  const reading0 = coreReading(pid);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: senders }, sender));
   const seconds = (performance.now() - t0) / 1000;
+  const reading1 = coreReading(pid);
   const cpu = cpuSeconds(pid) - cpu0;
   const threads1 = threadCpu(pid);
   const records = deliveries * recordsPerDelivery;
@@ -420,6 +549,7 @@ const runCase = async (
       v8: per10k(threads1.v8 - threads0.v8),
       other: per10k(threads1.other - threads0.other),
     },
+    cores: coresSince(reading0, reading1, seconds),
     retried503,
   };
 };
@@ -590,6 +720,27 @@ const byThread = (report: Report): string[] => {
   ];
 };
 
+/**
+ * Where the machine's cores went in each case: the receiver, the broker, the registry, the
+ * senders, the rest of the machine and idle. With a core or more idle a case waited; with none
+ * idle the cores bound it, and what the receiver saves per record goes to the broker and senders.
+ */
+const machineCores = (report: Report): string[] => {
+  const rows = report.cases.filter((c) => c.cores !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    `Where the machine's ${report.machine.nproc} cores went during each case, in cores (CPU seconds per second of the case; the broker and the registry when the bench started the local stack; the senders are this benchmark's own process; the rest is everything else on the shared machine):`,
+    '',
+    '| case | receiver | receiver | broker | registry | senders | rest | idle |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((c) => {
+      const k = c.cores;
+      return `| ${caseName(c)} | ${c.receiver} | ${k.receiver} | ${k.broker} | ${k.registry} | ${k.senders} | ${k.rest} | ${k.idle} |`;
+    }),
+    '',
+  ];
+};
+
 /** The targets of issue 15, per ingress, where the run has the cases they need. */
 const targets = (report: Report): string[] => {
   const find = (receiver: string, size: number, senders: number) =>
@@ -691,6 +842,7 @@ const markdown = (report: Report): string => {
     ...targets(report),
     ...(targets(report).length > 0 ? [''] : []),
     ...byThread(report),
+    ...machineCores(report),
     '![throughput](throughput.png)',
     '',
   ];
@@ -727,12 +879,8 @@ type Report = {
 type Receiver = { label: string; child: ChildProcess; url: string; topic: string };
 
 const post = async (url: string, body: Buffer, records: number) => {
-  const res = await fetch(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'x-spark-signature': sign(body, SECRET) },
-  });
-  const text = await res.text();
+  const res = await postBody(url, body, sign(body, SECRET));
+  const text = res.text;
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
   const accepted = (JSON.parse(text) as { accepted: number }).accepted;
   if (accepted !== records) throw new Error(`accepted ${accepted} of ${records}`);
@@ -777,7 +925,12 @@ const checkPeer = async (
 
 const main = async () => {
   // KAFKA_BROKERS and SCHEMA_REGISTRY_URL (both) name a stack to use; else the local stack.
-  const env = givenStack() ?? (await up(stackSettings()));
+  const given = givenStack();
+  const env = given ?? (await up(stackSettings()));
+  if (given === null) {
+    SHARERS.broker = readPid(stackSettings(), 'kafka');
+    SHARERS.registry = readPid(stackSettings(), 'registry');
+  }
   const brokers = env.KAFKA_BROKERS.split(',');
   const about = await machine();
   const pool = createRecordPool();
@@ -899,6 +1052,7 @@ const main = async () => {
       }
     }
   } finally {
+    senderAgent.destroy();
     for (const { child } of receivers) {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Cores, ThreadCpu } from '../bench/ingress.bench.ts';
 import { getStack, type TestStack } from './helpers/stack.ts';
 
 const BENCH = fileURLToPath(new URL('../bench/ingress.bench.ts', import.meta.url));
@@ -47,7 +48,8 @@ type Case = {
   p99Ms: number;
   peakRssMiB: number;
   cpuSecondsPer10k: number;
-  cpuByThreadPer10k: { main: number; workers: number; v8: number; other: number };
+  cpuByThreadPer10k: ThreadCpu;
+  cores: Cores;
   reference: { recordsPerSecond: number };
   ratio: number;
 };
@@ -128,6 +130,15 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
       assert.ok(Math.abs(c.ratio - c.recordsPerSecond / c.reference.recordsPerSecond) < 0.01);
       const t = c.cpuByThreadPer10k;
       assert.ok(t.main >= 0 && t.workers >= 0 && t.v8 >= 0 && t.other >= 0, JSON.stringify(t));
+      // where the machine's cores went: every part measured, and together they are the
+      // machine's cores (clock ticks of 10 ms on a case of a fraction of a second: loosely)
+      const k = c.cores;
+      assert.ok(Object.values(k).every((v) => v >= 0) && k.receiver > 0, JSON.stringify(k));
+      const total = k.receiver + k.broker + k.registry + k.senders + k.rest + k.idle;
+      assert.ok(
+        total > report.machine.nproc * 0.5 && total < report.machine.nproc * 1.5,
+        `${total} cores of ${report.machine.nproc}: ${JSON.stringify(k)}`,
+      );
     }
     // CPU by thread, from Node's thread names: the ingress' main thread works on
     // every delivery, the Go peer has no thread of those names
@@ -153,6 +164,10 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
       3 * receivers.length,
     );
     assert.match(md, /\| case \| receiver \| main \| workers \| V8 helpers \| other \| all \|/);
+    assert.match(
+      md,
+      /\| case \| receiver \| receiver \| broker \| registry \| senders \| rest \| idle \|/,
+    );
     assert.match(md, /\| \d+ records \| kafka-producer-perf-test \|/);
     const png = readFileSync(join(out, 'throughput.png'));
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
