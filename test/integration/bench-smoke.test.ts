@@ -42,6 +42,7 @@ type Case = {
   recordsPerDelivery: number;
   senders: number;
   deliveries: number;
+  rounds: number;
   records: number;
   recordsPerSecond: number;
   p50Ms: number;
@@ -74,6 +75,8 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
           ...process.env,
           KAFKA_BROKERS: stack.brokers.join(','),
           SCHEMA_REGISTRY_URL: stack.registryUrl,
+          // two rounds, receivers taking turns: the figures are summed over both
+          BENCH_ROUNDS: '2',
         },
       },
     );
@@ -122,6 +125,9 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
     assert.ok(report.perfTest.cpuSecondsPer10k > 0, 'perf-test CPU measured');
     for (const c of report.cases) {
       assert.equal(c.records, c.deliveries * c.recordsPerDelivery);
+      // in two rounds of the same number of deliveries, a multiple of the senders
+      assert.equal(c.rounds, 2);
+      assert.equal(c.deliveries % (2 * c.senders), 0, `${c.deliveries} deliveries`);
       assert.ok(c.deliveries >= c.senders);
       assert.ok(c.recordsPerSecond > 0 && c.reference.recordsPerSecond > 0);
       assert.ok(c.p99Ms >= c.p50Ms && c.p50Ms > 0);
@@ -159,7 +165,7 @@ test('npm run bench -- --smoke writes results.json, RESULTS.md and a PNG with sa
 
     const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
     assert.equal(
-      md.split('\n').filter((l) => /^\| \d+ x[14] \| /.test(l) && l.split('|').length === 14)
+      md.split('\n').filter((l) => /^\| \d+ x[14] \| /.test(l) && l.split('|').length === 15)
         .length,
       3 * receivers.length,
     );
