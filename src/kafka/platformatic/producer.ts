@@ -18,9 +18,9 @@
  */
 
 import type { KafkaOptions } from '../options.ts';
-import { createPartitionMemo } from '../partition-memo.ts';
+import { createPartitionMemo, type PartitionMemo } from '../partition-memo.ts';
 import type { CdrProducer, ProducerOptions } from '../port.ts';
-import { connectOnce, createGuardedProducer } from '../send-guard.ts';
+import { connectOnce, createGuardedProducer, type PartitionOf } from '../send-guard.ts';
 import {
   clientOptions,
   loadPlatformatic,
@@ -54,12 +54,39 @@ type Partitioner = NonNullable<
  * `Producer`), so the bytes are made here, once per key. Messages without a
  * string key are left to the library.
  */
-export const rememberingPartitioner = (base: Partitioner): Partitioner => {
-  const memo = createPartitionMemo();
+export const rememberingPartitioner = (
+  base: Partitioner,
+  memo: PartitionMemo = createPartitionMemo(),
+): Partitioner => {
   return (message, key, context) => {
     const k = message.key;
     if (typeof k !== 'string') return base(message, key, context);
     return memo.get(k) ?? memo.remember(k, base(message, Buffer.from(k), context));
+  };
+};
+
+/**
+ * Where the library will write a keyed message: the partitioner's answer for
+ * the key (remembered in the same memo as `rememberingPartitioner`'s) modulo
+ * the topic's partition count in the library's current metadata, as the
+ * library itself takes it; undefined before the library has the topic's
+ * metadata. Lets the send guard cut sends per partition (kafka/send-guard.ts).
+ */
+export const partitionFinder = (
+  base: Partitioner,
+  memo: PartitionMemo,
+  partitions: (topic: string) => number | undefined,
+): PartitionOf => {
+  return (topic, key) => {
+    const count = partitions(topic);
+    if (count === undefined || count < 1) return undefined;
+    const hash =
+      memo.get(key) ??
+      memo.remember(
+        key,
+        base({ key } as never, Buffer.from(key), { metadata: undefined } as never),
+      );
+    return hash % count;
   };
 };
 
@@ -166,9 +193,16 @@ export const createPlatformaticProducer = (
 ): CdrProducer => {
   let connected = false;
   let producer: Producer | null = null;
+  const memo = createPartitionMemo();
+  let partitionOf: PartitionOf | undefined;
 
   const build = async (): Promise<Producer> => {
     const lib = await loadPlatformatic();
+    partitionOf = partitionFinder(
+      lib.compatibilityPartitioner,
+      memo,
+      (topic) => producer?.currentMetadata?.topics.get(topic)?.partitionsCount,
+    );
     const OwnProducer = ownProducerClass(lib);
     return new OwnProducer<string, Buffer, string, string>({
       ...clientOptions(config),
@@ -177,7 +211,7 @@ export const createPlatformaticProducer = (
       compression: config.compression,
       autocreateTopics: false,
       // toPositive(murmur2) as the Java client and kafkajs' DefaultPartitioner, remembered per key
-      partitioner: rememberingPartitioner(lib.compatibilityPartitioner),
+      partitioner: rememberingPartitioner(lib.compatibilityPartitioner, memo),
     });
   };
 
@@ -203,6 +237,7 @@ export const createPlatformaticProducer = (
         connected = false;
         await producer?.close();
       },
+      partitionOf: (topic, key) => partitionOf?.(topic, key),
       sendChunk(chunk) {
         const messages = chunk.flatMap((t) =>
           t.messages.map((m) => ({

@@ -23,18 +23,27 @@ export const uniqueTopic = (prefix: string) => `test.${prefix}.${randomUUID().sl
 const client = (brokers: string[]) =>
   new Kafka({ clientId: 'webex-cdr-kafka-test', brokers, logLevel: logLevel.NOTHING });
 
-/** Total records on a topic (0 when it does not exist). */
-export const topicSize = async (brokers: string[], topic: string): Promise<number> => {
+/** Runs `work` with a connected kafkajs admin, disconnected after. */
+export const withAdmin = async <T>(
+  brokers: string[],
+  work: (admin: ReturnType<Kafka['admin']>) => Promise<T>,
+): Promise<T> => {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(topic)) return 0;
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+    return await work(admin);
   } finally {
     await admin.disconnect();
   }
 };
+
+/** Total records on a topic (0 when it does not exist). */
+export const topicSize = (brokers: string[], topic: string): Promise<number> =>
+  withAdmin(brokers, async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+  });
 
 /**
  * The bytes a topic takes in the broker's log directories (DescribeLogDirs,

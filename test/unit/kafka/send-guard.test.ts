@@ -10,6 +10,8 @@ import {
   connectOnce,
   createGuardedProducer,
   type GuardedClient,
+  type PartitionOf,
+  REQUEST_BYTES,
 } from '../../../src/kafka/send-guard.ts';
 import { createLogger } from '../../../src/log.ts';
 
@@ -25,7 +27,7 @@ const message = (size: number, key: string | null = 'org-1'): OutMessage => ({
 /** The size estimate chunkMessages budgets with: value, key and a fixed overhead. */
 const estimate = (m: OutMessage) => m.value.length + (m.key?.length ?? 0) + 64;
 
-const checkChunks = (input: TopicMessages[], chunks: TopicMessages[][]) => {
+const checkChunks = (input: TopicMessages[], chunks: TopicMessages[][], limit = CHUNK_BYTES) => {
   // every message exactly once, in order, per topic
   const topics = [...new Set(input.map((b) => b.topic))];
   for (const topic of topics) {
@@ -46,7 +48,7 @@ const checkChunks = (input: TopicMessages[], chunks: TopicMessages[][]) => {
     assert.equal(new Set(chunk.map((b) => b.topic)).size, chunk.length, 'one slot per topic');
     const bytes = messages.reduce((sum, m) => sum + estimate(m), 0);
     if (messages.length > 1) {
-      assert.ok(bytes <= CHUNK_BYTES, `chunk of ${messages.length} messages is ${bytes} bytes`);
+      assert.ok(bytes <= limit, `chunk of ${messages.length} messages is ${bytes} bytes`);
     }
   }
 };
@@ -107,6 +109,143 @@ describe('chunkMessages', () => {
         checkChunks(input, chunkMessages(input));
       }),
       { seed: 4711, numRuns: 300 },
+    );
+  });
+});
+
+/** Partitions as a client would pick them: a key's digits modulo `count`; none for `?` keys. */
+const byDigits =
+  (count: number): PartitionOf =>
+  (_topic, key) =>
+    key.startsWith('?') ? undefined : Number(/\d+/.exec(key)?.[0] ?? 0) % count;
+
+/**
+ * Every send within the bounds: each partition's share, with the messages of unknown
+ * partition added to it, within CHUNK_BYTES, unless it is one message alone (as a message
+ * over CHUNK_BYTES gets a send of its own without the partitions); the send within
+ * REQUEST_BYTES.
+ */
+const checkShares = (chunks: TopicMessages[][], partitionOf: PartitionOf) => {
+  for (const chunk of chunks) {
+    const messages = chunk.flatMap((t) => t.messages.map((m) => ({ topic: t.topic, m })));
+    if (messages.length === 1) continue;
+    const shares = new Map<string, { bytes: number; count: number }>();
+    let anywhere = 0;
+    let total = 0;
+    for (const { topic, m } of messages) {
+      const size = estimate(m) + 8 + 'cdr-report-id'.length + 1;
+      total += size;
+      const p = m.key === null ? undefined : partitionOf(topic, m.key);
+      if (p === undefined) anywhere += size;
+      else {
+        const share = shares.get(`${topic}/${p}`) ?? { bytes: 0, count: 0 };
+        shares.set(`${topic}/${p}`, { bytes: share.bytes + size, count: share.count + 1 });
+      }
+    }
+    assert.ok(total <= REQUEST_BYTES, `a send of ${total} bytes`);
+    for (const [partition, { bytes, count }] of shares) {
+      if (count === 1 && anywhere === 0) continue;
+      assert.ok(
+        bytes + anywhere <= CHUNK_BYTES,
+        `${partition}: ${bytes} bytes in ${count} messages + ${anywhere} of unknown partition`,
+      );
+    }
+    if (shares.size === 0) assert.ok(anywhere <= CHUNK_BYTES, `${anywhere} of unknown partition`);
+  }
+};
+
+describe('chunkMessages with the partitions known', () => {
+  it('sends a delivery spread over partitions in fewer, larger sends, each partition within CHUNK_BYTES', () => {
+    // 2,000 records of 1,300 bytes over 6 partitions: about 2.7 MB, 450 KB a partition
+    const input = [
+      {
+        topic: 'cdr',
+        messages: Array.from({ length: 2000 }, (_, i) => message(1300, `org-${i % 250}`)),
+      },
+    ];
+    const partitionOf = byDigits(6);
+    const blind = chunkMessages(input);
+    const chunks = chunkMessages(input, partitionOf);
+    assert.equal(chunks.length, 1, 'one send');
+    assert.ok(blind.length >= 3, `${blind.length} sends without the partitions`);
+    checkChunks(input, chunks, REQUEST_BYTES);
+    checkShares(chunks, partitionOf);
+  });
+
+  it('cuts a send when one partition would pass CHUNK_BYTES, or the send REQUEST_BYTES', () => {
+    // one partition only: as without the partitions
+    const one = [{ topic: 't', messages: Array.from({ length: 900 }, () => message(2500)) }];
+    const single = chunkMessages(one, () => 0);
+    assert.deepEqual(
+      single.map((c) => c[0]?.messages.length),
+      chunkMessages(one).map((c) => c[0]?.messages.length),
+    );
+    // many partitions, many bytes: REQUEST_BYTES bounds the send
+    const many = [
+      {
+        topic: 't',
+        messages: Array.from({ length: 4000 }, (_, i) => message(4000, `org-${i}`)),
+      },
+    ];
+    const chunks = chunkMessages(many, byDigits(64));
+    assert.ok(chunks.length >= Math.ceil((4000 * 4000) / REQUEST_BYTES));
+    checkChunks(many, chunks, REQUEST_BYTES);
+    checkShares(chunks, byDigits(64));
+  });
+
+  it('counts a message of unknown partition (no key, no metadata) against every partition', () => {
+    const input = [
+      {
+        topic: 'cdr',
+        messages: [
+          ...Array.from({ length: 200 }, (_, i) => message(2500, `org-${i % 4}`)),
+          message(CHUNK_BYTES / 2, '?org'),
+          message(CHUNK_BYTES / 2, null),
+        ],
+      },
+    ];
+    const chunks = chunkMessages(input, byDigits(4));
+    checkChunks(input, chunks, REQUEST_BYTES);
+    checkShares(chunks, byDigits(4));
+    // 130 KB a partition, then half of CHUNK_BYTES that may join any of them: still one send;
+    // another half would make some partition's batch pass CHUNK_BYTES, so it starts the next
+    assert.equal(chunks.length, 2);
+    assert.deepEqual(
+      chunks[1]?.flatMap((c) => c.messages.map((m) => m.key)),
+      [null],
+    );
+  });
+
+  it('holds for any mix of topics, keys, partitions and sizes', () => {
+    const sizes = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: 4096 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 4096, max: CHUNK_BYTES / 2 }) },
+      { weight: 1, arbitrary: fc.integer({ min: CHUNK_BYTES - 100, max: CHUNK_BYTES + 100 }) },
+    );
+    const key = fc.option(
+      fc.oneof(
+        fc.integer({ min: 0, max: 40 }).map((n) => `org-${n}`),
+        fc.constant('?unknown'),
+      ),
+    );
+    const batch = fc.record({
+      topic: fc.constantFrom('cdr', 'cdr.dlq'),
+      messages: fc.array(
+        fc.tuple(sizes, key).map(([size, k]) => message(size, k)),
+        { maxLength: 80 },
+      ),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(batch, { selector: (b) => b.topic, maxLength: 2 }),
+        fc.integer({ min: 1, max: 12 }),
+        (input, count) => {
+          const chunks = chunkMessages(input, byDigits(count));
+          checkChunks(input, chunks, REQUEST_BYTES);
+          checkShares(chunks, byDigits(count));
+        },
+      ),
+      { seed: 4712, numRuns: 300 },
     );
   });
 });
@@ -176,6 +315,35 @@ describe('createGuardedProducer', () => {
     sends[1]?.resolve();
     await sent;
     assert.equal(producer.abandonedBytes(), 0);
+  });
+
+  it("cuts sends per partition with the client's partitionOf, in order, one after another", async () => {
+    const { client, sends } = fakeClient();
+    const asked: string[] = [];
+    client.partitionOf = (topic, key) => {
+      asked.push(`${topic}/${key}`);
+      return Number(key.slice(4)) % 2;
+    };
+    const producer = createGuardedProducer(client, { logger });
+    // two partitions, each with two messages of almost CHUNK_BYTES / 2: one send for the first
+    // message of each, then the rest (a partition's share would pass CHUNK_BYTES)
+    const half = CHUNK_BYTES / 2 - 200;
+    const messages = ['org-0', 'org-1', 'org-2', 'org-3', 'org-4'].map((k) => message(half, k));
+    const sent = producer.send([{ topic: 'cdr', messages }], 1_000);
+    await sendsReach(sends, 1);
+    assert.deepEqual(
+      sends[0]?.chunk[0]?.messages.map((m) => m.key),
+      ['org-0', 'org-1', 'org-2', 'org-3'],
+    );
+    sends[0]?.resolve();
+    await sendsReach(sends, 2);
+    assert.deepEqual(
+      sends[1]?.chunk[0]?.messages.map((m) => m.key),
+      ['org-4'],
+    );
+    sends[1]?.resolve();
+    await sent;
+    assert.deepEqual(asked, ['cdr/org-0', 'cdr/org-1', 'cdr/org-2', 'cdr/org-3', 'cdr/org-4']);
   });
 
   it('rejects with kafka_timeout when a chunk is not acknowledged in time, and sends no more', async () => {

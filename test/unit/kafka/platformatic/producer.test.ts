@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compatibilityPartitioner } from '@platformatic/kafka';
 import fc from 'fast-check';
-import { rememberingPartitioner } from '../../../../src/kafka/platformatic/producer.ts';
+import { Partitioners } from 'kafkajs';
+import { createPartitionMemo } from '../../../../src/kafka/partition-memo.ts';
+import {
+  partitionFinder,
+  rememberingPartitioner,
+} from '../../../../src/kafka/platformatic/producer.ts';
 
 describe('rememberingPartitioner', () => {
   const context = { metadata: undefined };
@@ -37,5 +42,58 @@ describe('rememberingPartitioner', () => {
     p({ topic: 't' }, undefined, context);
     p({ topic: 't' }, undefined, context);
     assert.equal(calls, 12);
+  });
+});
+
+describe('partitionFinder', () => {
+  it("names the partition the library writes a key to, the Java client's murmur2 (as kafkajs')", () => {
+    const javaPartition = Partitioners.DefaultPartitioner();
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.integer({ min: 1, max: 64 }), (key, count) => {
+        const find = partitionFinder(compatibilityPartitioner, createPartitionMemo(), () => count);
+        // the library: its partitioner's answer modulo the topic's partition count
+        const library = compatibilityPartitioner({ topic: 't', key }, Buffer.from(key)) % count;
+        const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+          partitionId,
+          leader: 1,
+          partitionErrorCode: 0,
+          replicas: [1],
+          isr: [1],
+        }));
+        const kafkajs = javaPartition({
+          topic: 't',
+          partitionMetadata,
+          message: { key, value: null },
+        });
+        assert.equal(find('t', key), library);
+        assert.equal(find('t', key), kafkajs);
+      }),
+      { seed: 4717, numRuns: 2000 },
+    );
+  });
+
+  it("knows nothing before the library has the topic's metadata, and shares the partitioner's memo", () => {
+    let calls = 0;
+    const counting: typeof compatibilityPartitioner = (m, k) => {
+      calls += 1;
+      return compatibilityPartitioner(m, k);
+    };
+    const memo = createPartitionMemo();
+    const counts = new Map<string, number>([['cdr', 6]]);
+    const find = partitionFinder(counting, memo, (topic) => counts.get(topic));
+    assert.equal(find('cdr.dlq', 'org-1'), undefined);
+    assert.equal(calls, 0, 'not hashed for a topic of unknown size');
+    const first = find('cdr', 'org-1');
+    assert.equal(first, compatibilityPartitioner({ topic: 'cdr' }, Buffer.from('org-1')) % 6);
+    // the producer's partitioner finds the key's hash in the same memo
+    rememberingPartitioner(counting, memo)({ topic: 'cdr', key: 'org-1' }, undefined, {
+      metadata: undefined,
+    });
+    assert.equal(calls, 1);
+    counts.set('cdr', 3); // partitions added or the topic recreated: the library's count is taken
+    assert.equal(
+      find('cdr', 'org-1'),
+      compatibilityPartitioner({ topic: 'cdr' }, Buffer.from('org-1')) % 3,
+    );
   });
 });
