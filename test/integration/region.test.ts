@@ -32,7 +32,14 @@ after(async () => {
 const twoRegions = async () => {
   const endMs = Math.floor((Date.now() - 16 * 60_000) / H) * H;
   const startMs = endMs - 2 * H;
-  const world = createWebexWorld({ seed: 'region-451', orgs: 3, callsPerHour: 4, startMs, endMs });
+  const world = createWebexWorld({
+    seed: 'region-451',
+    orgs: 3,
+    // a set rate per org: every org has calls in the two hours, whichever hours they are
+    callsPerHour: () => 6,
+    startMs,
+    endMs,
+  });
   const moved = world.orgs[0]?.orgId ?? '';
   const region = createPartnerApi({ world, tokens: [TOKEN] });
   const regionServer = await listen(region.fetch, { port: 0 });
