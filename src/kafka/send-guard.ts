@@ -56,8 +56,8 @@ export const chunkMessages = (
   let current: TopicMessages[] = [];
   let bytes = 0;
   let count = 0;
-  /** Bytes per topic and partition in the current send, and the largest of them. */
-  let shares = new Map<string, number>();
+  /** Bytes per topic, by partition, in the current send, and the largest of them. */
+  let shares = new Map<string, number[]>();
   let largest = 0;
   /** Bytes of the current send's messages of unknown partition. */
   let anywhere = 0;
@@ -68,8 +68,7 @@ export const chunkMessages = (
       const size = estimatedBytes(m);
       const partition =
         partitionOf === undefined || m.key === null ? undefined : partitionOf(topic, m.key);
-      const share = partition === undefined ? null : `${topic}\u0000${partition}`;
-      const before = share === null ? largest : (shares.get(share) ?? 0);
+      const before = partition === undefined ? largest : (shares.get(topic)?.[partition] ?? 0);
       const over =
         bytes + size > limit || anywhere + before + size > CHUNK_BYTES || count >= CHUNK_MESSAGES;
       if (count > 0 && over) {
@@ -89,10 +88,15 @@ export const chunkMessages = (
       slot.messages.push(m);
       bytes += size;
       count += 1;
-      if (share === null) anywhere += size;
+      if (partition === undefined) anywhere += size;
       else {
-        const now = (shares.get(share) ?? 0) + size;
-        shares.set(share, now);
+        let ofTopic = shares.get(topic);
+        if (ofTopic === undefined) {
+          ofTopic = [];
+          shares.set(topic, ofTopic);
+        }
+        const now = (ofTopic[partition] ?? 0) + size;
+        ofTopic[partition] = now;
         if (now > largest) largest = now;
       }
     }

@@ -1120,25 +1120,20 @@ const main = async () => {
     }
     const warmupSize = SMOKE ? 100 : 2000;
     for (const r of receivers) {
-      const warmup = await runRound(
-        r.url,
-        r.child.pid ?? 0,
-        pool.body(warmupSize),
-        warmupSize,
-        1,
-        WARMUP_DELIVERIES,
-      );
-      const together = await runRound(
-        r.url,
-        r.child.pid ?? 0,
-        pool.body(warmupSize),
-        warmupSize,
-        4,
-        WARMUP_CONCURRENT,
-      );
-      count(r, (warmup.deliveries + together.deliveries) * warmupSize);
+      // lone deliveries (the main thread), then deliveries together (the worker threads)
+      const warmups = [
+        [1, WARMUP_DELIVERIES],
+        [4, WARMUP_CONCURRENT],
+      ] as const;
+      let deliveries = 0;
+      for (const [senders, n] of warmups) {
+        const body = pool.body(warmupSize);
+        deliveries += (await runRound(r.url, r.child.pid ?? 0, body, warmupSize, senders, n))
+          .deliveries;
+      }
+      count(r, deliveries * warmupSize);
       console.log(
-        `warm-up ${r.label}: ${warmup.deliveries} deliveries of ${warmupSize} records, then ${together.deliveries} from 4 senders (not reported)`,
+        `warm-up ${r.label}: ${WARMUP_DELIVERIES} deliveries of ${warmupSize} records, then ${WARMUP_CONCURRENT} from 4 senders (not reported)`,
       );
     }
     for (const [size, senders] of CASES) {

@@ -18,7 +18,7 @@
  */
 
 import type { KafkaOptions } from '../options.ts';
-import { createPartitionMemo, type PartitionMemo } from '../partition-memo.ts';
+import { createPartitionMemo } from '../partition-memo.ts';
 import type { CdrProducer, ProducerOptions } from '../port.ts';
 import { connectOnce, createGuardedProducer, type PartitionOf } from '../send-guard.ts';
 import {
@@ -54,10 +54,8 @@ type Partitioner = NonNullable<
  * `Producer`), so the bytes are made here, once per key. Messages without a
  * string key are left to the library.
  */
-export const rememberingPartitioner = (
-  base: Partitioner,
-  memo: PartitionMemo = createPartitionMemo(),
-): Partitioner => {
+export const rememberingPartitioner = (base: Partitioner): Partitioner => {
+  const memo = createPartitionMemo();
   return (message, key, context) => {
     const k = message.key;
     if (typeof k !== 'string') return base(message, key, context);
@@ -66,27 +64,22 @@ export const rememberingPartitioner = (
 };
 
 /**
- * Where the library will write a keyed message: the partitioner's answer for
- * the key (remembered in the same memo as `rememberingPartitioner`'s) modulo
- * the topic's partition count in the library's current metadata, as the
- * library itself takes it; undefined before the library has the topic's
- * metadata. Lets the send guard cut sends per partition (kafka/send-guard.ts).
+ * Where the library will write a keyed message: the producer's own
+ * partitioner's answer for the key (rememberingPartitioner: hashed once, for
+ * both) modulo the topic's partition count in the library's current metadata,
+ * as the library itself takes it; undefined before the library has the
+ * topic's metadata. Lets the send guard cut sends per partition
+ * (kafka/send-guard.ts).
  */
 export const partitionFinder = (
-  base: Partitioner,
-  memo: PartitionMemo,
+  partitioner: Partitioner,
   partitions: (topic: string) => number | undefined,
 ): PartitionOf => {
+  const context = { metadata: undefined } as never;
   return (topic, key) => {
     const count = partitions(topic);
     if (count === undefined || count < 1) return undefined;
-    const hash =
-      memo.get(key) ??
-      memo.remember(
-        key,
-        base({ key } as never, Buffer.from(key), { metadata: undefined } as never),
-      );
-    return hash % count;
+    return partitioner({ topic, key }, undefined, context) % count;
   };
 };
 
@@ -193,14 +186,14 @@ export const createPlatformaticProducer = (
 ): CdrProducer => {
   let connected = false;
   let producer: Producer | null = null;
-  const memo = createPartitionMemo();
   let partitionOf: PartitionOf | undefined;
 
   const build = async (): Promise<Producer> => {
     const lib = await loadPlatformatic();
+    // toPositive(murmur2) as the Java client and kafkajs' DefaultPartitioner, remembered per key
+    const partitioner = rememberingPartitioner(lib.compatibilityPartitioner);
     partitionOf = partitionFinder(
-      lib.compatibilityPartitioner,
-      memo,
+      partitioner,
       (topic) => producer?.currentMetadata?.topics.get(topic)?.partitionsCount,
     );
     const OwnProducer = ownProducerClass(lib);
@@ -210,8 +203,7 @@ export const createPlatformaticProducer = (
       acks: lib.ProduceAcks.ALL,
       compression: config.compression,
       autocreateTopics: false,
-      // toPositive(murmur2) as the Java client and kafkajs' DefaultPartitioner, remembered per key
-      partitioner: rememberingPartitioner(lib.compatibilityPartitioner, memo),
+      partitioner,
     });
   };
 

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { compatibilityPartitioner } from '@platformatic/kafka';
 import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
-import { createPartitionMemo } from '../../../../src/kafka/partition-memo.ts';
 import {
   partitionFinder,
   rememberingPartitioner,
@@ -50,7 +49,7 @@ describe('partitionFinder', () => {
     const javaPartition = Partitioners.DefaultPartitioner();
     fc.assert(
       fc.property(fc.string({ minLength: 1 }), fc.integer({ min: 1, max: 64 }), (key, count) => {
-        const find = partitionFinder(compatibilityPartitioner, createPartitionMemo(), () => count);
+        const find = partitionFinder(rememberingPartitioner(compatibilityPartitioner), () => count);
         // the library: its partitioner's answer modulo the topic's partition count
         const library = compatibilityPartitioner({ topic: 't', key }, Buffer.from(key)) % count;
         const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
@@ -72,23 +71,21 @@ describe('partitionFinder', () => {
     );
   });
 
-  it("knows nothing before the library has the topic's metadata, and shares the partitioner's memo", () => {
+  it("knows nothing before the library has the topic's metadata, and asks the producer's own partitioner (one hash a key for both)", () => {
     let calls = 0;
     const counting: typeof compatibilityPartitioner = (m, k) => {
       calls += 1;
       return compatibilityPartitioner(m, k);
     };
-    const memo = createPartitionMemo();
+    const partitioner = rememberingPartitioner(counting);
     const counts = new Map<string, number>([['cdr', 6]]);
-    const find = partitionFinder(counting, memo, (topic) => counts.get(topic));
+    const find = partitionFinder(partitioner, (topic) => counts.get(topic));
     assert.equal(find('cdr.dlq', 'org-1'), undefined);
     assert.equal(calls, 0, 'not hashed for a topic of unknown size');
     const first = find('cdr', 'org-1');
     assert.equal(first, compatibilityPartitioner({ topic: 'cdr' }, Buffer.from('org-1')) % 6);
-    // the producer's partitioner finds the key's hash in the same memo
-    rememberingPartitioner(counting, memo)({ topic: 'cdr', key: 'org-1' }, undefined, {
-      metadata: undefined,
-    });
+    // the producer, partitioning the same key afterwards, finds its hash remembered
+    partitioner({ topic: 'cdr', key: 'org-1' }, undefined, { metadata: undefined });
     assert.equal(calls, 1);
     counts.set('cdr', 3); // partitions added or the topic recreated: the library's count is taken
     assert.equal(
