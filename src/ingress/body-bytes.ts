@@ -63,18 +63,23 @@ export const memoryBytes = (buffer: Buffer, owned = false): BodyBytes => ({
   },
 });
 
+/** Bytes `start` to `end` of a spool file, read whole (short reads continued). */
+export const readSpoolFile = (fd: number, start: number, end: number): Buffer => {
+  const out = Buffer.allocUnsafe(Math.max(0, end - start));
+  let done = 0;
+  while (done < out.length) {
+    const n = readSync(fd, out, done, out.length - done, start + done);
+    if (n === 0) throw new Error('the spool file is shorter than the body');
+    done += n;
+  }
+  return out;
+};
+
 const fileBytes = (fd: number, length: number): BodyBytes => {
   let open = true;
   const read = (start: number, end: number): Buffer => {
     if (!open) throw new Error('the spooled body is closed');
-    const out = Buffer.allocUnsafe(Math.max(0, end - start));
-    let done = 0;
-    while (done < out.length) {
-      const n = readSync(fd, out, done, out.length - done, start + done);
-      if (n === 0) throw new Error('the spool file is shorter than the body');
-      done += n;
-    }
-    return out;
+    return readSpoolFile(fd, start, end);
   };
   return {
     length,
@@ -108,6 +113,8 @@ export type Spool = {
   /** Drops what was written (on a refused or failed body). */
   abort(): void;
   readonly bytes: number;
+  /** The spool file's descriptor once the bytes went to a file; null while they are in memory. */
+  readonly fd: number | null;
 };
 
 /** Opens a spool file and unlinks it at once: only the descriptor keeps it. */
@@ -162,6 +169,9 @@ export const createSpool = (options: SpoolOptions, expectedBytes = 0): Spool => 
   return {
     get bytes() {
       return bytes;
+    },
+    get fd() {
+      return fd;
     },
     write(chunk) {
       if (fd === null && store !== null && bytes + chunk.byteLength > options.spoolBytes) {

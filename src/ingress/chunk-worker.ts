@@ -3,7 +3,8 @@
  * The entry of a worker thread of the pipeline (ingress/publish-parallel.ts):
  * each message is one chunk to check or to encode, or a whole body to parse
  * and encode (ingress/encode-chunk.ts), answered by one message; encoded
- * values are transferred back.
+ * values are transferred back. An `analyse` job follows a body being spooled
+ * (ingress/spool-analysis.ts) and is answered once the body is read whole.
  * `workerData` holds the privacy settings (null: none). The encoder is made
  * from the schema id and text the main thread looked up, and kept while they
  * stay the same.
@@ -14,12 +15,13 @@ import { CdrError, describe } from '../errors.ts';
 import { type Encoder, encoderFor } from '../kafka/wire-encoder.ts';
 import { checkChunk, encodeBody, encodeChunk } from './encode-chunk.ts';
 import type { ChunkAnswer, ChunkJob } from './publish-parallel.ts';
+import { type AnalyseJob, analyseSpool, analyseTransfer } from './spool-analysis.ts';
 
 const settings = workerData as PrivacySettings | null;
 const privacy = settings === null ? null : createPrivacy(settings);
 let encoder: { id: number; text: string; encoder: Encoder } | null = null;
 
-const answer = (job: ChunkJob): ChunkAnswer => {
+const answer = (job: Exclude<ChunkJob, AnalyseJob>): ChunkAnswer => {
   if (job.kind === 'check') {
     checkChunk(job.records);
     return { ok: true, chunk: null };
@@ -35,9 +37,10 @@ const answer = (job: ChunkJob): ChunkAnswer => {
   return { ok: true, chunk: encodeChunk(job.records, job.ingest, encoder.encoder, privacy) };
 };
 
-/** What an answer hands back rather than copies: the encoded values. */
+/** What an answer hands back rather than copies: the encoded values, the records' bounds. */
 const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
   if (!answer.ok) return [];
+  if ('analysis' in answer) return analyseTransfer(answer.analysis);
   if ('body' in answer) return answer.body.chunks.map((c) => c.values.buffer);
   return answer.chunk === null ? [] : [answer.chunk.values.buffer];
 };
@@ -49,19 +52,33 @@ const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
  * makes so little garbage that the collector seldom runs: bodies piled up
  * (issue 15: +70 MiB peak RSS over a run of deliveries).
  */
-const release = (job: ChunkJob): void => {
+const release = (job: Exclude<ChunkJob, AnalyseJob>): void => {
   const bytes = job.kind === 'body' ? job.bytes : job.records.bytes;
   if (!bytes.buffer.detached) bytes.buffer.transfer(0);
 };
 
+const failed = (e: unknown): ChunkAnswer => {
+  const error = e instanceof CdrError ? e : new CdrError('worker_failed', describe(e));
+  return { ok: false, code: error.code, message: error.message };
+};
+
+const send = (reply: ChunkAnswer) => parentPort?.postMessage(reply, answerTransfer(reply));
+
 parentPort?.on('message', (job: ChunkJob) => {
+  if (job.kind === 'analyse') {
+    // answered when the body is read whole, the worker busy with it until then
+    analyseSpool(job).then(
+      (analysis) => send({ ok: true, analysis }),
+      (e) => send(failed(e)),
+    );
+    return;
+  }
   let reply: ChunkAnswer;
   try {
     reply = answer(job);
   } catch (e) {
-    const error = e instanceof CdrError ? e : new CdrError('worker_failed', describe(e));
-    reply = { ok: false, code: error.code, message: error.message };
+    reply = failed(e);
   }
   release(job);
-  parentPort?.postMessage(reply, answerTransfer(reply));
+  send(reply);
 });

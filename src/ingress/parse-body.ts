@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '../cdr/normalise.ts';
 import { CdrError } from '../errors.ts';
 import { type BodyBytes, memoryBytes } from './body-bytes.ts';
-import { type ArraySpan, createRecordsScanner, MAX_RECORDS } from './json-records-scanner.ts';
+import { createRecordsScanner, MAX_RECORDS } from './json-records-scanner.ts';
 import { isJsonText } from './json-syntax.ts';
 
 export const decodeJson = (bytes: Buffer): unknown => {
@@ -105,34 +105,56 @@ const completeUpTo = (b: Buffer): number => {
   return k >= 0 && k + need > b.length ? k : b.length;
 };
 
+/** What a scan of a body found: the records array, or undefined when it must be parsed whole. */
+export type BodyScanned = { readonly span: RecordsSpan | undefined };
+
+/** The records array of a body and the bounds of its records (in bytes). */
+export type RecordsSpan = {
+  readonly start: number;
+  readonly end: number;
+  readonly starts: ArrayLike<number>;
+  readonly ends: ArrayLike<number>;
+};
+
 /**
  * Checks UTF-8 block by block (a character cut by a block's end is checked
- * with the next block) and feeds the scanner the same blocks.
+ * with the next block) and feeds the scanner the same blocks, in order.
+ * `feed` throws the body's error (byte order mark, not UTF-8, too many
+ * records); `finish` gives what the scan found.
  */
-const checkAndScan = (bytes: BodyBytes): ArraySpan | undefined => {
+export const createBodyScan = () => {
   const scanner = createRecordsScanner();
   let carry: Buffer | null = null;
   let offset = 0;
   let first = true;
-  for (const raw of bytes) {
-    const block: Buffer = carry === null ? raw : Buffer.concat([carry, raw]);
-    // the first three bytes may end inside a character: only the mark is checked there
-    if (first && block.length >= 3) refuseBom(block);
-    first = false;
-    const cut = completeUpTo(block);
-    const whole = block.subarray(0, cut);
-    if (!isUtf8(whole)) checkUtf8(whole); // throws
-    scanner.feed(whole, offset);
-    if (scanner.tooMany) throw tooManyRecords();
-    offset += cut;
-    carry = cut < block.length ? Buffer.from(block.subarray(cut)) : null;
-  }
-  if (carry !== null) {
-    checkUtf8(carry); // a character cut off at the end: throws
-    return undefined;
-  }
-  if (first) return undefined;
-  return scanner.finish();
+  return {
+    feed(raw: Buffer): void {
+      const block: Buffer = carry === null ? raw : Buffer.concat([carry, raw]);
+      // the first three bytes may end inside a character: only the mark is checked there
+      if (first && block.length >= 3) refuseBom(block);
+      first = false;
+      const cut = completeUpTo(block);
+      const whole = block.subarray(0, cut);
+      if (!isUtf8(whole)) checkUtf8(whole); // throws
+      scanner.feed(whole, offset);
+      if (scanner.tooMany) throw tooManyRecords();
+      offset += cut;
+      carry = cut < block.length ? Buffer.from(block.subarray(cut)) : null;
+    },
+    finish(): BodyScanned {
+      if (carry !== null) {
+        checkUtf8(carry); // a character cut off at the end: throws
+        return { span: undefined };
+      }
+      return { span: first ? undefined : scanner.finish() };
+    },
+  };
+};
+
+const checkAndScan = (bytes: BodyBytes): BodyScanned => {
+  const scan = createBodyScan();
+  for (const raw of bytes) scan.feed(raw);
+  return scan.finish();
 };
 
 /**
@@ -152,15 +174,20 @@ export const WHOLE_PARSE_BYTES = 8 * 1024 * 1024;
  * body is never held as one string or one array of objects. A body the scan
  * cannot follow is parsed whole, for the same answer and error message as
  * JSON.parse gives. Small bodies in memory are parsed whole (WHOLE_PARSE_BYTES).
+ * `scanned`: the scan of these bytes, done already (while the body was read,
+ * spool-analysis.ts).
  */
 export const readRecords = (
   body: Buffer | BodyBytes,
   wholeParseBytes = WHOLE_PARSE_BYTES,
+  scanned?: BodyScanned,
 ): RecordSlices => {
   const bytes = Buffer.isBuffer(body) ? memoryBytes(body) : body;
   // a small body in memory is parsed whole: one JSON.parse, no scan
-  if (!bytes.spooled && bytes.length <= wholeParseBytes) return parseWhole(bytes);
-  const span = checkAndScan(bytes);
+  if (scanned === undefined && !bytes.spooled && bytes.length <= wholeParseBytes) {
+    return parseWhole(bytes);
+  }
+  const { span } = scanned ?? checkAndScan(bytes);
   if (span === undefined) return parseWhole(bytes);
   const marker = `\\u0000${randomUUID()}`;
   const rest = `${bytes.read(0, span.start).toString('utf8')}["${marker}"]${bytes.read(span.end, bytes.length).toString('utf8')}`;

@@ -23,6 +23,7 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Transferable } from 'node:worker_threads';
 import type { SeenReports } from '../cdr/batch.ts';
 import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
@@ -36,6 +37,7 @@ import {
   DELIVERY_CHUNK_RECORDS,
   type DeliveryOptions,
 } from './publish-delivery.ts';
+import type { AnalyseAnswer, AnalyseJob, AnalysisWorkers } from './spool-analysis.ts';
 import { createWorkerPool } from './worker-pool.ts';
 
 /** The schema a chunk is encoded with: looked up once, on the main thread. */
@@ -56,18 +58,23 @@ export type ChunkJob =
       readonly chunkRecords: number;
       readonly ingest: Ingest;
       readonly schema: ChunkSchema;
-    };
+    }
+  | AnalyseJob;
 
 export type ChunkAnswer =
   | { readonly ok: true; readonly chunk: EncodedChunk | null }
   | { readonly ok: true; readonly body: EncodedBody }
+  | { readonly ok: true; readonly analysis: AnalyseAnswer }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 /** What a job hands over to its worker rather than copies. */
-const transferOf = (job: ChunkJob): ArrayBuffer[] =>
-  job.kind === 'body' ? [job.bytes.buffer] : [job.records.bytes.buffer, job.records.bounds.buffer];
+const transferOf = (job: ChunkJob): Transferable[] => {
+  if (job.kind === 'analyse') return [job.port];
+  if (job.kind === 'body') return [job.bytes.buffer];
+  return [job.records.bytes.buffer, job.records.bounds.buffer];
+};
 
-export type ChunkWorkers = {
+export type ChunkWorkers = AnalysisWorkers & {
   readonly size: number;
   /** Bodies smaller than this are processed inline. */
   readonly minBytes: number;
@@ -94,6 +101,7 @@ export const createChunkWorkers = (options: {
     entry: WORKER_ENTRY,
     workerData: options.privacy?.settings ?? null,
   });
+  const run = (job: ChunkJob) => pool.run(job, transferOf(job));
   return {
     size: options.size,
     minBytes: options.minBytes,
@@ -101,7 +109,13 @@ export const createChunkWorkers = (options: {
       const e = options.encoder();
       return e?.schemaText === undefined ? null : { id: e.schemaId, text: e.schemaText };
     },
-    run: (job) => pool.run(job, transferOf(job)),
+    run,
+    idle: pool.idle,
+    async analyse(job) {
+      const answer = await run(job);
+      if (answer.ok && 'analysis' in answer) return answer.analysis;
+      throw new CdrError('worker_failed', 'the worker did not analyse the body');
+    },
     replaced: pool.replaced,
     close: pool.close,
   };

@@ -11,6 +11,7 @@
 import { createGunzip } from 'node:zlib';
 import { CdrError } from '../errors.ts';
 import { type BodyBytes, createSpool, memoryBytes, type SpoolOptions } from './body-bytes.ts';
+import type { SpoolWatch } from './spool-analysis.ts';
 
 export type BodyLimits = SpoolOptions & {
   readonly maxBodyBytes: number;
@@ -90,6 +91,11 @@ export type ReadOptions = {
   readonly lease?: BudgetLease;
   /** The declared Content-Length, when known: the size of the buffer. */
   readonly expectedBytes?: number;
+  /**
+   * Told of each write once the body goes to a spool file (spool-analysis.ts);
+   * stopped, and awaited, before a refused body's file is closed.
+   */
+  readonly watch?: Pick<SpoolWatch, 'written' | 'stop'>;
 };
 
 /**
@@ -99,7 +105,7 @@ export type ReadOptions = {
  */
 export const readBody = async (
   stream: ReadableStream<Uint8Array> | null,
-  { limits, lease, expectedBytes }: ReadOptions,
+  { limits, lease, expectedBytes, watch }: ReadOptions,
 ): Promise<Body> => {
   if (stream === null) return { wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 };
   const hint = Number.isSafeInteger(expectedBytes) ? (expectedBytes as number) : 0;
@@ -121,6 +127,7 @@ export const readBody = async (
       } else {
         try {
           spool.write(value);
+          if (spool.fd !== null) watch?.written(spool.fd, spool.bytes);
         } catch (cause) {
           refused = spoolFailed(cause);
         }
@@ -128,10 +135,12 @@ export const readBody = async (
       if (refused !== null) break;
     }
   } catch (cause) {
+    await watch?.stop();
     spool.abort();
     throw new CdrError('body_invalid_encoding', 'the request body could not be read', { cause });
   } finally {
     if (refused !== null) {
+      await watch?.stop();
       spool.abort();
       await reader.cancel().catch(() => undefined);
     }

@@ -9,7 +9,9 @@
  *                   body under its limit and the shared byte budget (413, 503);
  *                   its bytes are held, and the budget, until the answer
  *   verify          the signature over the bytes received (or, for gzip, the
- *                   decoded ones), then the body is decoded (401, 400, 413)
+ *                   decoded ones), then the body is decoded (401, 400, 413);
+ *                   a spooled body's digests and scan were taken on a worker
+ *                   while it was read (spool-analysis.ts)
  *   findRecords     the records array (400, 413, 422), parsed chunk by chunk later,
  *                   or the body handed whole to a worker (parsed there)
  *   publish         normalise, encode and produce chunk by chunk; 200 with the
@@ -30,7 +32,12 @@ import type { RepeatedWarnings } from '../log-repeats.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BodyBytes } from './body-bytes.ts';
 import { contentTypeAllowed } from './content-type.ts';
-import { type RecordSlices, readRecords, WHOLE_PARSE_BYTES } from './parse-body.ts';
+import {
+  type BodyScanned,
+  type RecordSlices,
+  readRecords,
+  WHOLE_PARSE_BYTES,
+} from './parse-body.ts';
 import { type DeliveryOptions, type Publish, publishDelivery } from './publish-delivery.ts';
 import {
   type ChunkSchema,
@@ -50,10 +57,13 @@ import {
   readBody as readBodyBytes,
   readEncoding,
 } from './read-body.ts';
+import { type SpoolWatch, watchSpool } from './spool-analysis.ts';
 import {
+  claimedAlgorithms,
   readSignatureHeaders,
   type SignatureClaims,
   type SignatureConfig,
+  verifyDigests,
   verifySignature,
 } from './verify-signature.ts';
 
@@ -99,7 +109,11 @@ export type DeliveryEnv = {
     encoding: Encoding; // readBody
     deliveryId: string; // readBody
     readAt: number; // readBody
+    /** Told of the body's spooling, when a worker hashes and scans it as it comes. */
+    watch: SpoolWatch | undefined; // readBody
     decoded: BodyBytes; // verify
+    /** The scan of the body made on a worker (or the error it found); absent otherwise. */
+    scanned: BodyScanned | CdrError | undefined; // verify
     /** How the records are read and encoded: here, on the workers by chunk, or whole on one worker. */
     work: Work; // findRecords
   };
@@ -197,9 +211,16 @@ export const createDeliverySteps = (deps: StepDeps) => {
 
   const readBody = step(async (c, next) => {
     const headers = c.req.raw.headers;
-    c.set('encoding', readEncoding(headers));
+    const encoding = readEncoding(headers);
+    c.set('encoding', encoding);
     checkDeclaredLength(headers, settings);
     const lease = leaseBytes(deps.budget);
+    // a body that goes to a spool file is hashed and scanned on a worker as it comes
+    const watch =
+      deps.workers === null || encoding !== 'identity'
+        ? undefined
+        : watchSpool(deps.workers, claimedAlgorithms(c.get('claims')), settings.secrets);
+    c.set('watch', watch);
     let body: Body | undefined;
     readingNow += 1;
     try {
@@ -207,6 +228,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
         limits: settings,
         lease,
         expectedBytes: Number(headers.get('content-length') ?? undefined),
+        ...(watch === undefined ? {} : { watch }),
       });
       c.set('body', body);
       c.set('readAt', now());
@@ -222,18 +244,28 @@ export const createDeliverySteps = (deps: StepDeps) => {
       await next();
     } finally {
       readingNow -= 1;
+      await watch?.stop(); // before its file closes
       body?.wire.close();
       lease.release();
     }
   });
 
   const verify = step(async (c, next) => {
-    const decoded = await verifyAndDecode(
-      c.get('claims'),
-      c.get('body'),
-      c.get('encoding'),
-      settings,
-    );
+    const body = c.get('body');
+    const analysed = (await c.get('watch')?.end(body.wireBytes)) ?? null;
+    let decoded: BodyBytes;
+    if (analysed === null) {
+      decoded = await verifyAndDecode(c.get('claims'), body, c.get('encoding'), settings);
+    } else {
+      // the digests were taken on the worker; the scan's outcome is findRecords' to give
+      if (c.get('claims').claims.length > 0) {
+        const verdict = verifyDigests(c.get('claims'), analysed.digests);
+        if (!verdict.ok) throw verdict.error;
+      }
+      decoded = body.wire;
+      c.set('scanned', analysed.scanned);
+      c.get('delivery').analysedOnWorker = true;
+    }
     try {
       if (decoded.spooled) c.get('delivery').spooled = true;
       c.set('decoded', decoded);
@@ -245,6 +277,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
 
   const findRecords = step(async (c, next) => {
     const decoded = c.get('decoded');
+    const scanned = c.get('scanned');
+    if (scanned instanceof CdrError) throw scanned;
     const { workers } = deps;
     const schema = workers !== null && decoded.length >= workers.minBytes ? workers.schema() : null;
     const onWorkers = workers === null || schema === null ? null : { workers, schema };
@@ -271,7 +305,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
     }
     try {
       // for the workers, the records are found on the bytes (not parsed here)
-      const slices = inline ? readRecords(decoded) : readRecords(decoded, 0);
+      const slices = readRecords(decoded, inline ? WHOLE_PARSE_BYTES : 0, scanned);
       const parallel = onWorkers !== null && slices.take !== undefined;
       if (parallel) {
         line.workers = true;

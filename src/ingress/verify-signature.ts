@@ -20,7 +20,7 @@ export type SignatureConfig = {
   readonly insecureNoSignature: boolean;
 };
 
-type Algorithm = 'sha1' | 'sha256';
+export type Algorithm = 'sha1' | 'sha256';
 type Claim = { header: string; algorithm: Algorithm; digest: Buffer };
 
 const SCHEMES: readonly { header: string; algorithm: Algorithm; hexLength: number }[] = [
@@ -68,6 +68,24 @@ const hmac = (algorithm: Algorithm, secret: string, body: Iterable<Buffer>): Buf
   return h.digest();
 };
 
+/** Every claim matches one of the digests of its algorithm, or the first that does not fails. */
+const verifyClaims = (
+  claims: SignatureClaims,
+  digestsOf: (algorithm: Algorithm) => readonly Buffer[],
+): Result<void> => {
+  for (const claim of claims.claims) {
+    let matched = false;
+    for (const digest of digestsOf(claim.algorithm)) {
+      // no early exit inside the comparison: timingSafeEqual is constant-time
+      if (timingSafeEqual(digest, claim.digest)) matched = true;
+    }
+    if (!matched) {
+      return fail(new CdrError('signature_invalid', `${claim.header} does not match the body`));
+    }
+  }
+  return ok(undefined);
+};
+
 /**
  * Second step: do the claims match the body? `bodies` are the byte sequences
  * the sender may have signed (the bytes on the wire; when gzip-encoded, also
@@ -77,21 +95,36 @@ export const verifySignature = (
   claims: SignatureClaims,
   bodies: readonly Iterable<Buffer>[],
   secrets: readonly string[],
-): Result<void> => {
-  for (const claim of claims.claims) {
-    let matched = false;
-    for (const secret of secrets) {
-      for (const body of bodies) {
-        // no early exit inside the comparison: timingSafeEqual is constant-time
-        if (timingSafeEqual(hmac(claim.algorithm, secret, body), claim.digest)) matched = true;
-      }
-    }
-    if (!matched) {
-      return fail(new CdrError('signature_invalid', `${claim.header} does not match the body`));
-    }
-  }
-  return ok(undefined);
+): Result<void> =>
+  verifyClaims(claims, (algorithm) =>
+    secrets.flatMap((secret) => bodies.map((body) => hmac(algorithm, secret, body))),
+  );
+
+/** The same check with the digests of the bytes received already taken (createBodyHashes). */
+export const verifyDigests = (
+  claims: SignatureClaims,
+  digests: ReadonlyMap<Algorithm, readonly Buffer[]>,
+): Result<void> => verifyClaims(claims, (algorithm) => digests.get(algorithm) ?? []);
+
+/**
+ * The HMACs of a body with every secret, for each algorithm claimed, taken
+ * block by block as the body comes (spool-analysis.ts).
+ */
+export const createBodyHashes = (algorithms: readonly Algorithm[], secrets: readonly string[]) => {
+  const hashes = algorithms.map((a) => secrets.map((s) => createHmac(a, s)));
+  return {
+    update(block: Uint8Array): void {
+      for (const row of hashes) for (const h of row) h.update(block);
+    },
+    /** The digests, by algorithm in the order given, then by secret. */
+    digests: (): Buffer[][] => hashes.map((row) => row.map((h) => h.digest())),
+  };
 };
+
+/** The algorithms of the claims, each once. */
+export const claimedAlgorithms = (claims: SignatureClaims): Algorithm[] => [
+  ...new Set(claims.claims.map((c) => c.algorithm)),
+];
 
 /** The signature a sender computes (used by the simulator, the demo and tests). */
 export const sign = (

@@ -15,6 +15,8 @@ export type WorkerPool<Job, Answer> = {
   readonly size: number;
   /** Runs `job` on the next free worker; `transfer` lists buffers moved to it, not copied. */
   run(job: Job, transfer?: readonly Transferable[]): Promise<Answer>;
+  /** Workers with no job now (a job run now starts at once). */
+  idle(): number;
   /** Workers replaced after dying, since the start. */
   replaced(): number;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ export const createWorkerPool = <Job, Answer>(options: {
         pump();
       });
     },
+    idle: () => slots.reduce((n, s) => (s.current === null ? n + 1 : n), 0),
     replaced: () => replaced,
     async close() {
       closed = true;

@@ -93,7 +93,7 @@ const landsAsWithout = async (t: TestContext, count: number) => {
 };
 
 describe('worker-thread pipeline on the real stack', () => {
-  // 23 MB, spooled: scanned here, five chunks spread over the workers (four at once)
+  // 23 MB, spooled: hashed and scanned on a worker while it is read, five chunks spread over the workers (four at once)
   test('a large delivery with workers lands as without: same records, bytes and order per partition', (t) =>
     landsAsWithout(t, 9000));
 

@@ -359,10 +359,46 @@ describe('POST webhook: with worker threads (INGRESS_WORKERS)', () => {
       );
       const line = h.logs.find((l) => l.msg === 'delivery');
       assert.equal(line?.fields?.workers, true);
+      // spooled (over 2 KiB here): hashed and scanned on a worker while it was read
+      assert.equal(line?.fields?.analysedOnWorker, true);
       // below the minimum: inline, as without workers
       const small = await answer(post(h.app, items(minimalRawCdr('s'))));
       assert.equal(small.status, 200);
       assert.ok(!('encoded' in (h.calls.at(-1)?.batch ?? {})));
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('checks the signature of a spooled body first, then the scan the worker made (401, then 400)', async () => {
+    const workers = workersOf(0);
+    try {
+      const h = createHarness({ settings, workers });
+      const text = Buffer.from(`{"items":[${bigBody(3000).join(',')}]}`);
+      const bad = Buffer.concat([
+        text.subarray(0, 100_000),
+        Buffer.from([0xff]),
+        text.subarray(100_000),
+      ]);
+      const forged = await answer(
+        post(h.app, bad, { 'x-spark-signature': sign(Buffer.from('other'), SECRET) }),
+      );
+      assert.equal(forged.status, 401);
+      assert.equal(forged.json.error, 'signature_invalid');
+      const signed = await answer(post(h.app, bad));
+      assert.equal(signed.status, 400);
+      assert.equal(signed.json.error, 'body_invalid_encoding');
+      const lines = h.logs.filter((l) => l.msg === 'delivery');
+      assert.deepEqual(
+        lines.map((l) => l.fields?.analysedOnWorker),
+        [undefined, true],
+      );
+      assert.equal(h.calls.length, 0);
+      // and a body the worker found fine is published whole
+      const good = await answer(post(h.app, text));
+      assert.equal(good.status, 200);
+      assert.equal(good.json.accepted, 3000);
+      assert.equal(workers.idle(), 2);
     } finally {
       await workers.close();
     }
