@@ -63,9 +63,13 @@ export const memoryBytes = (buffer: Buffer, owned = false): BodyBytes => ({
   },
 });
 
-/** Bytes `start` to `end` of a spool file, read whole (short reads continued). */
-export const readSpoolFile = (fd: number, start: number, end: number): Buffer => {
-  const out = Buffer.allocUnsafe(Math.max(0, end - start));
+/**
+ * Bytes `start` to `end` of a spool file, read whole (short reads continued),
+ * into a new buffer or at the start of `into` (a view of it is returned).
+ */
+export const readSpoolFile = (fd: number, start: number, end: number, into?: Buffer): Buffer => {
+  const length = Math.max(0, end - start);
+  const out = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
   let done = 0;
   while (done < out.length) {
     const n = readSync(fd, out, done, out.length - done, start + done);

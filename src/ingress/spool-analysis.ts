@@ -62,9 +62,13 @@ export const analyseSpool = (job: AnalyseJob): Promise<AnalyseAnswer> =>
     const scan = createBodyScan();
     let error: CdrError | null = null;
     let at = 0;
+    // one buffer for every block (the hashes and the scan keep nothing of it): a
+    // new one a block would leave the body's size in buffers for the collector,
+    // which runs seldom on a thread that makes so little garbage
+    const room = Buffer.allocUnsafeSlow(BLOCK_BYTES);
     const catchUp = (upTo: number) => {
       while (at < upTo) {
-        const block = readSpoolFile(job.fd, at, Math.min(upTo, at + BLOCK_BYTES));
+        const block = readSpoolFile(job.fd, at, Math.min(upTo, at + BLOCK_BYTES), room);
         hashes.update(block);
         if (error === null) {
           try {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { CdrError } from '../../../src/errors.ts';
-import { type BodyBytes, createSpool } from '../../../src/ingress/body-bytes.ts';
+import { BLOCK_BYTES, type BodyBytes, createSpool } from '../../../src/ingress/body-bytes.ts';
 import { readRecords } from '../../../src/ingress/parse-body.ts';
 import { createChunkWorkers } from '../../../src/ingress/publish-parallel.ts';
 import {
@@ -149,6 +149,36 @@ describe('spool analysis', () => {
       ),
       { seed: 4711, numRuns: 300 },
     );
+  });
+
+  it('reads a body of several blocks into one buffer: a key, a character, a record cut by a block end', async () => {
+    const records = Array.from({ length: 2000 }, (_, i) => ({
+      'Report ID': `r-${i}`,
+      s: '€'.repeat(i % 7),
+    }));
+    // a field after the records: the second block is a whole one too, read into the same buffer
+    const tail = `"items":${JSON.stringify(records)},"after":"${'y'.repeat(BLOCK_BYTES)}"}`;
+    // the first block ends at 1 MiB: inside the key "items", inside a character, inside a record
+    const euro = Buffer.from(tail).indexOf('€', 20_000);
+    // written a block at a time (each block read whole into the buffer), or in other pieces
+    const ways = [[BLOCK_BYTES], [300_000, 1_000_000]];
+    for (const [cut, pieces] of [3, 5, euro + 1, euro + 2, 20_000].flatMap((c) =>
+      ways.map((w) => [c, w] as const),
+    )) {
+      const head = `{"pad":"${'x'.repeat(BLOCK_BYTES - 10 - cut)}",`;
+      assert.equal(Buffer.byteLength(head), BLOCK_BYTES - cut);
+      const bytes = Buffer.from(`${head}${tail}`);
+      assert.ok(bytes.length > 2 * BLOCK_BYTES);
+      const { body, analysis } = await analyse(bytes, pieces);
+      try {
+        assert.ok(analysis !== null);
+        const got = withAnalysis(body, analysis);
+        assert.deepEqual(got, onMainThread(body));
+        assert.deepEqual(got, { ok: true, records });
+      } finally {
+        body.close();
+      }
+    }
   });
 
   it('is not made when no worker is free: the main thread hashes and scans', async () => {
