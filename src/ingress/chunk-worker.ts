@@ -3,8 +3,9 @@
  * The entry of a worker thread of the pipeline (ingress/publish-parallel.ts):
  * each message is one chunk to check or to encode, or a whole body to parse
  * and encode (ingress/encode-chunk.ts), answered by one message; encoded
- * values are transferred back. An `analyse` job follows a body being spooled
- * (ingress/spool-analysis.ts) and is answered once the body is read whole.
+ * values are transferred back. An `analyse` message, outside the pool's jobs,
+ * follows a body being spooled (ingress/spool-analysis.ts) and is answered
+ * over its own port once the body is read whole, between the jobs.
  * `workerData` holds the privacy settings (null: none). The encoder is made
  * from the schema id and text the main thread looked up, and kept while they
  * stay the same.
@@ -15,13 +16,13 @@ import { CdrError, describe } from '../errors.ts';
 import { type Encoder, encoderFor } from '../kafka/wire-encoder.ts';
 import { checkChunk, encodeBody, encodeChunk } from './encode-chunk.ts';
 import type { ChunkAnswer, ChunkJob } from './publish-parallel.ts';
-import { type AnalyseJob, analyseSpool, analyseTransfer } from './spool-analysis.ts';
+import { type AnalyseJob, followSpool } from './spool-analysis.ts';
 
 const settings = workerData as PrivacySettings | null;
 const privacy = settings === null ? null : createPrivacy(settings);
 let encoder: { id: number; text: string; encoder: Encoder } | null = null;
 
-const answer = (job: Exclude<ChunkJob, AnalyseJob>): ChunkAnswer => {
+const answer = (job: ChunkJob): ChunkAnswer => {
   if (job.kind === 'check') {
     checkChunk(job.records);
     return { ok: true, chunk: null };
@@ -37,10 +38,9 @@ const answer = (job: Exclude<ChunkJob, AnalyseJob>): ChunkAnswer => {
   return { ok: true, chunk: encodeChunk(job.records, job.ingest, encoder.encoder, privacy) };
 };
 
-/** What an answer hands back rather than copies: the encoded values, the records' bounds. */
+/** What an answer hands back rather than copies: the encoded values. */
 const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
   if (!answer.ok) return [];
-  if ('analysis' in answer) return analyseTransfer(answer.analysis);
   if ('body' in answer) return answer.body.chunks.map((c) => c.values.buffer);
   return answer.chunk === null ? [] : [answer.chunk.values.buffer];
 };
@@ -52,7 +52,7 @@ const answerTransfer = (answer: ChunkAnswer): ArrayBuffer[] => {
  * makes so little garbage that the collector seldom runs: bodies piled up
  * (issue 15: +70 MiB peak RSS over a run of deliveries).
  */
-const release = (job: Exclude<ChunkJob, AnalyseJob>): void => {
+const release = (job: ChunkJob): void => {
   const bytes = job.kind === 'body' ? job.bytes : job.records.bytes;
   if (!bytes.buffer.detached) bytes.buffer.transfer(0);
 };
@@ -64,13 +64,10 @@ const failed = (e: unknown): ChunkAnswer => {
 
 const send = (reply: ChunkAnswer) => parentPort?.postMessage(reply, answerTransfer(reply));
 
-parentPort?.on('message', (job: ChunkJob) => {
+parentPort?.on('message', (job: ChunkJob | AnalyseJob) => {
   if (job.kind === 'analyse') {
-    // answered when the body is read whole, the worker busy with it until then
-    analyseSpool(job).then(
-      (analysis) => send({ ok: true, analysis }),
-      (e) => send(failed(e)),
-    );
+    // not a job of the pool's: answered over its own port once the body is read
+    followSpool(job);
     return;
   }
   let reply: ChunkAnswer;

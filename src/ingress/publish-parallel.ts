@@ -23,7 +23,6 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Transferable } from 'node:worker_threads';
 import type { SeenReports } from '../cdr/batch.ts';
 import type { Ingest } from '../cdr/normalise.ts';
 import type { Privacy } from '../cdr/privacy.ts';
@@ -37,7 +36,7 @@ import {
   DELIVERY_CHUNK_RECORDS,
   type DeliveryOptions,
 } from './publish-delivery.ts';
-import type { AnalyseAnswer, AnalyseJob, AnalysisWorkers } from './spool-analysis.ts';
+import type { AnalysisWorkers } from './spool-analysis.ts';
 import { createWorkerPool } from './worker-pool.ts';
 
 /** The schema a chunk is encoded with: looked up once, on the main thread. */
@@ -58,21 +57,16 @@ export type ChunkJob =
       readonly chunkRecords: number;
       readonly ingest: Ingest;
       readonly schema: ChunkSchema;
-    }
-  | AnalyseJob;
+    };
 
 export type ChunkAnswer =
   | { readonly ok: true; readonly chunk: EncodedChunk | null }
   | { readonly ok: true; readonly body: EncodedBody }
-  | { readonly ok: true; readonly analysis: AnalyseAnswer }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 /** What a job hands over to its worker rather than copies. */
-const transferOf = (job: ChunkJob): Transferable[] => {
-  if (job.kind === 'analyse') return [job.port];
-  if (job.kind === 'body') return [job.bytes.buffer];
-  return [job.records.bytes.buffer, job.records.bounds.buffer];
-};
+const transferOf = (job: ChunkJob): ArrayBuffer[] =>
+  job.kind === 'body' ? [job.bytes.buffer] : [job.records.bytes.buffer, job.records.bounds.buffer];
 
 export type ChunkWorkers = AnalysisWorkers & {
   readonly size: number;
@@ -95,7 +89,7 @@ export const createChunkWorkers = (options: {
   minBytes: number;
   privacy: Privacy | null;
   encoder: () => Encoder | null;
-}): ChunkWorkers & { replaced(): number } => {
+}): ChunkWorkers & { replaced(): number; idle(): number } => {
   const pool = createWorkerPool<ChunkJob, ChunkAnswer>({
     size: options.size,
     entry: WORKER_ENTRY,
@@ -110,12 +104,8 @@ export const createChunkWorkers = (options: {
       return e?.schemaText === undefined ? null : { id: e.schemaId, text: e.schemaText };
     },
     run,
+    follow: (job) => pool.post(job, [job.port]),
     idle: pool.idle,
-    async analyse(job) {
-      const answer = await run(job);
-      if (answer.ok && 'analysis' in answer) return answer.analysis;
-      throw new CdrError('worker_failed', 'the worker did not analyse the body');
-    },
     replaced: pool.replaced,
     close: pool.close,
   };

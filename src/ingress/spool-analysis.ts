@@ -16,10 +16,12 @@
  * route checks the signature first, then takes the scan's error or span
  * (so an unsigned bad body is still a 401, not a 400).
  *
- * Only when a worker is free as the spool file opens, so the analysis never
- * waits behind other deliveries' chunks; otherwise, or if the worker fails
- * (or the scan throws anything but the body's own error), the body is hashed
- * and scanned on the main thread as before.
+ * The job goes to a worker that is free as the spool file opens, so it never
+ * waits behind other deliveries' chunks; it does not hold that worker: while
+ * it waits for bytes (a slow sender), the worker takes other jobs, the
+ * analysis catching up between them. No free worker, or a worker that fails
+ * or stops (or a scan that throws anything but the body's own error): the
+ * body is hashed and scanned on the main thread as before.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { CdrError, type ErrorCode } from '../errors.ts';
@@ -106,11 +108,13 @@ export const analyseSpool = (job: AnalyseJob): Promise<AnalyseAnswer> =>
         error: error === null ? null : { code: error.code, message: error.message },
       };
     };
+    let settled = false;
     const done = (outcome: () => void) => {
-      job.port.close();
+      settled = true;
       outcome();
     };
     job.port.on('message', (m: Progress) => {
+      if (settled) return;
       try {
         if ('stop' in m) return done(() => reject(new Error('the body was not read whole')));
         if ('written' in m) return catchUp(m.written);
@@ -121,8 +125,24 @@ export const analyseSpool = (job: AnalyseJob): Promise<AnalyseAnswer> =>
         done(() => reject(e));
       }
     });
-    job.port.on('close', () => reject(new Error('the main thread closed the analysis')));
+    job.port.on('close', () =>
+      done(() => reject(new Error('the main thread closed the analysis'))),
+    );
   });
+
+/**
+ * On the worker: the analysis answered over its port, which is then closed
+ * (stopped or failed: closed without an answer, which the main thread takes
+ * as no analysis).
+ */
+export const followSpool = (job: AnalyseJob): void => {
+  analyseSpool(job)
+    .then(
+      (answer) => job.port.postMessage(answer, analyseTransfer(answer)),
+      () => undefined,
+    )
+    .finally(() => job.port.close());
+};
 
 /** What an answer hands back rather than copies: the bounds of the records. */
 export const analyseTransfer = (answer: AnalyseAnswer): ArrayBuffer[] =>
@@ -149,9 +169,12 @@ export type SpoolWatch = {
 const PROGRESS_BYTES = BLOCK_BYTES;
 
 export type AnalysisWorkers = {
-  /** Workers with no job now. */
-  idle(): number;
-  analyse(job: AnalyseJob): Promise<AnalyseAnswer>;
+  /**
+   * Gives the job to a worker with no job now, beside the jobs it will be
+   * given (it waits for the body's bytes between them); false when none is
+   * free. The answer comes over the job's port.
+   */
+  follow(job: AnalyseJob): boolean;
 };
 
 export const watchSpool = (
@@ -172,15 +195,19 @@ export const watchSpool = (
     written(fd, bytes) {
       if (declined || settled) return;
       if (port === null) {
-        if (workers.idle() === 0) {
+        const channel = new MessageChannel();
+        const ours = channel.port1;
+        if (!workers.follow({ kind: 'analyse', fd, port: channel.port2, algorithms, secrets })) {
+          ours.close();
           declined = true;
           return;
         }
-        const channel = new MessageChannel();
-        port = channel.port1;
-        job = workers
-          .analyse({ kind: 'analyse', fd, port: channel.port2, algorithms, secrets })
-          .catch(() => null);
+        port = ours;
+        // the answer, or null when the port closes without one (stopped, failed, the worker gone)
+        job = new Promise((resolve) => {
+          ours.once('message', (answer: AnalyseAnswer) => resolve(answer));
+          ours.once('close', () => resolve(null));
+        });
       }
       if (bytes - told >= PROGRESS_BYTES) {
         port.postMessage({ written: bytes } satisfies Progress);

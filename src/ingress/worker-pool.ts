@@ -17,6 +17,12 @@ export type WorkerPool<Job, Answer> = {
   run(job: Job, transfer?: readonly Transferable[]): Promise<Answer>;
   /** Workers with no job now (a job run now starts at once). */
   idle(): number;
+  /**
+   * Posts a message that is not a job to a worker with no job now (the
+   * worker answers it some other way, e.g. over a port it is given); false
+   * when every worker has a job.
+   */
+  post(message: unknown, transfer: readonly Transferable[]): boolean;
   /** Workers replaced after dying, since the start. */
   replaced(): number;
   close(): Promise<void>;
@@ -97,6 +103,11 @@ export const createWorkerPool = <Job, Answer>(options: {
       });
     },
     idle: () => slots.reduce((n, s) => (s.current === null ? n + 1 : n), 0),
+    post(message, transfer) {
+      const free = closed ? undefined : slots.find((s) => s.current === null);
+      free?.worker.postMessage(message, transfer);
+      return free !== undefined;
+    },
     replaced: () => replaced,
     async close() {
       closed = true;

@@ -10,6 +10,7 @@ import { createChunkWorkers } from '../../../src/ingress/publish-parallel.ts';
 import {
   type AnalysisWorkers,
   analyseSpool,
+  followSpool,
   type SpoolAnalysis,
   watchSpool,
 } from '../../../src/ingress/spool-analysis.ts';
@@ -36,10 +37,10 @@ const spoolOf = (
 const hereWorkers = (): AnalysisWorkers & { jobs: number } => {
   const w = {
     jobs: 0,
-    idle: () => 1,
-    analyse(job: Parameters<AnalysisWorkers['analyse']>[0]) {
+    follow(job: Parameters<AnalysisWorkers['follow']>[0]) {
       w.jobs += 1;
-      return analyseSpool(job);
+      followSpool(job);
+      return true;
     },
   };
   return w;
@@ -184,26 +185,28 @@ describe('spool analysis', () => {
   it('is not made when no worker is free: the main thread hashes and scans', async () => {
     let asked = 0;
     const busy: AnalysisWorkers = {
-      idle: () => 0,
-      analyse: () => {
+      follow: () => {
         asked += 1;
-        return Promise.reject(new Error('not free'));
+        return false;
       },
     };
     const watch = watchSpool(busy, ['sha1'], SECRETS);
     const body = spoolOf(Buffer.from('[1,2,3]'), [2], (fd, n) => watch.written(fd, n));
     try {
       assert.equal(await watch.end(body.length), null);
-      assert.equal(asked, 0);
+      assert.equal(asked, 1); // asked once, when the file opened; not again
     } finally {
       body.close();
     }
   });
 
-  it('is null when the worker fails (the main thread then does it), not an error', async () => {
+  it('is null when the worker fails or goes (the main thread then does it), not an error', async () => {
+    // a worker that dies: its end of the port closes without an answer
     const failing: AnalysisWorkers = {
-      idle: () => 1,
-      analyse: () => Promise.reject(new CdrError('worker_failed', 'a worker thread stopped')),
+      follow: (job) => {
+        job.port.close();
+        return true;
+      },
     };
     const watch = watchSpool(failing, ['sha1'], SECRETS);
     const body = spoolOf(Buffer.from('[1,2,3]'), [2], (fd, n) => watch.written(fd, n));
@@ -234,7 +237,7 @@ describe('spool analysis', () => {
 });
 
 describe('spool analysis on the real worker threads', () => {
-  it('runs on a worker, which is free again once the body is read or refused', async () => {
+  it('runs on a worker that takes other jobs meanwhile, and stops when the body is refused', async () => {
     const workers = createChunkWorkers({
       size: 2,
       minBytes: 0,
@@ -247,7 +250,21 @@ describe('spool analysis on the real worker threads', () => {
       );
       const watch = watchSpool(workers, ['sha1'], SECRETS);
       const body = spoolOf(bytes, [100_000], (fd, n) => watch.written(fd, n));
-      assert.equal(workers.idle(), 1); // one worker follows the file
+      // the worker following the file is not held: jobs run on both workers before the body ends
+      assert.equal(workers.idle(), 2);
+      const checks = await Promise.all(
+        [0, 1, 2, 3].map(() =>
+          workers.run({
+            kind: 'check',
+            records: {
+              bytes: new Uint8Array([0x31]),
+              bounds: new Uint32Array([0, 1]),
+              firstIndex: 0,
+            },
+          }),
+        ),
+      );
+      assert.ok(checks.every((c) => c.ok));
       const analysis = await watch.end(bytes.length);
       assert.ok(analysis !== null && !(analysis.scanned instanceof CdrError));
       assert.equal(analysis.scanned.span?.starts.length, 20_000);
@@ -258,16 +275,20 @@ describe('spool analysis on the real worker threads', () => {
       assert.equal(workers.idle(), 2);
       body.close();
 
-      // refused while it is read: stopped, and the worker is free again
+      // refused while it is read: stopped (awaited: the worker closed its port), no answer after
       const stopped = watchSpool(workers, ['sha1'], SECRETS);
       const spool = createSpool({ spoolBytes: 0 });
-      spool.write(bytes.subarray(0, 2_000_000));
+      spool.write(Buffer.alloc(2_000_000, 0x20));
       stopped.written(spool.fd as number, spool.bytes);
-      assert.equal(workers.idle(), 1);
       await stopped.stop();
-      assert.equal(workers.idle(), 2);
-      assert.equal(await stopped.end(spool.bytes), null); // nothing after a stop
+      assert.equal(await stopped.end(spool.bytes), null);
       spool.abort();
+      // and the workers still answer jobs
+      const after = await workers.run({
+        kind: 'check',
+        records: { bytes: new Uint8Array([0x31]), bounds: new Uint32Array([0, 1]), firstIndex: 0 },
+      });
+      assert.ok(after.ok);
     } finally {
       await workers.close();
     }

@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MessageChannel } from 'node:worker_threads';
 import type { CdrError } from '../../../src/errors.ts';
 import { httpStatus } from '../../../src/ingress/status.ts';
 import { createWorkerPool } from '../../../src/ingress/worker-pool.ts';
 
-/** A worker that doubles numbers, dies on 'exit', throws on 'throw', and hangs on 'hang'. */
+/**
+ * A worker that doubles numbers, dies on 'exit', throws on 'throw', and hangs on 'hang';
+ * a message with a port (not a job) is answered over that port.
+ */
 const ENTRY = new URL(
   `data:text/javascript,${encodeURIComponent(`
 import { parentPort, threadId } from 'node:worker_threads';
 parentPort.on('message', (m) => {
+  if (typeof m === 'object' && m !== null && m.port) { m.port.postMessage(threadId); m.port.close(); return; }
   if (m === 'exit') process.exit(3);
   if (m === 'throw') throw new Error('boom');
   if (m === 'hang') return;
@@ -20,6 +25,26 @@ parentPort.on('message', (m) => {
 const poolOf = (size: number) => createWorkerPool<unknown, number>({ size, entry: ENTRY });
 
 describe('createWorkerPool', () => {
+  it('posts a message that is not a job to a worker with none, beside its jobs; false when all have one', async () => {
+    const pool = poolOf(2);
+    try {
+      const { port1, port2 } = new MessageChannel();
+      const answered = new Promise((resolve) => port1.once('message', resolve));
+      assert.equal(pool.post({ port: port2 }, [port2]), true);
+      assert.equal(typeof (await answered), 'number');
+      port1.close();
+      assert.equal(pool.idle(), 2, 'a message is not a job: no worker is held');
+      const hung = [pool.run('hang'), pool.run('hang')];
+      for (const h of hung) h.catch(() => undefined);
+      assert.equal(pool.idle(), 0);
+      const { port2: other } = new MessageChannel();
+      assert.equal(pool.post({ port: other }, [other]), false);
+      other.close();
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('answers every job, more jobs than workers waiting their turn', async () => {
     const pool = poolOf(2);
     try {
