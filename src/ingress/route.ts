@@ -258,10 +258,8 @@ export const createDeliverySteps = (deps: StepDeps) => {
       decoded = await verifyAndDecode(c.get('claims'), body, c.get('encoding'), settings);
     } else {
       // the digests were taken on the worker; the scan's outcome is findRecords' to give
-      if (c.get('claims').claims.length > 0) {
-        const verdict = verifyDigests(c.get('claims'), analysed.digests);
-        if (!verdict.ok) throw verdict.error;
-      }
+      const verdict = verifyDigests(c.get('claims'), analysed.digests);
+      if (!verdict.ok) throw verdict.error;
       decoded = body.wire;
       c.set('scanned', analysed.scanned);
       c.get('delivery').analysedOnWorker = true;

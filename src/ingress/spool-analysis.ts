@@ -42,9 +42,9 @@ export type AnalyseJob = {
 /** What the main thread tells the worker: bytes written so far, the body's end, or stop. */
 type Progress = { readonly written: number } | { readonly end: number } | { readonly stop: true };
 
-/** The worker's answer: digests by algorithm then secret; the scan's span or error. */
+/** The worker's answer: digests by algorithm, one a secret; the scan's span or error. */
 export type AnalyseAnswer = {
-  readonly digests: Uint8Array[][];
+  readonly digests: ReadonlyMap<Algorithm, readonly Uint8Array[]>;
   readonly span: {
     readonly start: number;
     readonly end: number;
@@ -150,7 +150,7 @@ export const analyseTransfer = (answer: AnalyseAnswer): ArrayBuffer[] =>
 
 /** The analysis as the route takes it: digests to check the claims against, then the scan. */
 export type SpoolAnalysis = {
-  readonly digests: ReadonlyMap<Algorithm, readonly Buffer[]>;
+  readonly digests: ReadonlyMap<Algorithm, readonly Uint8Array[]>;
   /** The scan of the body, or the error the main thread's scan would have thrown. */
   readonly scanned: BodyScanned | CdrError;
 };
@@ -220,16 +220,9 @@ export const watchSpool = (
       const answer = await job;
       close();
       if (answer === null) return null;
-      const digests = new Map<Algorithm, Buffer[]>();
-      algorithms.forEach((algorithm, i) => {
-        digests.set(
-          algorithm,
-          (answer.digests[i] ?? []).map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
-        );
-      });
       const { span, error } = answer;
       return {
-        digests,
+        digests: answer.digests,
         scanned:
           error !== null
             ? new CdrError(error.code, error.message)

@@ -62,20 +62,14 @@ export const readSignatureHeaders = (headers: Headers, cfg: SignatureConfig): Si
   return { claims };
 };
 
-const hmac = (algorithm: Algorithm, secret: string, body: Iterable<Buffer>): Buffer => {
-  const h = createHmac(algorithm, secret);
-  for (const part of body) h.update(part);
-  return h.digest();
-};
-
 /** Every claim matches one of the digests of its algorithm, or the first that does not fails. */
 const verifyClaims = (
   claims: SignatureClaims,
-  digestsOf: (algorithm: Algorithm) => readonly Buffer[],
+  digests: ReadonlyMap<Algorithm, readonly Uint8Array[]>,
 ): Result<void> => {
   for (const claim of claims.claims) {
     let matched = false;
-    for (const digest of digestsOf(claim.algorithm)) {
+    for (const digest of digests.get(claim.algorithm) ?? []) {
       // no early exit inside the comparison: timingSafeEqual is constant-time
       if (timingSafeEqual(digest, claim.digest)) matched = true;
     }
@@ -87,28 +81,9 @@ const verifyClaims = (
 };
 
 /**
- * Second step: do the claims match the body? `bodies` are the byte sequences
- * the sender may have signed (the bytes on the wire; when gzip-encoded, also
- * the decoded bytes, since Webex does not say which it signs).
- */
-export const verifySignature = (
-  claims: SignatureClaims,
-  bodies: readonly Iterable<Buffer>[],
-  secrets: readonly string[],
-): Result<void> =>
-  verifyClaims(claims, (algorithm) =>
-    secrets.flatMap((secret) => bodies.map((body) => hmac(algorithm, secret, body))),
-  );
-
-/** The same check with the digests of the bytes received already taken (createBodyHashes). */
-export const verifyDigests = (
-  claims: SignatureClaims,
-  digests: ReadonlyMap<Algorithm, readonly Buffer[]>,
-): Result<void> => verifyClaims(claims, (algorithm) => digests.get(algorithm) ?? []);
-
-/**
  * The HMACs of a body with every secret, for each algorithm claimed, taken
- * block by block as the body comes (spool-analysis.ts).
+ * block by block as the body comes: one pass over the bytes for all of them
+ * (here, and on a worker for a spooled body: spool-analysis.ts).
  */
 export const createBodyHashes = (algorithms: readonly Algorithm[], secrets: readonly string[]) => {
   const hashes = algorithms.map((a) => secrets.map((s) => createHmac(a, s)));
@@ -116,10 +91,38 @@ export const createBodyHashes = (algorithms: readonly Algorithm[], secrets: read
     update(block: Uint8Array): void {
       for (const row of hashes) for (const h of row) h.update(block);
     },
-    /** The digests, by algorithm in the order given, then by secret. */
-    digests: (): Buffer[][] => hashes.map((row) => row.map((h) => h.digest())),
+    /** The digests by algorithm, one a secret. */
+    digests: (): Map<Algorithm, Buffer[]> =>
+      new Map(algorithms.map((a, i) => [a, (hashes[i] ?? []).map((h) => h.digest())])),
   };
 };
+
+/**
+ * Second step: do the claims match the body? `bodies` are the byte sequences
+ * the sender may have signed (the bytes on the wire; when gzip-encoded, also
+ * the decoded bytes, since Webex does not say which it signs). Each is read
+ * once, whatever the number of secrets.
+ */
+export const verifySignature = (
+  claims: SignatureClaims,
+  bodies: readonly Iterable<Buffer>[],
+  secrets: readonly string[],
+): Result<void> => {
+  const algorithms = claimedAlgorithms(claims);
+  const digests = new Map<Algorithm, Buffer[]>(algorithms.map((a) => [a, []]));
+  for (const body of bodies) {
+    const hashes = createBodyHashes(algorithms, secrets);
+    for (const block of body) hashes.update(block);
+    for (const [a, each] of hashes.digests()) digests.get(a)?.push(...each);
+  }
+  return verifyClaims(claims, digests);
+};
+
+/** The same check with the digests of the bytes received already taken (createBodyHashes). */
+export const verifyDigests = (
+  claims: SignatureClaims,
+  digests: ReadonlyMap<Algorithm, readonly Uint8Array[]>,
+): Result<void> => verifyClaims(claims, digests);
 
 /** The algorithms of the claims, each once. */
 export const claimedAlgorithms = (claims: SignatureClaims): Algorithm[] => [
