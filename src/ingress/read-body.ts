@@ -8,6 +8,7 @@
  * than in memory (body-bytes.ts). Every step throws its coded error: the route
  * only passes it on.
  */
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CdrError } from '../errors.ts';
 import { type BodyBytes, createSpool, memoryBytes, type SpoolOptions } from './body-bytes.ts';
@@ -99,56 +100,115 @@ export type ReadOptions = {
 };
 
 /**
+ * Where a body comes from: the web stream of a Request (Hono's `app.request`,
+ * any fetch runtime), or, served by @hono/node-server, Node's IncomingMessage
+ * itself (`c.env.incoming`). Reading the IncomingMessage directly skips the
+ * Request object and the two web-stream layers node-server puts around it,
+ * about 5 % of the main thread's time on 2,000-record deliveries.
+ */
+export type BodySource = ReadableStream<Uint8Array> | Readable;
+
+/**
  * Reads the raw body: into one buffer (sized from `expectedBytes`) up to
  * `spoolBytes`, into a spool file beyond. Every chunk is reserved in the lease
- * first; the stream is cancelled at the first chunk past a limit.
+ * first; reading stops at the first chunk past a limit (a web stream is
+ * cancelled; an IncomingMessage is paused and left to the server, which drains
+ * or closes it once the answer is sent).
  */
 export const readBody = async (
-  stream: ReadableStream<Uint8Array> | null,
+  source: BodySource | null,
   { limits, lease, expectedBytes, watch }: ReadOptions,
 ): Promise<Body> => {
-  if (stream === null) return { wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 };
+  if (source === null) return { wire: memoryBytes(Buffer.alloc(0)), wireBytes: 0 };
   const hint = Number.isSafeInteger(expectedBytes) ? (expectedBytes as number) : 0;
   const spool = createSpool(limits, Math.min(hint, limits.maxBodyBytes));
-  const reader = stream.getReader();
-  /** Why the body is refused, when a chunk passes a limit; the stream is cancelled. */
-  let refused: CdrError | null = null;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (spool.bytes + value.byteLength > limits.maxBodyBytes) {
-        refused = tooLarge(limits.maxBodyBytes);
-      } else if (lease !== undefined && !lease.reserve(value.byteLength)) {
-        refused = new CdrError(
-          'ingress_busy',
-          'too many bytes of deliveries in flight; retry later',
-        );
-      } else {
-        try {
-          spool.write(value);
-          if (spool.fd !== null) watch?.written(spool.fd, spool.bytes);
-        } catch (cause) {
-          refused = spoolFailed(cause);
-        }
-      }
-      if (refused !== null) break;
+  /** Takes one chunk; says why the body is refused when it passes a limit. */
+  const take = (value: Uint8Array): CdrError | null => {
+    if (spool.bytes + value.byteLength > limits.maxBodyBytes) {
+      return tooLarge(limits.maxBodyBytes);
     }
+    if (lease !== undefined && !lease.reserve(value.byteLength)) {
+      return new CdrError('ingress_busy', 'too many bytes of deliveries in flight; retry later');
+    }
+    try {
+      spool.write(value);
+      if (spool.fd !== null) watch?.written(spool.fd, spool.bytes);
+      return null;
+    } catch (cause) {
+      return spoolFailed(cause);
+    }
+  };
+  let refused: CdrError | null;
+  try {
+    refused =
+      source instanceof Readable ? await readNode(source, take) : await readWeb(source, take);
   } catch (cause) {
     await watch?.stop();
     spool.abort();
     throw new CdrError('body_invalid_encoding', 'the request body could not be read', { cause });
-  } finally {
-    if (refused !== null) {
-      await watch?.stop();
-      spool.abort();
-      await reader.cancel().catch(() => undefined);
-    }
-    reader.releaseLock();
   }
-  if (refused !== null) throw refused;
+  if (refused !== null) {
+    await watch?.stop();
+    spool.abort();
+    throw refused;
+  }
   return { wire: spool.finish(), wireBytes: spool.bytes };
 };
+
+type Take = (value: Uint8Array) => CdrError | null;
+
+/** Reads a web stream chunk by chunk; cancels it at the first refusal. */
+const readWeb = async (stream: ReadableStream<Uint8Array>, take: Take) => {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return null;
+      const refused = take(value);
+      if (refused !== null) {
+        await reader.cancel().catch(() => undefined);
+        return refused;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+};
+
+/**
+ * Reads a Node stream by its `data` events; at the first refusal it stops
+ * listening and pauses the stream. A stream that closes or fails before its
+ * end rejects (the client went away, or Node's request timeout cut it off).
+ */
+const readNode = (stream: Readable, take: Take) =>
+  new Promise<CdrError | null>((resolve, reject) => {
+    if (stream.readableEnded) {
+      resolve(null);
+      return;
+    }
+    const settle = (outcome: CdrError | null | Error) => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (outcome instanceof Error && !(outcome instanceof CdrError)) reject(outcome);
+      else resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      const refused = take(chunk);
+      if (refused === null) return;
+      stream.pause();
+      settle(refused);
+    };
+    const onEnd = () => settle(null);
+    const onError = (error: Error) => settle(error);
+    const onClose = () => settle(new Error('the connection closed before the body ended'));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    if (stream.destroyed) onClose();
+  });
 
 /** The spool directory is full or not writable: our problem, so 503 and Webex retries. */
 const spoolFailed = (cause: unknown) =>

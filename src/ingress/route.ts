@@ -21,6 +21,7 @@
  * The delivery's log line (`delivery`) is filled in as the steps go.
  */
 import { randomUUID } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { createMiddleware } from 'hono/factory';
 import type { PreparedBatch } from '../cdr/batch.ts';
 import type { Feed, Ingest } from '../cdr/normalise.ts';
@@ -100,6 +101,11 @@ type Work =
 
 /** What the steps hand on, each set by the step named. */
 export type DeliveryEnv = {
+  /**
+   * Served by @hono/node-server: Node's request itself, whose body is read
+   * directly; absent under `app.request` (then `env` itself is undefined).
+   */
+  Bindings: Partial<HttpBindings>;
   Variables: {
     /** The log line; set by the app's first middleware, with the time the request came in. */
     delivery: DeliveryLine;
@@ -224,7 +230,7 @@ export const createDeliverySteps = (deps: StepDeps) => {
     let body: Body | undefined;
     readingNow += 1;
     try {
-      body = await readBodyBytes(c.req.raw.body, {
+      body = await readBodyBytes(c.env?.incoming ?? c.req.raw.body, {
         limits: settings,
         lease,
         expectedBytes: Number(headers.get('content-length') ?? undefined),

@@ -123,8 +123,9 @@ export const createCdrPublisher = (deps: {
     let repeats = 0;
     let versions = 0;
     const records: readonly (NormalisedCdr | EncodedCdr)[] = batch.records;
-    for (const [i, cdr] of records.entries()) {
+    for (let i = 0; i < records.length; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
+      const cdr = records[i] as NormalisedCdr | EncodedCdr;
       const done = 'hash' in cdr ? cdr : null; // encoded on a worker thread
       const hash = done?.hash ?? contentHash((cdr as NormalisedCdr).record);
       let supersedes: Supersedes | null = null;
@@ -150,6 +151,7 @@ export const createCdrPublisher = (deps: {
       }
       main.push(toCdrMessage(cdr, value, hash, supersedes));
       if (supersedes !== null) versions += 1;
+      if (dedup === undefined) continue;
       seen.push({
         reportId: cdr.reportId,
         hash,

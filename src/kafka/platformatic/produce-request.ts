@@ -27,15 +27,31 @@
 /** A key, value, header name or value as the producer passes it: text, bytes or null. */
 export type WireBytes = string | Uint8Array | null | undefined;
 
+/**
+ * A message's value and headers as the producer hands them to the library in
+ * the value's place (kafka/platformatic/producer.ts): the library passes a
+ * value on untouched, and builds no header Maps for a message without
+ * headers. Headers are written in the record's property order.
+ */
+export type Carried = {
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+};
+
 /** One message as the library hands it to its Produce API, after partitioning. */
 export type ProduceMessage = {
   readonly topic: string;
   readonly partition: number;
   readonly key?: WireBytes;
-  readonly value?: WireBytes;
+  /** Bytes or text; or, from our producer, the value with its headers (`headers` then unset). */
+  readonly value?: WireBytes | Carried;
   readonly headers?: ReadonlyMap<WireBytes, WireBytes>;
   readonly timestamp?: bigint | number;
 };
+
+/** Whether a message's value carries its headers. */
+export const isCarried = (value: ProduceMessage['value']): value is Carried =>
+  value != null && typeof value === 'object' && !(value instanceof Uint8Array);
 
 /** What the producer adds to a Produce request (the library's produce options). */
 export type ProduceRequestOptions = {
@@ -100,11 +116,48 @@ const toMillis = (t: bigint | number | undefined, now: number): number =>
 
 /**
  * The byte lengths counted before anything is written, in writing order: of
- * every key, value, header name and value, and each record's size without its
- * own length varint. The write pass reads them back with a cursor.
+ * every key, value, header count, header name and value, and each record's
+ * size without its own length varint. The write pass reads them back with a
+ * cursor. Kept in growing typed arrays reused from one request to the next
+ * (a request is written in one synchronous call), so that counting allocates
+ * nothing per record.
  */
-type Sizing = { readonly lengths: number[]; readonly records: number[] };
+type Sizing = { lengths: Int32Array; records: Int32Array; nLengths: number; nRecords: number };
 type Cursor = { lengths: number; records: number };
+
+const SIZING: Sizing = {
+  lengths: new Int32Array(1 << 14),
+  records: new Int32Array(1 << 10),
+  nLengths: 0,
+  nRecords: 0,
+};
+
+/** `list` with room at `count`: itself, or a copy twice as long. */
+const roomAt = (list: Int32Array, count: number): Int32Array => {
+  if (count < list.length) return list;
+  const grown = new Int32Array(list.length * 2);
+  grown.set(list);
+  return grown;
+};
+
+const pushLength = (sizing: Sizing, n: number): void => {
+  sizing.lengths = roomAt(sizing.lengths, sizing.nLengths);
+  sizing.lengths[sizing.nLengths++] = n;
+};
+
+const pushRecord = (sizing: Sizing, n: number): void => {
+  sizing.records = roomAt(sizing.records, sizing.nRecords);
+  sizing.records[sizing.nRecords++] = n;
+};
+
+/** A header's name and text, counted into `sizing`: the bytes they take in the record. */
+const sizeHeader = (sizing: Sizing, name: WireBytes, text: WireBytes): number => {
+  const n = byteLength(name);
+  const t = byteLength(text);
+  pushLength(sizing, n);
+  pushLength(sizing, t);
+  return varIntSize(n) + Math.max(n, 0) + varIntSize(t) + Math.max(t, 0);
+};
 
 /** One partition's batch as counted: what its head says, and its size, head included. */
 type Batch = {
@@ -131,9 +184,11 @@ const sizeBatch = (
     const m = messages[i] as ProduceMessage;
     const ts = toMillis(m.timestamp, now);
     if (ts > max) max = ts;
+    const carried = isCarried(m.value) ? m.value : null;
     const key = byteLength(m.key);
-    const value = byteLength(m.value);
-    sizing.lengths.push(key, value);
+    const value = byteLength(carried === null ? (m.value as WireBytes) : carried.value);
+    pushLength(sizing, key);
+    pushLength(sizing, value);
     let record =
       1 +
       varIntSize(ts - first) +
@@ -142,17 +197,24 @@ const sizeBatch = (
       Math.max(key, 0) +
       varIntSize(value) +
       Math.max(value, 0);
-    const headers = m.headers;
-    record += varIntSize(headers?.size ?? 0);
-    if (headers !== undefined) {
-      for (const [name, text] of headers) {
-        const n = byteLength(name);
-        const t = byteLength(text);
-        sizing.lengths.push(n, t);
-        record += varIntSize(n) + Math.max(n, 0) + varIntSize(t) + Math.max(t, 0);
+    const countAt = sizing.nLengths;
+    pushLength(sizing, 0);
+    let count = 0;
+    if (carried !== null) {
+      const headers = carried.headers;
+      for (const name in headers) {
+        record += sizeHeader(sizing, name, headers[name]);
+        count++;
+      }
+    } else if (m.headers !== undefined) {
+      for (const [name, text] of m.headers) {
+        record += sizeHeader(sizing, name, text);
+        count++;
       }
     }
-    sizing.records.push(record);
+    sizing.lengths[countAt] = count;
+    record += varIntSize(count);
+    pushRecord(sizing, record);
     size += varIntSize(record) + record;
   }
   return { partition, messages, firstSequence, first, max, size };
@@ -178,18 +240,26 @@ const writeBatch = (buf: Buffer, start: number, batch: Batch, shared: Shared): v
   let pos = start + BATCH_HEAD + BEFORE_ATTRIBUTES + AFTER_CRC;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as ProduceMessage;
+    const carried = isCarried(m.value) ? m.value : null;
+    const { lengths } = sizing;
     pos = writeVarInt(buf, pos, sizing.records[cursor.records++] as number);
     buf[pos++] = 0; // record attributes: unused
     pos = writeVarInt(buf, pos, toMillis(m.timestamp, shared.now) - first);
     pos = writeVarInt(buf, pos, i);
-    pos = writeBytes(buf, pos, m.key, sizing.lengths[cursor.lengths++] as number);
-    pos = writeBytes(buf, pos, m.value, sizing.lengths[cursor.lengths++] as number);
-    const headers = m.headers;
-    pos = writeVarInt(buf, pos, headers?.size ?? 0);
-    if (headers !== undefined) {
-      for (const [name, text] of headers) {
-        pos = writeBytes(buf, pos, name, sizing.lengths[cursor.lengths++] as number);
-        pos = writeBytes(buf, pos, text, sizing.lengths[cursor.lengths++] as number);
+    pos = writeBytes(buf, pos, m.key, lengths[cursor.lengths++] as number);
+    const value = carried === null ? (m.value as WireBytes) : carried.value;
+    pos = writeBytes(buf, pos, value, lengths[cursor.lengths++] as number);
+    pos = writeVarInt(buf, pos, lengths[cursor.lengths++] as number);
+    if (carried !== null) {
+      const headers = carried.headers;
+      for (const name in headers) {
+        pos = writeBytes(buf, pos, name, lengths[cursor.lengths++] as number);
+        pos = writeBytes(buf, pos, headers[name], lengths[cursor.lengths++] as number);
+      }
+    } else if (m.headers !== undefined) {
+      for (const [name, text] of m.headers) {
+        pos = writeBytes(buf, pos, name, lengths[cursor.lengths++] as number);
+        pos = writeBytes(buf, pos, text, lengths[cursor.lengths++] as number);
       }
     }
   }
@@ -239,7 +309,9 @@ export const encodeProduceRequest = (
   now: number = Date.now(),
 ): Buffer => {
   const transactionalId = options.transactionalId ?? null;
-  const sizing: Sizing = { lengths: [], records: [] };
+  const sizing = SIZING;
+  sizing.nLengths = 0;
+  sizing.nRecords = 0;
   const idBytes = transactionalId === null ? -1 : Buffer.byteLength(transactionalId);
   const topics = [...group(messages)].map(([topic, partitions]) => ({
     topic,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isCdrError } from '../../../src/errors.ts';
@@ -136,6 +137,82 @@ describe('readBody', () => {
       const { stream } = watchedStream([bad]);
       await assert.rejects(readGzip(stream, LIMITS), { code: 'body_invalid_encoding' });
     }
+  });
+});
+
+describe('readBody from a Node stream (the IncomingMessage under @hono/node-server)', () => {
+  /** A Node stream that gives `chunks` as it is read, counting the reads. */
+  const nodeStream = (chunks: readonly Buffer[]) => {
+    const state = { reads: 0 };
+    let i = 0;
+    const stream = new Readable({
+      highWaterMark: 0,
+      read() {
+        state.reads += 1;
+        this.push(chunks[i++] ?? null);
+      },
+    });
+    return { stream, state };
+  };
+
+  it('returns the bytes as received, in memory and spooled', async () => {
+    const small = await readBody(
+      nodeStream([Buffer.from('{"items"'), Buffer.from(':[]}')]).stream,
+      {
+        limits: LIMITS,
+      },
+    );
+    assert.equal(all(small.wire).toString(), '{"items":[]}');
+    assert.equal(small.wire.spooled, false);
+    const parts = Array.from({ length: 5 }, (_, k) => Buffer.alloc(150, 0x61 + k));
+    const big = await readBody(nodeStream(parts).stream, { limits: LIMITS });
+    assert.equal(big.wire.spooled, true, 'past spoolBytes');
+    assert.deepEqual(all(big.wire), Buffer.concat(parts));
+    big.wire.close();
+  });
+
+  it('stops reading at the limit: its listener gone, the stream paused and left to the server', async () => {
+    const { stream, state } = nodeStream(Array.from({ length: 10 }, () => Buffer.alloc(300, 0x20)));
+    await assert.rejects(readBody(stream, { limits: LIMITS }), refusal('body_too_large', 413));
+    assert.equal(stream.listenerCount('data'), 0);
+    assert.equal(stream.isPaused(), true);
+    assert.equal(stream.destroyed, false, 'not destroyed: the server still answers 413');
+    await new Promise((r) => setImmediate(r));
+    assert.ok(state.reads <= 5, `read ${state.reads} chunks, the limit is passed at the 4th`);
+  });
+
+  it('refuses a body whose stream fails, or closes before its end (the client went away)', async () => {
+    const failing = new PassThrough();
+    const failed = readBody(failing, { limits: LIMITS });
+    failing.write('{"ite');
+    failing.destroy(new Error('connection reset'));
+    await assert.rejects(failed, refusal('body_invalid_encoding', 400));
+    const closing = new PassThrough();
+    const closed = readBody(closing, { limits: LIMITS });
+    closing.write('{"ite');
+    closing.destroy();
+    await assert.rejects(closed, { code: 'body_invalid_encoding' });
+    const gone = new PassThrough();
+    gone.destroy();
+    await assert.rejects(readBody(gone, { limits: LIMITS }), { code: 'body_invalid_encoding' });
+  });
+
+  it('reads a stream that has already ended as empty', async () => {
+    const ended = new PassThrough();
+    ended.end();
+    ended.resume();
+    await new Promise((r) => ended.once('end', r));
+    const body = await readBody(ended, { limits: LIMITS });
+    assert.equal(body.wireBytes, 0);
+  });
+
+  it('reserves every chunk in the lease, as from a web stream', async () => {
+    const budget = createByteBudget(500);
+    const lease = leaseBytes(budget);
+    const { stream } = nodeStream([Buffer.alloc(300), Buffer.alloc(300)]);
+    await assert.rejects(readBody(stream, { limits: LIMITS, lease }), refusal('ingress_busy', 503));
+    assert.equal(budget.held(), 300);
+    lease.release();
   });
 });
 

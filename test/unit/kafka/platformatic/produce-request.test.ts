@@ -82,6 +82,61 @@ describe('encodeProduceRequest', () => {
     );
   });
 
+  it('writes a message whose value carries its headers as the library writes it with those headers (v9-v11)', () => {
+    const headerName = fc.string({ maxLength: 20 }).filter((n) => !/^(0|[1-9]\d*)$/.test(n));
+    const carriedMessage = fc.record({
+      topic: fc.constantFrom('cdr', 'cdr.dlq'),
+      partition: fc.integer({ min: 0, max: 3 }),
+      key: fc.option(text, { nil: undefined }),
+      value: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+      headers: fc.dictionary(headerName, text, { maxKeys: 9 }),
+      timestamp: fc.integer({ min: 1_749_000_000_000, max: 1_751_000_000_000 }).map(BigInt),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(carriedMessage, { minLength: 1, maxLength: 40 }),
+        fc.constantFrom(9, 10, 11),
+        (given, version) => {
+          const carried: ProduceMessage[] = given.map(({ value, headers, ...m }) => ({
+            ...m,
+            value: { value, headers },
+          }));
+          const plain: ProduceMessage[] = given.map(({ headers, ...m }) => ({
+            ...m,
+            headers: new Map<WireBytes, WireBytes>(Object.entries(headers)),
+          }));
+          const options = { producerId: 5n, producerEpoch: 0, sequences: sequences({}) };
+          const own = encodeProduceRequest(-1, 30_000, carried, options, crc32c);
+          assert.deepEqual(own, libraryRequest(version as 9 | 10 | 11, -1, 30_000, plain, options));
+          assert.deepEqual(own, encodeProduceRequest(-1, 30_000, plain, options, crc32c));
+        },
+      ),
+      { seed: 1516, numRuns: 200 },
+    );
+  });
+
+  it('counts requests of any size into its reused scratch (grown, then reused for a smaller one)', () => {
+    const many = (n: number): ProduceMessage[] =>
+      Array.from({ length: n }, (_, i) => ({
+        topic: 'cdr',
+        partition: i % 3,
+        key: `org-${i % 5}`,
+        value: {
+          value: Buffer.alloc(20, i),
+          headers: { 'cdr-report-id': `r${i}`, 'cdr-feed': 'x' },
+        },
+        timestamp: 1n,
+      }));
+    for (const n of [3, 5000, 2]) {
+      const messages = many(n);
+      assert.deepEqual(
+        encodeProduceRequest(-1, 1000, messages, {}, crc32c),
+        libraryRequest(11, -1, 1000, serialized(messages), {}),
+        `${n} messages`,
+      );
+    }
+  });
+
   it('writes a transactional id and its batches as transactional, as the library does', () => {
     const messages: ProduceMessage[] = [
       { topic: 'cdr', partition: 2, key: 'org-a', value: Buffer.from('v1'), timestamp: 10n },
@@ -226,6 +281,27 @@ describe('ownProduceApi', () => {
       assert.equal(sent[0]?.payload.context.noResponse, undefined);
       assert.equal(sent[1]?.payload.context.noResponse, true, 'acks=0 expects no answer');
     }
+  });
+
+  it('gives the library a carried message as its value bytes and a Map of its headers', () => {
+    const calls: unknown[][] = [];
+    const api = ownProduceApi(lib, library(11, calls));
+    const carried: ProduceMessage = {
+      topic: 'cdr',
+      partition: 0,
+      key: 'org-a',
+      value: { value: Buffer.from('avro'), headers: { a: 'é', b: 'x' } },
+    };
+    api(connection([]), -1, 500, [carried], { compression: 'gzip' }, () => {});
+    const m = (calls[0]?.[3] as ProduceMessage[] | undefined)?.[0];
+    assert.deepEqual(m?.value, Buffer.from('avro'));
+    assert.deepEqual(
+      [...(m?.headers ?? [])],
+      [
+        [Buffer.from('a'), Buffer.from('é')],
+        [Buffer.from('b'), Buffer.from('x')],
+      ],
+    );
   });
 
   it('leaves compressed sends and brokers without v9 to the library, with the strings made bytes', () => {
