@@ -27,8 +27,8 @@
  * byte for byte, on the stand-in's records and on generated ones.
  */
 import { hash } from 'node:crypto';
-import { CONTENT_HASH_HEX, extraText } from '../dedup/content-hash.ts';
-import { FIELD_NAMES, FIELDS } from './fields.ts';
+import { CONTENT_HASH_HEX, extraText, jsonValue } from '../dedup/content-hash.ts';
+import { FIELD_NAMES, FIELDS, toMatchKey } from './fields.ts';
 import {
   FEEDS,
   fieldIndexForKey,
@@ -160,8 +160,54 @@ const ingestBytes = (ingest: Ingest): Uint8Array => {
   return out.subarray(0, p);
 };
 
-/** A key as spelt (its bytes and text) and its field index (the normaliser's matching). */
-type KeyEntry = { readonly bytes: Uint8Array; readonly index: number; readonly text: string };
+/**
+ * A key as spelt (its bytes and text) and its field index (the normaliser's
+ * matching); as an extra field's key, its forms in the hash's text, worked
+ * out the first time the entry holds an extra field.
+ */
+type KeyEntry = {
+  readonly bytes: Uint8Array;
+  readonly index: number;
+  readonly text: string;
+  extra: ExtraKey | null;
+};
+
+/**
+ * An extra field's key in the hash's text (dedup/content-hash.ts extraText):
+ * its match key, and `"matchKey":` as bytes. `plain` when its match key holds
+ * a letter, so is never an array index, nor is the key as spelt (an object
+ * puts such keys first, in numeric order, which the hash's text and Avro's
+ * map follow). A record with a key that is not plain has its extra fields
+ * written by the usual writers, from an object.
+ */
+type ExtraKey = { readonly matchKey: string; readonly json: Uint8Array; readonly plain: boolean };
+
+const HAS_LETTER = /[a-z]/;
+
+const extraKeyOf = (key: KeyEntry): ExtraKey => {
+  if (key.extra !== null) return key.extra;
+  const matchKey = toMatchKey(key.text);
+  key.extra = { matchKey, json: ascii(`"${matchKey}":`), plain: HAS_LETTER.test(matchKey) };
+  return key.extra;
+};
+
+/**
+ * A string's JSON text (JSON.stringify) written as UTF-8 at `at`, returns the
+ * end: printable ASCII without a quote or backslash copied here, the rest
+ * through `jsonValue`.
+ */
+const writeJsonString = (out: Buffer, at: number, text: string): number => {
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) {
+      return at + out.write(jsonValue(text), at);
+    }
+  }
+  out[at] = QUOTE;
+  for (let k = 0; k < text.length; k++) out[at + 1 + k] = text.charCodeAt(k);
+  out[at + 1 + text.length] = QUOTE;
+  return at + text.length + 2;
+};
 
 export type Transcoded = {
   /** Where the record's JSON ends (the byte after its closing brace). */
@@ -222,7 +268,14 @@ export const createTranscoder = (
 
   // per record
   let src: Buffer = Buffer.alloc(0);
-  let extra: Record<string, string> | null = null;
+  /** The extra fields of the record, in the order met (a key met again keeps its place). */
+  const extraKeys: KeyEntry[] = [];
+  const extraTexts: string[] = [];
+  let extras = 0;
+  /** Whether an extra field's key is not plain (ExtraKey). */
+  let extrasByObject = false;
+  /** The places of the extra fields in match-key order (contentHash). */
+  let order = new Int32Array(16);
   let releaseText: string | null = null;
   let reportText: string | null = null;
 
@@ -252,18 +305,86 @@ export const createTranscoder = (
     keyEnd = ke;
     // another key here than in the record before (about one key in ten records)
     const text = src.toString('utf8', ks, ke);
-    const entry = {
+    const entry: KeyEntry = {
       bytes: Uint8Array.prototype.slice.call(src, ks, ke),
       index: fieldIndexForKey(text),
       text,
+      extra: null,
     };
     expected[at] = entry;
     return entry;
   };
 
   const keep = (key: KeyEntry, text: string) => {
-    if (extra === null) extra = Object.create(null) as Record<string, string>;
-    extra[key.text] = text;
+    for (let j = 0; j < extras; j++) {
+      if ((extraKeys[j] as KeyEntry).text === key.text) {
+        extraTexts[j] = text;
+        return;
+      }
+    }
+    extraKeys[extras] = key;
+    extraTexts[extras] = text;
+    extras++;
+    if (!extraKeyOf(key).plain) extrasByObject = true;
+  };
+
+  /** The extra fields as the normaliser keeps them: an object, by key as spelt. */
+  const extraObject = (): Record<string, string> => {
+    const extra = Object.create(null) as Record<string, string>;
+    for (let j = 0; j < extras; j++)
+      extra[(extraKeys[j] as KeyEntry).text] = extraTexts[j] as string;
+    return extra;
+  };
+
+  /**
+   * The extra fields in match-key order into `order`; false when two keys
+   * match alike (then extraText writes them as sorted pairs).
+   */
+  const sortExtras = (): boolean => {
+    if (order.length < extras) order = new Int32Array(2 * extras);
+    for (let j = 0; j < extras; j++) {
+      const key = (extraKeys[j] as KeyEntry).extra?.matchKey as string;
+      let k = j;
+      while (k > 0) {
+        const before = (extraKeys[order[k - 1] as number] as KeyEntry).extra?.matchKey as string;
+        if (before === key) return false;
+        if (before < key) break;
+        order[k] = order[k - 1] as number;
+        k--;
+      }
+      order[k] = j;
+    }
+    return true;
+  };
+
+  /** `{"matchKey":value,...}` as extraText writes it, at `at`; returns the end. */
+  const writeExtraText = (out: Buffer, at: number): number => {
+    if (extras === 0) {
+      out[at] = 0x7b; // {
+      out[at + 1] = CLOSE_BRACE;
+      return at + 2;
+    }
+    if (extrasByObject || !sortExtras()) return at + out.write(extraText(extraObject()), at);
+    let p = at;
+    for (let j = 0; j < extras; j++) {
+      const k = order[j] as number;
+      out[p++] = j === 0 ? 0x7b : COMMA;
+      const json = extraKeyOf(extraKeys[k] as KeyEntry).json;
+      p = copy(json, 0, json.length, out, p);
+      p = writeJsonString(out, p, extraTexts[k] as string);
+    }
+    out[p++] = CLOSE_BRACE;
+    return p;
+  };
+
+  /** The most bytes writeExtraText can take: JSON escapes at most 6 bytes a UTF-16 unit. */
+  const extraTextRoom = (): number => {
+    let n = 2;
+    for (let j = 0; j < extras; j++) {
+      const key = extraKeys[j] as KeyEntry;
+      n += 3 * key.text.length + 4 + 6 * (extraTexts[j] as string).length + 3;
+    }
+    return n;
   };
 
   /**
@@ -494,8 +615,9 @@ export const createTranscoder = (
   const writeRecord = (out: Buffer, at: number): number => {
     let p = copy(header, 0, header.length, out, at);
     for (let i = 0; i < FIELD_COUNT; i++) p = writeValue(out, p, i);
-    if (extra === null) out[p++] = 0;
-    else {
+    if (extras === 0) out[p++] = 0;
+    else if (extrasByObject) {
+      const extra = extraObject();
       const names = Object.keys(extra);
       p = writeLong(out, p, names.length);
       for (const name of names) {
@@ -503,13 +625,20 @@ export const createTranscoder = (
         p = writeString(out, p, extra[name] as string);
       }
       out[p++] = 0;
+    } else {
+      // the order an object keeps plain keys in: as met
+      p = writeLong(out, p, extras);
+      for (let j = 0; j < extras; j++) {
+        p = writeString(out, p, (extraKeys[j] as KeyEntry).text);
+        p = writeString(out, p, extraTexts[j] as string);
+      }
+      out[p++] = 0;
     }
     return copy(tail, 0, tail.length, out, p);
   };
 
   const contentHash = (jsonBytes: number): string => {
-    const extraJson = extra === null ? '{}' : extraText(extra);
-    const need = PREFIX_BYTES + 2 * jsonBytes + 24 * FIELD_COUNT + 3 * extraJson.length + 8;
+    const need = PREFIX_BYTES + 2 * jsonBytes + 24 * FIELD_COUNT + extraTextRoom() + 8;
     if (scratch.length < need) scratch = Buffer.allocUnsafe(2 * need);
     let p = 0;
     for (let i = 0; i < FIELD_COUNT; i++) {
@@ -519,7 +648,7 @@ export const createTranscoder = (
     }
     scratch[p++] = CLOSE_BRACE;
     scratch[p++] = COMMA;
-    p += scratch.write(extraJson, p);
+    p = writeExtraText(scratch, p);
     scratch[p++] = 0x5d; // ]
     return hash('sha256', scratch.subarray(0, p)).slice(0, CONTENT_HASH_HEX);
   };
@@ -531,7 +660,8 @@ export const createTranscoder = (
     result,
     transcode(bytes, start, limit, out, at) {
       src = bytes;
-      extra = null;
+      extras = 0;
+      extrasByObject = false;
       releaseText = null;
       reportText = null;
       state.fill(OPEN);

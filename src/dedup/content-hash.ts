@@ -74,7 +74,7 @@ const UNEXPECTED = Symbol('unexpected field value');
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** One field value as JSON.stringify writes it. */
-const jsonValue = (v: unknown): string => {
+export const jsonValue = (v: unknown): string => {
   if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
   if (v === null) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';

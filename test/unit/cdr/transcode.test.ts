@@ -131,6 +131,52 @@ describe('transcode: a CDR from its JSON bytes, as the usual path makes it', () 
     }
   });
 
+  it('writes extra fields as the usual path does: keys matching alike, digit keys, keys without letters, values not ASCII, a key met twice, many keys', () => {
+    const base = JSON.parse(generated('extras', 'usual', 1)[0] as string) as Record<
+      string,
+      unknown
+    >;
+    const many = Object.fromEntries(
+      Array.from({ length: 40 }, (_, k) => [`Zeta ${39 - k} key`, `v${k}`]),
+    );
+    const variants: string[] = [
+      JSON.stringify({ ...base, 'Foo Bar': 'a', foo_bar: 'b' }),
+      JSON.stringify({ ...base, 'Later thing': 'x', '42': 'digits', Alpha: 'y' }),
+      JSON.stringify({ ...base, '4294967295': 'not an index', Beta: 'z' }),
+      JSON.stringify({ ...base, ___: 'no letters', Gamma: 'g' }),
+      JSON.stringify({ ...base, '7up': 'letters and digits', Delta: 'd' }),
+      JSON.stringify({
+        ...base,
+        Slash: 'c/d',
+        Tilde: '~\x7f',
+        Umlaut: 'Zoë',
+        Emoji: '😀',
+      }),
+      JSON.stringify({
+        ...base,
+        Zed: 'last',
+        Able: 'first',
+        'Middle Name': 'mid',
+        ÄÖ: 'umlaut key',
+      }),
+      JSON.stringify({ ...base, ...many }),
+      // digit keys after others in the text: an object puts them first, in numeric order
+      `${JSON.stringify({ ...base, 'Later thing': 'x' }).slice(0, -1)},"42":"digits","7":"seven"}`,
+      `${JSON.stringify({ ...base, Alpha: 'x' }).slice(0, -1)},"10!":"ten","9!":"nine"}`,
+      // a key met twice keeps its first place and its last value, as JSON.parse does
+      `${JSON.stringify({ ...base, Again: 'one', Other: 'o' }).slice(0, -1)},"Again":"two"}`,
+    ];
+    const transcoder = createTranscoder(SCHEMA_ID, INGEST, MAX);
+    for (const text of variants) {
+      const mine = transcoded(text, transcoder);
+      assert.notEqual(mine, null, text);
+      assert.deepEqual(mine, usual(text), text);
+    }
+    // and a record without extra fields after them, with the same transcoder
+    const plain = generated('extras-none', 'usual', 1)[0] as string;
+    assert.deepEqual(transcoded(plain, transcoder), usual(plain));
+  });
+
   it('keeps the hash an older ingress gave: a record of match keys hashes as before', () => {
     const text = generated('hash', 'usual', 1)[0] as string;
     const snake = Object.fromEntries(
