@@ -27,7 +27,7 @@
  * byte for byte, on the stand-in's records and on generated ones.
  */
 import { hash } from 'node:crypto';
-import { CONTENT_HASH_HEX, extraText, jsonValue } from '../dedup/content-hash.ts';
+import { CONTENT_HASH_HEX, extraText, isDirectMatchKey, jsonValue } from '../dedup/content-hash.ts';
 import { FIELD_NAMES, FIELDS, toMatchKey } from './fields.ts';
 import {
   FEEDS,
@@ -174,20 +174,18 @@ type KeyEntry = {
 
 /**
  * An extra field's key in the hash's text (dedup/content-hash.ts extraText):
- * its match key, and `"matchKey":` as bytes. `plain` when its match key holds
- * a letter, so is never an array index, nor is the key as spelt (an object
- * puts such keys first, in numeric order, which the hash's text and Avro's
- * map follow). A record with a key that is not plain has its extra fields
- * written by the usual writers, from an object.
+ * its match key, and `"matchKey":` as bytes. `plain` when extraText writes
+ * the match key directly (`isDirectMatchKey`): then neither it nor the key as
+ * spelt is an array index, which an object would put first, in numeric order,
+ * and the hash's text and Avro's map follow that. A record with a key that is
+ * not plain has its extra fields written by the usual writers, from an object.
  */
 type ExtraKey = { readonly matchKey: string; readonly json: Uint8Array; readonly plain: boolean };
-
-const HAS_LETTER = /[a-z]/;
 
 const extraKeyOf = (key: KeyEntry): ExtraKey => {
   if (key.extra !== null) return key.extra;
   const matchKey = toMatchKey(key.text);
-  key.extra = { matchKey, json: ascii(`"${matchKey}":`), plain: HAS_LETTER.test(matchKey) };
+  key.extra = { matchKey, json: ascii(`"${matchKey}":`), plain: isDirectMatchKey(matchKey) };
   return key.extra;
 };
 
@@ -336,6 +334,9 @@ export const createTranscoder = (
     return extra;
   };
 
+  /** The match key of the extra field at place `j`. */
+  const matchKeyAt = (j: number) => extraKeyOf(extraKeys[j] as KeyEntry).matchKey;
+
   /**
    * The extra fields in match-key order into `order`; false when two keys
    * match alike (then extraText writes them as sorted pairs).
@@ -343,10 +344,10 @@ export const createTranscoder = (
   const sortExtras = (): boolean => {
     if (order.length < extras) order = new Int32Array(2 * extras);
     for (let j = 0; j < extras; j++) {
-      const key = (extraKeys[j] as KeyEntry).extra?.matchKey as string;
+      const key = matchKeyAt(j);
       let k = j;
       while (k > 0) {
-        const before = (extraKeys[order[k - 1] as number] as KeyEntry).extra?.matchKey as string;
+        const before = matchKeyAt(order[k - 1] as number);
         if (before === key) return false;
         if (before < key) break;
         order[k] = order[k - 1] as number;

@@ -36,8 +36,14 @@ const matchKeyOf = (key: string): string => {
   return match;
 };
 
-/** A match key holding a letter: never an array index, so an object keeps it in insertion order. */
 const HAS_LETTER = /[a-z]/;
+
+/**
+ * Whether extraText writes a match key directly: it holds a letter, so it is
+ * never an array index and an object keeps it in insertion order (so is the
+ * key as spelt, which holds that letter too). The transcoder keeps the rule.
+ */
+export const isDirectMatchKey = (matchKey: string): boolean => HAS_LETTER.test(matchKey);
 
 /**
  * `extra_fields` by match key, in key order, as JSON text: the same however
@@ -58,7 +64,7 @@ export const extraText = (extra: Record<string, string>): string => {
   for (let i = 0; i < pairs.length; i++) {
     const key = (pairs[i] as [string, string])[0];
     if (i > 0 && key === (pairs[i - 1] as [string, string])[0]) return JSON.stringify(pairs);
-    if (!HAS_LETTER.test(key)) direct = false;
+    if (!isDirectMatchKey(key)) direct = false;
   }
   if (!direct) return JSON.stringify(Object.fromEntries(pairs));
   let text = '{';

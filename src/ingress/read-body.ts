@@ -186,23 +186,28 @@ const readNode = (stream: Readable, take: Take) =>
       resolve(null);
       return;
     }
-    const settle = (outcome: CdrError | null | Error) => {
+    const stop = () => {
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
       stream.off('close', onClose);
-      if (outcome instanceof Error && !(outcome instanceof CdrError)) reject(outcome);
-      else resolve(outcome);
     };
     const onData = (chunk: Buffer) => {
       const refused = take(chunk);
       if (refused === null) return;
+      stop();
       stream.pause();
-      settle(refused);
+      resolve(refused);
     };
-    const onEnd = () => settle(null);
-    const onError = (error: Error) => settle(error);
-    const onClose = () => settle(new Error('the connection closed before the body ended'));
+    const onEnd = () => {
+      stop();
+      resolve(null);
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new Error('the connection closed before the body ended'));
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);

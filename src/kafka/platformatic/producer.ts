@@ -106,8 +106,7 @@ const bytes = (x: WireBytes): Uint8Array | null | undefined =>
 export const serialized = (messages: readonly ProduceMessage[]): ProduceMessage[] =>
   messages.map((m) => {
     const carried = isCarried(m.value) ? m.value : null;
-    const headers =
-      carried === null ? m.headers : new Map<WireBytes, WireBytes>(Object.entries(carried.headers));
+    const headers = carried === null ? m.headers : Object.entries(carried.headers);
     return {
       ...m,
       key: bytes(m.key),

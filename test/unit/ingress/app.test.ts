@@ -482,7 +482,7 @@ describe('POST webhook: a body in memory handed whole to a worker while another 
     workers: ChunkWorkers,
     during: (h: ReturnType<typeof createHarness>) => Promise<void>,
   ) => {
-    let release = () => undefined as void;
+    let release: () => void = () => {};
     const holdFirst = new Promise<void>((r) => {
       release = r;
     });
@@ -532,7 +532,7 @@ describe('POST webhook: a body in memory handed whole to a worker while another 
     try {
       const h = createHarness({ settings, workers });
       const first = Buffer.from(items(minimalRawCdr('first')));
-      let finish = () => undefined as void;
+      let finish: () => void = () => {};
       const stream = new ReadableStream<Uint8Array>({
         start(controller) {
           controller.enqueue(new Uint8Array(first.subarray(0, 10)));
