@@ -37,13 +37,26 @@ export const withAdmin = async <T>(
   }
 };
 
-/** Total records on a topic (0 when it does not exist). */
-export const topicSize = (brokers: string[], topic: string): Promise<number> =>
-  withAdmin(brokers, async (admin) => {
-    if (!(await admin.listTopics()).includes(topic)) return 0;
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  });
+/**
+ * Total records on a topic (0 when it does not exist). A topic just created
+ * (by the code under test, while a test polls this) can be listed before its
+ * partitions have a leader: the broker's retriable answer (e.g.
+ * NOT_LEADER_FOR_PARTITION) is asked again, for up to 5 s.
+ */
+export const topicSize = async (brokers: string[], topic: string): Promise<number> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withAdmin(brokers, async (admin) => {
+        if (!(await admin.listTopics()).includes(topic)) return 0;
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+      });
+    } catch (e) {
+      if ((e as { retriable?: boolean }).retriable !== true || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+};
 
 /**
  * The bytes a topic takes in the broker's log directories (DescribeLogDirs,
